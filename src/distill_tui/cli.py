@@ -1,0 +1,139 @@
+"""The `distill-tui` command line. Parsing only: each command lives in `distill_tui.commands`.
+
+Nothing heavy is imported here (pandas, openai, tiktoken, textual), so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+COMMANDS = ("demo", "estimate", "generate", "export", "finetune", "jobs", "eval", "serve-offline")
+
+
+def _spec_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="task spec file (TOML)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="distill-tui",
+        description="Distil a large model into a small one: preview the data, price the run, generate teacher "
+        "answers, curate them, fine-tune a student and compare the models. Run without a command to open the "
+        "terminal UI on SPEC (or the bundled demo spec).",
+        epilog="Exit codes: 0 done, 1 the work failed, 2 bad input. Environment: OPENAI_API_KEY, OPENAI_BASE_URL, "
+        "AZURE_OPENAI_API_KEY/AZURE_OPENAI_ENDPOINT/OPENAI_API_VERSION, DISTILL_TUI_DATA_DIR, NO_COLOR.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="the TUI on the demo data against the offline provider (no key needed)")
+    p.add_argument("--reset", action="store_true", help="start the demo workspace afresh")
+
+    p = sub.add_parser("estimate", help="the cost plan of a spec")
+    _spec_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--epochs", default=None, help='fine-tuning epochs for the plan ("auto" or a number)')
+
+    p = sub.add_parser("generate", help="run or resume teacher generation (progress on stderr)")
+    _spec_arg(p)
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="answer at most N more rows (a smoke run)")
+    p.add_argument("--base-url", default=None, help="override the provider base URL")
+
+    p = sub.add_parser("export", help="write the curated selection as a fine-tuning JSONL file")
+    _spec_arg(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="training file to write (.jsonl)")
+    p.add_argument("--validation", metavar="FILE", default=None, help="also write a stratified validation file")
+    p.add_argument("--validation-fraction", type=float, default=None, metavar="F",
+                   help="share of the selection for the validation file (default: the spec's, else 0.1)")
+    p.add_argument("--filter", action="append", default=[], metavar="EXPR",
+                   help="select by filter instead of the saved selection, e.g. agrees=yes, label=Merlot (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the validation report as JSON")
+
+    p = sub.add_parser("finetune", help="upload the curated file and create a fine-tuning job")
+    _spec_arg(p)
+    p.add_argument("--follow", action="store_true", help="follow the job until it ends")
+    p.add_argument("--json", action="store_true", help="print the job as one JSON object on stdout")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--job", default=None, metavar="ID", help="follow (reattach to) an existing job instead")
+    p.add_argument("--base-url", default=None, help="override the provider base URL")
+
+    p = sub.add_parser("jobs", help="fine-tuning jobs known locally and on the provider")
+    p.add_argument("spec", metavar="SPEC", nargs="?", default=None, help="limit to this spec's workspace")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--local", action="store_true", help="do not ask the provider")
+    p.add_argument("--base-url", default=None, help="override the provider base URL")
+
+    p = sub.add_parser("eval", help="the accuracy comparison table on held-out rows")
+    _spec_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--model", action="append", default=[], metavar="NAME", help="also evaluate this model (repeatable)")
+    p.add_argument("--checkpoints", action="store_true", help="also evaluate fine-tuning checkpoints")
+    p.add_argument("--export", metavar="FILE", default=None, help="write the table (.md, .csv or .json)")
+    p.add_argument("--base-url", default=None, help="override the provider base URL")
+
+    p = sub.add_parser("serve-offline", help="run the offline OpenAI-compatible provider until Ctrl-C")
+    try:
+        from distill_tui.offline.cli import add_arguments
+    except ImportError:  # pragma: no cover - the offline package is part of the project
+        add_arguments = None
+    if add_arguments:
+        add_arguments(p)
+    return parser
+
+
+def _run_tui(spec: str | None) -> int:
+    from distill_tui.commands import tui
+
+    return tui.run(spec)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
+        if len(args_list) > 1:
+            print(f"distill-tui: error: unexpected arguments after SPEC: {' '.join(args_list[1:])}", file=sys.stderr)
+            return 2
+        return _guard(lambda: _run_tui(args_list[0]))
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.version:
+        from distill_tui import __version__
+
+        print(f"distill-tui {__version__}")
+        return 0
+    if args.command is None:
+        return _guard(lambda: _run_tui(None))
+    module = importlib.import_module(f"distill_tui.commands.{args.command.replace('-', '_')}")
+    return _guard(lambda: module.run(args))
+
+
+def _guard(action) -> int:
+    """Run a command, turning user mistakes and failed work into one line and an exit code."""
+    from distill_tui.core.errors import UserError, WorkFailed
+
+    try:
+        return int(action() or 0)
+    except (UserError, WorkFailed) as exc:
+        print(f"distill-tui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("distill-tui: interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an API error that reached the top: still one line
+        from distill_tui.core.apierrors import explain
+
+        explained = explain(exc)
+        if explained is None:
+            raise
+        message, code = explained
+        print(f"distill-tui: error: {message}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,306 @@
+"""Datasets: load CSV/TSV/JSONL/Parquet, filter, drop rare labels, sample, split train/eval.
+
+Every row keeps `_row`, its 0-based position in the file, so answers saved for a row stay attached
+to it across runs, filters and samples. `_split` is "train" or "eval".
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from distill_tui.core import prompts
+from distill_tui.core.errors import DataError, SpecError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from distill_tui.core.spec import TaskSpec
+
+ROW = "_row"
+SPLIT = "_split"
+_SUFFIXES = {
+    ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+
+
+def file_format(path: Path) -> str:
+    """The format of a data file, from its name (compression suffixes like .gz are looked through)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in (".gz", ".bz2", ".zip", ".xz", ".zst"):
+        suffixes.pop()
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]]
+    raise DataError(f"{path}: unknown data format '{path.suffix}' (use .csv, .tsv, .jsonl or .parquet)")
+
+
+def _check_readable(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except FileNotFoundError:
+        raise DataError(f"{path}: data file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, not a data file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read data file ({exc.strerror or exc})") from None
+    return head
+
+
+@dataclass
+class LoadedTable:
+    frame: "pd.DataFrame"
+    encoding: str | None = None
+
+
+_cache: dict[tuple[str, int, int], LoadedTable] = {}
+
+
+def load_table(path: str | Path) -> LoadedTable:
+    """Read a data file into a DataFrame with a `_row` column (cached by path, size and mtime).
+
+    Text files that are not UTF-8 are read as cp1252, then latin-1, and the encoding is reported.
+
+    Raises:
+        DataError: naming the file and what is wrong with it.
+    """
+    import pandas as pd
+
+    path = Path(path).expanduser()
+    fmt = file_format(path)
+    head = _check_readable(path)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _cache:
+        return _cache[key]
+    if stat.st_size == 0:
+        raise DataError(f"{path}: data file is empty")
+    compressed = path.suffix.lower() in (".gz", ".bz2", ".zip", ".xz", ".zst")
+    if fmt != "parquet" and not compressed and b"\x00" in head:
+        raise DataError(f"{path}: looks like a binary file, not {fmt.upper()} text")
+    used_encoding: str | None = None
+    try:
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = None
+            for encoding in _ENCODINGS:
+                try:
+                    if fmt == "jsonl":
+                        frame = pd.read_json(path, lines=True, encoding=encoding, dtype=False)
+                    else:
+                        frame = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", encoding=encoding)
+                    used_encoding = encoding
+                    break
+                except UnicodeDecodeError:
+                    continue
+            assert frame is not None  # latin-1 decodes any bytes
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: data file has no columns") from None
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot parse as {fmt.upper()}: {first}") from None
+    except Exception as exc:  # pyarrow raises its own types for broken Parquet
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read as {fmt.upper()}: {first}") from None
+    if len(frame.columns) == 0:
+        raise DataError(f"{path}: data file has no columns")
+    if len(frame) == 0:
+        raise DataError(f"{path}: data file has a header but no rows")
+    frame.columns = [str(c) for c in frame.columns]
+    frame.insert(0, ROW, range(len(frame)))
+    loaded = LoadedTable(frame, None if used_encoding in (None, "utf-8-sig") else used_encoding)
+    _cache.clear()  # keep one table: the TUI re-prepares the same file after every edit
+    _cache[key] = loaded
+    return loaded
+
+
+@dataclass
+class PreparedData:
+    """The rows of a task after filtering, label pruning, sampling and splitting."""
+
+    frame: "pd.DataFrame"
+    labels: list[str]
+    label_column: str
+    rows_in_file: int
+    rows_after_filter: int
+    rows_without_label: int = 0
+    dropped_labels: dict[str, int] = field(default_factory=dict)
+    unsplit_labels: list[str] = field(default_factory=list)
+    encoding: str | None = None
+
+    @property
+    def train(self) -> "pd.DataFrame":
+        return self.frame[self.frame[SPLIT] == "train"]
+
+    @property
+    def eval(self) -> "pd.DataFrame":
+        return self.frame[self.frame[SPLIT] == "eval"]
+
+    def label_counts(self, split: str | None = None) -> dict[str, int]:
+        frame = self.frame if split is None else self.frame[self.frame[SPLIT] == split]
+        counts = frame[self.label_column].value_counts()
+        return {str(k): int(v) for k, v in counts.items()}
+
+    def notes(self) -> list[str]:
+        """Plain-language notes about what preparation did, for the screens and the CLI."""
+        out = []
+        if self.encoding:
+            out.append(f"file is not UTF-8; read as {self.encoding}")
+        if self.rows_without_label:
+            out.append(f"{self.rows_without_label} rows have no label and are left out")
+        if self.dropped_labels:
+            out.append(f"{len(self.dropped_labels)} labels below min_per_label dropped "
+                       f"({sum(self.dropped_labels.values())} rows)")
+        if self.unsplit_labels:
+            out.append(f"{len(self.unsplit_labels)} labels too rare to split stay in train only")
+        return out
+
+
+def check_columns(spec: "TaskSpec", columns: list[str]) -> None:
+    """Fail when the label column or a prompt placeholder names a column the data lacks."""
+    where = str(spec.source)
+    shown = ", ".join(c for c in columns if c != ROW)
+    if len(shown) > 200:
+        shown = shown[:200] + "…"
+    if spec.dataset.label not in columns:
+        raise SpecError(f"{where}: [dataset] label: column '{spec.dataset.label}' is not in the data (columns: {shown})")
+    for key in ("system", "user"):
+        for name in prompts.placeholders(getattr(spec.prompt, key)):
+            if name not in columns and name != prompts.LABELS_PLACEHOLDER:
+                raise SpecError(f"{where}: [prompt] {key}: placeholder {{{name}}} names no column (columns: {shown})")
+
+
+def apply_filter(frame: "pd.DataFrame", expression: str, where: str) -> "pd.DataFrame":
+    """Keep the rows a pandas query expression selects."""
+    try:
+        mask = frame.eval(expression, engine="python")
+    except Exception as exc:  # pandas raises many types for a bad expression
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(f"{where}: [dataset] filter {expression!r}: {message}") from None
+    if getattr(mask, "dtype", None) is None or str(mask.dtype) not in ("bool", "boolean"):
+        raise SpecError(f"{where}: [dataset] filter {expression!r} must give true/false per row")
+    return frame[mask.fillna(False).astype(bool)]
+
+
+def split_rows(labels: list[str], rows: list[int], eval_fraction: float, seed: int) -> tuple[set[int], list[str]]:
+    """A stratified split: per label, shuffle its rows with the seed and hold out `eval_fraction`.
+
+    Returns the set of eval row ids and the labels too rare to have any eval row.
+    """
+    by_label: dict[str, list[int]] = {}
+    for label, row in zip(labels, rows):
+        by_label.setdefault(label, []).append(row)
+    rng = random.Random(seed)
+    eval_rows: set[int] = set()
+    unsplit: list[str] = []
+    if eval_fraction <= 0:
+        return eval_rows, unsplit
+    for label in sorted(by_label):
+        members = sorted(by_label[label])
+        rng.shuffle(members)
+        n_eval = min(int(len(members) * eval_fraction + 0.5), len(members) - 1)
+        if n_eval <= 0:
+            unsplit.append(label)
+            continue
+        eval_rows.update(members[:n_eval])
+    return eval_rows, unsplit
+
+
+def prepare(spec: "TaskSpec") -> PreparedData:
+    """Load and prepare the dataset of a spec.
+
+    Raises:
+        DataError: the data file cannot be used.
+        SpecError: the spec does not fit the data (missing column, bad filter, sample too large…).
+    """
+    loaded = load_table(spec.data_path)
+    frame = loaded.frame
+    where = str(spec.source)
+    ds = spec.dataset
+    check_columns(spec, list(frame.columns))
+    rows_in_file = len(frame)
+    label_col = ds.label
+    if ds.filter:
+        frame = apply_filter(frame, ds.filter, where)
+    labels_raw = frame[label_col]
+    has_label = labels_raw.notna() & (labels_raw.astype(str).str.strip() != "")
+    without = int((~has_label).sum())
+    frame = frame[has_label].copy()
+    frame[label_col] = frame[label_col].astype(str).str.strip()
+    rows_after_filter = len(frame)
+    if rows_after_filter == 0:
+        if ds.filter:
+            raise SpecError(f"{where}: [dataset] filter {ds.filter!r} leaves no labelled rows")
+        raise DataError(f"{spec.data_path}: no row has a value in the label column '{label_col}'")
+    dropped: dict[str, int] = {}
+    if ds.min_per_label and ds.min_per_label > 1:
+        counts = frame[label_col].value_counts()
+        rare = counts[counts < ds.min_per_label]
+        dropped = {str(k): int(v) for k, v in rare.items()}
+        if len(dropped) == len(counts):
+            raise SpecError(
+                f"{where}: [dataset] min_per_label = {ds.min_per_label}: every label has fewer rows "
+                f"(largest: {int(counts.max())}), nothing is left"
+            )
+        if dropped:
+            frame = frame[~frame[label_col].isin(list(dropped))]
+    labels = sorted(frame[label_col].unique().tolist())
+    if ds.sample is not None:
+        if ds.sample > len(frame):
+            raise SpecError(
+                f"{where}: [dataset] sample = {ds.sample} but only {len(frame)} rows remain after filtering"
+            )
+        frame = frame.sample(n=ds.sample, random_state=ds.seed).sort_values(ROW)
+    eval_rows, unsplit = split_rows(frame[label_col].tolist(), frame[ROW].tolist(), ds.eval_fraction, ds.seed)
+    frame = frame.copy()
+    frame[SPLIT] = ["eval" if r in eval_rows else "train" for r in frame[ROW].tolist()]
+    return PreparedData(
+        frame=frame.reset_index(drop=True),
+        labels=labels,
+        label_column=label_col,
+        rows_in_file=rows_in_file,
+        rows_after_filter=rows_after_filter,
+        rows_without_label=without,
+        dropped_labels=dropped,
+        unsplit_labels=unsplit,
+        encoding=loaded.encoding,
+    )
+
+
+@dataclass
+class ColumnSummary:
+    name: str
+    dtype: str
+    non_null: int
+    unique: int
+    example: str
+
+
+def summarize_columns(frame: "pd.DataFrame", limit_unique: int = 200_000) -> list[ColumnSummary]:
+    """Per-column type, filled count, distinct count and one example, for the Dataset screen."""
+    out = []
+    for name in frame.columns:
+        if name in (ROW, SPLIT):
+            continue
+        column = frame[name]
+        non_null = int(column.notna().sum())
+        try:
+            unique = int(column.nunique()) if len(column) <= limit_unique else -1
+        except TypeError:
+            unique = -1
+        first = column.dropna()
+        example = prompts.format_value(first.iloc[0]) if len(first) else prompts.MISSING
+        out.append(ColumnSummary(name, str(column.dtype), non_null, unique, example[:60]))
+    return out
+
+
+def row_dict(frame: "pd.DataFrame", position: int) -> dict[str, Any]:
+    """One row of a prepared frame as a plain dict."""
+    return frame.iloc[position].to_dict()

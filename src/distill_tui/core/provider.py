@@ -1,0 +1,94 @@
+"""OpenAI clients for a spec: OpenAI, Azure OpenAI, any OpenAI-compatible base_url, or the
+embedded offline provider. The API key is read from the environment and never stored."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from distill_tui.core.errors import UserError
+
+if TYPE_CHECKING:
+    import openai
+
+    from distill_tui.core.spec import TaskSpec
+
+OFFLINE = "offline"
+OFFLINE_KEY = "offline"
+
+_offline_lock = threading.Lock()
+_offline_server: Any = None
+
+
+def offline_base_url() -> str:
+    """Start (once per process) the embedded offline provider and return its base URL."""
+    global _offline_server
+    with _offline_lock:
+        if _offline_server is None:
+            from distill_tui import locations
+            from distill_tui.offline import OfflineOptions, start_server
+
+            options = OfflineOptions()
+            state_dir = locations.data_dir() / "offline-provider"
+            if hasattr(options, "state_dir"):
+                options.state_dir = state_dir
+            _offline_server = start_server(options)
+        return _offline_server.base_url
+
+
+def use_offline_server(server: Any) -> None:
+    """Make an already running offline server the one `base_url = "offline"` points at."""
+    global _offline_server
+    with _offline_lock:
+        _offline_server = server
+
+
+def resolve_base_url(spec: "TaskSpec | None", override: str | None = None) -> str | None:
+    """The base URL to call: a command-line override, else the spec's, else OPENAI_BASE_URL."""
+    url = override or (spec.provider.base_url if spec else None) or os.environ.get("OPENAI_BASE_URL") or None
+    if url == OFFLINE:
+        return offline_base_url()
+    return url
+
+
+def is_offline(spec: "TaskSpec | None", override: str | None = None) -> bool:
+    url = override or (spec.provider.base_url if spec else None) or os.environ.get("OPENAI_BASE_URL")
+    return url == OFFLINE or (_offline_server is not None and url == getattr(_offline_server, "base_url", None))
+
+
+def make_client(
+    spec: "TaskSpec | None", *, base_url: str | None = None, max_retries: int = 0, timeout: float = 120.0
+) -> "openai.OpenAI":
+    """A client for the spec's provider. The engine retries itself, so the SDK's retries are off.
+
+    Raises:
+        UserError: the key (or Azure endpoint) is missing.
+    """
+    import openai
+
+    provider = spec.provider if spec else None
+    url = resolve_base_url(spec, base_url)
+    offline = is_offline(spec, base_url)
+    key_env = provider.api_key_env if provider else "OPENAI_API_KEY"
+    kind = provider.kind if provider else "openai"
+    if kind == "azure" and not offline:
+        key = os.environ.get(key_env if key_env != "OPENAI_API_KEY" else "AZURE_OPENAI_API_KEY") or os.environ.get(key_env)
+        endpoint = (provider.azure_endpoint if provider else None) or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        version = (provider.api_version if provider else None) or os.environ.get("OPENAI_API_VERSION")
+        if not key:
+            raise UserError("no Azure OpenAI key: set AZURE_OPENAI_API_KEY (or [provider] api_key_env)")
+        if not endpoint:
+            raise UserError("no Azure endpoint: set AZURE_OPENAI_ENDPOINT or [provider] azure_endpoint")
+        if not version:
+            raise UserError("no Azure API version: set OPENAI_API_VERSION or [provider] api_version")
+        return openai.AzureOpenAI(
+            api_key=key, azure_endpoint=endpoint, api_version=version, max_retries=max_retries, timeout=timeout
+        )
+    key = OFFLINE_KEY if offline else os.environ.get(key_env)
+    if not key:
+        if url and not url.startswith("https://api.openai.com"):
+            key = "none"  # local OpenAI-compatible servers (vLLM, Ollama…) often need no key
+        else:
+            raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
+    return openai.OpenAI(api_key=key, base_url=url, max_retries=max_retries, timeout=timeout)

@@ -1,0 +1,506 @@
+"""Client-side rate limiting shared by a pool of worker threads.
+
+One `RateLimiter` serves every worker of a run. Each worker, per request::
+
+    if not limiter.acquire(estimated_tokens, cancel_event):
+        return                                    # cancelled while waiting
+    try:
+        raw = client.chat.completions.with_raw_response.create(...)   # client built with max_retries=0
+    except openai.RateLimitError as exc:
+        limiter.penalize(retry_after_from_headers(exc.response.headers) or retry_delay(attempt, None))
+        ...                                       # retry: acquire again, the pause is honoured there
+    limiter.observe_headers(raw.headers)
+    limiter.reconcile(estimated_tokens, usage.total_tokens)
+
+Unlike the cookbook's parallel processor, the buckets hold a short burst rather than a full minute and
+start nearly empty, refill is computed from a monotonic clock (no per-loop drift, no busy polling),
+and a 429 sets one pause shared by the whole pool instead of every worker backing off on its own.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import re
+import threading
+import time
+from datetime import timezone
+from typing import Callable, Mapping
+
+DEFAULT_BURST_S = 1.0
+"""Seconds of allowance a bucket may hold. OpenAI enforces per-minute limits over shorter periods
+(60,000 RPM may be enforced as 1,000 requests a second), so one second is the largest burst a server
+can be expected to take."""
+
+MAX_RETRY_AFTER_S = 120.0
+"""The longest Retry-After honoured, as in the openai SDK (`MAX_RETRY_AFTER_DELAY`)."""
+
+MAX_SLEEP_S = 0.1
+"""Longest single sleep while waiting, so a cancel is noticed quickly."""
+
+SNAPSHOT_SLACK_S = 0.25
+"""How far ahead of a server's `remaining` count a bucket may be, in seconds of refill; see
+`RateLimiter.observe_headers`."""
+
+_EPS = 1e-9
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
+_DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|μs|ns)"
+_DURATION_RE = re.compile(rf"(?:{_DURATION_PART})+")
+_PART_RE = re.compile(_DURATION_PART)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Parse a Go-style duration (`12ms`, `1s`, `6m0s`, `1m30.5s`, `2h`) or plain seconds (`0.5`).
+
+    Returns:
+        Seconds, or None when the text is missing, negative or not a duration.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    plain = _number(text)
+    if plain is not None:
+        return plain if plain >= 0 else None
+    if not _DURATION_RE.fullmatch(text):
+        return None
+    return sum(float(value) * _UNIT_S[unit] for value, unit in _PART_RE.findall(text))
+
+
+def retry_after_from_headers(
+    headers: Mapping[str, str], *, wall_clock: Clock = time.time
+) -> float | None:
+    """Seconds a server asked us to wait: `retry-after-ms` first, then `retry-after`.
+
+    `retry-after` may be seconds (floats allowed) or an HTTP date, as the openai SDK accepts.
+
+    Returns:
+        Seconds (not capped; `retry_delay` and `RateLimiter.penalize` cap), or None when absent or
+        unreadable.
+    """
+    ms = _number(_header(headers, "retry-after-ms"))
+    if ms is not None and ms >= 0:
+        return ms / 1000.0
+    raw = _header(headers, "retry-after")
+    if raw is None:
+        return None
+    seconds = _number(raw)
+    if seconds is not None:
+        return seconds if seconds >= 0 else None
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)  # HTTP dates are GMT
+    return max(0.0, when.timestamp() - wall_clock())
+
+
+def retry_delay(
+    attempt: int,
+    retry_after: float | None,
+    *,
+    base: float = 0.5,
+    cap: float = 8.0,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before retry number `attempt` (0 for the first retry).
+
+    A positive `retry_after` wins, capped at `MAX_RETRY_AFTER_S`. Otherwise exponential backoff,
+    `min(base * 2**attempt, cap)`, shortened by up to 25 % of jitter, as the openai SDK does.
+    """
+    if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+        return min(retry_after, MAX_RETRY_AFTER_S)
+    delay = min(base * 2.0 ** min(max(attempt, 0), 64), cap)
+    return delay * (1.0 - 0.25 * rng())
+
+
+class TokenBucket:
+    """A thread-safe bucket refilled continuously at `rate_per_minute / 60` units a second.
+
+    Args:
+        rate_per_minute: Refill rate; must be positive.
+        capacity: Most units the bucket holds. Default: `burst_s` seconds of refill, at least 1.
+        initial: Units at the start. Default: a quarter of the capacity, at least 1 (not a full
+            bucket, which would let the whole pool burst at start-up).
+        burst_s: Seconds of refill the default capacity holds.
+        clock: Monotonic time source.
+        sleep: Called to wait; tests pass one that advances a fake clock.
+    """
+
+    def __init__(
+        self,
+        rate_per_minute: float,
+        *,
+        capacity: float | None = None,
+        initial: float | None = None,
+        burst_s: float = DEFAULT_BURST_S,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._lock = threading.RLock()  # public methods call each other under it
+        self._clock = clock
+        self._sleep = sleep
+        self._burst_s = burst_s
+        self._fixed_capacity = capacity
+        self._rate = 0.0
+        self._capacity = 0.0
+        self._apply_rate(rate_per_minute)
+        self._level = (
+            min(self._capacity, max(1.0, self._capacity / 4)) if initial is None else float(initial)
+        )
+        self._updated = clock()
+
+    @property
+    def rate_per_minute(self) -> float:
+        """The current refill rate."""
+        return self._rate * 60.0
+
+    @property
+    def capacity(self) -> float:
+        """The most units the bucket holds."""
+        return self._capacity
+
+    def level(self, now: float | None = None) -> float:
+        """Units available now (negative while a debt is being repaid)."""
+        with self._lock:
+            self._refill(self._now(now))
+            return self._level
+
+    def set_rate(self, per_minute: float, now: float | None = None) -> None:
+        """Change the refill rate; what accrued so far at the old rate is kept."""
+        with self._lock:
+            self._refill(self._now(now))
+            self._apply_rate(per_minute)
+            self._level = min(self._level, self._capacity)
+
+    def ready_at(self, amount: float, now: float | None = None) -> float:
+        """The clock time at which `charge(amount)` would not have to wait."""
+        with self._lock:
+            now = self._now(now)
+            self._refill(now)
+            # More than the capacity can never be in the bucket: wait until it is full instead.
+            deficit = min(amount, self._capacity) - self._level
+            start = max(now, self._updated)
+            if deficit <= _EPS * max(1.0, amount):
+                return start
+            return start + deficit / self._rate
+
+    def charge(self, amount: float, now: float | None = None) -> None:
+        """Take `amount` without waiting; the level may go negative (a debt later refills repay)."""
+        with self._lock:
+            self._refill(self._now(now))
+            self._level -= amount
+
+    def refund(self, amount: float, now: float | None = None) -> None:
+        """Give back units reserved but not used (never above the capacity)."""
+        if amount <= 0:
+            return
+        with self._lock:
+            self._refill(self._now(now))
+            self._level = min(self._capacity, self._level + amount)
+
+    def clamp(self, most: float, now: float | None = None) -> None:
+        """Lower the level to at most `most`."""
+        with self._lock:
+            self._refill(self._now(now))
+            self._level = min(self._level, most)
+
+    def hold(self, until: float, now: float | None = None) -> None:
+        """Empty the bucket and let it start refilling only at clock time `until`."""
+        with self._lock:
+            self._refill(self._now(now))
+            self._level = min(self._level, 0.0)
+            self._updated = max(self._updated, until)
+
+    def try_acquire(self, amount: float = 1.0, now: float | None = None) -> bool:
+        """Take `amount` if that needs no wait."""
+        with self._lock:
+            now = self._now(now)
+            if self.ready_at(amount, now) > now:
+                return False
+            self.charge(amount, now)
+            return True
+
+    def acquire(self, amount: float = 1.0, cancel_event: threading.Event | None = None) -> bool:
+        """Wait until `amount` can be taken, then take it.
+
+        An amount above the capacity waits for a full bucket and then drives the level negative, so
+        a single request larger than the burst still goes out (rather than waiting forever) and the
+        requests after it repay the excess.
+
+        Returns:
+            True once taken; False if `cancel_event` was set first (nothing is taken then).
+        """
+
+        def attempt(now: float) -> float:
+            with self._lock:
+                ready = self.ready_at(amount, now)
+                if ready > now:
+                    return ready - now
+                self.charge(amount, now)
+                return 0.0
+
+        return _wait_loop(attempt, self._clock, self._sleep, cancel_event)
+
+    def _now(self, now: float | None) -> float:
+        return self._clock() if now is None else now
+
+    def _refill(self, now: float) -> None:
+        # Refill from the last update: absolute clock readings, so rounding never accumulates.
+        if now > self._updated:
+            self._level = min(self._capacity, self._level + (now - self._updated) * self._rate)
+            self._updated = now
+
+    def _apply_rate(self, per_minute: float) -> None:
+        if not per_minute > 0 or not math.isfinite(per_minute):
+            raise ValueError(f"rate must be a positive number, not {per_minute!r}")
+        self._rate = per_minute / 60.0
+        if self._fixed_capacity is not None:
+            self._capacity = float(self._fixed_capacity)
+        else:
+            self._capacity = max(1.0, self._rate * self._burst_s)
+
+
+def _wait_loop(
+    attempt: Callable[[float], float],
+    clock: Clock,
+    sleep: Sleep,
+    cancel_event: threading.Event | None = None,
+) -> bool:
+    """Call `attempt(now)` until it returns 0 (done), sleeping the seconds it returns in between.
+
+    Returns:
+        True when done; False as soon as `cancel_event` is set.
+    """
+    while True:
+        if cancel_event is not None and cancel_event.is_set():
+            return False
+        wait = attempt(clock())
+        if wait <= 0:
+            return True
+        sleep(min(wait, MAX_SLEEP_S))
+
+
+class RateLimiter:
+    """Requests-per-minute and tokens-per-minute buckets, a shared pause, and header feedback.
+
+    Args:
+        requests_per_minute: Explicit request limit; None for none (learned from headers when
+            `learn_from_headers`).
+        tokens_per_minute: Explicit token limit, likewise.
+        learn_from_headers: Take limits from `x-ratelimit-limit-*` for each limit not given.
+        burst_s: Seconds of allowance each bucket holds.
+        backoff_factor: Rate multiplier applied on a 429 (1.0: never slow down).
+        min_scale: Lowest fraction of the limits that repeated 429s can bring the rate to.
+        recover_per_s: Fraction of the limits the rate regains per second after a pause ends.
+        cut_grace_s: After a pause ends, 429s within this many seconds do not cut the rate again:
+            they answer requests sent before the pause.
+        clock: Monotonic time source.
+        sleep: Called to wait.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        *,
+        learn_from_headers: bool = True,
+        burst_s: float = DEFAULT_BURST_S,
+        backoff_factor: float = 0.9,
+        min_scale: float = 0.5,
+        recover_per_s: float = 0.01,
+        cut_grace_s: float = 2.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self._burst_s = burst_s
+        self._backoff = backoff_factor
+        self._min_scale = min_scale
+        self._recover_per_s = recover_per_s
+        self._cut_grace_s = cut_grace_s
+        self._limits: dict[str, float | None] = {
+            "requests": requests_per_minute,
+            "tokens": tokens_per_minute,
+        }
+        self._learn = {kind: learn_from_headers and limit is None for kind, limit in self._limits.items()}
+        self._buckets: dict[str, TokenBucket | None] = {
+            kind: None if limit is None else self._new_bucket(limit) for kind, limit in self._limits.items()
+        }
+        self._scale = 1.0
+        self._scale_since = clock()
+        self._paused_until = -math.inf
+        self._no_cut_before = -math.inf
+
+    def acquire(self, tokens: float = 0.0, cancel_event: threading.Event | None = None) -> bool:
+        """Wait until one request of `tokens` estimated tokens may go out, then reserve it.
+
+        Both buckets are debited together, so a worker never holds a request slot while it waits
+        for tokens.
+
+        Returns:
+            True once reserved; False if `cancel_event` was set first (nothing is reserved then).
+        """
+
+        def attempt(now: float) -> float:
+            with self._lock:
+                self._recover(now)
+                if now < self._paused_until:
+                    return self._paused_until - now
+                wanted = self._wanted(tokens)
+                ready = max((bucket.ready_at(amount, now) for bucket, amount in wanted), default=now)
+                if ready > now:
+                    return ready - now
+                for bucket, amount in wanted:
+                    bucket.charge(amount, now)
+                return 0.0
+
+        return _wait_loop(attempt, self._clock, self._sleep, cancel_event)
+
+    def reconcile(self, reserved_tokens: float, actual_tokens: float) -> None:
+        """Correct the token bucket once a request's real usage is known."""
+        bucket = self._buckets["tokens"]
+        if bucket is None:
+            return
+        if actual_tokens < reserved_tokens:
+            bucket.refund(reserved_tokens - actual_tokens)
+        elif actual_tokens > reserved_tokens:
+            bucket.charge(actual_tokens - reserved_tokens)
+
+    def observe_headers(self, headers: Mapping[str, str]) -> None:
+        """Learn from a response's `x-ratelimit-*` headers.
+
+        - `limit-*` sets a limit the constructor did not get. Values <= 0 (Azure sends -1 and 0
+          when it has none) make the whole group for that kind be ignored.
+        - `remaining-*` caps the bucket at `remaining` plus `SNAPSHOT_SLACK_S` of refill. It only
+          stops bursts the server could not take: the count is a snapshot from when the server
+          answered, and cutting the refill since then would leave every paced request late.
+          Waiting for `reset` is not done: OpenAI's reset is when the limit is *fully* restored
+          (a minute at remaining 0), not when the next request is allowed, and fixed-window servers
+          answer an overshoot with a 429 whose Retry-After `penalize` honours.
+        - With no limit known for that kind, remaining 0 pauses the pool until `reset`.
+        """
+        now = self._clock()
+        with self._lock:
+            for kind in ("requests", "tokens"):
+                limit = _number(_header(headers, f"x-ratelimit-limit-{kind}"))
+                if limit is not None and limit <= 0:
+                    continue
+                if limit is not None and self._learn[kind] and limit != self._limits[kind]:
+                    self._limits[kind] = limit
+                    self._apply_limit(kind, now)
+                remaining = _number(_header(headers, f"x-ratelimit-remaining-{kind}"))
+                if remaining is None or remaining < 0:
+                    continue
+                bucket = self._buckets[kind]
+                if bucket is not None:
+                    bucket.clamp(remaining + bucket.rate_per_minute / 60.0 * SNAPSHOT_SLACK_S, now)
+                elif remaining < 1:
+                    reset = parse_duration(_header(headers, f"x-ratelimit-reset-{kind}"))
+                    if reset:
+                        self._pause_until(now + min(reset, MAX_RETRY_AFTER_S), now)
+
+    def penalize(self, retry_after_s: float) -> None:
+        """React to a 429: pause the whole pool for `retry_after_s`, and slow down a little.
+
+        Concurrent 429s extend one shared pause (the latest end wins) instead of adding up. The rate
+        is multiplied by `backoff_factor` at most once per pause (plus `cut_grace_s`), and climbs
+        back by `recover_per_s` of the limits each second once the pause ends. Both buckets restart
+        empty after the pause, so the pool resumes at the paced rate rather than in a burst.
+        """
+        now = self._clock()
+        wait = retry_after_s if math.isfinite(retry_after_s) else MAX_RETRY_AFTER_S
+        wait = min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+        with self._lock:
+            self._recover(now)
+            self._pause_until(now + wait, now)
+            if now >= self._no_cut_before:
+                self._scale = max(self._min_scale, self._scale * self._backoff)
+                self._scale_since = self._paused_until
+                self._no_cut_before = self._paused_until + self._cut_grace_s
+                for kind in self._buckets:
+                    self._apply_limit(kind, now)
+
+    def current_rates(self) -> dict[str, float | None]:
+        """What the progress display shows.
+
+        Returns:
+            `requests_per_min` and `tokens_per_min` (the rates paced now, after any slow-down;
+            None when unlimited), `paused_until` (clock time, None when not paused), `paused_for_s`
+            (seconds of pause left) and `scale` (the slow-down factor, 1.0 at full speed).
+        """
+        now = self._clock()
+        with self._lock:
+            self._recover(now)
+            paused = now < self._paused_until
+            return {
+                "requests_per_min": self._rate_of("requests"),
+                "tokens_per_min": self._rate_of("tokens"),
+                "paused_until": self._paused_until if paused else None,
+                "paused_for_s": self._paused_until - now if paused else 0.0,
+                "scale": self._scale,
+            }
+
+    def _wanted(self, tokens: float) -> list[tuple[TokenBucket, float]]:
+        wanted = []
+        if self._buckets["requests"] is not None:
+            wanted.append((self._buckets["requests"], 1.0))
+        if self._buckets["tokens"] is not None and tokens > 0:
+            wanted.append((self._buckets["tokens"], float(tokens)))
+        return wanted
+
+    def _pause_until(self, until: float, now: float) -> None:
+        self._paused_until = max(self._paused_until, until)
+        for bucket in self._buckets.values():
+            if bucket is not None:
+                bucket.hold(self._paused_until, now)
+
+    def _recover(self, now: float) -> None:
+        if self._scale >= 1.0 or now <= self._scale_since:
+            return
+        self._scale = min(1.0, self._scale + (now - self._scale_since) * self._recover_per_s)
+        self._scale_since = now
+        for kind in self._buckets:
+            self._apply_limit(kind, now)
+
+    def _apply_limit(self, kind: str, now: float) -> None:
+        limit = self._limits[kind]
+        if limit is None:
+            return
+        bucket = self._buckets[kind]
+        if bucket is None:
+            self._buckets[kind] = self._new_bucket(limit * self._scale)
+        else:
+            bucket.set_rate(limit * self._scale, now)
+
+    def _rate_of(self, kind: str) -> float | None:
+        bucket = self._buckets[kind]
+        return None if bucket is None else bucket.rate_per_minute
+
+    def _new_bucket(self, per_minute: float) -> TokenBucket:
+        return TokenBucket(per_minute, burst_s=self._burst_s, clock=self._clock, sleep=self._sleep)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Look a header up whatever its case (httpx headers already are; plain dicts are not)."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return value if math.isfinite(value) else None

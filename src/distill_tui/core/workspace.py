@@ -1,0 +1,83 @@
+"""A workspace: one spec, its database, its prepared data, prices and API client, shared by the
+CLI commands and the TUI screens so both do exactly the same thing."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from distill_tui.core.spec import TaskSpec, load_spec
+from distill_tui.core.store import Store
+
+if TYPE_CHECKING:
+    import openai
+
+    from distill_tui.core.dataset import PreparedData
+    from distill_tui.core.pricing import PriceTable
+
+
+class Workspace:
+    """Everything one spec needs, loaded lazily and cached.
+
+    Thread-safe for reading; change the spec only from one thread (the UI).
+    """
+
+    def __init__(self, spec: TaskSpec, *, base_url: str | None = None, store: Store | None = None) -> None:
+        self.spec = spec
+        self.base_url = base_url
+        self.store = store or Store.for_spec(spec.source)
+        self._lock = threading.RLock()
+        self._data: PreparedData | None = None
+        self._prices: PriceTable | None = None
+        self._client: Any = None
+
+    @classmethod
+    def open(cls, spec_path: str | Path, *, base_url: str | None = None) -> "Workspace":
+        return cls(load_spec(spec_path), base_url=base_url)
+
+    @property
+    def data(self) -> "PreparedData":
+        """The prepared dataset (loaded on first use; raises DataError/SpecError)."""
+        with self._lock:
+            if self._data is None:
+                from distill_tui.core import dataset
+
+                self._data = dataset.prepare(self.spec)
+            return self._data
+
+    @property
+    def prices(self) -> "PriceTable":
+        with self._lock:
+            if self._prices is None:
+                from distill_tui.core import pricing
+
+                self._prices = pricing.load_prices()
+            return self._prices
+
+    def client(self) -> "openai.OpenAI":
+        """The API client of the spec's provider (raises UserError when the key is missing)."""
+        with self._lock:
+            if self._client is None:
+                from distill_tui.core.provider import make_client
+
+                self._client = make_client(self.spec, base_url=self.base_url)
+            return self._client
+
+    @property
+    def offline(self) -> bool:
+        from distill_tui.core.provider import is_offline
+
+        return is_offline(self.spec, self.base_url)
+
+    def set_spec(self, spec: TaskSpec) -> None:
+        """Use a changed spec; the prepared data is rebuilt on next use."""
+        with self._lock:
+            provider_changed = spec.provider != self.spec.provider
+            self.spec = spec
+            self._data = None
+            if provider_changed:
+                self._client = None
+
+    def close(self) -> None:
+        self.store.close()

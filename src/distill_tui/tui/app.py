@@ -1,0 +1,56 @@
+"""The Textual app: one mode (screen stack) per step of the loop, switched with number keys."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from distill_tui.core.workspace import Workspace
+from distill_tui.tui.screens import SCREENS
+
+
+def _lazy(module: str, cls: str) -> Callable[[], Screen]:
+    def make() -> Screen:
+        return getattr(importlib.import_module(module), cls)()
+
+    return make
+
+
+class DistillApp(App[int]):
+    """distill-tui's terminal UI over one workspace."""
+
+    TITLE = "distill-tui"
+    CSS_PATH = "app.tcss"
+    MODES = {mode: _lazy(module, cls) for mode, (_, _, module, cls) in SCREENS.items()}
+    DEFAULT_MODE = "dataset"
+    BINDINGS = [
+        *(Binding(key, f"switch_mode('{mode}')", title, show=True, id=f"screen.{mode}")
+          for mode, (key, title, _, _) in SCREENS.items()),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+    ]
+
+    def __init__(self, workspace: Workspace, *, demo: bool = False) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.demo = demo
+        name = workspace.spec.source.name
+        self.sub_title = f"{name} · OFFLINE DEMO MODELS (no key, no cost)" if demo or workspace.offline else name
+
+    def on_mount(self) -> None:
+        if os.environ.get("NO_COLOR"):
+            self.theme = "textual-ansi"
+
+    def action_help(self) -> None:
+        from distill_tui.tui.screens.help import HelpScreen, help_markdown
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(help_markdown(self.screen)))
+
+    def on_unmount(self) -> None:
+        self.workspace.close()

@@ -1,0 +1,54 @@
+"""The help screen: the keys of the screen it was opened from, the global keys, and a summary."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+from distill_tui.tui.screens import SCREENS
+
+
+def _key_name(key: str) -> str:
+    return {"question_mark": "?", "space": "Space", "escape": "Esc", "enter": "Enter", "slash": "/"}.get(key, key)
+
+
+def help_markdown(screen) -> str:
+    """Markdown help for a screen, built from its bindings so it cannot drift from them."""
+    lines = [f"# {getattr(screen, 'TITLE', None) or type(screen).__name__}", ""]
+    text = getattr(screen, "HELP", "")
+    if text:
+        lines += [text.strip(), ""]
+    lines += ["## Keys on this screen", "", "| key | action |", "|---|---|"]
+    for binding in getattr(screen, "BINDINGS", []):
+        if isinstance(binding, Binding) and binding.description:
+            keys = ", ".join(_key_name(k.strip()) for k in binding.key.split(","))
+            lines.append(f"| {keys} | {binding.description} |")
+    lines += ["", "## Everywhere", "", "| key | action |", "|---|---|"]
+    for mode, (key, title, _, _) in SCREENS.items():
+        lines.append(f"| {key} | {title} screen |")
+    lines += ["| ? or F1 | this help |", "| Ctrl+P | command palette |", "| Ctrl+Q | quit |"]
+    return "\n".join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keyboard help for the screen underneath."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close help")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; max-width: 100; height: 90%; border: round $accent; background: $surface; padding: 0 1; }
+    """
+
+    def __init__(self, markdown: str) -> None:
+        super().__init__()
+        self._markdown = markdown
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(self._markdown)
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

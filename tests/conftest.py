@@ -1,0 +1,47 @@
+"""Fixtures shared by every test: isolated data/config folders, spec builders, the offline server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_dataset, write_spec  # noqa: F401  (re-exported for tests)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data and config folders and no API credentials."""
+    root = tmp_path_factory.mktemp("distill-home")
+    monkeypatch.setenv("DISTILL_TUI_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("DISTILL_TUI_CONFIG_DIR", str(root / "config"))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def offline_server():
+    """One offline provider for the whole test session (fast jobs)."""
+    from distill_tui.offline import OfflineOptions, start_server
+
+    server = start_server(OfflineOptions(job_seconds=1.0))
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def demo_spec(tmp_path: Path) -> Path:
+    """A copy of the bundled demo spec and data in a temporary folder."""
+    import shutil
+
+    from distill_tui import locations
+
+    for name in ("demo.toml", "reviews.csv"):
+        shutil.copyfile(locations.package_assets() / name, tmp_path / name)
+    return tmp_path / "demo.toml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
