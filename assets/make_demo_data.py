@@ -1,0 +1,392 @@
+"""Write the bundled demo data: a wine-review-style labelled dataset and a larger knowledge file.
+
+Run from the repository root:  .venv/bin/python assets/make_demo_data.py
+
+Everything here is invented for this project (producers, tasters, descriptions), generated from
+fixed seeds, so the output is the same on every run. The columns follow the well-known wine review
+data set (country, province, region_1, winery, taster_name, points, price, description, variety),
+but no text comes from it. Varieties share vocabulary on purpose (Pinot Noir and Gamay, the
+Bordeaux grapes, the Loire and Burgundy whites), so telling them apart takes learning.
+
+Outputs (in src/distill_tui/assets/):
+    reviews.csv     ~1,500 rows: the demo dataset (mostly France, a few rare labels, odd cells)
+    knowledge.csv   20,000 rows from another seed: what the offline teacher and student learn from
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "src" / "distill_tui" / "assets"
+COLUMNS = ["id", "country", "province", "region_1", "winery", "taster_name", "points", "price", "description", "variety"]
+REVIEWS_SEED = 42
+KNOWLEDGE_SEED = 20261121
+PRODUCER_SEED = 7  # producers are the same world in both files
+REVIEWS_ROWS = 1500
+KNOWLEDGE_ROWS = 20000
+
+# --- varieties: colour family, sibling varieties whose words leak in, and their own words ----------
+FAMILY_WORDS = {
+    "red": ["black fruit", "red fruit", "ripe tannins", "spice", "oak", "dark berries", "firm structure",
+            "ripe fruit", "cherry", "plum", "savory notes", "toasty oak"],
+    "white": ["citrus", "crisp acidity", "green apple", "pear", "fresh acidity", "white flowers",
+              "minerality", "lemon", "stone fruit", "bright fruit", "honey"],
+    "sparkling": ["bubbles", "fine mousse", "toast", "brioche", "yeasty notes", "crisp apple", "lemon",
+                  "creamy texture", "chalk"],
+    "rose": ["strawberry", "red currant", "pale color", "fresh acidity", "peach", "citrus", "light fruit",
+             "summer fruit"],
+}
+GENERIC_WORDS = ["fruit", "wood", "acidity", "spice", "texture", "richness", "concentration", "freshness",
+                 "balance", "character", "aftertaste", "weight", "complexity", "length", "ripeness"]
+
+VARIETIES: dict[str, dict] = {
+    "Bordeaux-style Red Blend": dict(
+        family="red", siblings=["Merlot", "Cabernet Sauvignon"],
+        words=["cassis", "cedar", "graphite", "tobacco", "blackcurrant", "black cherry", "licorice",
+               "dense tannins", "structured", "age-worthy", "polished", "pencil shavings", "dark chocolate"]),
+    "Merlot": dict(
+        family="red", siblings=["Bordeaux-style Red Blend", "Malbec"],
+        words=["plum", "black cherry", "mocha", "soft tannins", "plush", "round", "velvety", "chocolate",
+               "fruitcake", "supple", "cedar", "ripe plum"]),
+    "Cabernet Sauvignon": dict(
+        family="red", siblings=["Bordeaux-style Red Blend", "Red Blend"],
+        words=["cassis", "blackcurrant", "mint", "cedar", "firm tannins", "graphite", "eucalyptus",
+               "structured", "black cherry", "powerful"]),
+    "Pinot Noir": dict(
+        family="red", siblings=["Gamay"],
+        words=["red cherry", "raspberry", "forest floor", "earthy", "mushroom", "rose petal", "silky",
+               "elegant", "fine tannins", "cranberry", "sous-bois", "delicate", "light-bodied"]),
+    "Gamay": dict(
+        family="red", siblings=["Pinot Noir"],
+        words=["juicy", "red cherry", "raspberry", "violet", "peony", "gulpable", "red currant",
+               "granite", "fruity", "light-bodied", "bright", "strawberry"]),
+    "Syrah": dict(
+        family="red", siblings=["Malbec", "Bordeaux-style Red Blend"],
+        words=["black pepper", "olive", "smoked meat", "bacon", "violet", "blackberry", "garrigue",
+               "meaty", "dense", "licorice", "tapenade"]),
+    "Malbec": dict(
+        family="red", siblings=["Merlot", "Syrah"],
+        words=["dark plum", "blueberry", "violet", "cocoa", "inky", "tannic", "blackberry", "dense", "mocha"]),
+    "Chardonnay": dict(
+        family="white", siblings=["Chenin Blanc", "Champagne Blend"],
+        words=["butter", "toast", "hazelnut", "yellow apple", "vanilla", "creamy", "rich", "buttered toast",
+               "almond", "round", "oak", "baked apple"]),
+    "Chenin Blanc": dict(
+        family="white", siblings=["Chardonnay", "Sauvignon Blanc"],
+        words=["quince", "honey", "chamomile", "wax", "honeyed", "lanolin", "yellow apple", "off-dry",
+               "waxy", "racy", "rich", "baked apple"]),
+    "Sauvignon Blanc": dict(
+        family="white", siblings=["Chenin Blanc", "Riesling"],
+        words=["gooseberry", "grass", "grapefruit", "flint", "elderflower", "lime", "passion fruit",
+               "zesty", "steely", "tangy", "herbaceous"]),
+    "Riesling": dict(
+        family="white", siblings=["Gewürztraminer", "Sauvignon Blanc"],
+        words=["petrol", "lime", "slate", "white peach", "apricot", "lemon zest", "racy", "taut",
+               "steely", "off-dry", "honeysuckle"]),
+    "Gewürztraminer": dict(
+        family="white", siblings=["Riesling", "Viognier"],
+        words=["lychee", "rose petal", "ginger", "mango", "Turkish delight", "opulent", "perfumed",
+               "spicy", "off-dry", "tropical fruit"]),
+    "Viognier": dict(
+        family="white", siblings=["Gewürztraminer", "Chardonnay"],
+        words=["apricot", "honeysuckle", "peach", "orange blossom", "oily", "perfumed", "rich"]),
+    "Champagne Blend": dict(
+        family="sparkling", siblings=["Chardonnay"],
+        words=["brioche", "toast", "chalk", "almond", "yeast", "biscuit", "fine mousse", "lively",
+               "creamy", "green apple"]),
+    "Rosé": dict(
+        family="rose", siblings=["Gamay"],
+        words=["strawberry", "watermelon", "melon", "herbs", "dry", "refreshing", "crisp", "salmon pink",
+               "red currant", "delicate"]),
+    "Zinfandel": dict(
+        family="red", siblings=["Red Blend", "Syrah"],
+        words=["jammy", "brambly", "raisin", "black pepper", "blackberry", "ripe", "high alcohol", "spicy"]),
+    "Red Blend": dict(
+        family="red", siblings=["Zinfandel", "Cabernet Sauvignon"],
+        words=["jammy", "chocolate", "plush", "ripe", "vanilla", "blackberry", "soft tannins"]),
+    "Sangiovese": dict(
+        family="red", siblings=["Nebbiolo", "Tempranillo"],
+        words=["sour cherry", "leather", "tomato leaf", "earthy", "dried herbs", "tart", "savory"]),
+    "Nebbiolo": dict(
+        family="red", siblings=["Sangiovese", "Pinot Noir"],
+        words=["tar", "rose petal", "leather", "firm tannins", "dried cherry", "austere", "age-worthy"]),
+    "Tempranillo": dict(
+        family="red", siblings=["Sangiovese", "Merlot"],
+        words=["leather", "dill", "vanilla", "red plum", "tobacco", "coconut", "dusty tannins"]),
+}
+
+# --- places: province -> (region_1 -> varieties made there), with weights ------------------------
+FRANCE = {
+    "Bordeaux": {
+        "Saint-Émilion": ["Bordeaux-style Red Blend", "Merlot"], "Pomerol": ["Merlot", "Bordeaux-style Red Blend"],
+        "Pauillac": ["Bordeaux-style Red Blend"], "Margaux": ["Bordeaux-style Red Blend"],
+        "Médoc": ["Bordeaux-style Red Blend"], "Bordeaux Supérieur": ["Bordeaux-style Red Blend", "Merlot"],
+        "Pessac-Léognan": ["Bordeaux-style Red Blend", "Sauvignon Blanc"], "Graves": ["Sauvignon Blanc", "Bordeaux-style Red Blend"],
+        "Entre-Deux-Mers": ["Sauvignon Blanc"], "Bordeaux": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc", "Rosé"],
+    },
+    "Burgundy": {
+        "Bourgogne": ["Pinot Noir", "Chardonnay", "Gamay"], "Meursault": ["Chardonnay"], "Chablis": ["Chardonnay"],
+        "Gevrey-Chambertin": ["Pinot Noir"], "Pommard": ["Pinot Noir"], "Puligny-Montrachet": ["Chardonnay"],
+        "Mâcon-Villages": ["Chardonnay"], "Volnay": ["Pinot Noir"], "Nuits-Saint-Georges": ["Pinot Noir"],
+        "Côte de Beaune": ["Pinot Noir", "Chardonnay"], "Coteaux Bourguignons": ["Gamay", "Pinot Noir"],
+    },
+    "Beaujolais": {
+        "Morgon": ["Gamay"], "Fleurie": ["Gamay"], "Moulin-à-Vent": ["Gamay"], "Beaujolais-Villages": ["Gamay", "Chardonnay"],
+        "Brouilly": ["Gamay"], "Beaujolais": ["Gamay", "Chardonnay", "Rosé"],
+    },
+    "Loire Valley": {
+        "Sancerre": ["Sauvignon Blanc", "Pinot Noir", "Rosé"], "Vouvray": ["Chenin Blanc"], "Pouilly-Fumé": ["Sauvignon Blanc"],
+        "Savennières": ["Chenin Blanc"], "Touraine": ["Sauvignon Blanc", "Gamay", "Chenin Blanc"],
+        "Anjou": ["Chenin Blanc", "Rosé", "Chardonnay"], "Montlouis-sur-Loire": ["Chenin Blanc"], "Saumur": ["Chenin Blanc", "Chardonnay"],
+    },
+    "Alsace": {
+        "Alsace": ["Riesling", "Gewürztraminer", "Pinot Noir"], "Alsace Grand Cru": ["Riesling", "Gewürztraminer"],
+    },
+    "Rhône Valley": {
+        "Côtes du Rhône": ["Syrah", "Rosé"], "Crozes-Hermitage": ["Syrah"], "Saint-Joseph": ["Syrah"],
+        "Cornas": ["Syrah"], "Côte Rôtie": ["Syrah"], "Condrieu": ["Viognier"], "Tavel": ["Rosé"],
+    },
+    "Champagne": {"Champagne": ["Champagne Blend", "Chardonnay", "Pinot Noir"]},
+    "Provence": {"Côtes de Provence": ["Rosé"], "Bandol": ["Rosé", "Syrah"], "Coteaux d'Aix-en-Provence": ["Rosé"]},
+    "Southwest France": {"Cahors": ["Malbec", "Merlot"], "Bergerac": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc"],
+                         "Madiran": ["Bordeaux-style Red Blend"]},
+    "Languedoc-Roussillon": {"Languedoc": ["Syrah", "Rosé"], "Pays d'Oc": ["Chardonnay", "Merlot", "Syrah", "Viognier"],
+                             "Minervois": ["Syrah"], "Corbières": ["Syrah", "Rosé"]},
+}
+# Share of French rows per variety. Malbec and Viognier are rare on purpose (min_per_label matters).
+FRANCE_VARIETIES = {
+    "Bordeaux-style Red Blend": 0.22, "Pinot Noir": 0.16, "Chardonnay": 0.14, "Champagne Blend": 0.085,
+    "Rosé": 0.085, "Gamay": 0.07, "Sauvignon Blanc": 0.065, "Syrah": 0.055, "Merlot": 0.045,
+    "Chenin Blanc": 0.035, "Riesling": 0.03, "Gewürztraminer": 0.02, "Malbec": 0.0027, "Viognier": 0.0018,
+}
+ELSEWHERE = {
+    "US": {"California": {"Napa Valley": ["Cabernet Sauvignon", "Red Blend", "Chardonnay"],
+                          "Sonoma Coast": ["Pinot Noir", "Chardonnay"], "Russian River Valley": ["Pinot Noir", "Chardonnay"],
+                          "Paso Robles": ["Zinfandel", "Red Blend", "Cabernet Sauvignon"], "Lodi": ["Zinfandel"]},
+           "Oregon": {"Willamette Valley": ["Pinot Noir", "Chardonnay"]},
+           "Washington": {"Columbia Valley (WA)": ["Cabernet Sauvignon", "Merlot", "Riesling", "Red Blend"]}},
+    "Italy": {"Tuscany": {"Chianti Classico": ["Sangiovese"], "Brunello di Montalcino": ["Sangiovese"], "Toscana": ["Red Blend", "Sangiovese"]},
+              "Piedmont": {"Barolo": ["Nebbiolo"], "Barbaresco": ["Nebbiolo"], "Langhe": ["Nebbiolo", "Chardonnay"]}},
+    "Spain": {"Northern Spain": {"Rioja": ["Tempranillo", "Rosé"], "Ribera del Duero": ["Tempranillo"]}},
+    "Germany": {"Mosel": {"": ["Riesling"]}, "Rheingau": {"": ["Riesling", "Pinot Noir"]}},
+    "Argentina": {"Mendoza Province": {"Mendoza": ["Malbec", "Cabernet Sauvignon"], "Uco Valley": ["Malbec", "Chardonnay"]}},
+}
+COUNTRY_SHARE = {"France": 0.75, "US": 0.1, "Italy": 0.06, "Spain": 0.03, "Germany": 0.03, "Argentina": 0.03}
+
+TASTERS = {
+    "France": ["Anne Lefèvre", "Paul Girard", "Sam Fletcher"],
+    "US": ["Kerry O’Neill", "Sam Fletcher", "Dana Whitlock"],
+    "Italy": ["Matteo Bruni", "Sam Fletcher"],
+    "Spain": ["Lucía Herrera"],
+    "Germany": ["Jonas Weber", "Anne Lefèvre"],
+    "Argentina": ["Lucía Herrera", "Dana Whitlock"],
+}
+PRICE_MEDIAN = {
+    "Bordeaux-style Red Blend": 35, "Merlot": 24, "Cabernet Sauvignon": 45, "Pinot Noir": 42, "Gamay": 20,
+    "Syrah": 32, "Malbec": 22, "Chardonnay": 34, "Chenin Blanc": 24, "Sauvignon Blanc": 24, "Riesling": 25,
+    "Gewürztraminer": 24, "Viognier": 40, "Champagne Blend": 55, "Rosé": 18, "Zinfandel": 26, "Red Blend": 30,
+    "Sangiovese": 35, "Nebbiolo": 55, "Tempranillo": 28,
+}
+
+# --- producers ------------------------------------------------------------------------------------
+_SYLLABLES = ["bel", "mon", "la", "fer", "ro", "vi", "gnac", "tour", "san", "mar", "cel", "lan", "pey",
+              "val", "cour", "bru", "ver", "mai", "son", "lor", "ran", "che", "bois", "fon", "rou", "gé"]
+_SURNAMES = ["Moreau", "Lambert", "Fournier", "Girardin", "Rousseau", "Blanchard", "Mercier", "Roux",
+             "Chevalier", "Dupuis", "Lefort", "Marchand", "Perrin", "Garnier", "Faure", "Renaud",
+             "Boyer", "Vidal", "Arnoux", "Clément", "Bérard", "Lemaître", "Noël", "Thibault"]
+_NEW_WORLD = ["Ridge", "Hollow", "Creek", "Canyon", "Oak", "Stone", "Hawk", "River", "Cedar", "Bluff",
+              "Mesa", "Meadow", "Falcon", "Summit"]
+_ITALIAN = ["Rossi", "Bianchi", "Ferrara", "Conti", "Marini", "Galli", "Serra", "Vitale"]
+_SPANISH = ["Herrero", "Moreno", "Castillo", "Navarro", "Ortega", "Vidal", "Prieto"]
+_GERMAN = ["Becker", "Schäfer", "Hoffmann", "Krüger", "Vogel", "Lang"]
+
+
+def _producer_name(rng: random.Random, country: str, province: str) -> str:
+    if country == "France":
+        if province == "Bordeaux" or province == "Southwest France":
+            name = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+            return f"Château {name}" if rng.random() < 0.85 else f"Château de {name}"
+        if province == "Champagne":
+            return f"Champagne {rng.choice(_SURNAMES)}" + (" & Fils" if rng.random() < 0.3 else "")
+        prefix = rng.choice(["Domaine", "Domaine", "Domaine", "Maison", "Clos"])
+        if rng.random() < 0.15:
+            return f"{prefix} de l’{rng.choice(['Écu', 'Arlot', 'Ormeau', 'Île', 'Église'])}"
+        return f"{prefix} {rng.choice(_SURNAMES)}"
+    if country == "US":
+        return f"{rng.choice(_NEW_WORLD)} {rng.choice(_NEW_WORLD)}" + rng.choice([" Cellars", " Vineyards", " Estate", ""])
+    if country == "Italy":
+        return f"{rng.choice(['Tenuta', 'Cantina', 'Fattoria'])} {rng.choice(_ITALIAN)}"
+    if country in ("Spain", "Argentina"):
+        return f"{rng.choice(['Bodegas', 'Bodega', 'Viña'])} {rng.choice(_SPANISH)}"
+    return f"Weingut {rng.choice(_GERMAN)}"
+
+
+def build_producers(seed: int = PRODUCER_SEED) -> dict[tuple[str, str, str], list[str]]:
+    """Producers of each (country, province, variety), the same in every file.
+
+    Each producer makes a few of its province's varieties, so a producer's name hints at the
+    variety without settling it.
+    """
+    rng = random.Random(seed)
+    table: dict[tuple[str, str, str], list[str]] = {}
+    places = [("France", p, r) for p, rs in FRANCE.items() for r in rs.items()]
+    places += [(c, p, r) for c, ps in ELSEWHERE.items() for p, rs in ps.items() for r in rs.items()]
+    by_province: dict[tuple[str, str], list[str]] = {}
+    for country, province, (_, varieties) in places:
+        bucket = by_province.setdefault((country, province), [])
+        bucket.extend(v for v in varieties if v not in bucket)
+    for (country, province), varieties in by_province.items():
+        names: list[str] = []
+        for _ in range(max(6, 5 * len(varieties))):
+            name = _producer_name(rng, country, province)
+            if name not in names:
+                names.append(name)
+        for name in names:
+            k = min(len(varieties), rng.choice([1, 2, 2, 3]))
+            for variety in rng.sample(varieties, k):
+                table.setdefault((country, province, variety), []).append(name)
+        for variety in varieties:  # every variety has at least one producer
+            table.setdefault((country, province, variety), [names[0]])
+    return table
+
+
+# --- descriptions ---------------------------------------------------------------------------------
+_OPENERS = [
+    "{a} and {b} aromas open to a palate of {c} and {d}.",
+    "This wine shows {a} and {b}, with {c} on the palate.",
+    "{A} on the nose leads to {b} and {c}.",
+    "Aromas of {a}, {b} and {c} mark this bottling.",
+    "It offers {a} alongside {b} and a touch of {c}.",
+    "A nose of {a} gives way to {b}, {c} and {d}.",
+]
+_MIDDLES = [
+    "The palate brings {a} and {b}.",
+    "There is {a} here, backed by {b}.",
+    "Expect {a} and some {b} in the mouth.",
+    "Hints of {a} and {b} linger.",
+    "The finish shows {a}.",
+    "It is balanced, with {a} and {b}.",
+]
+_CLOSERS = [
+    "Drink now.", "Drink from 2027.", "Ready to drink.", "Best after 2028.", "A wine to age.", "Good value.",
+    "Give it a few years in the cellar.", "Enjoy it young.", "Drink through 2032.", "Well made.",
+    "It’s a crowd-pleaser.", "A polished effort from a reliable producer.", "Decant before serving.",
+]
+
+
+def _pick_word(rng: random.Random, variety: str, focus: float) -> str:
+    """One descriptive word: the variety's own with probability `focus`, else a sibling's, the
+    colour family's or a generic one."""
+    spec = VARIETIES[variety]
+    r = rng.random()
+    if r < focus:
+        return rng.choice(spec["words"])
+    r = rng.random()
+    if r < 0.45:
+        return rng.choice(VARIETIES[rng.choice(spec["siblings"])]["words"])
+    if r < 0.8:
+        return rng.choice(FAMILY_WORDS[spec["family"]])
+    return rng.choice(GENERIC_WORDS)
+
+
+def describe(rng: random.Random, variety: str) -> str:
+    """A two- or three-sentence tasting note for a variety."""
+    # Some notes are vague (mostly shared words): the part of the task no model can get right.
+    focus = rng.choice([0.1, 0.3, 0.45, 0.55, 0.65])
+    words = lambda n: [_pick_word(rng, variety, focus) for _ in range(n)]  # noqa: E731
+    a, b, c, d = words(4)
+    sentences = [rng.choice(_OPENERS).format(a=a, b=b, c=c, d=d, A=a[:1].upper() + a[1:])]
+    if rng.random() < 0.7:
+        a, b = words(2)
+        sentences.append(rng.choice(_MIDDLES).format(a=a, b=b))
+    sentences.append(rng.choice(_CLOSERS))
+    return " ".join(sentences)
+
+
+# --- rows -----------------------------------------------------------------------------------------
+def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
+    keys = list(weights)
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def _french_place(rng: random.Random, variety: str) -> tuple[str, str]:
+    options = [(p, r) for p, regions in FRANCE.items() for r, vs in regions.items() if variety in vs]
+    # The first-listed variety of a region is its main one: weight it up.
+    weights = [3.0 if FRANCE[p][r][0] == variety else 1.0 for p, r in options]
+    return rng.choices(options, weights=weights)[0]
+
+
+def _make_row(rng: random.Random, producers, country: str, variety: str | None) -> dict:
+    if country == "France":
+        assert variety is not None
+        province, region = _french_place(rng, variety)
+    else:
+        provinces = ELSEWHERE[country]
+        province = rng.choice(list(provinces))
+        region = rng.choice(list(provinces[province]))
+        variety = rng.choice(provinces[province][region])
+    winery = rng.choice(producers[(country, province, variety)])
+    tasters = TASTERS[country]
+    taster = rng.choice(tasters) if rng.random() > 0.12 else ""
+    points = max(80, min(100, round(rng.gauss(88.5, 2.6))))
+    price = round(PRICE_MEDIAN[variety] * rng.lognormvariate(0, 0.45) + (points - 88) * 2)
+    price = float(max(7, price)) if rng.random() > 0.06 else None
+    if region and rng.random() < 0.08:
+        region = ""
+    return {"country": country, "province": province, "region_1": region, "winery": winery,
+            "taster_name": taster, "points": points, "price": price,
+            "description": describe(rng, variety), "variety": variety}
+
+
+def make_rows(n: int, seed: int, producers) -> list[dict]:
+    """`n` rows; French varieties follow FRANCE_VARIETIES by exact quota, so rare ones stay rare."""
+    rng = random.Random(seed)
+    countries = [_weighted(rng, COUNTRY_SHARE) for _ in range(n)]
+    n_france = countries.count("France")
+    quota = {v: int(round(share * n_france)) for v, share in FRANCE_VARIETIES.items()}
+    main = max(quota, key=quota.get)
+    quota[main] += n_france - sum(quota.values())
+    french = [v for v, k in quota.items() for _ in range(k)]
+    rng.shuffle(french)
+    rows = []
+    for country in countries:
+        variety = french.pop() if country == "France" else None
+        rows.append(_make_row(rng, producers, country, variety))
+    for i, row in enumerate(rows):
+        row["id"] = i
+    return rows
+
+
+def add_odd_cells(rows: list[dict], rng: random.Random) -> None:
+    """A few cells that trip naive code: markup-like brackets, quotes, non-ASCII punctuation."""
+    picks = rng.sample(range(len(rows)), 8)
+    rows[picks[0]]["description"] += " [Sample tasted from barrel.]"
+    rows[picks[1]]["description"] = "Labelled [b]Vieilles Vignes[/b] on the front. " + rows[picks[1]]["description"]
+    rows[picks[2]]["description"] += ' The producer calls it "a wine for friends".'
+    rows[picks[3]]["description"] = rows[picks[3]]["description"].replace(".", " — très réussi.", 1)
+    rows[picks[4]]["description"] += " Pair it with crème brûlée… or don’t."
+    rows[picks[5]]["winery"] = rows[picks[5]]["winery"] + " [red]"
+    rows[picks[6]]["description"] += " Tasted blind [2 bottles]."
+    rows[picks[7]]["region_1"] = ""
+
+
+def write(rows: list[dict], path: Path) -> None:
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame.to_csv(path, index=False, lineterminator="\n")
+    print(f"wrote {path} ({len(frame)} rows, {frame['variety'].nunique()} labels)")
+
+
+def main() -> None:
+    producers = build_producers()
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    reviews = make_rows(REVIEWS_ROWS, REVIEWS_SEED, producers)
+    add_odd_cells(reviews, random.Random(REVIEWS_SEED + 1))
+    write(reviews, OUT_DIR / "reviews.csv")
+    write(make_rows(KNOWLEDGE_ROWS, KNOWLEDGE_SEED, producers), OUT_DIR / "knowledge.csv")
+
+
+if __name__ == "__main__":
+    main()
