@@ -27,6 +27,8 @@ KNOWLEDGE_SEED = 20261121
 PRODUCER_SEED = 7  # producers are the same world in both files
 REVIEWS_ROWS = 1500
 KNOWLEDGE_ROWS = 20000
+MAIN_WEIGHT = 2.0  # how much likelier a region's first-listed variety is to come from there
+ATYPICAL = 0.15  # share of wines described like a sibling variety: errors even a good model makes
 
 # --- varieties: colour family, sibling varieties whose words leak in, and their own words ----------
 FAMILY_WORDS = {
@@ -122,39 +124,47 @@ VARIETIES: dict[str, dict] = {
 FRANCE = {
     "Bordeaux": {
         "Saint-Émilion": ["Bordeaux-style Red Blend", "Merlot"], "Pomerol": ["Merlot", "Bordeaux-style Red Blend"],
-        "Pauillac": ["Bordeaux-style Red Blend"], "Margaux": ["Bordeaux-style Red Blend"],
-        "Médoc": ["Bordeaux-style Red Blend"], "Bordeaux Supérieur": ["Bordeaux-style Red Blend", "Merlot"],
-        "Pessac-Léognan": ["Bordeaux-style Red Blend", "Sauvignon Blanc"], "Graves": ["Sauvignon Blanc", "Bordeaux-style Red Blend"],
-        "Entre-Deux-Mers": ["Sauvignon Blanc"], "Bordeaux": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc", "Rosé"],
+        "Pauillac": ["Bordeaux-style Red Blend", "Merlot"], "Margaux": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc"],
+        "Médoc": ["Bordeaux-style Red Blend", "Merlot", "Rosé"],
+        "Bordeaux Supérieur": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc"],
+        "Pessac-Léognan": ["Bordeaux-style Red Blend", "Sauvignon Blanc", "Merlot"],
+        "Graves": ["Sauvignon Blanc", "Bordeaux-style Red Blend", "Merlot"], "Entre-Deux-Mers": ["Sauvignon Blanc", "Merlot", "Rosé"],
+        "Bordeaux": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc", "Rosé"],
     },
     "Burgundy": {
-        "Bourgogne": ["Pinot Noir", "Chardonnay", "Gamay"], "Meursault": ["Chardonnay"], "Chablis": ["Chardonnay"],
-        "Gevrey-Chambertin": ["Pinot Noir"], "Pommard": ["Pinot Noir"], "Puligny-Montrachet": ["Chardonnay"],
-        "Mâcon-Villages": ["Chardonnay"], "Volnay": ["Pinot Noir"], "Nuits-Saint-Georges": ["Pinot Noir"],
-        "Côte de Beaune": ["Pinot Noir", "Chardonnay"], "Coteaux Bourguignons": ["Gamay", "Pinot Noir"],
+        "Bourgogne": ["Pinot Noir", "Chardonnay", "Gamay", "Rosé"], "Meursault": ["Chardonnay", "Pinot Noir"],
+        "Chablis": ["Chardonnay"], "Gevrey-Chambertin": ["Pinot Noir", "Chardonnay"], "Pommard": ["Pinot Noir", "Chardonnay"],
+        "Puligny-Montrachet": ["Chardonnay", "Pinot Noir"], "Mâcon-Villages": ["Chardonnay", "Gamay", "Pinot Noir"],
+        "Volnay": ["Pinot Noir", "Chardonnay"], "Nuits-Saint-Georges": ["Pinot Noir", "Chardonnay"],
+        "Côte de Beaune": ["Pinot Noir", "Chardonnay"], "Coteaux Bourguignons": ["Gamay", "Pinot Noir", "Chardonnay"],
     },
     "Beaujolais": {
-        "Morgon": ["Gamay"], "Fleurie": ["Gamay"], "Moulin-à-Vent": ["Gamay"], "Beaujolais-Villages": ["Gamay", "Chardonnay"],
-        "Brouilly": ["Gamay"], "Beaujolais": ["Gamay", "Chardonnay", "Rosé"],
+        "Morgon": ["Gamay", "Pinot Noir"], "Fleurie": ["Gamay", "Rosé"], "Moulin-à-Vent": ["Gamay", "Pinot Noir"],
+        "Beaujolais-Villages": ["Gamay", "Chardonnay", "Rosé"], "Brouilly": ["Gamay", "Chardonnay"],
+        "Beaujolais": ["Gamay", "Chardonnay", "Rosé", "Pinot Noir"],
     },
     "Loire Valley": {
-        "Sancerre": ["Sauvignon Blanc", "Pinot Noir", "Rosé"], "Vouvray": ["Chenin Blanc"], "Pouilly-Fumé": ["Sauvignon Blanc"],
-        "Savennières": ["Chenin Blanc"], "Touraine": ["Sauvignon Blanc", "Gamay", "Chenin Blanc"],
-        "Anjou": ["Chenin Blanc", "Rosé", "Chardonnay"], "Montlouis-sur-Loire": ["Chenin Blanc"], "Saumur": ["Chenin Blanc", "Chardonnay"],
+        "Sancerre": ["Sauvignon Blanc", "Pinot Noir", "Rosé"], "Vouvray": ["Chenin Blanc", "Champagne Blend"],
+        "Pouilly-Fumé": ["Sauvignon Blanc", "Chenin Blanc"], "Savennières": ["Chenin Blanc", "Chardonnay"],
+        "Touraine": ["Sauvignon Blanc", "Gamay", "Chenin Blanc", "Pinot Noir", "Rosé"],
+        "Anjou": ["Chenin Blanc", "Rosé", "Chardonnay", "Gamay"], "Montlouis-sur-Loire": ["Chenin Blanc", "Sauvignon Blanc"],
+        "Saumur": ["Chenin Blanc", "Chardonnay", "Champagne Blend", "Rosé"],
     },
     "Alsace": {
-        "Alsace": ["Riesling", "Gewürztraminer", "Pinot Noir"], "Alsace Grand Cru": ["Riesling", "Gewürztraminer"],
+        "Alsace": ["Riesling", "Gewürztraminer", "Pinot Noir", "Chardonnay", "Champagne Blend"],
+        "Alsace Grand Cru": ["Riesling", "Gewürztraminer"],
     },
     "Rhône Valley": {
-        "Côtes du Rhône": ["Syrah", "Rosé"], "Crozes-Hermitage": ["Syrah"], "Saint-Joseph": ["Syrah"],
-        "Cornas": ["Syrah"], "Côte Rôtie": ["Syrah"], "Condrieu": ["Viognier"], "Tavel": ["Rosé"],
+        "Côtes du Rhône": ["Syrah", "Rosé", "Viognier"], "Crozes-Hermitage": ["Syrah", "Viognier"], "Saint-Joseph": ["Syrah", "Viognier"],
+        "Cornas": ["Syrah"], "Côte Rôtie": ["Syrah", "Viognier"], "Condrieu": ["Viognier"], "Tavel": ["Rosé", "Syrah"],
     },
-    "Champagne": {"Champagne": ["Champagne Blend", "Chardonnay", "Pinot Noir"]},
-    "Provence": {"Côtes de Provence": ["Rosé"], "Bandol": ["Rosé", "Syrah"], "Coteaux d'Aix-en-Provence": ["Rosé"]},
+    "Champagne": {"Champagne": ["Champagne Blend", "Chardonnay", "Pinot Noir", "Rosé"]},
+    "Provence": {"Côtes de Provence": ["Rosé", "Syrah", "Chardonnay"], "Bandol": ["Rosé", "Syrah", "Merlot"],
+                 "Coteaux d'Aix-en-Provence": ["Rosé", "Syrah", "Bordeaux-style Red Blend"]},
     "Southwest France": {"Cahors": ["Malbec", "Merlot"], "Bergerac": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc"],
-                         "Madiran": ["Bordeaux-style Red Blend"]},
-    "Languedoc-Roussillon": {"Languedoc": ["Syrah", "Rosé"], "Pays d'Oc": ["Chardonnay", "Merlot", "Syrah", "Viognier"],
-                             "Minervois": ["Syrah"], "Corbières": ["Syrah", "Rosé"]},
+                         "Madiran": ["Bordeaux-style Red Blend", "Malbec"]},
+    "Languedoc-Roussillon": {"Languedoc": ["Syrah", "Rosé", "Merlot"], "Pays d'Oc": ["Chardonnay", "Merlot", "Syrah", "Viognier", "Pinot Noir"],
+                             "Minervois": ["Syrah", "Rosé"], "Corbières": ["Syrah", "Rosé", "Merlot"]},
 }
 # Share of French rows per variety. Malbec and Viognier are rare on purpose (min_per_label matters).
 FRANCE_VARIETIES = {
@@ -240,12 +250,12 @@ def build_producers(seed: int = PRODUCER_SEED) -> dict[tuple[str, str, str], lis
         bucket.extend(v for v in varieties if v not in bucket)
     for (country, province), varieties in by_province.items():
         names: list[str] = []
-        for _ in range(max(6, 5 * len(varieties))):
+        for _ in range(max(8, 12 * len(varieties))):
             name = _producer_name(rng, country, province)
             if name not in names:
                 names.append(name)
         for name in names:
-            k = min(len(varieties), rng.choice([1, 2, 2, 3]))
+            k = min(len(varieties), rng.choice([2, 3, 3, 4]))
             for variety in rng.sample(varieties, k):
                 table.setdefault((country, province, variety), []).append(name)
         for variety in varieties:  # every variety has at least one producer
@@ -257,7 +267,7 @@ def build_producers(seed: int = PRODUCER_SEED) -> dict[tuple[str, str, str], lis
 _OPENERS = [
     "{a} and {b} aromas open to a palate of {c} and {d}.",
     "This wine shows {a} and {b}, with {c} on the palate.",
-    "{A} on the nose leads to {b} and {c}.",
+    "{a} on the nose leads to {b} and {c}.",
     "Aromas of {a}, {b} and {c} mark this bottling.",
     "It offers {a} alongside {b} and a touch of {c}.",
     "A nose of {a} gives way to {b}, {c} and {d}.",
@@ -295,15 +305,15 @@ def _pick_word(rng: random.Random, variety: str, focus: float) -> str:
 def describe(rng: random.Random, variety: str) -> str:
     """A two- or three-sentence tasting note for a variety."""
     # Some notes are vague (mostly shared words): the part of the task no model can get right.
-    focus = rng.choice([0.1, 0.3, 0.45, 0.55, 0.65])
+    focus = rng.choice([0.05, 0.15, 0.3, 0.45, 0.6])
     words = lambda n: [_pick_word(rng, variety, focus) for _ in range(n)]  # noqa: E731
     a, b, c, d = words(4)
-    sentences = [rng.choice(_OPENERS).format(a=a, b=b, c=c, d=d, A=a[:1].upper() + a[1:])]
+    sentences = [rng.choice(_OPENERS).format(a=a, b=b, c=c, d=d)]
     if rng.random() < 0.7:
         a, b = words(2)
         sentences.append(rng.choice(_MIDDLES).format(a=a, b=b))
     sentences.append(rng.choice(_CLOSERS))
-    return " ".join(sentences)
+    return " ".join(s[:1].upper() + s[1:] for s in sentences)
 
 
 # --- rows -----------------------------------------------------------------------------------------
@@ -315,8 +325,15 @@ def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
 def _french_place(rng: random.Random, variety: str) -> tuple[str, str]:
     options = [(p, r) for p, regions in FRANCE.items() for r, vs in regions.items() if variety in vs]
     # The first-listed variety of a region is its main one: weight it up.
-    weights = [3.0 if FRANCE[p][r][0] == variety else 1.0 for p, r in options]
+    weights = [MAIN_WEIGHT if FRANCE[p][r][0] == variety else 1.0 for p, r in options]
     return rng.choices(options, weights=weights)[0]
+
+
+def _described_as(rng: random.Random, variety: str) -> str:
+    """The variety a wine tastes like: usually its own, sometimes a sibling's (atypical wines)."""
+    if rng.random() < ATYPICAL:
+        return rng.choice(VARIETIES[variety]["siblings"])
+    return variety
 
 
 def _make_row(rng: random.Random, producers, country: str, variety: str | None) -> dict:
@@ -338,7 +355,7 @@ def _make_row(rng: random.Random, producers, country: str, variety: str | None) 
         region = ""
     return {"country": country, "province": province, "region_1": region, "winery": winery,
             "taster_name": taster, "points": points, "price": price,
-            "description": describe(rng, variety), "variety": variety}
+            "description": describe(rng, _described_as(rng, variety)), "variety": variety}
 
 
 def make_rows(n: int, seed: int, producers) -> list[dict]:

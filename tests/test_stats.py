@@ -52,7 +52,9 @@ def _wilson_by_bisection(correct: int, n: int, z: float) -> tuple[float, float]:
     return low, high
 
 
-@pytest.mark.parametrize("p", [1e-12, 1e-6, 0.001, 0.02, 0.024, 0.025, 0.1, 0.3, 0.5, 0.7, 0.975, 0.99, 0.999999])
+@pytest.mark.parametrize(
+    "p", [1e-12, 1e-6, 0.001, 0.02, 0.024, 0.025, 0.1, 0.3, 0.5, 0.7, 0.975, 0.99, 0.999999]
+)
 def test_normal_quantile_inverts_the_cdf(p: float) -> None:
     assert _normal_cdf(normal_quantile(p)) == pytest.approx(p, rel=1e-12)
 
@@ -85,7 +87,9 @@ def test_wilson_known_values(correct: int, n: int, expected: tuple[float, float]
     assert high == pytest.approx(expected[1], abs=5e-5)
 
 
-@pytest.mark.parametrize(("correct", "n"), [(0, 1), (1, 1), (3, 7), (8, 10), (81, 100), (409, 500), (1, 1000)])
+@pytest.mark.parametrize(
+    ("correct", "n"), [(0, 1), (1, 1), (3, 7), (8, 10), (81, 100), (409, 500), (1, 1000)]
+)
 @pytest.mark.parametrize("confidence", [0.8, 0.9, 0.95, 0.99])
 def test_wilson_matches_second_computation(correct: int, n: int, confidence: float) -> None:
     z = normal_quantile(0.5 + confidence / 2)

@@ -5,16 +5,17 @@ One `RateLimiter` serves every worker of a run. Each worker, per request::
     if not limiter.acquire(estimated_tokens, cancel_event):
         return                                    # cancelled while waiting
     try:
-        raw = client.chat.completions.with_raw_response.create(...)   # client built with max_retries=0
+        raw = client.chat.completions.with_raw_response.create(...)  # SDK with max_retries=0
     except openai.RateLimitError as exc:
-        limiter.penalize(retry_after_from_headers(exc.response.headers) or retry_delay(attempt, None))
-        ...                                       # retry: acquire again, the pause is honoured there
+        limiter.penalize(retry_delay(attempt, retry_after_from_headers(exc.response.headers)))
+        ...                          # then retry: acquire again, which honours the pause
     limiter.observe_headers(raw.headers)
     limiter.reconcile(estimated_tokens, usage.total_tokens)
 
-Unlike the cookbook's parallel processor, the buckets hold a short burst rather than a full minute and
-start nearly empty, refill is computed from a monotonic clock (no per-loop drift, no busy polling),
-and a 429 sets one pause shared by the whole pool instead of every worker backing off on its own.
+Unlike the cookbook's parallel processor, the buckets hold a short burst rather than a full minute
+and start nearly empty, refill is computed from a monotonic clock (no per-loop drift, no busy
+polling), and a 429 sets one pause shared by the whole pool instead of every worker backing off on
+its own.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from typing import Callable, Mapping
 
 DEFAULT_BURST_S = 1.0
 """Seconds of allowance a bucket may hold. OpenAI enforces per-minute limits over shorter periods
-(60,000 RPM may be enforced as 1,000 requests a second), so one second is the largest burst a server
-can be expected to take."""
+(60,000 RPM may be enforced as 1,000 requests a second), so one second is the largest burst a
+server can be expected to take."""
 
 MAX_RETRY_AFTER_S = 120.0
 """The longest Retry-After honoured, as in the openai SDK (`MAX_RETRY_AFTER_DELAY`)."""
+
+DEFAULT_PENALTY_S = 1.0
+"""Pause after a 429 that came without Retry-After."""
 
 MAX_SLEEP_S = 0.1
 """Longest single sleep while waiting, so a cancel is noticed quickly."""
@@ -44,7 +48,9 @@ SNAPSHOT_SLACK_S = 0.25
 `RateLimiter.observe_headers`."""
 
 _EPS = 1e-9
-_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
+_UNIT_S = {
+    "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9
+}
 _DURATION_PART = r"(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|μs|ns)"
 _DURATION_RE = re.compile(rf"(?:{_DURATION_PART})+")
 _PART_RE = re.compile(_DURATION_PART)
@@ -218,33 +224,29 @@ class TokenBucket:
 
     def try_acquire(self, amount: float = 1.0, now: float | None = None) -> bool:
         """Take `amount` if that needs no wait."""
-        with self._lock:
-            now = self._now(now)
-            if self.ready_at(amount, now) > now:
-                return False
-            self.charge(amount, now)
-            return True
+        return self._take(amount, self._now(now)) == 0.0
 
     def acquire(self, amount: float = 1.0, cancel_event: threading.Event | None = None) -> bool:
         """Wait until `amount` can be taken, then take it.
 
-        An amount above the capacity waits for a full bucket and then drives the level negative, so
-        a single request larger than the burst still goes out (rather than waiting forever) and the
-        requests after it repay the excess.
+        An amount above the capacity waits for a full bucket and then drives the level negative:
+        a single request larger than the burst still goes out (rather than waiting forever), and
+        the requests after it repay the excess.
 
         Returns:
             True once taken; False if `cancel_event` was set first (nothing is taken then).
         """
+        take = lambda now: self._take(amount, now)  # noqa: E731
+        return _wait_loop(take, self._clock, self._sleep, cancel_event)
 
-        def attempt(now: float) -> float:
-            with self._lock:
-                ready = self.ready_at(amount, now)
-                if ready > now:
-                    return ready - now
-                self.charge(amount, now)
-                return 0.0
-
-        return _wait_loop(attempt, self._clock, self._sleep, cancel_event)
+    def _take(self, amount: float, now: float) -> float:
+        """Take `amount` and return 0.0, or return the seconds to wait first."""
+        with self._lock:
+            wait = self.ready_at(amount, now) - now
+            if wait > 0:
+                return wait
+            self.charge(amount, now)
+            return 0.0
 
     def _now(self, now: float | None) -> float:
         return self._clock() if now is None else now
@@ -329,9 +331,10 @@ class RateLimiter:
             "requests": requests_per_minute,
             "tokens": tokens_per_minute,
         }
-        self._learn = {kind: learn_from_headers and limit is None for kind, limit in self._limits.items()}
+        self._learn = {kind: learn_from_headers and v is None for kind, v in self._limits.items()}
         self._buckets: dict[str, TokenBucket | None] = {
-            kind: None if limit is None else self._new_bucket(limit) for kind, limit in self._limits.items()
+            kind: None if limit is None else self._new_bucket(limit)
+            for kind, limit in self._limits.items()
         }
         self._scale = 1.0
         self._scale_since = clock()
@@ -341,8 +344,8 @@ class RateLimiter:
     def acquire(self, tokens: float = 0.0, cancel_event: threading.Event | None = None) -> bool:
         """Wait until one request of `tokens` estimated tokens may go out, then reserve it.
 
-        Both buckets are debited together, so a worker never holds a request slot while it waits
-        for tokens.
+        `tokens` 0 skips the token bucket. Both buckets are debited together, so a worker never
+        holds a request slot while it waits for tokens.
 
         Returns:
             True once reserved; False if `cancel_event` was set first (nothing is reserved then).
@@ -354,7 +357,7 @@ class RateLimiter:
                 if now < self._paused_until:
                     return self._paused_until - now
                 wanted = self._wanted(tokens)
-                ready = max((bucket.ready_at(amount, now) for bucket, amount in wanted), default=now)
+                ready = max((b.ready_at(amount, now) for b, amount in wanted), default=now)
                 if ready > now:
                     return ready - now
                 for bucket, amount in wanted:
@@ -406,8 +409,11 @@ class RateLimiter:
                     if reset:
                         self._pause_until(now + min(reset, MAX_RETRY_AFTER_S), now)
 
-    def penalize(self, retry_after_s: float) -> None:
+    def penalize(self, retry_after_s: float | None) -> None:
         """React to a 429: pause the whole pool for `retry_after_s`, and slow down a little.
+
+        None (the server gave no Retry-After) pauses for `DEFAULT_PENALTY_S`; the pause is capped
+        at `MAX_RETRY_AFTER_S`.
 
         Concurrent 429s extend one shared pause (the latest end wins) instead of adding up. The rate
         is multiplied by `backoff_factor` at most once per pause (plus `cut_grace_s`), and climbs
@@ -415,6 +421,8 @@ class RateLimiter:
         empty after the pause, so the pool resumes at the paced rate rather than in a burst.
         """
         now = self._clock()
+        if retry_after_s is None:
+            retry_after_s = DEFAULT_PENALTY_S
         wait = retry_after_s if math.isfinite(retry_after_s) else MAX_RETRY_AFTER_S
         wait = min(max(wait, 0.0), MAX_RETRY_AFTER_S)
         with self._lock:
@@ -475,7 +483,9 @@ class RateLimiter:
             return
         bucket = self._buckets[kind]
         if bucket is None:
-            self._buckets[kind] = self._new_bucket(limit * self._scale)
+            bucket = self._buckets[kind] = self._new_bucket(limit * self._scale)
+            if now < self._paused_until:
+                bucket.hold(self._paused_until, now)
         else:
             bucket.set_rate(limit * self._scale, now)
 

@@ -29,9 +29,10 @@ class DistillApp(App[int]):
     MODES = {mode: _lazy(module, cls) for mode, (_, _, module, cls) in SCREENS.items()}
     DEFAULT_MODE = "dataset"
     BINDINGS = [
-        *(Binding(key, f"switch_mode('{mode}')", title, show=True, id=f"screen.{mode}")
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
+        # The top bar shows these keys, so the footer keeps its room for each screen's own keys.
+        *(Binding(key, f"switch_mode('{mode}')", f"{title} screen", show=False, id=f"screen.{mode}")
           for mode, (key, title, _, _) in SCREENS.items()),
-        Binding("question_mark,f1", "help", "Help", id="help"),
     ]
 
     def __init__(self, workspace: Workspace, *, demo: bool = False) -> None:

@@ -1,11 +1,13 @@
-"""What every main screen shares: the app header and the footer of key bindings."""
+"""What every main screen shares: the top bar of screens and the footer of key bindings."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer
+
+from distill_tui.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
     from distill_tui.core.workspace import Workspace
@@ -17,12 +19,16 @@ class BaseScreen(Screen):
     `BINDINGS` (shown in the footer) and `HELP` (shown by the help screen)."""
 
     HELP: str = ""
-    """Markdown describing the screen, shown under its key list on the help screen."""
+    """Markdown describing the screen, shown above its key list on the help screen."""
+
+    MODE: str = ""
+    """The app mode this screen is the base of (highlighted in the top bar)."""
 
     def compose(self):
-        yield Header()
+        app = self.distill
+        yield TopBar(self.MODE, app.workspace.spec.source.name, offline=app.demo or app.workspace.offline)
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self):  # pragma: no cover - overridden
         yield from ()

@@ -1,0 +1,309 @@
+"""The Dataset screen: every filtered row in a virtualized table, the column summary, the label
+distribution, and the rendered prompt with its token count for the highlighted row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Static, TabbedContent, TabPane
+
+from distill_tui.core.errors import UserError
+from distill_tui.tui.messages import SpecChanged
+from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.widgets.label_bars import label_bars
+
+SHOWN_TEXT_WIDTH = 48
+
+
+@dataclass
+class DataReady(Message):
+    """The prepared dataset and its Arrow table, built in a worker."""
+
+    data: Any
+    table: Any
+    columns: list[Any]
+
+
+@dataclass
+class DataFailed(Message):
+    error: str
+
+
+@dataclass
+class PromptReady(Message):
+    row: int
+    text: Text
+
+
+class DatasetScreen(BaseScreen):
+    """Preview the task's rows and edit the dataset keys of the spec in place."""
+
+    TITLE = "Dataset"
+    MODE = "dataset"
+    AUTO_FOCUS = None
+    HELP = """
+The rows of the task after the spec's filter, label pruning and sampling, with the split each row
+belongs to (`train` rows are answered by the teacher; `eval` rows are held out for the comparison).
+Edit **filter**, **label**, **sample** and **seed** in the fields on top and press Enter to apply;
+**Ctrl+S** writes the changes back to the spec file. The panel at the bottom shows the prompt the
+highlighted row renders to (exactly what is sent) with its token count, the column summary and the
+label distribution.
+"""
+    BINDINGS = [
+        Binding("f", "focus_field('filter')", "Filter"),
+        Binding("t", "focus_table", "Table"),
+        Binding("p", "tab('prompt')", "Prompt", show=False),
+        Binding("o", "tab('columns')", "Columns", show=False),
+        Binding("l", "tab('labels')", "Labels", show=False),
+        Binding("ctrl+s", "save_spec", "Save spec"),
+        Binding("escape", "focus_table", "Back to table", show=False),
+    ]
+    DEFAULT_CSS = """
+    DatasetScreen #fields { height: 1; margin: 0 0; }
+    DatasetScreen #fields Label { width: auto; padding: 0 1 0 0; color: $text-muted; }
+    DatasetScreen #fields Input { border: none; height: 1; padding: 0; background: $boost; margin-right: 1; }
+    DatasetScreen #fields Input:focus { background: $accent 30%; }
+    DatasetScreen #f-filter { width: 1fr; }
+    DatasetScreen #f-label { width: 12; }
+    DatasetScreen #f-sample { width: 7; }
+    DatasetScreen #f-seed { width: 6; }
+    DatasetScreen #status { height: auto; max-height: 2; color: $text-muted; }
+    DatasetScreen ContentTabs { height: 1; }
+    DatasetScreen Tabs #tabs-list { min-height: 1; }
+    DatasetScreen Tab { padding: 0 1; height: 1; }
+    DatasetScreen Underline { display: none; }
+    DatasetScreen #status.error { color: $error; }
+    DatasetScreen #table-box { height: 1fr; }
+    DatasetScreen #table-box DataTable { height: 1fr; }
+    DatasetScreen TabbedContent { height: 9; }
+    DatasetScreen TabPane { padding: 0; }
+    DatasetScreen #loading { height: 1fr; content-align: center middle; color: $text-muted; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        ds = self.workspace.spec.dataset
+        with Horizontal(id="fields"):
+            yield Label("Filter")
+            yield Input(ds.filter or "", placeholder="pandas query, e.g. country == 'France'", id="f-filter")
+            yield Label("Label")
+            yield Input(ds.label, id="f-label")
+            yield Label("Sample")
+            yield Input("" if ds.sample is None else str(ds.sample), placeholder="all", id="f-sample")
+            yield Label("Seed")
+            yield Input(str(ds.seed), id="f-seed")
+        yield Static("Loading…", id="status")
+        with Vertical(id="table-box"):
+            yield Static("Loading the dataset…", id="loading")
+        with TabbedContent(initial="prompt"):
+            with TabPane("Prompt", id="prompt"):
+                with VerticalScroll():
+                    yield Static("", id="prompt-text")
+            with TabPane("Columns", id="columns"):
+                with VerticalScroll():
+                    yield Static("", id="columns-text")
+            with TabPane("Labels", id="labels"):
+                with VerticalScroll():
+                    yield Static("", id="labels-text")
+
+    def on_mount(self) -> None:
+        self._data = None
+        self._dirty = False
+        self.load()
+
+    # loading -----------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-load")
+    def load(self) -> None:
+        """Prepare the data and build the Arrow table off the UI thread."""
+        import pyarrow as pa
+
+        from distill_tui.core.dataset import ROW, SPLIT
+
+        try:
+            data = self.workspace.data
+        except UserError as exc:
+            self.post_message(DataFailed(str(exc)))
+            return
+        frame = data.frame
+        label = data.label_column
+        others = [c for c in frame.columns if c not in (ROW, SPLIT, label)]
+        shown = frame[[ROW, SPLIT, label, *others]]
+        table = pa.Table.from_pandas(shown, preserve_index=False)
+        names = ["row", "split", label, *others]
+        table = table.rename_columns(names)
+        self.post_message(DataReady(data, table, names))
+
+    @on(DataReady)
+    def show_data(self, message: DataReady) -> None:
+        from textual_fastdatatable import ArrowBackend, DataTable
+
+        self._data = message.data
+        box = self.query_one("#table-box")
+        box.remove_children()
+        table = DataTable(
+            backend=ArrowBackend(message.table),
+            cursor_type="row",
+            max_column_content_width=SHOWN_TEXT_WIDTH,
+            render_markup=False,
+            null_rep="·",
+            id="rows",
+        )
+        box.mount(table)
+        table.focus()
+        self._show_status()
+        self._show_columns()
+        self._show_labels()
+        if len(message.data.frame):
+            self.render_prompt(0)
+
+    @on(DataFailed)
+    def show_failure(self, message: DataFailed) -> None:
+        status = self.query_one("#status", Static)
+        status.update(Text(message.error))
+        status.add_class("error")
+        box = self.query_one("#table-box")
+        box.remove_children()
+        box.mount(Static(Text("Fix the spec or the fields above, then press Enter.", style="dim"), id="loading"))
+
+    def _show_status(self) -> None:
+        data = self._data
+        status = self.query_one("#status", Static)
+        status.remove_class("error")
+        n_train = int((data.frame["_split"] == "train").sum())
+        parts = [
+            f"{len(data.frame):,} rows ({n_train:,} train / {len(data.frame) - n_train:,} eval)",
+            f"{len(data.labels)} labels",
+            f"{data.rows_in_file:,} in file",
+        ]
+        parts += data.notes()
+        if self._dirty:
+            parts.append("unsaved edits: Ctrl+S saves the spec")
+        status.update(Text(" · ".join(parts)))
+
+    def _show_columns(self) -> None:
+        from rich.table import Table
+
+        from distill_tui.core.dataset import summarize_columns
+
+        table = Table(box=None, pad_edge=False)
+        for name in ("column", "type", "filled", "distinct", "example"):
+            table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=40 if name == "example" else 24)
+        frame = self._data.frame
+        for col in summarize_columns(frame):
+            unique = "—" if col.unique < 0 else f"{col.unique:,}"
+            table.add_row(Text(col.name), col.dtype, f"{col.non_null:,}/{len(frame):,}", unique, Text(col.example))
+        self.query_one("#columns-text", Static).update(table)
+
+    def _show_labels(self) -> None:
+        data = self._data
+        bars = label_bars(data.label_counts("train"), data.label_counts("eval"), titles=("train", "eval"))
+        self.query_one("#labels-text", Static).update(bars)
+
+    # the prompt of the highlighted row ---------------------------------------------------------
+    def on_data_table_row_highlighted(self, message: Any) -> None:
+        if getattr(message, "cursor_row", None) is not None and self._data is not None:
+            self.render_prompt(message.cursor_row)
+
+    @work(thread=True, exclusive=True, group="prompt")
+    def render_prompt(self, position: int) -> None:
+        from distill_tui.core import requests, tokens
+
+        ws = self.workspace
+        data = self._data
+        if data is None or position >= len(data.frame):
+            return
+        row = data.frame.iloc[position].to_dict()
+        model = ws.spec.teacher.model
+        body = requests.request_body(ws.spec, row, data.labels, model)
+        count = tokens.count_chat(body["messages"], model, body.get("response_format"))
+        text = Text()
+        text.append(f"row {row['_row']} · {row['_split']} · gold: ", style="dim")
+        text.append(str(row[data.label_column]), style="bold")
+        text.append(f" · {count:,} prompt tokens for {model}", style="dim")
+        if body.get("response_format"):
+            text.append(" (incl. the answer schema)", style="dim")
+        for message in body["messages"]:
+            text.append(f"\n{message['role']}: ", style="bold cyan")
+            text.append(message["content"])
+        self.post_message(PromptReady(position, text))
+
+    @on(PromptReady)
+    def show_prompt(self, message: PromptReady) -> None:
+        self.query_one("#prompt-text", Static).update(message.text)
+
+    # editing the spec --------------------------------------------------------------------------
+    @on(Input.Submitted)
+    def apply_field(self, event: Input.Submitted) -> None:
+        key = (event.input.id or "").removeprefix("f-")
+        raw = event.value.strip()
+        value: Any
+        if key in ("sample", "seed"):
+            if raw == "" and key == "sample":
+                value = None
+            else:
+                try:
+                    value = int(raw)
+                except ValueError:
+                    self._error(f"{key} must be a whole number")
+                    return
+        elif key == "filter":
+            value = raw or None
+        else:
+            value = raw
+        spec = self.workspace.spec
+        data = spec.to_toml_dict()["dataset"]
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+        try:
+            from distill_tui.core.spec import parse_spec
+
+            full = spec.to_toml_dict()
+            full["dataset"] = data
+            new_spec = parse_spec(full, spec.source)
+        except UserError as exc:
+            self._error(str(exc))
+            return
+        self.workspace.set_spec(new_spec)
+        self._dirty = True
+        self.query_one("#status", Static).update("Applying…")
+        self.app.post_message(SpecChanged())
+        self.load()
+        self.action_focus_table()
+
+    def _error(self, text: str) -> None:
+        status = self.query_one("#status", Static)
+        status.update(Text(text))
+        status.add_class("error")
+
+    def action_save_spec(self) -> None:
+        from distill_tui.core.spec import save_spec
+
+        try:
+            path = save_spec(self.workspace.spec)
+        except OSError as exc:
+            self.notify(f"Cannot save the spec: {exc}", severity="error")
+            return
+        self._dirty = False
+        if self._data is not None:
+            self._show_status()
+        self.notify(f"Saved {path}")
+
+    # navigation --------------------------------------------------------------------------------
+    def action_focus_field(self, name: str) -> None:
+        self.query_one(f"#f-{name}", Input).focus()
+
+    def action_focus_table(self) -> None:
+        tables = self.query("#rows")
+        if tables:
+            tables.first().focus()
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = name

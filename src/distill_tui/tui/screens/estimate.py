@@ -1,0 +1,219 @@
+"""The Estimate screen: what each stage of the run will cost before anything is spent, with the
+teacher, student and epochs editable in place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Input, Label, Static
+
+from distill_tui.core.errors import UserError
+from distill_tui.tui.messages import SpecChanged
+from distill_tui.tui.screens.base import BaseScreen
+
+SHORT_NAMES = {
+    "teacher: train rows": "teacher train",
+    "teacher: eval rows": "teacher eval",
+    "base student: eval rows": "student eval",
+    "fine-tune training": "fine-tune",
+    "distilled student: eval rows": "distilled eval",
+}
+
+
+def money(value: float | None) -> str:
+    """Dollars with enough digits to tell small costs apart; "unknown" when there is no price."""
+    if value is None:
+        return "unknown"
+    if value < 0.01:
+        return f"${value:.4f}"
+    if value < 100:
+        return f"${value:,.2f}"
+    return f"${value:,.0f}"
+
+
+@dataclass
+class EstimateReady(Message):
+    estimate: Any
+
+
+@dataclass
+class EstimateFailed(Message):
+    error: str
+
+
+class EstimateScreen(BaseScreen):
+    """The cost plan of the whole run."""
+
+    TITLE = "Estimate"
+    MODE = "estimate"
+    AUTO_FOCUS = "#stages"
+    HELP = """
+The cost of every stage, counted exactly with the models' tokenizers over the prepared rows:
+the teacher on the train rows, the teacher and the base student on the eval rows, fine-tune training
+(train tokens × epochs; "auto" follows OpenAI's rule: 3 epochs, raised so at least 100 examples are
+seen, lowered so at most 25,000 are), and the distilled student on the eval rows.
+**Batch** is the Batch API price (50 %, results within 24 h). Structured answers are sized by the
+longest label. A model without a known price shows its tokens and "unknown", never a guess.
+Edit the teacher, the student or the epochs on top and press Enter; Ctrl+S saves them to the spec.
+Prices are data with a date: put your own in the config folder's `prices.toml` to override them.
+"""
+    BINDINGS = [
+        Binding("m", "focus_field('teacher')", "Models"),
+        Binding("E", "focus_field('epochs')", "Epochs"),
+        Binding("r", "refresh", "Recount"),
+        Binding("ctrl+s", "save_spec", "Save spec"),
+        Binding("escape", "focus_table", "Back to table", show=False),
+    ]
+    DEFAULT_CSS = """
+    EstimateScreen #fields { height: 1; }
+    EstimateScreen #fields Label { width: auto; padding: 0 1 0 0; color: $text-muted; }
+    EstimateScreen #fields Input { border: none; height: 1; padding: 0; background: $boost; margin-right: 1; }
+    EstimateScreen #fields Input:focus { background: $accent 30%; }
+    EstimateScreen #f-teacher, EstimateScreen #f-student { width: 1fr; }
+    EstimateScreen #f-epochs { width: 6; }
+    EstimateScreen #stages { height: auto; max-height: 9; margin-top: 1; }
+    EstimateScreen #summary { height: 1fr; }
+    EstimateScreen #status { height: 1; color: $text-muted; }
+    EstimateScreen #status.error { color: $error; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        spec = self.workspace.spec
+        with Horizontal(id="fields"):
+            yield Label("Teacher")
+            yield Input(spec.teacher.model, id="f-teacher")
+            yield Label("Student")
+            yield Input(spec.student.model, id="f-student")
+            yield Label("Epochs")
+            yield Input(str(spec.finetune.n_epochs), id="f-epochs")
+        yield Static("Counting tokens…", id="status")
+        table = DataTable(id="stages", cursor_type="row", zebra_stripes=True)
+        yield table
+        with VerticalScroll(id="summary"):
+            yield Static("", id="summary-text")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#stages", DataTable)
+        for name, width in (("stage", 15), ("model", 13), ("req", 6), ("input tok", 9), ("output", 7),
+                            ("cost", 8), ("batch", 8)):
+            table.add_column(name, width=width, key=name)
+        self._dirty = False
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        if getattr(self, "_stale", False):
+            self._stale = False
+            self.action_refresh()
+
+    @on(SpecChanged)
+    def spec_changed(self) -> None:
+        self._stale = True
+
+    def action_refresh(self) -> None:
+        self.query_one("#status", Static).update("Counting tokens…")
+        self.compute()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="estimate")
+    def compute(self) -> None:
+        from distill_tui.core.estimate import build_estimate
+
+        ws = self.workspace
+        try:
+            plan = build_estimate(ws.spec, ws.data, ws.prices)
+        except UserError as exc:
+            self.post_message(EstimateFailed(str(exc)))
+            return
+        self.post_message(EstimateReady(plan))
+
+    @on(EstimateFailed)
+    def show_failure(self, message: EstimateFailed) -> None:
+        status = self.query_one("#status", Static)
+        status.update(Text(message.error))
+        status.add_class("error")
+
+    @on(EstimateReady)
+    def show_estimate(self, message: EstimateReady) -> None:
+        plan = message.estimate
+        status = self.query_one("#status", Static)
+        status.remove_class("error")
+        status.update(
+            f"{plan.rows:,} rows · {plan.train_rows:,} train · {plan.eval_rows:,} eval · prices as of {plan.prices_as_of}"
+            + (" · unsaved edits (Ctrl+S)" if self._dirty else "")
+        )
+        table = self.query_one("#stages", DataTable)
+        table.clear()
+        for stage in plan.stages:
+            table.add_row(
+                SHORT_NAMES.get(stage.name, stage.name), Text(stage.model, overflow="ellipsis"), f"{stage.requests:,}",
+                f"{stage.input_tokens:,}", f"{stage.output_tokens:,}", money(stage.cost_usd), money(stage.batch_cost_usd),
+            )
+        table.add_row(Text("total", style="bold"), "", "", "", "", Text(money(plan.total_cost_usd), style="bold"),
+                      Text(money(plan.total_batch_cost_usd), style="bold"))
+        self.query_one("#summary-text", Static).update(self._summary(plan))
+
+    def _summary(self, plan: Any) -> Text:
+        text = Text()
+        epochs = f"{plan.n_epochs} epochs{' (auto)' if plan.epochs_auto else ''}"
+        text.append(f"Fine-tuning: {epochs} × {plan.training_tokens_per_epoch:,} tokens per epoch\n")
+        text.append("Per 1k predictions: teacher ")
+        text.append(money(plan.teacher_cost_per_1k), style="bold")
+        text.append(" · distilled student ")
+        text.append(money(plan.distilled_cost_per_1k), style="bold")
+        text.append("\n")
+        if plan.break_even_predictions:
+            text.append(f"Distilling pays for itself after {plan.break_even_predictions:,} predictions "
+                        "(training + teacher answers, against calling the teacher)\n")
+        for warning in plan.warnings:
+            text.append(f"⚠ {warning}\n", style="bold yellow")
+        for note in plan.notes:
+            text.append(f"· {note}\n", style="dim")
+        text.append(f"Prices: {plan.prices_source}", style="dim")
+        return text
+
+    # editing -----------------------------------------------------------------------------------
+    @on(Input.Submitted)
+    def apply_field(self, event: Input.Submitted) -> None:
+        from distill_tui.core.spec import parse_spec
+
+        key = (event.input.id or "").removeprefix("f-")
+        raw = event.value.strip()
+        spec = self.workspace.spec
+        data = spec.to_toml_dict()
+        if key in ("teacher", "student"):
+            data[key] = {"model": raw}
+        else:
+            data["finetune"]["n_epochs"] = raw if raw == "auto" else (int(raw) if raw.isdigit() else raw)
+        try:
+            new_spec = parse_spec(data, spec.source)
+        except UserError as exc:
+            self.show_failure(EstimateFailed(str(exc)))
+            return
+        self.workspace.set_spec(new_spec)
+        self._dirty = True
+        self.app.post_message(SpecChanged())
+        self.action_refresh()
+        self.action_focus_table()
+
+    def action_save_spec(self) -> None:
+        from distill_tui.core.spec import save_spec
+
+        try:
+            path = save_spec(self.workspace.spec)
+        except OSError as exc:
+            self.notify(f"Cannot save the spec: {exc}", severity="error")
+            return
+        self._dirty = False
+        self.notify(f"Saved {path}")
+
+    def action_focus_field(self, name: str) -> None:
+        self.query_one(f"#f-{name}", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one("#stages", DataTable).focus()

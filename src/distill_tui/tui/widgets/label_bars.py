@@ -1,0 +1,32 @@
+"""A plain-text bar chart of label counts (works without colour)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+
+def label_bars(
+    counts: dict[str, int], other: dict[str, int] | None = None, *, titles: tuple[str, str] = ("rows", ""),
+    width: int = 20, limit: int = 40,
+) -> Table:
+    """A table of labels, their counts (and a second count column) and a bar of the first count."""
+    table = Table(box=None, pad_edge=False, show_edge=False, expand=False)
+    table.add_column("label", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column(titles[0], justify="right")
+    if other is not None:
+        table.add_column(titles[1], justify="right")
+    table.add_column("", no_wrap=True)
+    top = max(counts.values(), default=0) or 1
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    for label, count in items[:limit]:
+        filled = count * width / top
+        bar = "█" * int(filled) + ("▌" if filled - int(filled) >= 0.5 else "")
+        cells = [Text(label), str(count)]
+        if other is not None:
+            cells.append(str(other.get(label, 0)))
+        cells.append(Text(bar, style="green"))
+        table.add_row(*cells)
+    if len(items) > limit:
+        table.add_row(Text(f"… {len(items) - limit} more", style="dim"), "", *([""] if other is not None else []), "")
+    return table

@@ -1,0 +1,40 @@
+"""The one-line bar on top of every screen: the screens and their keys, the spec, offline mode."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from distill_tui.tui.screens import SCREENS
+
+
+class TopBar(Widget):
+    """Shows `1 Dataset 2 Estimate …` with the current screen highlighted, and the workspace name."""
+
+    DEFAULT_CSS = """
+    TopBar { height: 1; background: $panel; color: $text; }
+    """
+
+    def __init__(self, current: str, right: str, *, offline: bool = False) -> None:
+        super().__init__()
+        self._current = current
+        self._right = right
+        self._offline = offline
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for mode, (key, title, _, _) in SCREENS.items():
+            style = "bold reverse" if mode == self._current else ""
+            text.append(f" {key}", style=f"bold {style}".strip())
+            text.append(f" {title} ", style=style)
+        right = Text()
+        if self._offline:
+            right.append(" OFFLINE DEMO ", style="bold reverse")
+            right.append(" ")
+        right.append(self._right, style="dim")
+        room = self.size.width - text.cell_len - 1
+        if room > 8:
+            right.truncate(room, overflow="ellipsis")
+            text.append(" " * max(1, room - right.cell_len + 1))
+            text.append_text(right)
+        return text
