@@ -127,7 +127,7 @@ class LeakCheck:
         """One line for the table's header."""
         if self.ok:
             checked = f" (checked: {', '.join(self.sources)})" if self.sources else ""
-            return f"{self.eval_rows:,} held-out eval rows, disjoint from training rows{checked}"
+            return f"{self.eval_rows:,} eval rows, disjoint from training rows{checked}"
         return (f"WARNING: {len(self.leaked)} of {self.eval_rows:,} eval rows are in training data "
                 f"({'; '.join(self.problems)}): the distilled scores are optimistic")
 

@@ -84,7 +84,7 @@ COLUMNS: list[tuple[str, str, Callable[["ModelRow"], str]]] = [
     ("p vs base", "p(base)", lambda r: p_value(r.p_value_vs_base)),
     ("cost / 1k", "$/1k", lambda r: money(r.cost_per_1k_usd)),
     ("invalid", "inval", lambda r: pct(r.invalid_rate)),
-    ("failed", "fail", lambda r: str(r.failed + r.missing) if r.failed + r.missing else "0"),
+    ("failed", "fail", lambda r: str(r.failed)),
     ("agree w/ teacher", "agree", lambda r: pct(r.agreement_with_teacher)),
     ("vs base +/-", "+/-base", wins),
     ("latency mean", "lat", lambda r: seconds(r.latency_mean_s)),
@@ -93,7 +93,7 @@ COLUMNS: list[tuple[str, str, Callable[["ModelRow"], str]]] = [
 ]
 
 LEGEND = (
-    "n: eval rows answered (failed requests are counted under failed, not as wrong); accuracy over n with a 95 % "
+    "n: eval rows answered, out of all eval rows when some are missing (failed requests are counted under failed, not as wrong); accuracy over n with a 95 % "
     "Wilson interval; invalid: answers that are not one of the labels (counted as wrong); p vs base: exact McNemar "
     "test against the base student on the rows both answered, +/-base its discordant pairs; cost / 1k: 1,000 "
     "predictions at list price; spent: what the saved answers cost."
@@ -160,9 +160,10 @@ def markdown(table: "ComparisonTable", selected: str | None = None, confusions: 
 
 
 def default_selected(table: "ComparisonTable") -> str | None:
-    """The model whose detail is shown first: the newest distilled model, else the base student."""
+    """The model whose detail is shown first: the newest distilled model with answers, else the base
+    student, else the teacher, else the first row."""
     for role in ("distilled", "base student", "teacher"):
-        found = [r for r in table.rows if r.role == role]
+        found = [r for r in table.rows if r.role == role and r.n]
         if found:
             return found[-1].model
     return table.rows[0].model if table.rows else None

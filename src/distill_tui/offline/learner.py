@@ -27,27 +27,36 @@ def features(text: str) -> set[str]:
 
 
 class NaiveBayes:
-    """Multinomial naive Bayes with Laplace smoothing over binary word and word-pair features.
+    """Multinomial naive Bayes over binary word and word-pair features, with Dirichlet smoothing.
 
-    Features the model never saw are ignored when scoring (they say nothing about any label, and
-    smoothing them would favour the labels with the least text). Learning is incremental: the
-    model can keep learning after it has answered, which is how fine-tuning works here.
+    A feature's probability under a label is pulled towards its frequency over all labels
+    (Dirichlet smoothing, weight `mu`) rather than towards a uniform one (Laplace): text that
+    every document shares, such as a prompt's fixed wording, then scores the same under every
+    label instead of favouring the labels with the least data.
+
+    Features the model never saw are ignored. Learning is incremental: a model can keep learning
+    after it has answered, which is how fine-tuning works here.
 
     Args:
-        alpha: the smoothing added to every feature count.
+        mu: the weight of the background frequencies in the smoothing, in feature counts.
     """
 
-    def __init__(self, alpha: float = 0.5) -> None:
-        self.alpha = alpha
+    def __init__(self, mu: float = 200.0) -> None:
+        self.mu = mu
         self._index: dict[str, dict[str, float]] = {}  # feature -> label -> weight
+        self._feature_mass: dict[str, float] = {}  # feature -> weight over all labels
         self._docs: dict[str, float] = {}  # label -> weighted number of documents
         self._mass: dict[str, float] = {}  # label -> total feature weight
         self._total_docs = 0.0
+        self._total_mass = 0.0
 
     @property
     def labels(self) -> list[str]:
         """The labels the model knows, sorted."""
         return sorted(self._docs)
+
+    def knows(self, label: str) -> bool:
+        return label in self._docs
 
     @property
     def vocabulary_size(self) -> int:
@@ -55,11 +64,13 @@ class NaiveBayes:
 
     def copy(self) -> "NaiveBayes":
         """An independent copy that can keep learning without changing this one."""
-        clone = NaiveBayes(self.alpha)
+        clone = NaiveBayes(self.mu)
         clone._index = {f: dict(per_label) for f, per_label in self._index.items()}
+        clone._feature_mass = dict(self._feature_mass)
         clone._docs = dict(self._docs)
         clone._mass = dict(self._mass)
         clone._total_docs = self._total_docs
+        clone._total_mass = self._total_mass
         return clone
 
     def learn(self, text: str, label: str, weight: float = 1.0) -> None:
@@ -69,17 +80,21 @@ class NaiveBayes:
     def learn_features(self, feats: Iterable[str], label: str, weight: float = 1.0) -> None:
         """Learn one labelled document given as its features (see `features`)."""
         index = self._index
+        feature_mass = self._feature_mass
         n = 0
         for feat in feats:
             per_label = index.get(feat)
             if per_label is None:
                 index[feat] = {label: weight}
+                feature_mass[feat] = weight
             else:
                 per_label[label] = per_label.get(label, 0.0) + weight
+                feature_mass[feat] += weight
             n += 1
         self._docs[label] = self._docs.get(label, 0.0) + weight
         self._mass[label] = self._mass.get(label, 0.0) + weight * n
         self._total_docs += weight
+        self._total_mass += weight * n
 
     def scores(self, text: str | set[str], labels: Sequence[str] | None = None) -> dict[str, float]:
         """Log joint probability of the text with each label (up to a shared constant).
@@ -93,26 +108,29 @@ class NaiveBayes:
         candidates = [l for l in (labels if labels is not None else self.labels) if l in self._docs]
         if not candidates:
             return {}
-        alpha = self.alpha
-        log_alpha = math.log(alpha)
+        # log P(f|c) = log(n_cf + mu*p_f) - log(M_c + mu), with p_f = N_f / M. Summed over the
+        # known features, the log(mu*p_f) parts are the same for every label and are left out, so
+        # only the (sparse) features a label has seen need visiting.
+        mu_per_mass = self.mu / self._total_mass
         known = 0
         bonus = dict.fromkeys(candidates, 0.0)
         index = self._index
+        feature_mass = self._feature_mass
+        log = math.log
         for feat in feats:
             per_label = index.get(feat)
             if per_label is None:
                 continue
             known += 1
+            background = mu_per_mass * feature_mass[feat]
             for label, count in per_label.items():
                 if label in bonus:
-                    bonus[label] += math.log(count + alpha) - log_alpha
-        vocab = len(index)
+                    bonus[label] += log(1.0 + count / background)
         n_labels = len(self._docs)
         out = {}
         for label in candidates:
-            prior = math.log((self._docs[label] + 1.0) / (self._total_docs + n_labels))
-            norm = math.log(self._mass[label] + alpha * vocab)
-            out[label] = prior + known * (log_alpha - norm) + bonus[label]
+            prior = log((self._docs[label] + 1.0) / (self._total_docs + n_labels))
+            out[label] = prior - known * log(self._mass[label] + self.mu) + bonus[label]
         return out
 
     def predict(self, text: str | set[str], labels: Sequence[str] | None = None) -> str | None:
@@ -147,9 +165,9 @@ class NaiveBayes:
         return {label: w / total for label, w in weights.items()}
 
 
-def train(examples: Iterable[tuple[str, str]], alpha: float = 0.5) -> NaiveBayes:
+def train(examples: Iterable[tuple[str, str]], mu: float = 200.0) -> NaiveBayes:
     """A model trained on (text, label) pairs."""
-    model = NaiveBayes(alpha)
+    model = NaiveBayes(mu)
     for text, label in examples:
         model.learn(text, label)
     return model

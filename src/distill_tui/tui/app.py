@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Callable
 
 from textual.app import App
@@ -41,10 +40,6 @@ class DistillApp(App[int]):
         self.demo = demo
         name = workspace.spec.source.name
         self.sub_title = f"{name} · OFFLINE DEMO MODELS (no key, no cost)" if demo or workspace.offline else name
-
-    def on_mount(self) -> None:
-        if os.environ.get("NO_COLOR"):
-            self.theme = "textual-ansi"
 
     def action_help(self) -> None:
         from distill_tui.tui.screens.help import HelpScreen, help_markdown

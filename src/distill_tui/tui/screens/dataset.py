@@ -34,6 +34,7 @@ class DataReady(Message):
 @dataclass
 class DataFailed(Message):
     error: str
+    edited: bool = False
 
 
 @dataclass
@@ -47,7 +48,7 @@ class DatasetScreen(BaseScreen):
 
     TITLE = "Dataset"
     MODE = "dataset"
-    AUTO_FOCUS = None
+    AUTO_FOCUS = ""  # the table takes focus once the rows are loaded
     HELP = """
 The rows of the task after the spec's filter, label pruning and sampling, with the split each row
 belongs to (`train` rows are answered by the teacher; `eval` rows are held out for the comparison).
@@ -114,12 +115,13 @@ label distribution.
 
     def on_mount(self) -> None:
         self._data = None
+        self._good_spec = None
         self._dirty = False
         self.load()
 
     # loading -----------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="dataset-load")
-    def load(self) -> None:
+    def load(self, edited: bool = False) -> None:
         """Prepare the data and build the Arrow table off the UI thread."""
         import pyarrow as pa
 
@@ -128,7 +130,7 @@ label distribution.
         try:
             data = self.workspace.data
         except UserError as exc:
-            self.post_message(DataFailed(str(exc)))
+            self.post_message(DataFailed(str(exc), edited))
             return
         frame = data.frame
         label = data.label_column
@@ -140,12 +142,13 @@ label distribution.
         self.post_message(DataReady(data, table, names))
 
     @on(DataReady)
-    def show_data(self, message: DataReady) -> None:
+    async def show_data(self, message: DataReady) -> None:
         from textual_fastdatatable import ArrowBackend, DataTable
 
         self._data = message.data
+        self._good_spec = self.workspace.spec
         box = self.query_one("#table-box")
-        box.remove_children()
+        await box.remove_children()
         table = DataTable(
             backend=ArrowBackend(message.table),
             cursor_type="row",
@@ -154,7 +157,7 @@ label distribution.
             null_rep="·",
             id="rows",
         )
-        box.mount(table)
+        await box.mount(table)
         table.focus()
         self._show_status()
         self._show_columns()
@@ -163,13 +166,17 @@ label distribution.
             self.render_prompt(0)
 
     @on(DataFailed)
-    def show_failure(self, message: DataFailed) -> None:
-        status = self.query_one("#status", Static)
-        status.update(Text(message.error))
-        status.add_class("error")
+    async def show_failure(self, message: DataFailed) -> None:
+        if message.edited and self._good_spec is not None:
+            # Keep showing the last rows that worked; the field keeps the text so it can be fixed.
+            self.workspace.set_spec(self._good_spec)
+            self.app.post_message(SpecChanged())
+            self._error(message.error)
+            return
+        self._error(message.error)
         box = self.query_one("#table-box")
-        box.remove_children()
-        box.mount(Static(Text("Fix the spec or the fields above, then press Enter.", style="dim"), id="loading"))
+        await box.remove_children()
+        await box.mount(Static(Text("Fix the spec or the fields above, then press Enter.", style="dim"), id="loading"))
 
     def _show_status(self) -> None:
         data = self._data
@@ -275,7 +282,7 @@ label distribution.
         self._dirty = True
         self.query_one("#status", Static).update("Applying…")
         self.app.post_message(SpecChanged())
-        self.load()
+        self.load(edited=True)
         self.action_focus_table()
 
     def _error(self, text: str) -> None:

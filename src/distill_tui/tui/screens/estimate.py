@@ -108,15 +108,12 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
-        if getattr(self, "_stale", False):
-            self._stale = False
+        # Another screen may have edited the spec while this one was hidden.
+        if getattr(self, "_computed_for", None) is not self.workspace.spec:
             self.action_refresh()
 
-    @on(SpecChanged)
-    def spec_changed(self) -> None:
-        self._stale = True
-
     def action_refresh(self) -> None:
+        self._computed_for = self.workspace.spec
         self.query_one("#status", Static).update("Counting tokens…")
         self.compute()
 

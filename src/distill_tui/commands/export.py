@@ -1,0 +1,64 @@
+"""`distill-tui export SPEC -o FILE [--validation FILE] [--filter KEY=VALUE …] [--json]`.
+
+Writes the saved curation (or the rows the filters match) as fine-tuning JSONL after validating it
+as the provider would; a file that would be rejected is never written (exit 2, with the report).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import Namespace
+
+from distill_tui.core.errors import UserError
+
+
+def validation_fraction(args: Namespace, spec_fraction: float) -> float:
+    """The validation share: the flag, else the spec's, else 0.1; 0 without --validation."""
+    from distill_tui.core.export import DEFAULT_VALIDATION_FRACTION
+
+    given = getattr(args, "validation_fraction", None)
+    if given is not None and not 0 < given < 1:
+        raise UserError(f"--validation-fraction must be above 0 and below 1, not {given}")
+    if not args.validation:
+        if given is not None:
+            raise UserError("--validation-fraction needs --validation FILE (where to write the validation examples)")
+        return 0.0
+    return given or spec_fraction or DEFAULT_VALIDATION_FRACTION
+
+
+def run(args: Namespace) -> int:
+    from distill_tui.core.curate import Curation
+    from distill_tui.core.curate_filters import parse_filters
+    from distill_tui.core.export import check_paths, plan_export, write_export
+    from distill_tui.core.workspace import Workspace
+
+    filters, actions = parse_filters(args.filter) if args.filter else (None, None)
+    check_paths(args.output, args.validation)
+    ws = Workspace.open(args.spec)
+    try:
+        fraction = validation_fraction(args, ws.spec.finetune.validation_fraction)
+        cur = Curation.from_workspace(ws)
+        if cur.n == 0:
+            raise UserError(f"{ws.spec.source}: no teacher answers yet; run `distill-tui generate {args.spec}` first")
+        plan = plan_export(cur, filters=filters, actions=actions, validation_fraction=fraction)
+        result = write_export(plan, args.output, args.validation, store=ws.store) if plan.ok else None
+    finally:
+        ws.close()
+    if args.json:
+        data = plan.to_json()
+        data["written"] = result is not None
+        data["output"] = str(result.path) if result else None
+        data["validation"] = str(result.validation_path) if result and result.validation_path else None
+        print(json.dumps(data))
+    else:
+        stream = sys.stdout if plan.ok else sys.stderr
+        for line in plan.lines():
+            print(line, file=stream)
+    if result is None:
+        print("distill-tui: error: the provider would reject this export; nothing written", file=sys.stderr)
+        return 2
+    if not args.json:
+        print(f"wrote {result.examples:,} examples to {result.path}"
+              + (f" and {result.validation_examples:,} to {result.validation_path}" if result.validation_path else ""))
+    return 0

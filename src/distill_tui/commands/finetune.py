@@ -1,0 +1,153 @@
+"""`distill-tui finetune SPEC [--follow] [--json] [--yes] [--job ID]`: create (or reattach to) a
+fine-tuning job from the newest export, and optionally follow it to the end.
+
+Human lines go to stderr (stdout carries the job id, or the JSON object with `--json`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import Namespace
+from typing import TYPE_CHECKING, Any
+
+from distill_tui.core.errors import UserError
+
+if TYPE_CHECKING:
+    from distill_tui.core.finetune import JobPlan
+    from distill_tui.core.finetune_follow import JobUpdate
+    from distill_tui.core.store import JobRecord
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return "price unknown"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def _err(line: str = "") -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def describe_plan(plan: "JobPlan") -> list[str]:
+    """The lines shown before asking to create a job."""
+    req = plan.request
+    lines = [
+        f"training file: {req.training_path} ({plan.examples:,} examples)",
+    ]
+    if req.validation_path:
+        lines.append(f"validation file: {req.validation_path} ({plan.validation_examples:,} examples)")
+    hyper = ", ".join(f"{k}={v}" for k, v in req.hyperparameters().items())
+    lines += [
+        f"base model: {req.model} on {plan.backend}" + (f", suffix {req.suffix}" if req.suffix else ""),
+        f"hyperparameters: {hyper}",
+        f"estimated training: {plan.epochs} epochs, {plan.trained_tokens:,} trained tokens, {money(plan.cost_usd)}",
+    ]
+    lines += [f"warning: {w}" for w in plan.warnings]
+    return lines
+
+
+def _confirm(args: Namespace) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UserError("stdin is not a terminal: pass --yes to create the job without confirmation")
+    try:
+        print("Create this fine-tuning job? [y/N] ", end="", file=sys.stderr, flush=True)
+        answer = input()
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def metrics_line(data: dict[str, Any]) -> str:
+    parts = [f"step {data.get('step')}"]
+    for key, label in (("train_loss", "train loss"), ("train_mean_token_accuracy", "train acc"),
+                       ("valid_loss", "valid loss"), ("valid_mean_token_accuracy", "valid acc")):
+        value = data.get(key)
+        if isinstance(value, (int, float)):
+            parts.append(f"{label} {value:.4f}")
+    return ", ".join(parts)
+
+
+def print_update(update: "JobUpdate") -> None:
+    """Progress on stderr: status changes, event messages and metrics lines."""
+    if update.status_changed:
+        _err(f"status: {update.record.status}")
+    for event in update.new_events:
+        if event.get("type") == "metrics" and isinstance(event.get("data"), dict):
+            _err(f"  {metrics_line(event['data'])}")
+        elif event.get("message"):
+            _err(f"  {event.get('level') or 'info'}: {event['message']}")
+    if update.note:
+        _err(f"note: {update.note}")
+
+
+def _finish(record: "JobRecord", as_json: bool, followed: bool) -> int:
+    """Print the outcome (and the JSON object); the exit code of the job's status."""
+    from distill_tui.core.finetune import JobFailed
+    from distill_tui.core.finetune_follow import job_cost, job_json
+
+    if as_json:
+        print(json.dumps(job_json(record)), flush=True)
+    if record.status in ("failed", "cancelled"):
+        failed = JobFailed(record.id, record.status, record.error,
+                           [record.local_training_path, record.local_validation_path])
+        _stranded(failed)
+        return failed.exit_code
+    if record.status == "succeeded":
+        _err(f"succeeded: {record.fine_tuned_model}; trained tokens {record.trained_tokens or 0:,}, "
+             f"cost {money(job_cost(record))}")
+    elif followed:
+        _err(f"job {record.id} is {record.status}")
+    return 0
+
+
+def _stranded(exc: Any, as_json: bool = False, request: Any = None) -> int:
+    """Print a refused job's one line, where the file is, and what else can train from it."""
+    _err(f"distill-tui: error: {exc}")
+    for line in exc.details():
+        _err(f"  {line}")
+    if as_json:
+        print(json.dumps({
+            "id": None, "status": "not_created", "model": getattr(request, "model", None),
+            "fine_tuned_model": None, "trained_tokens": None, "training_cost_usd": None, "error": str(exc),
+            "error_code": getattr(exc, "code", None), "local_training_path": exc.paths[0] if exc.paths else None,
+        }), flush=True)
+    return exc.exit_code
+
+
+def run(args: Namespace) -> int:
+    from distill_tui.core.finetune import ModelUnavailable, TrainingClosed, create_job, plan_job
+    from distill_tui.core.finetune_follow import attach_job, follow_job
+    from distill_tui.core.workspace import Workspace
+
+    workspace = Workspace.open(args.spec, base_url=args.base_url)
+    request = None
+    try:
+        if args.job:
+            record = attach_job(workspace, args.job)
+            _err(f"job {record.id}: {record.status} ({record.base_model})")
+        else:
+            plan = plan_job(workspace)
+            request = plan.request
+            for line in describe_plan(plan):
+                _err(line)
+            if not _confirm(args):
+                _err("not created")
+                return 1
+            record = create_job(workspace, plan.request, estimate=plan, on_status=lambda s: _err(s))
+            if not args.json:
+                print(record.id, flush=True)
+        if args.follow and record.status not in ("succeeded", "failed", "cancelled"):
+            try:
+                record = follow_job(workspace, record.id, on_update=print_update)
+            except KeyboardInterrupt:
+                _err(f"stopped following; job {record.id} goes on. Reattach: distill-tui finetune "
+                     f"{args.spec} --job {record.id} --follow")
+                return 1
+        return _finish(record, args.json, args.follow)
+    except (TrainingClosed, ModelUnavailable) as exc:
+        return _stranded(exc, args.json, request)
+    finally:
+        workspace.close()

@@ -1,0 +1,129 @@
+"""`distill-tui generate SPEC [--limit N] [--json]`: run or resume teacher generation headless.
+
+Progress goes to stderr: one line rewritten in place on a terminal, a plain line every few seconds
+otherwise (logs, CI, `nohup`). With `--json` the summary is one JSON object on stdout. Ctrl-C
+finishes the requests in flight, saves them and exits 1; a second Ctrl-C quits at once (answers
+already saved stay saved).
+
+Exit codes: 0 every row answered (or, with --limit, every row asked answered); 1 rows failed or
+left (cancelled, budget, provider failing); 2 a mistake to fix (spec, data, key, model name).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import threading
+import time
+from argparse import Namespace
+from typing import TYPE_CHECKING, Any, TextIO
+
+from distill_tui.core.errors import UserError
+
+if TYPE_CHECKING:
+    from distill_tui.core.generate import Progress, RunResult
+
+PLAIN_INTERVAL_S = 5.0
+"""Seconds between progress lines when stderr is not a terminal."""
+
+TTY_INTERVAL_S = 0.25
+
+
+class StderrProgress:
+    """Writes progress snapshots to a stream: in place on a TTY, a line every few seconds if not."""
+
+    def __init__(self, stream: TextIO, *, interval: float | None = None) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.interval = interval if interval is not None else (TTY_INTERVAL_S if self.tty else PLAIN_INTERVAL_S)
+        self._last = -float("inf")
+        self._width = 0
+        self._open = False
+
+    def __call__(self, progress: "Progress") -> None:
+        from distill_tui.core.engine_format import progress_line
+
+        now = time.monotonic()
+        if not progress.finished and now - self._last < self.interval:
+            return
+        self._last = now
+        line = progress_line(progress)
+        if self.tty:
+            width = shutil.get_terminal_size((100, 24)).columns - 1
+            line = line[:width]
+            pad = max(0, self._width - len(line))
+            self.stream.write("\r" + line + " " * pad)
+            self._width = len(line)
+            self._open = True
+            if progress.finished:
+                self.end_line()
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def end_line(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+    def say(self, text: str) -> None:
+        self.end_line()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+class _Interrupts:
+    """First Ctrl-C cancels gracefully; the second one quits at once."""
+
+    def __init__(self, controls: Any, progress: StderrProgress) -> None:
+        self.controls, self.progress = controls, progress
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> "_Interrupts":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.controls.cancelled:
+            raise KeyboardInterrupt
+        self.controls.cancel()
+        self.progress.say("cancelling: finishing the requests in flight (Ctrl-C again to quit now)")
+
+
+def report(result: "RunResult", progress: StderrProgress) -> None:
+    """The one closing line on stderr."""
+    if result.stopped == "fatal":
+        progress.say(f"distill-tui: error: {result.message}")
+    else:
+        progress.say(result.message)
+
+
+def run(args: Namespace) -> int:
+    from distill_tui.core.generate import Controls, run_teacher
+    from distill_tui.core.workspace import Workspace
+
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, not {args.limit}")
+    workspace = Workspace.open(args.spec, base_url=getattr(args, "base_url", None))
+    controls = Controls()
+    progress = StderrProgress(sys.stderr)
+    try:
+        with _Interrupts(controls, progress):
+            result = run_teacher(workspace, limit=args.limit, controls=controls, on_progress=progress)
+    finally:
+        progress.end_line()
+        workspace.close()
+    report(result, progress)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    return result.exit_code

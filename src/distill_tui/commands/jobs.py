@@ -1,0 +1,127 @@
+"""`distill-tui jobs [SPEC] [--json] [--local]`: fine-tuning jobs known locally (one workspace, or
+every workspace) merged with the provider's job list.
+
+A provider that cannot be asked (no key, unreachable) is a note on stderr; local jobs still list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from argparse import Namespace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distill_tui.core.store import JobRecord, Store
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _provider_error(exc: Exception) -> str:
+    from distill_tui.core.apierrors import explain
+
+    explained = explain(exc)
+    return explained[0] if explained else str(exc)
+
+
+def _stores(args: Namespace) -> list[tuple[str, "Store", Any]]:
+    """(workspace label, store, workspace or None) for SPEC, or for every workspace."""
+    from distill_tui.core.store import Store, iter_workspaces
+    from distill_tui.core.workspace import Workspace
+
+    if args.spec:
+        workspace = Workspace.open(args.spec, base_url=args.base_url)
+        return [(workspace.spec.source.name, workspace.store, workspace)]
+    out = []
+    for path in iter_workspaces():
+        store = Store(path)
+        spec_path = store.meta("spec_path")
+        out.append((Path(spec_path).name if spec_path else path.stem, store, None))
+    return out
+
+
+def _remote(args: Namespace, workspace: Any) -> tuple[list, str]:
+    """The provider's jobs and the backend name (raises whatever the provider raises)."""
+    from distill_tui.core.finetune import OpenAIJobsBackend, backend_for
+    from distill_tui.core.provider import is_offline, make_client
+
+    if workspace is not None:
+        backend = backend_for(workspace)
+    else:
+        name = "offline" if is_offline(None, args.base_url) else "openai"
+        backend = OpenAIJobsBackend(make_client(None, base_url=args.base_url), name)
+    return backend.list_jobs(limit=100), backend.name
+
+
+def collect(args: Namespace) -> tuple[list[tuple[str, "JobRecord", str]], list[str]]:
+    """(workspace, job, "local"|"provider") rows, newest first, and notes about the provider."""
+    from distill_tui.core.finetune_follow import merge_listing
+    from distill_tui.core.pricing import load_prices
+
+    stores = _stores(args)
+    notes: list[str] = []
+    remote, backend = [], "openai"
+    if not args.local:
+        try:
+            remote, backend = _remote(args, stores[0][2] if stores else None)
+        except Exception as exc:  # the provider is optional here: list what is known locally
+            notes.append(f"provider not asked: {_provider_error(exc)}")
+    rows: list[tuple[str, JobRecord, str]] = []
+    prices = load_prices()
+    others_by_id: dict[str, JobRecord] = {}
+    try:
+        for label, store, _ in stores:
+            local, others = merge_listing(store, prices, remote, backend)
+            rows += [(label, job, "local") for job in local]
+            for job in others:
+                others_by_id.setdefault(job.id, job)
+        if not stores:
+            from distill_tui.core.finetune import record_from
+
+            for snap in remote:
+                others_by_id[snap.id] = record_from(snap, backend, None, source="provider")
+        known = {job.id for _, job, _ in rows}
+        rows += [("(provider)", job, "provider") for job_id, job in others_by_id.items() if job_id not in known]
+    finally:
+        for _, store, workspace in stores:
+            (workspace or store).close()
+    rows.sort(key=lambda r: r[1].created_at, reverse=True)
+    return rows, notes
+
+
+def run(args: Namespace) -> int:
+    from distill_tui.core.finetune_follow import job_cost, job_json
+
+    rows, notes = collect(args)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({
+            "jobs": [job_json(job, workspace=label, source=source) for label, job, source in rows],
+            "notes": notes,
+        }))
+        return 0
+    if not rows:
+        print("no fine-tuning jobs yet (create one with `distill-tui finetune SPEC`)")
+        return 0
+    header = f"{'id':<28} {'status':<16} {'model':<22} {'fine-tuned model':<36} {'created':<16} {'tokens':>10} {'cost':>9}"
+    print(header)
+    print("-" * len(header))
+    for label, job, source in rows:
+        status = job.status + ("*" if source == "provider" else "")
+        tokens = "-" if job.trained_tokens is None else f"{job.trained_tokens:,}"
+        print(
+            f"{job.id[:28]:<28} {status:<16} {job.base_model[:22]:<22} {(job.fine_tuned_model or '-')[:36]:<36} "
+            f"{_when(job.created_at):<16} {tokens:>10} {_money(job_cost(job)):>9}"
+        )
+    if any(source == "provider" for _, _, source in rows):
+        print("* on the provider only: attach with `distill-tui finetune SPEC --job ID`")
+    return 0

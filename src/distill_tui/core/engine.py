@@ -1,0 +1,443 @@
+"""The threaded request engine behind teacher generation and evaluation.
+
+A pool of `workers` threads shares one sync `openai` client (SDK retries off), one `RateLimiter`
+and one queue of rows. Each row is asked once; a failed attempt goes back on the queue with its
+own backoff (a retry never holds a worker asleep), and a 429 pauses the whole pool through the
+limiter. Every answer is committed to the store by the worker that received it, before anything
+else happens, so a crash loses at most the requests in flight.
+
+What stops a run:
+- `Controls.cancel()`: no new requests; those in flight finish and are saved.
+- A fatal error (`classify` says so: bad key, no permission, unknown model, no quota, a 400 that
+  is the request's shape rather than the row's, or a long run of rows failing in a row): the same.
+- The budget: a request is sent only when the spend so far plus what is reserved for requests in
+  flight plus this request's worst case (prompt estimate + max tokens) stays within it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from distill_tui.core import apierrors
+from distill_tui.core.ratelimit import RateLimiter, retry_after_from_headers, retry_delay
+
+if TYPE_CHECKING:
+    from distill_tui.core.requests import RowRequest
+
+RATE_LIMIT_RETRIES = 20
+"""Most 429s one row may get before it counts as failed; separate from `max_retries` because a 429
+says "later", not "this row is broken"."""
+
+ROW_400_CODES = frozenset({"context_length_exceeded", "string_above_max_length", "content_policy_violation",
+                           "content_filter", "invalid_prompt"})
+"""400 codes that blame one row rather than the shape of every request."""
+
+RECENT = 8
+"""How many recent answers and errors a progress snapshot carries."""
+
+RATE_WINDOW_S = 10.0
+"""Rows/s and tokens/s are measured over this many recent seconds."""
+
+
+class Controls:
+    """Pause, resume and cancel a run from any thread (the UI, a signal handler)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._paused = False
+        self._cancelled = False
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+def classify(exc: BaseException, *, rows_succeeded: bool) -> str:
+    """What a failed attempt means for the run.
+
+    Returns:
+        "rate_limited" (pause the pool, ask again), "retry" (back off, ask again), "row" (this row
+        failed; others carry on) or "fatal" (stop the run).
+
+    A 400 fails only its row when its code blames the row (context too long, content policy) or
+    when other rows with the same request shape already got through; otherwise the shape itself
+    is wrong for this provider, and every row would fail the same way.
+    """
+    import openai
+
+    if isinstance(exc, openai.RateLimitError):
+        return "fatal" if apierrors.error_code(exc) == "insufficient_quota" else "rate_limited"
+    if isinstance(exc, openai.BadRequestError):
+        return "row" if rows_succeeded or apierrors.error_code(exc) in ROW_400_CODES else "fatal"
+    if apierrors.is_fatal(exc):
+        return "fatal"
+    if apierrors.is_retryable(exc):
+        return "retry"
+    if isinstance(exc, openai.APIStatusError):
+        return "row"  # 413, 422…: about this request's content
+    if isinstance(exc, openai.OpenAIError):
+        return "retry"
+    return "fatal"
+
+
+def explain_line(exc: BaseException) -> tuple[str, int]:
+    """One line and an exit code for any exception a request can raise."""
+    explained = apierrors.explain(exc)
+    if explained is not None:
+        return explained
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1
+
+
+@dataclass(order=True)
+class Item:
+    """A row on the queue, with what its attempts so far cost."""
+
+    due: float
+    seq: int
+    req: "RowRequest" = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+    errors: int = field(default=0, compare=False)
+    rate_limited: int = field(default=0, compare=False)
+    tokens: int | None = field(default=None, compare=False)
+    reserve_usd: float = field(default=0.0, compare=False)
+    last_error: str | None = field(default=None, compare=False)
+
+
+class RowQueue:
+    """Rows waiting to be asked: retries (by due time) before fresh rows, in row order.
+
+    All methods are called with the pool's lock held.
+    """
+
+    def __init__(self, reqs: list["RowRequest"]) -> None:
+        self._seq = itertools.count()
+        self.fresh: deque[Item] = deque(Item(0.0, next(self._seq), r) for r in reqs)
+        self.retry: list[Item] = []
+
+    def __len__(self) -> int:
+        return len(self.fresh) + len(self.retry)
+
+    def pop(self, now: float) -> Item | float | None:
+        """The next item, or the seconds until a retry is due, or None when empty."""
+        if self.retry and self.retry[0].due <= now:
+            return heapq.heappop(self.retry)
+        if self.fresh:
+            return self.fresh.popleft()
+        if self.retry:
+            return self.retry[0].due - now
+        return None
+
+    def push_back(self, item: Item) -> None:
+        """Return an item not sent (cancel, budget): it goes first next time."""
+        if item.attempts:
+            heapq.heappush(self.retry, item)
+        else:
+            self.fresh.appendleft(item)
+
+    def later(self, item: Item, due: float) -> None:
+        item.due = due
+        item.seq = next(self._seq)
+        heapq.heappush(self.retry, item)
+
+
+@dataclass
+class Tally:
+    """Counters of one run, updated under the pool's lock."""
+
+    ok: int = 0
+    failed: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    in_flight: int = 0
+    reserved_usd: float = 0.0
+    consecutive_failures: int = 0
+    recent: deque = field(default_factory=lambda: deque())  # (time, tokens) of recent answers
+    last_errors: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    last_answers: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+
+    def rates(self, now: float, elapsed: float) -> tuple[float, float]:
+        while self.recent and self.recent[0][0] < now - RATE_WINDOW_S:
+            self.recent.popleft()
+        span = min(RATE_WINDOW_S, elapsed)
+        if span <= 0.2:
+            return 0.0, 0.0
+        return len(self.recent) / span, sum(t for _, t in self.recent) / span
+
+
+@dataclass
+class Outcome:
+    """What a worker hands back for one successful request."""
+
+    total_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    label: str | None
+
+
+class Pool:
+    """Runs a list of row requests through worker threads; see the module docstring.
+
+    Args:
+        client: A sync `openai` client (retries off).
+        reqs: The rows to ask, in order.
+        limiter: Shared rate limiter.
+        workers: Thread count.
+        max_retries: Retries per row for 5xx, timeouts and connection errors.
+        controls: Pause/resume/cancel.
+        estimate: `req -> (tokens to reserve, worst-case cost or None)`, called outside the lock.
+        save_ok: `(req, raw, completion, latency_s, attempts) -> Outcome`: parse and commit an answer.
+        save_failed: `(req, line, attempts) -> None`: commit a failed row.
+        budget_left: USD the run may still spend (None: no budget).
+        rows_succeeded: Whether rows with this request shape already got answers (see `classify`).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        reqs: list["RowRequest"],
+        *,
+        limiter: RateLimiter,
+        workers: int,
+        max_retries: int,
+        controls: Controls,
+        estimate: Callable[["RowRequest"], tuple[int, float | None]],
+        save_ok: Callable[..., Outcome],
+        save_failed: Callable[["RowRequest", str, int], None],
+        budget_left: float | None = None,
+        rows_succeeded: bool = False,
+    ) -> None:
+        self.client = client
+        self.limiter = limiter
+        self.workers = max(1, workers)
+        self.max_retries = max_retries
+        self.controls = controls
+        self._estimate, self._save_ok, self._save_failed = estimate, save_ok, save_failed
+        self.budget_left = budget_left
+        self.rows_succeeded = rows_succeeded
+        self.queue = RowQueue(reqs)
+        self.tally = Tally()
+        self.lock = threading.Condition()
+        self.halt = threading.Event()  # no new requests (cancel, fatal, budget)
+        self.stop_reason: str | None = None  # "cancelled" | "budget" | "fatal"
+        self.fatal: tuple[str, int] | None = None
+        self.stop_message: str | None = None  # why, when the reason alone does not say
+        self.started = time.monotonic()
+        self._threads: list[threading.Thread] = []
+
+    # lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.started = time.monotonic()
+        n = min(self.workers, max(1, len(self.queue)))
+        for i in range(n):
+            thread = threading.Thread(target=self._worker, name=f"distill-worker-{i}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for every worker to end; True once they have."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.controls.cancelled:
+            self.stop("cancelled")
+        return not self.alive()
+
+    def stop(self, reason: str, fatal: tuple[str, int] | None = None) -> None:
+        """Send nothing more; the first reason given is the one reported."""
+        with self.lock:
+            if self.stop_reason is None:
+                self.stop_reason = reason
+                self.fatal = fatal
+            self.lock.notify_all()
+        self.halt.set()
+
+    # the worker ---------------------------------------------------------------------------------
+    def _worker(self) -> None:
+        while True:
+            item = self._next()
+            if item is None:
+                return
+            self._attempt(item)
+
+    def _next(self) -> Item | None:
+        """Take the next row to send and reserve its budget; None when the worker should end."""
+        while True:
+            with self.lock:
+                while True:
+                    if self.halt.is_set() or self.controls.cancelled:
+                        return None
+                    if self.controls.paused:
+                        self.lock.wait(0.1)
+                        continue
+                    got = self.queue.pop(time.monotonic())
+                    if isinstance(got, Item):
+                        break
+                    if got is None and self.tally.in_flight == 0:
+                        self.lock.notify_all()
+                        return None
+                    # A retry is not due yet, or rows in flight may come back: wait.
+                    self.lock.wait(min(got, 0.1) if got is not None else 0.1)
+                self.tally.in_flight += 1
+            if got.tokens is None:
+                got.tokens, got.reserve_usd = self._estimate_safe(got.req)
+            with self.lock:
+                if self.budget_left is not None:
+                    committed = self.tally.cost_usd + self.tally.reserved_usd
+                    if committed + got.reserve_usd > self.budget_left:
+                        self._release(got)
+                        self.queue.push_back(got)
+                        if self.stop_reason is None:
+                            self.stop_reason = "budget"
+                        self.halt.set()
+                        return None
+                self.tally.reserved_usd += got.reserve_usd
+            if self.limiter.acquire(got.tokens, self.halt):
+                return got
+            with self.lock:
+                self.tally.reserved_usd -= got.reserve_usd
+                self._release(got)
+                self.queue.push_back(got)
+
+    def _estimate_safe(self, req: "RowRequest") -> tuple[int, float]:
+        tokens, cost = self._estimate(req)
+        return tokens, (cost or 0.0)
+
+    def _release(self, item: Item) -> None:
+        self.tally.in_flight -= 1
+        self.lock.notify_all()
+
+    def _attempt(self, item: Item) -> None:
+        item.attempts += 1
+        with self.lock:
+            self.tally.requests += 1
+        started = time.monotonic()
+        try:
+            raw = self.client.chat.completions.with_raw_response.create(**item.req.body)
+            completion = raw.parse()
+        except Exception as exc:  # noqa: BLE001 - every failure is classified below
+            self._on_error(item, exc)
+            return
+        latency = time.monotonic() - started
+        self.limiter.observe_headers(raw.headers)
+        try:
+            outcome = self._save_ok(item.req, raw, completion, latency, item.attempts)
+        except Exception as exc:  # noqa: BLE001 - a store that cannot write must stop the run
+            with self.lock:
+                self.tally.reserved_usd -= item.reserve_usd
+                self._release(item)
+            self.stop("fatal", (f"cannot save an answer: {explain_line(exc)[0]}", 1))
+            return
+        self.limiter.reconcile(item.tokens or 0, outcome.total_tokens)
+        now = time.monotonic()
+        with self.lock:
+            tally = self.tally
+            tally.reserved_usd -= item.reserve_usd
+            tally.ok += 1
+            tally.consecutive_failures = 0
+            tally.input_tokens += outcome.prompt_tokens
+            tally.output_tokens += outcome.completion_tokens
+            if outcome.cost_usd is None:
+                tally.cost_known = False
+            else:
+                tally.cost_usd += outcome.cost_usd
+            tally.recent.append((now, outcome.total_tokens))
+            tally.last_answers.append((item.req.row_id, outcome.label, item.req.gold))
+            self.rows_succeeded = True
+            self._release(item)
+
+    def _on_error(self, item: Item, exc: BaseException) -> None:
+        kind = classify(exc, rows_succeeded=self.rows_succeeded)
+        line, code = explain_line(exc)
+        item.last_error = line
+        headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+        now = time.monotonic()
+        failed_row = False
+        with self.lock:
+            self.tally.reserved_usd -= item.reserve_usd
+            if kind == "rate_limited":
+                self.tally.rate_limited += 1
+                item.rate_limited += 1
+                if item.rate_limited > RATE_LIMIT_RETRIES:
+                    failed_row = True
+                else:
+                    self.tally.retries += 1
+                    # The limiter pauses the whole pool; the row is due again at once.
+                    self.limiter.penalize(retry_delay(item.rate_limited - 1, retry_after_from_headers(headers)))
+                    self.queue.later(item, now)
+            elif kind == "retry":
+                item.errors += 1
+                if item.errors > self.max_retries:
+                    failed_row = True
+                else:
+                    self.tally.retries += 1
+                    self.queue.later(item, now + retry_delay(item.errors - 1, retry_after_from_headers(headers)))
+            elif kind == "row":
+                failed_row = True
+            if kind != "fatal":
+                self.tally.last_errors.append((item.req.row_id, line))
+        if kind == "fatal":
+            with self.lock:
+                self.queue.push_back(item)
+                self._release(item)
+            self.stop("fatal", (line, code))
+            return
+        if failed_row:
+            self._fail_row(item, line, streak=kind != "row")
+            return
+        with self.lock:
+            self._release(item)
+
+    def _fail_row(self, item: Item, line: str, *, streak: bool) -> None:
+        """Save a row as failed. Rows failing after every retry, many in a row, mean the provider is
+        down: the run stops rather than burn through every row."""
+        try:
+            self._save_failed(item.req, line, item.attempts)
+        except Exception as exc:  # noqa: BLE001
+            self.stop("fatal", (f"cannot save a failed row: {explain_line(exc)[0]}", 1))
+        with self.lock:
+            self.tally.failed += 1
+            if streak:
+                self.tally.consecutive_failures += 1
+            run = self.tally.consecutive_failures
+            self._release(item)
+        if streak and run >= max(10, 2 * self.workers):
+            self.stop("fatal", (f"{run} rows in a row failed after every retry; last: {line}", 1))
+
+    # reading ------------------------------------------------------------------------------------
+    def queued(self) -> int:
+        with self.lock:
+            return len(self.queue)

@@ -1,0 +1,82 @@
+"""Short human formats for run progress, shared by the headless command and the TUI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from distill_tui.core.generate import Progress
+
+
+def money(value: float | None, *, unknown: str = "unknown") -> str:
+    """Dollars with enough digits for small runs: $0.0123, $12.34."""
+    if value is None:
+        return unknown
+    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
+def duration(seconds: float | None) -> str:
+    """`42s`, `3m05s`, `2h04m`; `–` when unknown."""
+    if seconds is None:
+        return "–"
+    s = int(round(max(0.0, seconds)))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def count(value: float) -> str:
+    """`950`, `1.2k`, `3.4M`."""
+    if value < 1000:
+        return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    if value < 1_000_000:
+        return f"{value / 1000:.1f}k"
+    return f"{value / 1_000_000:.1f}M"
+
+
+def limiter_text(limiter: dict) -> str:
+    """The pace the limiter keeps: `1,200 rpm · 30k tpm`, `paused 2s`, or `not limited`."""
+    parts = []
+    rpm, tpm = limiter.get("requests_per_min"), limiter.get("tokens_per_min")
+    if rpm:
+        parts.append(f"{rpm:,.0f} rpm")
+    if tpm:
+        parts.append(f"{count(tpm)} tpm")
+    text = " · ".join(parts) or "not limited"
+    scale = limiter.get("scale") or 1.0
+    if scale < 0.999:
+        text += f" (slowed to {scale:.0%})"
+    if limiter.get("paused_for_s"):
+        text += f", paused {limiter['paused_for_s']:.1f}s"
+    return text
+
+
+def spend_text(p: "Progress") -> str:
+    """`$0.0123 of ~$0.41 (budget $5.00)`, or tokens when the price is unknown."""
+    if not p.price_known:
+        return f"{count(p.input_tokens)} in / {count(p.output_tokens)} out tokens (price unknown)"
+    text = money(p.spent_usd)
+    if p.estimated_total_usd is not None:
+        text += f" of ~{money(p.estimated_total_usd)}"
+    if p.budget_usd is not None:
+        text += f" (budget {money(p.budget_usd)})"
+    return text
+
+
+def progress_line(p: "Progress") -> str:
+    """One line for a terminal or a log."""
+    head = f"{p.model} {p.split}: {p.done:,}/{p.total:,} done"
+    parts = [head]
+    if p.failed:
+        parts.append(f"{p.failed:,} failed")
+    parts += [f"{p.in_flight} in flight", f"{p.left:,} left", f"{p.rows_per_s:.1f} rows/s",
+              f"{count(p.tokens_per_s)} tok/s", f"ETA {duration(p.eta_s)}", spend_text(p)]
+    if p.rate_limited:
+        parts.append(f"{p.rate_limited} × 429")
+    if p.retries:
+        parts.append(f"{p.retries} retries")
+    if p.state not in ("running", "done"):
+        parts.insert(0, p.state.upper())
+    return " · ".join(parts)

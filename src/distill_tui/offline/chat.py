@@ -1,0 +1,225 @@
+"""Chat completions: validate a request, answer it with a learner, keep it when `store` is set."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from typing import Any, Mapping
+
+from distill_tui.core import tokens
+from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
+from distill_tui.offline.models import ModelRegistry
+
+_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+_DEFAULT_FIELD = "answer"
+
+
+def prompt_hash(messages: Any) -> str:
+    """The key under which `stats["requests_by_prompt_hash"]` counts a request's messages."""
+    text = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _text_of(content: Any) -> str:
+    """The text of a message's content: a string, or the text parts of a list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _check_messages(messages: Any) -> list[dict]:
+    if messages is None:
+        raise ApiError(400, "Missing required parameter: 'messages'.", param="messages", code="missing_required_parameter")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "Invalid 'messages': expected a non-empty array of messages.", param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise ApiError(400, f"Invalid value for 'messages[{i}].role': expected one of "
+                           f"{', '.join(sorted(_ROLES))}.", param=f"messages[{i}].role")
+        content = message.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise ApiError(400, f"Invalid type for 'messages[{i}].content': expected a string or an array.",
+                           param=f"messages[{i}].content")
+    return messages
+
+
+def answer_spec(response_format: Any) -> tuple[str | None, list[str] | None]:
+    """The JSON field to answer in (None: plain text) and the allowed labels (None: any)."""
+    if response_format is None:
+        return None, None
+    if not isinstance(response_format, dict) or response_format.get("type") not in ("text", "json_object", "json_schema"):
+        raise ApiError(400, "Invalid 'response_format': 'type' must be one of 'text', 'json_object', 'json_schema'.",
+                       param="response_format")
+    kind = response_format["type"]
+    if kind == "text":
+        return None, None
+    if kind == "json_object":
+        return _DEFAULT_FIELD, None
+    spec = response_format.get("json_schema")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise ApiError(400, "Missing required parameter: 'response_format.json_schema.name'.",
+                       param="response_format.json_schema.name", code="missing_required_parameter")
+    schema = spec.get("schema", {})
+    if not isinstance(schema, dict):
+        raise ApiError(400, "Invalid 'response_format.json_schema.schema': expected an object.",
+                       param="response_format.json_schema.schema")
+    properties = schema.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise ApiError(400, "Invalid 'response_format.json_schema.schema.properties': expected an object.",
+                       param="response_format.json_schema.schema")
+    for name, prop in properties.items():
+        if isinstance(prop, dict) and isinstance(prop.get("enum"), list):
+            return name, [v for v in prop["enum"] if isinstance(v, str)]
+    return (next(iter(properties)) if properties else _DEFAULT_FIELD), None
+
+
+def _positive_int(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ApiError(400, f"Invalid '{name}': expected an integer of at least 1, got {value!r}.", param=name)
+    return value
+
+
+class ChatService:
+    """Answers and stores chat completions."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+        self._lock = threading.Lock()
+        self._stored: dict[str, dict] = {}  # id -> {"completion", "messages"}, in creation order
+
+    def validate(self, body: Any) -> dict[str, Any]:
+        """Check a request and work out what it costs; raises ApiError (400) on a bad request."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+        messages = _check_messages(body.get("messages"))
+        field, labels = answer_spec(body.get("response_format"))
+        max_tokens = _positive_int(body, "max_completion_tokens") or _positive_int(body, "max_tokens")
+        n = _positive_int(body, "n") or 1
+        if n > 8:
+            raise ApiError(400, "Invalid 'n': at most 8 choices are supported.", param="n")
+        if body.get("stream"):
+            raise ApiError(400, "Streaming is not supported by the offline provider.", param="stream")
+        metadata = check_metadata(body.get("metadata"))
+        plain = [{k: (_text_of(v) if k == "content" else v) for k, v in m.items()} for m in messages]
+        prompt_tokens = tokens.count_chat(plain, model, body.get("response_format"))
+        return {"model": model, "messages": messages, "field": field, "labels": labels, "max_tokens": max_tokens,
+                "n": n, "metadata": metadata, "prompt_tokens": prompt_tokens, "store": bool(body.get("store"))}
+
+    def complete(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer a validated request (the model must exist)."""
+        model_name = request["model"]
+        entry = self.registry.entry(model_name)
+        if entry is None:
+            raise model_not_found(model_name)
+        learner = entry.get()
+        users = [m for m in request["messages"] if m.get("role") == "user"]
+        text = _text_of(users[-1].get("content")) if users else ""
+        labels = request["labels"]
+        if labels is None:
+            label = learner.predict(text) or ""
+        else:
+            known = [l for l in labels if learner.knows(l)]
+            label = (learner.predict(text, known) if known else None) or (labels[0] if labels else "")
+        field = request["field"]
+        content = label if field is None else json.dumps({field: label}, ensure_ascii=False, separators=(",", ":"))
+        finish = "stop"
+        encoding = tokens.encoding_for(model_name)
+        ids = encoding.encode_ordinary(content)
+        if request["max_tokens"] is not None and len(ids) > request["max_tokens"]:
+            ids = ids[: request["max_tokens"]]
+            content = encoding.decode(ids)
+            finish = "length"
+        message = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
+        completion = {
+            "id": new_id("chatcmpl-", 29),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model_name,
+            "choices": [{"index": i, "message": dict(message), "logprobs": None, "finish_reason": finish}
+                        for i in range(request["n"])],
+            "usage": {
+                "prompt_tokens": request["prompt_tokens"],
+                "completion_tokens": len(ids) * request["n"],
+                "total_tokens": request["prompt_tokens"] + len(ids) * request["n"],
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                              "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+            },
+            "service_tier": "default",
+            "system_fingerprint": "fp_" + hashlib.sha1(model_name.encode()).hexdigest()[:10],
+        }
+        if request["metadata"] is not None:
+            completion["metadata"] = request["metadata"]
+        if request["store"]:
+            with self._lock:
+                self._stored[completion["id"]] = {"completion": completion, "messages": request["messages"]}
+        return completion
+
+    # --- stored completions --------------------------------------------------------------------
+    def _get(self, completion_id: str) -> dict:
+        with self._lock:
+            stored = self._stored.get(completion_id)
+        if stored is None:
+            raise ApiError(404, f"No chat completion found with id '{completion_id}'.", code="not_found")
+        return stored
+
+    def list(self, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        wanted = query_metadata(query)
+        model = query_value(query, "model")
+        order = query_value(query, "order") or "asc"
+        if order not in ("asc", "desc"):
+            raise ApiError(400, "Invalid 'order': expected 'asc' or 'desc'.", param="order")
+        with self._lock:
+            items = [s["completion"] for s in self._stored.values()]
+        items = [c for c in items if (model is None or c["model"] == model)
+                 and all((c.get("metadata") or {}).get(k) == v for k, v in wanted.items())]
+        if order == "desc":
+            items.reverse()
+        return cursor_page(items, query)
+
+    def retrieve(self, completion_id: str) -> dict[str, Any]:
+        return self._get(completion_id)["completion"]
+
+    def update(self, completion_id: str, body: Any) -> dict[str, Any]:
+        completion = self._get(completion_id)["completion"]
+        if not isinstance(body, dict) or "metadata" not in body:
+            raise ApiError(400, "Missing required parameter: 'metadata'.", param="metadata")
+        with self._lock:
+            completion["metadata"] = check_metadata(body["metadata"])
+        return completion
+
+    def delete(self, completion_id: str) -> dict[str, Any]:
+        self._get(completion_id)
+        with self._lock:
+            self._stored.pop(completion_id, None)
+        return {"id": completion_id, "object": "chat.completion.deleted", "deleted": True}
+
+    def messages(self, completion_id: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        stored = self._get(completion_id)
+        items = []
+        for i, message in enumerate(stored["messages"]):
+            item = {"id": f"{completion_id}-{i}", "role": message.get("role"),
+                    "content": _text_of(message.get("content")), "content_parts": None}
+            if isinstance(message.get("content"), list):
+                item["content_parts"] = message["content"]
+            if "name" in message:
+                item["name"] = message["name"]
+            items.append(item)
+        if (query_value(query, "order") or "asc") == "desc":
+            items.reverse()
+        return cursor_page(items, query)
+
+
+def model_not_found(model: str) -> ApiError:
+    return ApiError(404, f"The model `{model}` does not exist or you do not have access to it.",
+                    code="model_not_found")

@@ -1,0 +1,303 @@
+"""Fine-tuning jobs: validating_files → queued → running → succeeded/failed/cancelled, in real time.
+
+Each job runs in a daemon thread. Phases take shares of `job_seconds`; training itself is real
+(see `training.py`), its steps paced over the running phase.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from distill_tui.offline.common import (
+    ORGANIZATION, ApiError, OfflineOptions, check_metadata, cursor_page, new_id, now, query_metadata,
+)
+from distill_tui.offline.files import FileStore
+from distill_tui.offline.models import ModelRegistry, root_model
+from distill_tui.offline.training import FileProblem, auto_batch_size, auto_epochs, read_examples, train_steps
+
+TERMINAL = {"succeeded", "failed", "cancelled"}
+REFUSAL_MESSAGE = (
+    "OpenAI is winding down the fine-tuning platform and your organization is no longer able to create new "
+    "fine-tuning training jobs. Learn more "
+    "https://developers.openai.com/api/docs/deprecations#update-to-openais-self-serve-fine-tuning"
+)
+_AUTO_LEARNING_RATE = 1.0
+_KEPT_CHECKPOINTS = 3  # OpenAI keeps the checkpoints of the last 3 epochs
+# Shares of job_seconds at which each phase ends.
+_VALIDATED, _STARTED, _TRAINED = 0.15, 0.3, 0.9
+
+
+@dataclass
+class Job:
+    data: dict[str, Any]
+    hyper: dict[str, Any]
+    events: list[dict] = field(default_factory=list)
+    checkpoints: list[dict] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+def _hyperparameter(value: Any, name: str, low: float, high: float, integer: bool) -> Any:
+    if value is None or value == "auto":
+        return "auto"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
+    if not ok or (integer and not isinstance(value, int)):
+        raise ApiError(400, f"Invalid value for '{name}': expected 'auto' or a number in [{low}, {high}].", param=name)
+    return value
+
+
+class JobManager:
+    """The fine-tuning jobs of one server."""
+
+    def __init__(self, options: OfflineOptions, files: FileStore, registry: ModelRegistry) -> None:
+        self.options = options
+        self.files = files
+        self.registry = registry
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+
+    # --- API ------------------------------------------------------------------------------------
+    def create(self, body: Any) -> dict[str, Any]:
+        if self.options.refuse_training:
+            raise ApiError(403, REFUSAL_MESSAGE, code="training_not_available")
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+        if not self.registry.can_fine_tune(model):
+            raise ApiError(400, f"Model {model} is not available for fine-tuning or does not exist.",
+                           param="model", code="model_not_available")
+        training_file = self._check_file(body.get("training_file"), "training_file", required=True)
+        validation_file = self._check_file(body.get("validation_file"), "validation_file", required=False)
+        suffix = body.get("suffix")
+        if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64 or ":" in suffix):
+            raise ApiError(400, "Invalid 'suffix': expected at most 64 characters and no ':'.", param="suffix")
+        method = body.get("method") or {"type": "supervised"}
+        if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
+            raise ApiError(400, "Only the 'supervised' method is supported by the offline provider.", param="method.type")
+        prefix = "method.supervised.hyperparameters"
+        raw = ((method.get("supervised") or {}).get("hyperparameters")) or body.get("hyperparameters") or {}
+        if not isinstance(raw, dict):
+            raise ApiError(400, f"Invalid '{prefix}': expected an object.", param=prefix)
+        hyper = {
+            "n_epochs": _hyperparameter(raw.get("n_epochs"), f"{prefix}.n_epochs", 1, 50, True),
+            "batch_size": _hyperparameter(raw.get("batch_size"), f"{prefix}.batch_size", 1, 256, True),
+            "learning_rate_multiplier": _hyperparameter(
+                raw.get("learning_rate_multiplier"), f"{prefix}.learning_rate_multiplier", 1e-6, 1e3, False),
+        }
+        seed = body.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ApiError(400, "Invalid 'seed': expected an integer.", param="seed")
+        job_id = new_id("ftjob-", 24)
+        data = {
+            "id": job_id, "object": "fine_tuning.job", "created_at": now(), "error": None,
+            "fine_tuned_model": None, "finished_at": None, "hyperparameters": dict(hyper), "model": model,
+            "organization_id": ORGANIZATION, "result_files": [],
+            "seed": seed if seed is not None else self.options.seed, "status": "validating_files",
+            "trained_tokens": None, "training_file": training_file, "validation_file": validation_file,
+            "estimated_finish": None, "integrations": [], "metadata": check_metadata(body.get("metadata")),
+            "method": {"type": "supervised", "supervised": {"hyperparameters": dict(hyper)}},
+            "user_provided_suffix": suffix,
+        }
+        job = Job(data, hyper)
+        with self._lock:
+            self._jobs[job_id] = job
+        self._event(job, f"Validating training file: {training_file}"
+                    + (f" and validation file: {validation_file}" if validation_file else ""))
+        job.thread = threading.Thread(target=self._run, args=(job,), name=f"offline-{job_id}", daemon=True)
+        job.thread.start()
+        return self._public(job)
+
+    def retrieve(self, job_id: str) -> dict[str, Any]:
+        return self._public(self._get(job_id))
+
+    def list(self, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        wanted = query_metadata(query)
+        with self._lock:
+            jobs = list(self._jobs.values())
+        items = [self._public(j) for j in reversed(jobs)
+                 if all((j.data["metadata"] or {}).get(k) == v for k, v in wanted.items())]
+        return cursor_page(items, query)
+
+    def events(self, job_id: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        job = self._get(job_id)
+        with self._lock:
+            items = list(reversed(job.events))
+        return cursor_page(items, query)
+
+    def checkpoints(self, job_id: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        job = self._get(job_id)
+        with self._lock:
+            items = list(reversed(job.checkpoints))
+        return cursor_page(items, query)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        job = self._get(job_id)
+        with self._lock:
+            status = job.data["status"]
+            if status in TERMINAL:
+                raise ApiError(400, f"Job {job_id} has already {'been ' if status == 'cancelled' else ''}{status}; "
+                               "it cannot be cancelled.")
+            job.data.update(status="cancelled", finished_at=now(), estimated_finish=None)
+        job.stop.set()
+        self._event(job, "Fine-tuning job cancelled")
+        return self._public(job)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop.set()
+        for job in jobs:
+            if job.thread is not None:
+                job.thread.join(timeout=2)
+
+    # --- internals ------------------------------------------------------------------------------
+    def _get(self, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, f"Could not find fine-tune: {job_id}", param="fine_tune_id", code="fine_tune_not_found")
+        return job
+
+    def _public(self, job: Job) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(job.data)
+
+    def _check_file(self, file_id: Any, param: str, required: bool) -> str | None:
+        if file_id is None and not required:
+            return None
+        if not isinstance(file_id, str) or not file_id:
+            raise ApiError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+        try:
+            info = self.files.get(file_id)
+        except ApiError:
+            raise ApiError(400, f"Invalid file ID: {file_id} does not exist.", param=param, code="invalid_file_id") from None
+        if info["purpose"] != "fine-tune":
+            raise ApiError(400, f"File {file_id} has purpose '{info['purpose']}'; fine-tuning needs 'fine-tune'.",
+                           param=param)
+        return file_id
+
+    def _event(self, job: Job, message: str, *, level: str = "info", kind: str = "message",
+               data: dict | None = None) -> None:
+        event = {"id": new_id("ftevent-", 24), "object": "fine_tuning.job.event", "created_at": now(),
+                 "level": level, "message": message, "data": data or {}, "type": kind}
+        with self._lock:
+            job.events.append(event)
+
+    def _set(self, job: Job, **changes: Any) -> bool:
+        """Update a job unless it was cancelled meanwhile; False when it was."""
+        with self._lock:
+            if job.data["status"] == "cancelled":
+                return False
+            job.data.update(changes)
+            return True
+
+    def _fail(self, job: Job, code: str, message: str, param: str | None) -> None:
+        if self._set(job, status="failed", finished_at=now(), estimated_finish=None,
+                     error={"code": code, "message": message, "param": param}):
+            self._event(job, message, level="error")
+
+    def _run(self, job: Job) -> None:
+        try:
+            self._work(job)
+        except Exception as exc:  # a bug here must fail the job, not leave it running forever
+            self._fail(job, "internal_error", f"The offline provider failed while training: {exc}", None)
+
+    def _work(self, job: Job) -> None:
+        start = time.monotonic()
+        span = max(0.0, self.options.job_seconds)
+
+        def wait_until(share: float) -> bool:
+            return not job.stop.wait(max(0.0, start + span * share - time.monotonic()))
+
+        model_name = job.data["model"]
+        try:
+            train = read_examples(self.files.content(job.data["training_file"]), model_name, "Training")
+        except FileProblem as problem:
+            if wait_until(_VALIDATED):
+                self._fail(job, "invalid_training_file", str(problem), "training_file")
+            return
+        valid = None
+        if job.data["validation_file"]:
+            try:
+                valid = read_examples(self.files.content(job.data["validation_file"]), model_name, "Validation")
+            except FileProblem as problem:
+                if wait_until(_VALIDATED):
+                    self._fail(job, "invalid_validation_file", str(problem), "validation_file")
+                return
+        if not wait_until(_VALIDATED) or not self._set(job, status="queued"):
+            return
+        self._event(job, "Files validated, moving job to queued state")
+        n = len(train.examples)
+        hyper = job.hyper
+        epochs = auto_epochs(n) if hyper["n_epochs"] == "auto" else hyper["n_epochs"]
+        batch = auto_batch_size(n) if hyper["batch_size"] == "auto" else hyper["batch_size"]
+        rate = _AUTO_LEARNING_RATE if hyper["learning_rate_multiplier"] == "auto" else hyper["learning_rate_multiplier"]
+        resolved = {"n_epochs": epochs, "batch_size": batch, "learning_rate_multiplier": rate}
+        if not wait_until(_STARTED):
+            return
+        if not self._set(job, status="running", hyperparameters=dict(resolved),
+                         method={"type": "supervised", "supervised": {"hyperparameters": dict(resolved)}},
+                         estimated_finish=int(time.time() + span * (1 - _STARTED))):
+            return
+        self._event(job, "Fine-tuning job started")
+        base = self.registry.entry(model_name)
+        if base is None:
+            self._fail(job, "model_not_available", f"The base model {model_name} no longer exists.", "model")
+            return
+        model = base.get().copy()
+        suffix = job.data["user_provided_suffix"] or "distill"
+        name = f"ft:{root_model(model_name)}:offline:{suffix}:{job.data['id'][-8:]}"
+        begin = time.monotonic()
+        run_span = span * (_TRAINED - _STARTED)
+        history = []
+        for step in train_steps(model, train, valid, n_epochs=epochs, batch_size=batch, learning_rate=rate,
+                                seed=job.data["seed"]):
+            if job.stop.is_set():
+                return
+            history.append(step.metrics)
+            data = dict(step.metrics)
+            message = f"Step {step.step}/{step.total}: training loss={data['train_loss']:.4f}"
+            if "valid_loss" in data:
+                message += f", validation loss={data['valid_loss']:.4f}"
+            self._event(job, message, kind="metrics", data=data)
+            if step.epoch_end and step.epoch > epochs - _KEPT_CHECKPOINTS:
+                self._checkpoint(job, name, step.step, data, model)
+            job.stop.wait(max(0.0, begin + run_span * step.step / step.total - time.monotonic()))
+        if not wait_until(_TRAINED):
+            return
+        self.registry.add_trained(name, model)
+        results = self.files.add("step_metrics.csv", "fine-tune-results", _results_file(history))
+        self._event(job, f"New fine-tuned model created: {name}")
+        if self._set(job, status="succeeded", fine_tuned_model=name, finished_at=now(), estimated_finish=None,
+                     trained_tokens=train.tokens_per_epoch * epochs, result_files=[results["id"]]):
+            self._event(job, "The job has successfully completed")
+
+    def _checkpoint(self, job: Job, name: str, step: int, metrics: dict, model) -> None:
+        checkpoint_name = f"{name}:ckpt-step-{step}"
+        self.registry.add_trained(checkpoint_name, model.copy(), listed=False)
+        keys = ("step", "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy",
+                "full_valid_loss", "full_valid_mean_token_accuracy")
+        checkpoint = {"id": new_id("ftckpt_", 24), "object": "fine_tuning.job.checkpoint", "created_at": now(),
+                      "fine_tuned_model_checkpoint": checkpoint_name, "fine_tuning_job_id": job.data["id"],
+                      "metrics": {k: metrics.get(k) for k in keys}, "step_number": step}
+        with self._lock:
+            job.checkpoints.append(checkpoint)
+        self._event(job, f"Checkpoint created at step {step}")
+
+
+def _results_file(history: list[dict]) -> bytes:
+    """The step metrics CSV, base64-encoded as OpenAI serves it."""
+    lines = ["step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"]
+    for m in history:
+        cells = [m["step"], m["train_loss"], m["train_mean_token_accuracy"], m.get("valid_loss", ""),
+                 m.get("valid_mean_token_accuracy", "")]
+        lines.append(",".join(str(c) for c in cells))
+    return base64.b64encode(("\n".join(lines) + "\n").encode())

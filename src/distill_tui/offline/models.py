@@ -1,0 +1,186 @@
+"""The offline models: a teacher and a base student learned from a knowledge file, plus fine-tunes.
+
+The teacher learns from every row of the knowledge file, the base student from a small seeded
+sample of it, so the student knows less and answers worse: measured, not configured. Base models
+are trained lazily on first use and cached per process (several servers share them).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import random
+import threading
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from distill_tui.core.prompts import MISSING
+from distill_tui.offline.common import ORGANIZATION, now
+from distill_tui.offline.learner import NaiveBayes, features, row_text
+
+TEACHER = "offline-teacher"
+STUDENT = "offline-student"
+LEGACY = "offline-legacy"
+LEGACY_SHUTDOWN = "2027-01-14"
+DEFAULT_LABEL = "variety"
+STUDENT_FRACTION = 0.005  # of the knowledge rows; tuned with assets/measure_offline_models.py
+SMOOTHING = 1000.0
+_CREATED = 1_767_225_600  # 2026-01-01: a fixed "created" for the built-in models
+
+
+def bundled_knowledge() -> Path:
+    """The knowledge file shipped with the package."""
+    return Path(str(resources.files("distill_tui") / "assets" / "knowledge.csv"))
+
+
+@dataclass
+class ModelEntry:
+    """A model the server can answer with; its learner is built on first use."""
+
+    id: str
+    owned_by: str
+    created: int
+    shutdown_date: str | None = None
+    listed: bool = True
+    factory: Callable[[], NaiveBayes] | None = None
+    learner: NaiveBayes | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def get(self) -> NaiveBayes:
+        with self._lock:
+            if self.learner is None:
+                assert self.factory is not None
+                self.learner = self.factory()
+                self.factory = None
+            return self.learner
+
+    def public(self) -> dict:
+        return {"id": self.id, "object": "model", "created": self.created, "owned_by": self.owned_by,
+                "shutdown_date": self.shutdown_date}
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        raw = gzip.decompress(raw)
+    delimiter = "\t" if ".tsv" in path.suffixes else ","
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=delimiter))
+
+
+_cache_lock = threading.Lock()
+_key_locks: dict[tuple, threading.Lock] = {}
+_cache: dict[tuple, object] = {}
+
+
+def _cached(key: tuple, build: Callable[[], object]) -> object:
+    """Build once per process per key, even when several threads ask at the same time."""
+    with _cache_lock:
+        lock = _key_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _cache:
+            _cache[key] = build()
+        return _cache[key]
+
+
+class KnowledgeError(ValueError):
+    """The knowledge file cannot be read or lacks the label column."""
+
+
+class Knowledge:
+    """The labelled documents base models learn from, as (features, label) pairs, read once."""
+
+    def __init__(self, path: Path | None, label: str | None, text_columns: list[str] | None) -> None:
+        self.path = Path(path) if path else bundled_knowledge()
+        self.label = label or DEFAULT_LABEL
+        self.text_columns = list(text_columns) if text_columns else None
+        try:
+            stat = self.path.stat()
+        except OSError as exc:
+            raise KnowledgeError(f"cannot read the knowledge file {self.path}: {exc.strerror}") from None
+        self.key = (str(self.path.resolve()), stat.st_mtime_ns, stat.st_size, self.label,
+                    tuple(self.text_columns or ()))
+
+    def documents(self) -> list[tuple[set[str], str]]:
+        return _cached(("documents",) + self.key, self._load)  # type: ignore[return-value]
+
+    def _load(self) -> list[tuple[set[str], str]]:
+        rows = _read_rows(self.path)
+        if not rows:
+            raise KnowledgeError(f"{self.path}: no rows")
+        if self.label not in rows[0]:
+            raise KnowledgeError(f"{self.path}: no column '{self.label}' (columns: {', '.join(rows[0])})")
+        columns = self.text_columns or [c for c in rows[0] if c not in (self.label, "id")]
+        missing = [c for c in columns if c not in rows[0]]
+        if missing:
+            raise KnowledgeError(f"{self.path}: no column(s) {', '.join(missing)}")
+        docs = []
+        for row in rows:
+            label = (row.get(self.label) or "").strip()
+            if label:
+                docs.append((features(row_text(row, columns, MISSING)), label))
+        return docs
+
+    def teacher(self) -> NaiveBayes:
+        def build() -> NaiveBayes:
+            model = NaiveBayes(SMOOTHING)
+            for feats, label in self.documents():
+                model.learn_features(feats, label)
+            return model
+
+        return _cached(("teacher",) + self.key, build)  # type: ignore[return-value]
+
+    def student(self, seed: int) -> NaiveBayes:
+        def build() -> NaiveBayes:
+            docs = self.documents()
+            size = max(1, round(len(docs) * STUDENT_FRACTION))
+            model = NaiveBayes(SMOOTHING)
+            for i in sorted(random.Random(seed).sample(range(len(docs)), size)):
+                model.learn_features(*docs[i])
+            return model
+
+        return _cached(("student", seed) + self.key, build)  # type: ignore[return-value]
+
+
+class ModelRegistry:
+    """The models of one server: the built-in ones and those its fine-tuning jobs create."""
+
+    def __init__(self, knowledge: Knowledge, seed: int = 0) -> None:
+        self.knowledge = knowledge
+        self._lock = threading.Lock()
+        self._entries: dict[str, ModelEntry] = {}
+        student = lambda: knowledge.student(seed)  # noqa: E731
+        self.add(ModelEntry(TEACHER, "offline", _CREATED, factory=knowledge.teacher))
+        self.add(ModelEntry(STUDENT, "offline", _CREATED, factory=student))
+        self.add(ModelEntry(LEGACY, "offline", _CREATED - 86_400 * 365, LEGACY_SHUTDOWN, factory=student))
+
+    def add(self, entry: ModelEntry) -> None:
+        with self._lock:
+            self._entries[entry.id] = entry
+
+    def add_trained(self, name: str, learner: NaiveBayes, *, listed: bool = True) -> None:
+        """Register a model trained by a fine-tuning job."""
+        self.add(ModelEntry(name, ORGANIZATION, now(), listed=listed, learner=learner))
+
+    def entry(self, name: str) -> ModelEntry | None:
+        with self._lock:
+            return self._entries.get(name)
+
+    def listed(self) -> list[ModelEntry]:
+        with self._lock:
+            return [e for e in self._entries.values() if e.listed]
+
+    def delete(self, name: str) -> bool:
+        with self._lock:
+            return self._entries.pop(name, None) is not None
+
+    def can_fine_tune(self, name: str) -> bool:
+        """Fine-tuning starts from the base student or from an earlier fine-tune of it."""
+        return name == STUDENT or (name.startswith("ft:") and self.entry(name) is not None)
+
+
+def root_model(name: str) -> str:
+    """The base model a (possibly fine-tuned) model name descends from."""
+    return name[3:].split(":", 1)[0] if name.startswith("ft:") else name

@@ -1,0 +1,342 @@
+"""The HTTP side of the offline provider: routing, auth, rate limits, faults, and the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+from distill_tui.offline.chat import ChatService, model_not_found, prompt_hash
+from distill_tui.offline.common import ApiError, OfflineOptions
+from distill_tui.offline.files import FileStore
+from distill_tui.offline.jobs import JobManager
+from distill_tui.offline.limits import RateLimiter, retry_headers
+from distill_tui.offline.models import Knowledge, ModelRegistry
+
+Handler = Callable[..., Any]
+
+
+class OfflineApp:
+    """Everything one server holds: models, files, jobs, stored completions, counters."""
+
+    def __init__(self, options: OfflineOptions) -> None:
+        self.options = options
+        self.registry = ModelRegistry(Knowledge(options.knowledge, options.label, options.text_columns), options.seed)
+        self.files = FileStore()
+        self.jobs = JobManager(options, self.files, self.registry)
+        self.chat = ChatService(self.registry)
+        self.limiter = RateLimiter(options.rpm, options.tpm)
+        self._faults = random.Random(options.seed)
+        self._lock = threading.Lock()
+        self.stats: dict[str, Any] = {
+            "chat_requests": 0, "chat_ok": 0, "chat_rate_limited": 0, "chat_failed": 0, "chat_invalid": 0,
+            "prompt_tokens": 0, "completion_tokens": 0, "chat_ok_by_model": Counter(),
+            "requests_by_prompt_hash": Counter(),
+        }
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        route = self._route
+        route("GET", r"/_offline/stats", lambda ctx: self.stats_snapshot())
+        route("GET", r"/v1/models", lambda ctx: {"object": "list", "data": [e.public() for e in self.registry.listed()]})
+        route("GET", r"/v1/models/(?P<model>[^/]+)", self._get_model)
+        route("DELETE", r"/v1/models/(?P<model>[^/]+)", self._delete_model)
+        route("POST", r"/v1/chat/completions", self._chat)
+        route("GET", r"/v1/chat/completions", lambda ctx: self.chat.list(ctx["query"]))
+        route("GET", r"/v1/chat/completions/(?P<id>[^/]+)", lambda ctx, id: self.chat.retrieve(id))
+        route("POST", r"/v1/chat/completions/(?P<id>[^/]+)", lambda ctx, id: self.chat.update(id, ctx["json"]()))
+        route("DELETE", r"/v1/chat/completions/(?P<id>[^/]+)", lambda ctx, id: self.chat.delete(id))
+        route("GET", r"/v1/chat/completions/(?P<id>[^/]+)/messages", lambda ctx, id: self.chat.messages(id, ctx["query"]))
+        route("POST", r"/v1/files", lambda ctx: self.files.upload(ctx["content_type"], ctx["body"]))
+        route("GET", r"/v1/files", lambda ctx: self.files.list(ctx["query"]))
+        route("GET", r"/v1/files/(?P<id>[^/]+)", lambda ctx, id: self.files.get(id))
+        route("DELETE", r"/v1/files/(?P<id>[^/]+)", lambda ctx, id: self.files.delete(id))
+        route("GET", r"/v1/files/(?P<id>[^/]+)/content", lambda ctx, id: RawBody(self.files.content(id)))
+        route("POST", r"/v1/fine_tuning/jobs", lambda ctx: self.jobs.create(ctx["json"]()))
+        route("GET", r"/v1/fine_tuning/jobs", lambda ctx: self.jobs.list(ctx["query"]))
+        route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)", lambda ctx, id: self.jobs.retrieve(id))
+        route("POST", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/cancel", lambda ctx, id: self.jobs.cancel(id))
+        route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/events", lambda ctx, id: self.jobs.events(id, ctx["query"]))
+        route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/checkpoints",
+              lambda ctx, id: self.jobs.checkpoints(id, ctx["query"]))
+
+    def _route(self, method: str, pattern: str, handler: Handler) -> None:
+        self.routes.append((method, re.compile(pattern + r"/?\Z"), handler))
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in self.stats.items()}
+
+    def _count(self, key: str, amount: int = 1) -> None:
+        with self._lock:
+            self.stats[key] += amount
+
+    def _get_model(self, ctx: dict, model: str) -> dict:
+        entry = self.registry.entry(model)
+        if entry is None:
+            raise model_not_found(model)
+        return entry.public()
+
+    def _delete_model(self, ctx: dict, model: str) -> dict:
+        if not model.startswith("ft:"):
+            raise ApiError(403, f"You have insufficient permissions to delete the model {model}.",
+                           code="model_not_deletable")
+        if not self.registry.delete(model):
+            raise model_not_found(model)
+        return {"id": model, "object": "model", "deleted": True}
+
+    def _chat(self, ctx: dict) -> Any:
+        self._count("chat_requests")
+        ctx["extra_headers"] = self.limiter.headers
+        try:
+            request = self.chat.validate(ctx["json"]())
+            if request["model"] in self.options.failing_models:
+                raise server_error()
+            if self.registry.entry(request["model"]) is None:
+                raise model_not_found(request["model"])
+            if self.options.fail_rate > 0:
+                with self._lock:
+                    fail = self._faults.random() < self.options.fail_rate
+                if fail:
+                    raise server_error()
+            admission = self.limiter.admit(request["prompt_tokens"] + (request["max_tokens"] or 0), request["model"])
+            if not admission.ok:
+                headers = dict(admission.headers)
+                if admission.too_large:
+                    headers["x-should-retry"] = "false"
+                else:
+                    headers.update(retry_headers(admission.retry_after))
+                raise ApiError(429, admission.message, type=admission.kind, code="rate_limit_exceeded", headers=headers)
+            ctx["extra_headers"] = lambda: admission.headers
+            if self.options.latency > 0:
+                time.sleep(self.options.latency)
+            completion = self.chat.complete(request)
+        except ApiError as error:
+            key = {429: "chat_rate_limited", 500: "chat_failed"}.get(error.status, "chat_invalid")
+            self._count(key)
+            raise
+        with self._lock:
+            self.stats["chat_ok"] += 1
+            self.stats["chat_ok_by_model"][request["model"]] += 1
+            self.stats["requests_by_prompt_hash"][prompt_hash(request["messages"])] += 1
+            self.stats["prompt_tokens"] += completion["usage"]["prompt_tokens"]
+            self.stats["completion_tokens"] += completion["usage"]["completion_tokens"]
+        return completion
+
+
+def server_error() -> ApiError:
+    return ApiError(500, "The server had an error while processing your request. Sorry about that!",
+                    type="server_error")
+
+
+class RawBody:
+    """A non-JSON response body (file content)."""
+
+    def __init__(self, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.data = data
+        self.content_type = content_type
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "distill-tui-offline"
+    timeout = 120  # an idle keep-alive connection does not hold its thread forever
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the TUI owns the terminal
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch("DELETE")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self, method: str) -> None:
+        app: OfflineApp = self.server.app  # type: ignore[attr-defined]
+        started = time.monotonic()
+        body = self._read_body()
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+
+        def parse_json() -> Any:
+            try:
+                return json.loads(body or b"null")
+            except ValueError:
+                raise ApiError(400, "We could not parse the JSON body of your request. (HINT: This likely means you "
+                               "aren't using your HTTP library correctly.)") from None
+
+        ctx: dict[str, Any] = {"query": parse_qs(url.query), "body": body, "json": parse_json,
+                               "content_type": self.headers.get("Content-Type") or ""}
+        status, headers = 200, {}
+        try:
+            if path.startswith("/v1/") and app.options.require_key:
+                _check_key(self.headers.get("Authorization"))
+            handler, args = self._find(app, method, path)
+            result = handler(ctx, **args)
+        except ApiError as error:
+            status, result, headers = error.status, error.body(), dict(error.headers)
+        except Exception as exc:  # never let a bug become a dropped connection
+            status, result = 500, server_error().body()
+            result["error"]["message"] += f" ({type(exc).__name__}: {exc})"
+        if "extra_headers" in ctx:
+            headers = {**ctx["extra_headers"](), **headers}
+        if isinstance(result, RawBody):
+            payload, content_type = result.data, result.content_type
+        else:
+            payload, content_type = json.dumps(result, ensure_ascii=False).encode("utf-8"), "application/json"
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-request-id", "req_" + uuid.uuid4().hex)
+        self.send_header("openai-processing-ms", str(int((time.monotonic() - started) * 1000)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    @staticmethod
+    def _find(app: OfflineApp, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        for route_method, pattern, handler in app.routes:
+            match = pattern.match(path)
+            if match and route_method == method:
+                return handler, match.groupdict()
+        raise ApiError(404, f"Invalid URL ({method} {path})")
+
+
+def _check_key(header: str | None) -> None:
+    if not header:
+        raise ApiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
+                       "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+    scheme, _, key = header.partition(" ")
+    if scheme != "Bearer" or not key.strip():
+        raise ApiError(401, "Incorrect API key provided. The offline provider accepts any non-empty key.",
+                       code="invalid_api_key")
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class OfflineServer:
+    """A running offline provider (see `start_server`)."""
+
+    def __init__(self, app: OfflineApp, httpd: _HTTPServer, thread: threading.Thread) -> None:
+        self.app = app
+        self._httpd = httpd
+        self._thread = thread
+        host, port = httpd.server_address[:2]
+        self.host = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
+        self.port = int(port)
+        self.base_url = f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Live counters: chat_requests (every attempt), chat_ok, chat_rate_limited, chat_failed,
+        chat_invalid, prompt_tokens, completion_tokens, chat_ok_by_model and requests_by_prompt_hash
+        (a Counter keyed by `prompt_hash(messages)` of each successful completion)."""
+        return self.app.stats
+
+    def warm(self) -> None:
+        """Train the base models now rather than on their first request."""
+        for name in ("offline-teacher", "offline-student"):
+            entry = self.app.registry.entry(name)
+            if entry is not None:
+                entry.get()
+
+    def shutdown(self) -> None:
+        """Stop serving, stop running jobs and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self.app.jobs.shutdown()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "OfflineServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+
+def start_server(options: OfflineOptions | None = None) -> OfflineServer:
+    """Start the offline provider in a daemon thread; returns once it is listening.
+
+    Raises:
+        OSError: when the address cannot be bound.
+        distill_tui.offline.models.KnowledgeError: when the knowledge file cannot be read.
+    """
+    options = options or OfflineOptions()
+    app = OfflineApp(options)
+    httpd = _HTTPServer((options.host, options.port), _RequestHandler)
+    httpd.app = app  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                              name="offline-provider", daemon=True)
+    thread.start()
+    return OfflineServer(app, httpd, thread)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `serve-offline` flags."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--rpm", type=int, default=None, help="requests per minute allowed (default: unlimited)")
+    parser.add_argument("--tpm", type=int, default=None, help="tokens per minute allowed (default: unlimited)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="seconds added to each chat request")
+    parser.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
+                        help="probability of an injected 500 per chat request")
+    parser.add_argument("--job-seconds", type=float, default=6.0, metavar="S",
+                        help="rough duration of a fine-tuning job (default 6)")
+    parser.add_argument("--require-key", action="store_true", help="answer 401 without an Authorization header")
+    parser.add_argument("--refuse-training", action="store_true",
+                        help="refuse job creation with 403 training_not_available, as OpenAI now does")
+    parser.add_argument("--knowledge", type=Path, default=None, metavar="FILE",
+                        help="labelled CSV the models learn from (default: the bundled wine knowledge)")
+    parser.add_argument("--label", default=None, metavar="COL", help="label column of --knowledge (default variety)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for faults, the student's sample and jobs")
+
+
+def options_from_args(args: argparse.Namespace) -> OfflineOptions:
+    return OfflineOptions(
+        host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, latency=args.latency, fail_rate=args.fail_rate,
+        job_seconds=args.job_seconds, require_key=args.require_key, refuse_training=args.refuse_training,
+        knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C; returns the exit code."""
+    server = start_server(options_from_args(args))
+    print(f"offline provider listening on {server.base_url}", flush=True)
+    print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=offline", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0

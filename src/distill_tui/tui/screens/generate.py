@@ -1,0 +1,327 @@
+"""Screen 3: teacher generation with live progress.
+
+The run happens in a thread worker that calls `core.generate.run_teacher`; its progress snapshots
+arrive as `GenerationProgress` messages that coalesce (only the newest waiting one is handled), so
+the UI stays responsive however fast answers land.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Label, ProgressBar, Static
+
+from distill_tui.core import engine_format as fmt
+from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
+from distill_tui.tui.widgets.progress_stats import ProgressStats
+
+if TYPE_CHECKING:
+    from distill_tui.core.generate import Controls, Plan, Progress, RunResult
+
+SMOKE_ROWS = 20
+
+
+class GenerationProgress(Message):
+    """A progress snapshot from the run worker; a newer one replaces any still waiting."""
+
+    def __init__(self, progress: "Progress") -> None:
+        super().__init__()
+        self.progress = progress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, GenerationProgress)
+
+
+class GenerationFinished(Message):
+    """The run ended: a result, or the one line saying why it could not start."""
+
+    def __init__(self, result: "RunResult | None", error: str | None = None) -> None:
+        super().__init__()
+        self.result = result
+        self.error = error
+
+
+class PlanReady(Message):
+    """The plan (rows left, estimated cost) was computed, or could not be."""
+
+    def __init__(self, plan: "Plan | None", error: str | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.error = error
+
+
+class ConfirmCancel(ModalScreen[bool]):
+    """Asks before cancelling a run."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes, cancel"), Binding("n,escape", "answer(False)", "No, go on")]
+    DEFAULT_CSS = """
+    ConfirmCancel { align: center middle; }
+    ConfirmCancel > Vertical { width: 60; height: auto; border: round $warning; background: $surface; padding: 0 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Cancel the run? Requests in flight finish and are saved;")
+            yield Label("the rest can be resumed later with s.")
+            yield Label("[b]y[/b] cancel   [b]n[/b] go on")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class GenerateScreen(BaseScreen):
+    """Run or resume the teacher on the train rows, and watch it."""
+
+    TITLE = "Generate"
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("x", "cancel", "Cancel"),
+        Binding("r", "retry_failed", "Retry failed"),
+        Binding("f", "smoke", f"{SMOKE_ROWS} rows first"),
+        Binding("c", "curate", "Curate"),
+    ]
+    HELP = f"""
+Asks the **teacher** model every **train** row and saves each answer the moment it arrives, so
+nothing paid for is lost: quit, crash or lose the connection, then press **s** again to resume.
+Rows already answered are never asked again; rows that failed are asked again.
+
+- **s** starts (or resumes) the run; **f** asks only {SMOKE_ROWS} rows first, to check prompts and cost.
+- **p** pauses: no new requests go out, those in flight finish. **p** again resumes.
+- **x** cancels after a confirmation; requests in flight finish and are saved.
+- **r** asks again only the rows that failed.
+- **c** opens curation.
+
+The run keeps to the rate limits in the spec (`rpm`, `tpm`) or learns them from the provider's
+`x-ratelimit-*` headers; a 429 slows the whole pool down. It stops before the spend would pass
+`budget_usd` (counting earlier runs), and at once on a bad key, an unknown model or no quota.
+The same run without a terminal: `distill-tui generate SPEC`.
+"""
+    DEFAULT_CSS = """
+    GenerateScreen #plan { height: auto; padding: 0 1; }
+    GenerateScreen #bar-row { height: 1; padding: 0 1; }
+    GenerateScreen #bar-row ProgressBar { width: 1fr; }
+    GenerateScreen #bar-row Bar { width: 1fr; }
+    GenerateScreen #state { width: auto; padding: 0 0 0 1; }
+    GenerateScreen #status { height: auto; max-height: 2; padding: 0 1; }
+    GenerateScreen #feeds { height: 1fr; min-height: 5; }
+    GenerateScreen AnswerFeed { width: 45; border: round $primary; overflow-x: hidden; }
+    GenerateScreen ErrorFeed { width: 1fr; border: round $error; overflow-x: hidden; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: Controls | None = None
+        self.running = False
+        self.plan: Plan | None = None
+        self.last_progress: Progress | None = None
+        self.last_result: RunResult | None = None
+        self.last_error: str | None = None
+        self._ended = threading.Event()
+        self._ended.set()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Counting rows and estimating cost…", id="plan")
+        with Horizontal(id="bar-row"):
+            yield ProgressBar(total=None, show_eta=False, id="bar")
+            yield Label("idle", id="state")
+        yield Static("", id="status")
+        yield ProgressStats(id="stats")
+        with Horizontal(id="feeds"):
+            answers = AnswerFeed(id="answers")
+            answers.border_title = "last answers"
+            yield answers
+            errors = ErrorFeed(id="errors")
+            errors.border_title = "last errors"
+            yield errors
+
+    def on_mount(self) -> None:
+        self.query_one(ProgressStats).show(None, None)
+        self.refresh_plan()
+
+    def on_screen_resume(self) -> None:
+        if not self.running and self.plan is not None:
+            self.refresh_plan()
+
+    def on_unmount(self) -> None:
+        if self.controls is not None and self.running:
+            self.controls.cancel()
+            self._ended.wait(5.0)  # let in-flight answers be saved before the store closes
+
+    # plan -------------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate-plan")
+    def refresh_plan(self) -> None:
+        from distill_tui.core.errors import UserError
+        from distill_tui.core.generate import teacher_plan
+
+        try:
+            plan = teacher_plan(self.workspace)
+        except UserError as exc:
+            self.post_message(PlanReady(None, str(exc)))
+            return
+        self.post_message(PlanReady(plan))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        plan_widget = self.query_one("#plan", Static)
+        if message.plan is None:
+            plan_widget.update(f"[b]Cannot plan the run:[/b] {escape(message.error or '')}")
+            return
+        self.plan = plan = message.plan
+        plan_widget.update(self._plan_text(plan))
+        if self.last_progress is None:
+            self.query_one(ProgressStats).show(None, plan)
+            bar = self.query_one(ProgressBar)
+            bar.update(total=max(1, plan.total), progress=plan.done)
+        self.refresh_bindings()
+
+    @staticmethod
+    def _plan_text(plan: "Plan") -> str:
+        ask = plan.to_ask
+        cost = fmt.money(plan.cost_usd, unknown="unknown (no price)")
+        line = (f"Teacher [b]{escape(plan.model)}[/b] on {plan.total:,} train rows: {plan.done:,} answered, "
+                f"{ask:,} to ask" + (f" ({plan.failed:,} failed before)" if plan.failed else ""))
+        second = f"Estimated cost of the rest {cost} · spent so far {fmt.money(plan.spent_usd)}"
+        if plan.budget_usd is not None:
+            second += f" · budget {fmt.money(plan.budget_usd)}"
+        return f"{line}\n{second}"
+
+    # running ----------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start", "smoke"):
+            return not self.running
+        if action == "retry_failed":
+            return not self.running and bool(self.plan and self.plan.failed)
+        if action in ("pause", "cancel"):
+            return self.running
+        return True
+
+    def action_start(self) -> None:
+        self._start()
+
+    def action_smoke(self) -> None:
+        self._start(limit=SMOKE_ROWS)
+
+    def action_retry_failed(self) -> None:
+        self._start(only_failed=True)
+
+    def _start(self, **options: object) -> None:
+        if self.running:
+            return
+        from distill_tui.core.generate import Controls
+
+        self.controls = Controls()
+        self.running = True
+        self.last_error = None
+        self._ended.clear()
+        self._set_status("Starting…")
+        self.query_one("#state", Label).update("running")
+        self.refresh_bindings()
+        self.run_generation(self.controls, options)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate-run")
+    def run_generation(self, controls: "Controls", options: dict) -> None:
+        from distill_tui.core.errors import UserError
+        from distill_tui.core.generate import run_teacher
+
+        try:
+            result = run_teacher(self.workspace, controls=controls, on_progress=self._post_progress, **options)
+        except UserError as exc:
+            self.post_message(GenerationFinished(None, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - shown on screen as one line, never a traceback
+            from distill_tui.core.engine import explain_line
+
+            self.post_message(GenerationFinished(None, explain_line(exc)[0]))
+        else:
+            self.post_message(GenerationFinished(result))
+        finally:
+            self._ended.set()
+
+    def _post_progress(self, progress: "Progress") -> None:
+        self.post_message(GenerationProgress(progress))
+
+    def on_generation_progress(self, message: GenerationProgress) -> None:
+        self.show_progress(message.progress)
+
+    def show_progress(self, p: "Progress") -> None:
+        """Paint one snapshot (also used by tests to show a fixed one)."""
+        self.last_progress = p
+        bar = self.query_one(ProgressBar)
+        bar.update(total=max(1, p.total), progress=p.done + p.failed)
+        self.query_one("#state", Label).update(p.state)
+        self.query_one(ProgressStats).show(p)
+        self.query_one(AnswerFeed).show(p.last_answers)
+        self.query_one(ErrorFeed).show(p.last_errors)
+        if p.state == "paused":
+            self._set_status("Paused: requests in flight finish; press p to resume.")
+        elif p.state == "stopping":
+            self._set_status("Stopping: waiting for the requests in flight…")
+        elif p.state == "running":
+            self._set_status("Running. p pause · x cancel")
+
+    def on_generation_finished(self, message: GenerationFinished) -> None:
+        self.running = False
+        self.last_result = message.result
+        self.last_error = message.error
+        state = self.query_one("#state", Label)
+        if message.result is None:
+            state.update("not started")
+            self._set_status(f"[b]Cannot start:[/b] {escape(message.error or '')}", error=True)
+        else:
+            result = message.result
+            state.update({None: "done", "fatal": "failed"}.get(result.stopped, result.stopped or "done"))
+            bad = result.stopped == "fatal" or (result.failed and result.stopped is None)
+            prefix = "[b]Stopped:[/b] " if result.stopped == "fatal" else ""
+            hint = "" if result.stopped == "fatal" else self._next_hint(result)
+            self._set_status(prefix + escape(result.message) + hint, error=bool(bad))
+        self.refresh_bindings()
+        self.refresh_plan()
+
+    @staticmethod
+    def _next_hint(result: "RunResult") -> str:
+        if result.done == result.total:
+            return " · c to curate"
+        if result.failed and result.stopped is None:
+            return " · r to retry them"
+        return " · s to go on"
+
+    def _set_status(self, text: str, *, error: bool = False) -> None:
+        status = self.query_one("#status", Static)
+        status.set_class(error, "error")
+        status.update(text)
+
+    def action_pause(self) -> None:
+        if not self.running or self.controls is None:
+            return
+        if self.controls.paused:
+            self.controls.resume()
+            self._set_status("Resumed.")
+        else:
+            self.controls.pause()
+            self._set_status("Pausing: requests in flight finish; press p to resume.")
+
+    def action_cancel(self) -> None:
+        if not self.running or self.controls is None:
+            return
+        controls = self.controls
+
+        def confirmed(answer: bool | None) -> None:
+            if answer and self.running:
+                controls.cancel()
+                self._set_status("Cancelling: waiting for the requests in flight…")
+
+        self.app.push_screen(ConfirmCancel(), confirmed)
+
+    def action_curate(self) -> None:
+        try:
+            self.app.switch_mode("curate")
+        except Exception as exc:  # noqa: BLE001 - a missing screen must not crash the app
+            self.notify(f"Cannot open curation: {exc}", severity="error")

@@ -1,0 +1,358 @@
+"""The Results screen: teacher, base student and each distilled student on the held-out rows, with
+honest statistics, per-class detail and exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from distill_tui.core import report
+from distill_tui.core.errors import UserError
+from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.widgets.results_detail import MODES, ClassDetail
+from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
+
+MODEL_WIDTH = 26
+
+
+def short_model(name: str, width: int = MODEL_WIDTH) -> str:
+    """A model name cut in the middle, keeping the distinctive end of `ft:` names."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[len(name) - (width - 1 - head):]
+
+
+@dataclass
+class TableReady(Message):
+    table: Any
+    models: list[Any]
+
+
+@dataclass
+class TableFailed(Message):
+    error: str
+
+
+@dataclass
+class EvalProgress(Message):
+    """The engine's progress on one model; a newer one replaces one not yet handled."""
+
+    index: int
+    count: int
+    progress: Any
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EvalProgress)
+
+
+@dataclass
+class ModelEvaluated(Message):
+    model: Any
+    result: Any
+
+
+@dataclass
+class EvalFinished(Message):
+    run: Any = None
+    error: str | None = None
+
+
+class ResultsScreen(BaseScreen):
+    """The comparison table of every model of interest on the eval rows."""
+
+    TITLE = "Results"
+    MODE = "results"
+    AUTO_FOCUS = "#models"
+    HELP = """
+Every model of interest answers the **held-out eval rows** (never used for training) with the same
+prompt and the same engine as generation: rate limits, retries, the budget, and resume. Answers
+already saved are reused, so **r** after an interruption only asks for what is missing.
+
+- **n**: rows the model answered. Failed requests are counted under *fail*, never as wrong answers;
+  a model whose every request failed shows **FAILED**, not 0 %.
+- **acc** and **95% CI**: accuracy over n with its Wilson interval.
+- **p(base)**: exact McNemar test against the base student on the rows both answered
+  (+/-base: rows only this model got right / only the base got right).
+- **inval**: answers that are not one of the labels (counted as wrong). **agree**: same answer as the teacher.
+- **$/1k**: 1,000 predictions at list price; **spent**: what the saved answers cost.
+
+Scroll right for the rest of the columns. The pane below shows the highlighted model's per-class
+accuracy and largest confusions, or its confusion matrix (**c** switches, and hides it).
+"""
+    BINDINGS = [
+        Binding("r", "run", "Run/resume"),
+        Binding("x", "cancel", "Cancel"),
+        Binding("c", "cycle_detail", "Detail"),
+        Binding("m", "add_model", "Add model"),
+        Binding("d", "remove_model", "Remove model", show=False),
+        Binding("k", "toggle_checkpoints", "Checkpoints"),
+        Binding("e", "export", "Export"),
+    ]
+    DEFAULT_CSS = """
+    ResultsScreen #summary { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
+    ResultsScreen #summary.warning { color: $warning; text-style: bold; }
+    ResultsScreen #summary.error { color: $error; }
+    ResultsScreen #models { height: auto; max-height: 9; }
+    ResultsScreen #status { height: 1; padding: 0 1; }
+    ResultsScreen ClassDetail { border-top: solid $panel-lighten-2; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("Loading…", id="summary")
+        yield DataTable(id="models", cursor_type="row", fixed_columns=1)
+        yield Static("", id="status")
+        yield ClassDetail()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#models", DataTable)
+        for i, (header, short, _) in enumerate(report.COLUMNS):
+            table.add_column(Text(short, justify="left" if i < 2 else "right"), key=header)
+        self._table: Any = None
+        self._models: list[Any] = []
+        self._selected: str | None = None
+        self._detail_mode = MODES[0]
+        self._controls: Any = None
+        self._note: str | None = None
+        self.load_table()
+
+    def on_screen_resume(self) -> None:
+        if getattr(self, "_controls", None) is None:
+            self.load_table()
+
+    def on_unmount(self) -> None:
+        if self._controls is not None:
+            self._controls.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self._controls is not None
+
+    # the table ---------------------------------------------------------------------------------
+    def _models_of_interest(self) -> list[Any]:
+        from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING, models_of_interest, saved_extras
+
+        ws = self.workspace
+        return models_of_interest(ws, saved_extras(ws), checkpoints=bool(ws.store.setting(CHECKPOINTS_SETTING, False)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="results-table")
+    def load_table(self) -> None:
+        """Score the saved answers off the UI thread."""
+        from distill_tui.core.evaluate import build_table
+
+        try:
+            models = self._models_of_interest()
+            self.post_message(TableReady(build_table(self.workspace, models), models))
+        except UserError as exc:
+            self.post_message(TableFailed(str(exc)))
+
+    @on(TableReady)
+    def show_table(self, message: TableReady) -> None:
+        self._table, self._models = message.table, message.models
+        widget = self.query_one("#models", DataTable)
+        keep = self._selected
+        widget.clear()
+        for row in message.table.rows:
+            cells = [fn(row) for _, _, fn in report.COLUMNS]
+            cells[0] = short_model(row.model)
+            style = "bold" if row.role == "distilled" else ""
+            shown = [Text(c, style=style, justify="left" if i < 2 else "right") for i, c in enumerate(cells)]
+            if row.status == "failed":
+                shown[3] = Text("FAILED", style="bold reverse", justify="right")
+            widget.add_row(*shown, key=row.model)
+        names = [r.model for r in message.table.rows]
+        if keep not in names:
+            keep = report.default_selected(message.table)
+        if keep in names:
+            widget.move_cursor(row=names.index(keep), animate=False)
+        self._selected = keep
+        self._show_summary()
+        self._show_detail()
+        if not self.running:
+            self._show_idle_status()
+
+    @on(TableFailed)
+    def show_failure(self, message: TableFailed) -> None:
+        summary = self.query_one("#summary", Static)
+        summary.update(Text(message.error))
+        summary.set_class(True, "error")
+
+    def _show_summary(self) -> None:
+        table = self._table
+        summary = self.query_one("#summary", Static)
+        summary.set_class(False, "error")
+        summary.set_class(not table.leak.ok, "warning")
+        parts = [table.leak.line(), f"prices as of {table.prices_as_of}"]
+        if not any(r.role == "distilled" for r in table.rows):
+            parts.insert(0, "no fine-tuned model yet: press 5 for jobs")
+        summary.update(Text(" · ".join(parts)))
+
+    def _show_idle_status(self, note: str | None = None) -> None:
+        """The status line when nothing runs: the last outcome (kept across reloads), else what to do."""
+        status = self.query_one("#status", Static)
+        self._note = note or self._note
+        if self._note:
+            status.update(Text(self._note))
+            return
+        table = self._table
+        if table is None:
+            return
+        todo = [r for r in table.rows if r.status != "ok"]
+        if todo:
+            status.update(Text(f"{len(todo)} of {len(table.rows)} models have rows to answer: press r to run "
+                               f"(saved answers are reused)", style="dim"))
+        else:
+            status.update(Text(f"every model answered all {table.eval_rows} eval rows", style="dim"))
+
+    def _show_detail(self) -> None:
+        pane = self.query_one(ClassDetail)
+        pane.display = self._detail_mode != "hidden"
+        if self._table is None or self._detail_mode == "hidden":
+            return
+        pane.show(self._table.details.get(self._selected or ""), self._detail_mode)
+
+    @on(DataTable.RowHighlighted, "#models")
+    def model_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value != self._selected:
+            self._selected = event.row_key.value
+            self._show_detail()
+
+    def action_cycle_detail(self) -> None:
+        self._detail_mode = MODES[(MODES.index(self._detail_mode) + 1) % len(MODES)]
+        self._show_detail()
+
+    # running -----------------------------------------------------------------------------------
+    def action_run(self) -> None:
+        if self.running:
+            self.notify("An evaluation is already running (x cancels it).")
+            return
+        from distill_tui.core.generate import Controls
+
+        self._controls = Controls()
+        self._note = None
+        self.query_one("#status", Static).update(Text("Starting the evaluation…"))
+        self.run_eval(self._controls)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="results-eval")
+    def run_eval(self, controls: Any) -> None:
+        """Evaluate every model of interest; progress and results arrive as messages."""
+        from distill_tui.core.apierrors import explain
+        from distill_tui.core.evaluate_run import run_evaluation
+
+        try:
+            run = run_evaluation(
+                self.workspace, self._models_of_interest(), controls=controls,
+                on_progress=lambda i, n, p: self.post_message(EvalProgress(i, n, p)),
+                on_model_done=lambda m, r: self.post_message(ModelEvaluated(m, r)),
+            )
+        except UserError as exc:
+            self.post_message(EvalFinished(error=str(exc)))
+        except Exception as exc:  # an API error the engine let through: one line, not a traceback
+            explained = explain(exc)
+            self.post_message(EvalFinished(error=explained[0] if explained else f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(EvalFinished(run))
+
+    @on(EvalProgress)
+    def show_progress(self, message: EvalProgress) -> None:
+        p = message.progress
+        eta = "" if p.eta_s is None else f" · ETA {int(p.eta_s)}s"
+        limiter = f" · {p.limiter}" if getattr(p, "limiter", None) else ""
+        text = (f"[{message.index + 1}/{message.count}] {short_model(p.model, 30)}: {p.done}/{p.total} rows · "
+                f"{p.failed} failed · {p.rows_per_s:.1f}/s · ${p.cost_usd:.4f}{eta}{limiter}")
+        self.query_one("#status", Static).update(Text(text))
+
+    @on(ModelEvaluated)
+    def model_evaluated(self, message: ModelEvaluated) -> None:
+        result = message.result
+        if result.fatal_error:
+            self.notify(f"{message.model.name}: {result.fatal_error}", severity="error", timeout=8)
+        self.load_table()
+
+    @on(EvalFinished)
+    def eval_finished(self, message: EvalFinished) -> None:
+        self._controls = None
+        if message.error:
+            self._show_idle_status(f"Evaluation stopped: {message.error}")
+            self.notify(message.error, severity="error")
+            return
+        run = message.run
+        what = {"cancelled": "cancelled", "budget": "stopped at the budget"}.get(run.stopped or "", "finished")
+        self._show_idle_status(f"Evaluation {what}: {run.requests} requests, ${run.cost_usd:.4f} this run")
+        self.load_table()
+
+    def action_cancel(self) -> None:
+        if self._controls is None:
+            self.notify("Nothing is running.")
+            return
+        self._controls.cancel()
+        self.query_one("#status", Static).update(Text("Cancelling: waiting for the requests in flight…"))
+
+    # models ------------------------------------------------------------------------------------
+    def action_add_model(self) -> None:
+        from distill_tui.core.evaluate_run import save_extras, saved_extras
+
+        def added(name: str | None) -> None:
+            if not name:
+                return
+            if any(m.name == name for m in self._models):
+                self.notify(f"{name} is already in the table.")
+                return
+            save_extras(self.workspace, [*saved_extras(self.workspace), name])
+            self.notify(f"{name} added: press r to evaluate it.")
+            self.load_table()
+
+        self.app.push_screen(AddModelModal(), added)
+
+    def action_remove_model(self) -> None:
+        from distill_tui.core.evaluate_run import save_extras, saved_extras
+
+        extras = saved_extras(self.workspace)
+        if self._selected not in extras:
+            self.notify("Only models added with m can be removed.")
+            return
+        save_extras(self.workspace, [n for n in extras if n != self._selected])
+        self.load_table()
+
+    def action_toggle_checkpoints(self) -> None:
+        from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING
+
+        store = self.workspace.store
+        on_now = not bool(store.setting(CHECKPOINTS_SETTING, False))
+        store.set_setting(CHECKPOINTS_SETTING, on_now)
+        self.notify("Checkpoints are in the table." if on_now else "Checkpoints are left out.")
+        self.load_table()
+
+    # export ------------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        import time
+
+        from distill_tui import locations
+
+        if self._table is None:
+            self.notify("Nothing to export yet.")
+            return
+        folder = locations.exports_dir(self.workspace.spec.source)
+        stem = f"comparison-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.app.push_screen(ExportModal(folder, stem), self._export_to)
+
+    def _export_to(self, choice: tuple[str, Path] | None) -> None:
+        if choice is None or self._table is None:
+            return
+        fmt, path = choice
+        try:
+            written = report.export(self._table, path, fmt, selected=self._selected)
+        except UserError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.last_export = written
+        self._show_idle_status(f"Exported to {written}")
+        self.notify(f"Exported to {written}")

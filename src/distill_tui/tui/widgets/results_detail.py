@@ -1,0 +1,115 @@
+"""The detail pane of the Results screen: per-class accuracy and the largest confusions of one
+model, or its whole confusion matrix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, DataTable, Static
+
+from distill_tui.core import report
+
+if TYPE_CHECKING:
+    from distill_tui.core.evaluate import ClassReport
+
+MODES = ("classes", "matrix", "hidden")
+
+
+def abbreviate(labels: list[str], width: int = 5) -> list[str]:
+    """Short, distinct column headers: "Pinot Noir" → "PinNo", "Merlot" → "Merlo"."""
+    out: list[str] = []
+    for label in labels:
+        words = label.replace("-", " ").split() or ["?"]
+        short = words[0][:width] if len(words) == 1 else (words[0][:3] + words[1][: width - 3])
+        base, n = short, 2
+        while short in out:
+            short = f"{base[: width - 1]}{n}"
+            n += 1
+        out.append(short)
+    return out
+
+
+class ClassDetail(Vertical):
+    """Shows one model's `ClassReport` as per-class scores + confusions, or as a matrix."""
+
+    DEFAULT_CSS = """
+    ClassDetail { height: 1fr; }
+    ClassDetail #detail-title { height: 1; color: $text-muted; }
+    ClassDetail ContentSwitcher { height: 1fr; }
+    ClassDetail #classes-view { height: 1fr; }
+    ClassDetail #per-class { width: 1fr; height: 1fr; }
+    ClassDetail #confusions { width: 38; height: 1fr; padding-left: 1; }
+    ClassDetail #matrix { height: 1fr; }
+    ClassDetail #no-detail { height: 1fr; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-title")
+        with ContentSwitcher(initial="classes-view"):
+            with Horizontal(id="classes-view"):
+                yield DataTable(id="per-class", cursor_type="row", zebra_stripes=False)
+                yield Static("", id="confusions")
+            yield DataTable(id="matrix", cursor_type="cell", fixed_columns=1)
+            yield Static("", id="no-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#per-class", DataTable).add_columns("label", "n", "acc", "prec", "f1")
+
+    def show(self, detail: "ClassReport | None", mode: str) -> None:
+        """Show a model's detail in `mode` ("classes" or "matrix")."""
+        switcher = self.query_one(ContentSwitcher)
+        title = self.query_one("#detail-title", Static)
+        if detail is None or detail.n == 0:
+            name = detail.model if detail else "this model"
+            title.update(Text(f"{name}: no answers yet", style="dim"))
+            self.query_one("#no-detail", Static).update(
+                Text("Per-class accuracy and confusions appear once the model has answered (press r).", style="dim"))
+            switcher.current = "no-detail"
+            return
+        view = "per-class accuracy · largest confusions" if mode == "classes" else "confusion matrix (rows: gold)"
+        title.update(Text.assemble((detail.model, "bold"), f"  {view} over {detail.n} answers  (c: switch view)"))
+        if mode == "matrix":
+            self._show_matrix(detail)
+            switcher.current = "matrix"
+        else:
+            self._show_classes(detail)
+            switcher.current = "classes-view"
+
+    def _show_classes(self, detail: "ClassReport") -> None:
+        table = self.query_one("#per-class", DataTable)
+        table.clear()
+        for c in detail.classes:
+            if c.n == 0:
+                continue
+            table.add_row(Text(c.label), str(c.n), report.pct(c.accuracy, 0), report.pct(c.precision, 0),
+                          report.pct(c.f1, 0))
+        lines = Table.grid(padding=(0, 1))
+        lines.add_column(overflow="ellipsis", no_wrap=True, max_width=30)
+        lines.add_column(justify="right")
+        lines.add_row(Text("largest confusions", style="bold"), "")
+        if not detail.confusions:
+            lines.add_row(Text("none: every answer is right", style="dim"), "")
+        for gold, pred, count in detail.confusions:
+            lines.add_row(Text.assemble(gold, (" → ", "dim"), pred), f"×{count}")
+        self.query_one("#confusions", Static).update(lines)
+
+    def _show_matrix(self, detail: "ClassReport") -> None:
+        table = self.query_one("#matrix", DataTable)
+        table.clear(columns=True)
+        shorts = abbreviate(detail.predicted_labels)
+        table.add_column("gold \\ answer", key="gold")
+        for label, short in zip(detail.predicted_labels, shorts):
+            table.add_column(short, key=label)
+        for gold in detail.gold_labels:
+            cells: list[Text | str] = [Text(gold)]
+            for pred in detail.predicted_labels:
+                count = detail.matrix.get((gold, pred), 0)
+                if not count:
+                    cells.append(Text("·", style="dim"))
+                else:
+                    cells.append(Text(str(count), style="bold" if gold == pred else "reverse"))
+            table.add_row(*cells, key=gold)

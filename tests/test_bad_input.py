@@ -1,0 +1,74 @@
+"""Broken specs and data files fed to `distill-tui estimate`: exit 2, one line, no traceback, no file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from tests.helpers import spec_dict, write_dataset
+
+
+def _write(folder: Path, spec: dict | str | bytes, data: bytes | None = b"default") -> Path:
+    if data == b"default":
+        write_dataset(folder / "data.csv", rows=40)
+    elif data is not None:
+        (folder / "data.csv").write_bytes(data)
+    path = folder / "spec.toml"
+    if isinstance(spec, dict):
+        path.write_text(tomli_w.dumps(spec), encoding="utf-8")
+    elif isinstance(spec, bytes):
+        path.write_bytes(spec)
+    else:
+        path.write_text(spec, encoding="utf-8")
+    return path
+
+
+CASES = {
+    "empty data file": (spec_dict(), b""),
+    "header only": (spec_dict(), b"description,points,price,variety\n"),
+    "label column missing": (spec_dict(dataset={"label": "grape"}), b"default"),
+    "all labels below min_per_label": (spec_dict(dataset={"min_per_label": 999}), b"default"),
+    "binary data file": (spec_dict(), bytes(range(256)) * 4),
+    "bad TOML": ("[dataset\npath = 'data.csv'", b"default"),
+    "bad filter": (spec_dict(dataset={"filter": "country == "}), b"default"),
+    "filter naming no column": (spec_dict(dataset={"filter": "region == 'X'"}), b"default"),
+    "unknown placeholder": (spec_dict(prompt={"user": "Guess: {vintage}"}), b"default"),
+    "negative sample": (spec_dict(dataset={"sample": -5}), b"default"),
+    "sample larger than data": (spec_dict(dataset={"sample": 10_000}), b"default"),
+    "eval_fraction 1.5": (spec_dict(dataset={"eval_fraction": 1.5}), b"default"),
+    "unreadable path": (spec_dict(data_name="missing/nowhere.csv"), b"default"),
+    "unknown key": (spec_dict(teacher={"modle": "gpt-4o"}), b"default"),
+    "wrong type": (spec_dict(generation={"workers": "eight"}), b"default"),
+    "unknown data format": (spec_dict(data_name="data.xlsx"), b"default"),
+    "spec is not UTF-8": (b"[dataset]\npath = '\xff\xfe'\n", b"default"),
+    "empty spec": ("", b"default"),
+    "missing label values only": (spec_dict(), b"description,points,price,variety\nx,1,2,\ny,3,4,\n"),
+    "malformed CSV": (spec_dict(), b'description,points,price,variety\n"unclosed,1,2,A\n'),
+    "lone brace in prompt": (spec_dict(prompt={"system": "JSON like {this"}), b"default"),
+    "bad epochs flag": (spec_dict(), b"default"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_estimate_rejects_bad_input_cleanly(tmp_path, case):
+    spec, data = CASES[case]
+    path = _write(tmp_path, spec, data)
+    home = Path(os.environ["DISTILL_TUI_DATA_DIR"])
+    before = sorted(p for p in tmp_path.rglob("*"))
+    args = [sys.executable, "-m", "distill_tui.cli", "estimate", str(path)]
+    if case == "bad epochs flag":
+        args += ["--epochs", "lots"]
+    result = subprocess.run(args, capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert result.returncode == 2, (case, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, (case, result.stderr)
+    assert lines[0].startswith("distill-tui: error: ")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert sorted(p for p in tmp_path.rglob("*")) == before, "no file written next to the spec"
+    assert not home.exists() or not any(home.rglob("*")), "no file written in the data folder"

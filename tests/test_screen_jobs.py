@@ -1,0 +1,203 @@
+"""The Jobs screen: the loss chart, snapshots at 80x24 of hand-built history, and Pilot runs against
+the offline provider (create and follow a job; attach one after a restart)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from distill_tui.core.store import JobRecord
+from distill_tui.core.workspace import Workspace
+from distill_tui.tui.widgets.loss_chart import VALID_MARK, render_chart
+from tests.helpers import write_spec
+from tests.test_finetune_poll import write_training
+
+UNREACHABLE = "http://127.0.0.1:9/v1"  # nothing listens: the provider list fails at once, deterministically
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _metrics(step: int, loss: float, acc: float, valid: bool) -> dict:
+    data = {"step": step, "train_loss": loss, "train_mean_token_accuracy": acc}
+    if valid:
+        data.update(valid_loss=loss * 1.1 + 0.05, valid_mean_token_accuracy=acc - 0.04)
+    return data
+
+
+def build_history(ws: Workspace, folder: Path) -> None:
+    """Two finished jobs with fixed ids and times: one succeeded (metrics, checkpoints), one failed."""
+    t0 = 1_790_000_000.0
+    store = ws.store
+    train = str(folder / "train.jsonl")
+    store.save_job(JobRecord(
+        id="ftjob-demo-succeeded", backend="offline", base_model="offline-student", status="succeeded",
+        fine_tuned_model="ft:offline-student:distill:7p4lURel", training_file="file-train", trained_tokens=48_210,
+        local_training_path=train, created_at=t0, finished_at=t0 + 185,
+        data={"timeline": [["validating_files", t0], ["queued", t0 + 4], ["running", t0 + 9], ["succeeded", t0 + 185]],
+              "hyperparameters": {"n_epochs": 3, "batch_size": 1, "learning_rate_multiplier": 1.8},
+              "training_cost_usd": 48_210 * 3.0 / 1e6, "estimated_cost_usd": 0.15, "source": "created"},
+    ))
+    events = [{"id": "ev-000", "created_at": t0 + 1, "level": "info", "type": "message", "message": "Validating training file"}]
+    for step in range(1, 31):
+        loss = 2.4 * (0.88 ** step) + 0.08
+        acc = 0.45 + 0.5 * (1 - 0.88 ** step)
+        events.append({"id": f"ev-{step:03d}", "created_at": t0 + 9 + step * 5, "level": "info", "type": "metrics",
+                       "message": f"Step {step}/30: training loss={loss:.2f}", "data": _metrics(step, loss, acc, step % 5 == 0)})
+    events.append({"id": "ev-999", "created_at": t0 + 185, "level": "info", "type": "message",
+                   "message": "The job has successfully completed"})
+    store.save_events("ftjob-demo-succeeded", events)
+    store.save_checkpoints("ftjob-demo-succeeded", [
+        {"id": f"ckpt-{s}", "step": s, "model_name": f"ft:offline-student:distill:7p4lURel:ckpt-step-{s}",
+         "metrics": _metrics(s, 0.3 - s / 200, 0.9, True), "created_at": t0 + 100 + s} for s in (10, 20, 30)
+    ])
+    store.save_job(JobRecord(
+        id="ftjob-demo-failed", backend="offline", base_model="offline-student", status="failed",
+        error="Training file has 3 example(s), but must have at least 10 examples.", local_training_path=train,
+        created_at=t0 - 3600, finished_at=t0 - 3590,
+        data={"timeline": [["validating_files", t0 - 3600], ["failed", t0 - 3590]], "source": "created"},
+    ))
+
+
+@pytest.fixture
+def history_workspace(tmp_path: Path, utc) -> Workspace:
+    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": UNREACHABLE}))
+    build_history(ws, tmp_path)
+    return ws
+
+
+async def _open_jobs(pilot) -> None:
+    await pilot.press("5")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# the chart -----------------------------------------------------------------------------------
+
+
+def test_chart_draws_train_as_braille_and_valid_as_dots():
+    series = {"train_loss": [(s, 2.0 / s) for s in range(1, 41)], "valid_loss": [(10, 0.3), (20, 0.2), (40, 0.1)],
+              "train_mean_token_accuracy": [(s, s / 40) for s in range(1, 41)]}
+    lines = render_chart(series, 40, 10).plain.splitlines()
+    assert len(lines) == 10 and all(len(line) <= 40 for line in lines)
+    plot = "".join(lines[:-3])
+    assert any(0x2800 < ord(ch) <= 0x28FF for ch in plot) and VALID_MARK in plot
+    assert lines[0].startswith(" 2.000┤")
+    assert "step 1" in lines[-3] and lines[-3].rstrip().endswith("40")
+    assert lines[-2].startswith("⣀ train loss 0.050") and "• valid loss 0.100" in lines[-2]
+    assert lines[-1].startswith("token acc ") and lines[-1].endswith("100.0%")
+
+
+def test_chart_without_metrics_or_room():
+    assert "no metrics yet" in render_chart({}, 40, 8).plain
+    tiny = render_chart({"train_loss": [(1, 1.0), (2, 0.5)]}, 30, 1).plain
+    assert tiny == "⣀ train loss 0.500"
+
+
+# snapshots -------------------------------------------------------------------------------------
+
+
+def test_snapshot_jobs_history(history_workspace, snap_compare):
+    from distill_tui.tui.app import DistillApp
+
+    assert snap_compare(DistillApp(history_workspace), terminal_size=(80, 24), run_before=_open_jobs)
+
+
+def test_snapshot_jobs_history_no_color(history_workspace, snap_compare, monkeypatch):
+    from distill_tui.tui.app import DistillApp
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(DistillApp(history_workspace), terminal_size=(80, 24), run_before=_open_jobs)
+
+
+def test_snapshot_failed_job_what_now(history_workspace, snap_compare):
+    from distill_tui.tui.app import DistillApp
+
+    async def run_before(pilot):
+        await _open_jobs(pilot)
+        await pilot.press("down", "w")
+        await pilot.pause()
+
+    assert snap_compare(DistillApp(history_workspace), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_events_tab(history_workspace, snap_compare):
+    from distill_tui.tui.app import DistillApp
+
+    async def run_before(pilot):
+        await _open_jobs(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+
+    assert snap_compare(DistillApp(history_workspace), terminal_size=(80, 24), run_before=run_before)
+
+
+# Pilot against the offline provider ----------------------------------------------------------------
+
+
+async def _wait_for(pilot, condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the screen")
+        await asyncio.sleep(0.05)
+        await pilot.pause()
+
+
+def test_history_shows_at_once_and_provider_note(history_workspace):
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.screens.jobs import JobsScreen
+
+    async def run() -> None:
+        app = DistillApp(history_workspace)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            screen = app.screen
+            assert isinstance(screen, JobsScreen)
+            assert list(screen._local) == ["ftjob-demo-succeeded", "ftjob-demo-failed"]
+            assert screen._selected == "ftjob-demo-succeeded"
+            chart = screen.query_one("#job-chart")
+            assert chart.series["train_loss"][-1][0] == 30 and len(chart.series["valid_loss"]) == 6
+            assert "provider not asked" in str(screen.query_one("#jobs-status").render())
+
+    asyncio.run(run())
+
+
+def test_create_and_follow_a_job_from_the_screen(offline_server, tmp_path):
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.screens.jobs import JobsScreen
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
+
+    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": offline_server.base_url}))
+    path = write_training(tmp_path / "train.jsonl", n=12)
+    ws.store.record_export(str(path), examples=12, tokens=0)
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            await pilot.press("n")
+            await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog))
+            assert "Estimated training" in str(app.screen.query_one("#estimate").render())
+            await pilot.press("ctrl+s")
+            screen = app.get_screen("jobs") if hasattr(app, "get_screen") else None
+            await _wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen._local)
+            screen = app.screen
+            job_id = next(iter(screen._local))
+            assert ws.store.job(job_id) is not None  # saved the moment it existed
+            await _wait_for(pilot, lambda: screen._local[job_id].status == "succeeded")
+            record = ws.store.job(job_id)
+            assert record.fine_tuned_model and record.trained_tokens
+            await _wait_for(pilot, lambda: screen.query_one("#job-chart").series.get("train_loss"))
+            assert screen._selected == job_id
+
+    asyncio.run(run())

@@ -1,0 +1,183 @@
+"""The Results screen: Pilot tests on its state and snapshots at 80x24 (answers are fabricated with
+fixed latencies and tokens, so every number is the same on every run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING, saved_extras
+from distill_tui.core.store import JobRecord
+from distill_tui.core.workspace import Workspace
+from distill_tui.tui.app import DistillApp
+from tests.helpers import write_spec
+from tests.test_evaluate import BASE_M, TEACHER_M, eval_requests, fabricate
+
+TUNED_M = "ft:offline-student:wine-demo:abc123"
+
+
+def make_workspace(folder: Path, *, tuned: bool = True, failed_extra: bool = False) -> Workspace:
+    ws = Workspace.open(write_spec(folder))
+    total = len(eval_requests(ws))
+    fabricate(ws, TEACHER_M, ["right"] * (total - 2) + ["wrong"] * 2, latency=0.8, prompt_tokens=120)
+    fabricate(ws, BASE_M, ["wrong"] * 10 + ["invalid"] * 2 + ["right"] * (total - 12), latency=0.3)
+    if tuned:
+        ws.store.save_job(JobRecord(id="ftjob-1", backend="openai", base_model=BASE_M, status="succeeded",
+                                    fine_tuned_model=TUNED_M, created_at=1.0))
+        fabricate(ws, TUNED_M, ["wrong"] * 3 + ["right"] * (total - 3), latency=0.35)
+    if failed_extra:
+        ws.store.set_setting("results.extra_models", ["gpt-broken"])
+        fabricate(ws, "gpt-broken", ["failed"] * total)
+    return ws
+
+
+async def open_results(pilot) -> None:
+    await pilot.press("6")
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def cells(app: DistillApp, model: str) -> list[str]:
+    table = app.screen.query_one("#models", DataTable)
+    return [str(c) for c in table.get_row(model)]
+
+
+async def test_table_state(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path, failed_extra=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        screen = app.screen
+        assert screen.MODE == "results"
+        table = screen.query_one("#models", DataTable)
+        assert [k.value for k in table.rows] == [TEACHER_M, BASE_M, TUNED_M, "gpt-broken"]
+        tuned = screen._table.row(TUNED_M)
+        assert tuned.role == "distilled" and tuned.status == "ok" and tuned.p_value_vs_base is not None
+        assert cells(app, "gpt-broken")[3] == "FAILED"
+        assert cells(app, BASE_M)[5] == "–"  # no p-value against itself
+        # The newest distilled model is highlighted and its detail shown.
+        assert screen._selected == TUNED_M
+        assert "no fine-tuned model yet" not in str(screen.query_one("#summary", Static).render())
+
+
+async def test_highlight_and_detail_modes(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        screen = app.screen
+        await pilot.press("up")
+        await pilot.pause()
+        assert screen._selected == BASE_M
+        per_class = screen.query_one("#per-class", DataTable)
+        assert per_class.row_count == len(screen.workspace.data.labels)
+        await pilot.press("c")
+        await pilot.pause()
+        assert screen._detail_mode == "matrix"
+        assert screen.query_one("#matrix", DataTable).row_count == len(screen.workspace.data.labels)
+        await pilot.press("c")
+        assert screen._detail_mode == "hidden"
+        await pilot.press("c")
+        assert screen._detail_mode == "classes"
+
+
+async def test_empty_state_before_any_fine_tune(tmp_path: Path) -> None:
+    ws = Workspace.open(write_spec(tmp_path))
+    app = DistillApp(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        screen = app.screen
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "no fine-tuned model yet: press 5 for jobs" in summary
+        assert [r.status for r in screen._table.rows] == ["not run", "not run"]
+        assert "press r to run" in str(screen.query_one("#status", Static).render())
+
+
+async def test_add_remove_model_and_checkpoints(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        app.screen.query_one("#model-name", Input).value = "gpt-4.1-mini"
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert saved_extras(screen.workspace) == ["gpt-4.1-mini"]
+        assert screen._table.row("gpt-4.1-mini").status == "not run"
+        table = screen.query_one("#models", DataTable)
+        table.move_cursor(row=table.get_row_index("gpt-4.1-mini"))
+        await pilot.pause()
+        await pilot.press("d")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert saved_extras(screen.workspace) == []
+        assert screen._table.row("gpt-4.1-mini") is None
+
+        screen.workspace.store.save_checkpoints("ftjob-1", [{"id": "cp-1", "step": 8, "model_name": TUNED_M + ":ckpt-step-8"}])
+        await pilot.press("k")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.workspace.store.setting(CHECKPOINTS_SETTING) is True
+        assert screen._table.row(TUNED_M + ":ckpt-step-8").role == "checkpoint"
+
+
+async def test_export_dialog(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        screen = app.screen
+        await pilot.press("e")
+        await pilot.pause()
+        modal = app.screen
+        default = modal.query_one("#path", Input).value
+        assert default.endswith(".md") and "exports" in default
+        await pilot.click("#fmt-csv")
+        await pilot.pause()
+        assert modal.query_one("#path", Input).value == default[:-3] + ".csv"
+        target = tmp_path / "out" / "table.csv"
+        modal.query_one("#path", Input).value = str(target)
+        await pilot.click("#export")
+        await pilot.pause()
+        assert screen.last_export == target
+        assert target.read_text(encoding="utf-8").startswith("model,role,status,eval_rows,n,correct,accuracy")
+        assert str(target) in str(screen.query_one("#status", Static).render())
+
+
+@pytest.fixture
+def snap_workspace(tmp_path: Path):
+    def make(**kw) -> Workspace:
+        return make_workspace(tmp_path, **kw)
+
+    return make
+
+
+async def _results(pilot) -> None:
+    await open_results(pilot)
+
+
+async def _results_matrix(pilot) -> None:
+    await open_results(pilot)
+    await pilot.press("c")
+    await pilot.pause()
+
+
+def test_snapshot_results(snap_compare, snap_workspace) -> None:
+    assert snap_compare(DistillApp(snap_workspace()), terminal_size=(80, 24), run_before=_results)
+
+
+def test_snapshot_results_matrix(snap_compare, snap_workspace) -> None:
+    assert snap_compare(DistillApp(snap_workspace()), terminal_size=(80, 24), run_before=_results_matrix)
+
+
+def test_snapshot_results_before_fine_tune(snap_compare, tmp_path: Path) -> None:
+    ws = Workspace.open(write_spec(tmp_path))
+    assert snap_compare(DistillApp(ws), terminal_size=(80, 24), run_before=_results)
+
+
+def test_snapshot_results_no_color_failed(snap_compare, snap_workspace, monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(DistillApp(snap_workspace(failed_extra=True)), terminal_size=(80, 24), run_before=_results)

@@ -1,0 +1,134 @@
+"""Pilot and snapshot tests of the Dataset and Estimate screens (and the help screen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from distill_tui.core.spec import load_spec
+from distill_tui.core.workspace import Workspace
+from distill_tui.tui.app import DistillApp
+from tests.helpers import write_spec
+
+
+def _app(folder: Path, **sections) -> DistillApp:
+    return DistillApp(Workspace.open(write_spec(folder, rows=60, **sections)))
+
+
+async def _settle(pilot, app) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_dataset_screen_shows_rows_and_prompt(tmp_path):
+    app = _app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        from textual_fastdatatable import DataTable
+
+        table = app.screen.query_one("#rows", DataTable)
+        assert table.row_count == 60
+        await pilot.press("down", "down")
+        await _settle(pilot, app)
+        prompt = str(app.screen.query_one("#prompt-text").render())
+        assert "prompt tokens" in prompt and "user:" in prompt
+
+
+async def test_dataset_filter_edit_applies_and_saves(tmp_path):
+    app = _app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("f")
+        field = app.screen.query_one("#f-filter")
+        field.value = "country == 'France'"
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        assert app.workspace.spec.dataset.filter == "country == 'France'"
+        assert app.screen.query_one("#rows").row_count == 48
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    assert load_spec(tmp_path / "spec.toml").dataset.filter == "country == 'France'"
+
+
+async def test_dataset_bad_filter_is_one_line_and_keeps_the_spec(tmp_path):
+    app = _app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("f")
+        app.screen.query_one("#f-filter").value = "country =="
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        status = app.screen.query_one("#status")
+        assert status.has_class("error")
+        assert app.workspace.spec.dataset.filter is None
+
+
+async def test_estimate_screen_and_model_edit(tmp_path):
+    app = _app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("2")
+        await _settle(pilot, app)
+        table = app.screen.query_one("#stages")
+        assert table.row_count == 6
+        app.screen.query_one("#f-teacher").value = "my-local-model"
+        app.screen.query_one("#f-teacher").focus()
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        assert app.workspace.spec.teacher.model == "my-local-model"
+        assert "unknown" in str(table.get_row_at(0)[5])
+
+
+async def test_help_screen_lists_the_screen_keys(tmp_path):
+    app = _app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        from distill_tui.tui.screens.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        assert "Save spec" in app.screen._markdown and "| 4 | Curate screen |" in app.screen._markdown
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def test_snapshot_dataset_80x24(tmp_path, snap_compare):
+    async def settle(pilot):
+        await _settle(pilot, pilot.app)
+        await pilot.press("down")
+        await _settle(pilot, pilot.app)
+
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+def test_snapshot_estimate_80x24(tmp_path, snap_compare):
+    async def settle(pilot):
+        await _settle(pilot, pilot.app)
+        await pilot.press("2")
+        await _settle(pilot, pilot.app)
+
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+def test_snapshot_help_80x24(tmp_path, snap_compare):
+    async def settle(pilot):
+        await _settle(pilot, pilot.app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+@pytest.mark.parametrize("no_color", [True])
+def test_snapshot_estimate_no_color(tmp_path, snap_compare, monkeypatch, no_color):
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def settle(pilot):
+        await _settle(pilot, pilot.app)
+        await pilot.press("2")
+        await _settle(pilot, pilot.app)
+
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=settle)
