@@ -96,3 +96,15 @@ def test_template_counter_is_exact(value):
         full = tokens.count_text(prompts.render(template, row, labels), model)
         assert counter.count(row) == full
         assert counter.counter_for_columns(["name", "points", "text"])((value, 91.0, value)) == full
+
+
+def test_count_frame_matches_full_encoding():
+    import pandas as pd
+
+    values = ["plain", "", "[markup] <|endoftext|>", "émigré’s", "a\nb", None, float("nan"), "x" * 50]
+    frame = pd.DataFrame({"name": values, "text": list(reversed(values)), "points": [91.0, None, 3, 4, 5, 6, 7, 8.5]})
+    template = 'Review by {name}: "{text}". It scored {points} points. Choose from: {labels}. Answer with one.'
+    labels = ["Pinot Noir", "Chardonnay"]
+    counter = tokens.TemplateCounter(template, "gpt-4o", labels)
+    expected = [tokens.count_text(prompts.render(template, row, labels), "gpt-4o") for row in frame.to_dict("records")]
+    assert counter.count_frame(frame) == expected

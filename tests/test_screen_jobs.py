@@ -38,7 +38,7 @@ def build_history(ws: Workspace, folder: Path) -> None:
     """Two finished jobs with fixed ids and times: one succeeded (metrics, checkpoints), one failed."""
     t0 = 1_790_000_000.0
     store = ws.store
-    train = str(folder / "train.jsonl")
+    train = "/data/exports/wine/train.jsonl"  # a fixed path: snapshots must not show a temporary folder
     store.save_job(JobRecord(
         id="ftjob-demo-succeeded", backend="offline", base_model="offline-student", status="succeeded",
         fine_tuned_model="ft:offline-student:distill:7p4lURel", training_file="file-train", trained_tokens=48_210,

@@ -34,8 +34,10 @@ def print_table(table: "ComparisonTable", out: IO[str]) -> None:
     out.write(report.text_table(table) + "\n\n")
     for row in table.rows:
         if row.status == "failed":
-            out.write(f"{row.model}: FAILED every request" + (f" ({row.last_error})" if row.last_error else "") + "\n")
-        elif row.status in ("partial", "not run") and row.failed + row.missing:
+            out.write(f"{row.model}: FAILED, no row answered" + (f" ({row.last_error})" if row.last_error else "") + "\n")
+        elif row.status == "not run":
+            out.write(f"{row.model}: not run (stopped before its turn); run eval again\n")
+        elif row.status == "partial":
             out.write(f"{row.model}: {row.failed} failed and {row.missing} missing rows are left out of n "
                       f"(coverage {report.pct(row.coverage)}); run eval again to retry them\n")
     chosen = report.default_selected(table)
@@ -80,7 +82,7 @@ def run(args: Namespace) -> int:
                 )
         finally:
             progress.end_line()
-        table = build_table(ws, models)
+        table = build_table(ws, models, result.failures)
         if not table.leak.ok:
             print(f"distill-tui: {table.leak.line()}", file=sys.stderr)
         if export is not None:

@@ -72,13 +72,13 @@ def metrics_line(data: dict[str, Any]) -> str:
 
 def print_update(update: "JobUpdate") -> None:
     """Progress on stderr: status changes, event messages and metrics lines."""
-    if update.status_changed:
-        _err(f"status: {update.record.status}")
     for event in update.new_events:
         if event.get("type") == "metrics" and isinstance(event.get("data"), dict):
             _err(f"  {metrics_line(event['data'])}")
         elif event.get("message"):
             _err(f"  {event.get('level') or 'info'}: {event['message']}")
+    if update.status_changed:  # after its events: the status is where they led
+        _err(f"status: {update.record.status}")
     if update.note:
         _err(f"note: {update.note}")
 

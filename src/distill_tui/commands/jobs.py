@@ -22,7 +22,9 @@ def _when(ts: float | None) -> str:
 
 
 def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
+    if value is None:
+        return "-"
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def _provider_error(exc: Exception) -> str:
@@ -112,16 +114,25 @@ def run(args: Namespace) -> int:
     if not rows:
         print("no fine-tuning jobs yet (create one with `distill-tui finetune SPEC`)")
         return 0
-    header = f"{'id':<28} {'status':<16} {'model':<22} {'fine-tuned model':<36} {'created':<16} {'tokens':>10} {'cost':>9}"
-    print(header)
-    print("-" * len(header))
-    for label, job, source in rows:
-        status = job.status + ("*" if source == "provider" else "")
-        tokens = "-" if job.trained_tokens is None else f"{job.trained_tokens:,}"
-        print(
-            f"{job.id[:28]:<28} {status:<16} {job.base_model[:22]:<22} {(job.fine_tuned_model or '-')[:36]:<36} "
-            f"{_when(job.created_at):<16} {tokens:>10} {_money(job_cost(job)):>9}"
-        )
+    headers = ("id", "status", "model", "fine-tuned model", "created", "tokens", "cost")
+    table = [
+        (job.id, job.status + ("*" if source == "provider" else ""), job.base_model, job.fine_tuned_model or "-",
+         _when(job.created_at), "-" if job.trained_tokens is None else f"{job.trained_tokens:,}", _money(job_cost(job)))
+        for _, job, source in rows
+    ]
+    if not args.spec:  # jobs of every workspace: say which
+        headers = ("workspace", *headers)
+        table = [(label, *cells) for (label, _, _), cells in zip(rows, table)]
+    # Ids and model names are copied from here, so columns fit them instead of cutting them.
+    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
+    right = {len(headers) - 2, len(headers) - 1}
+
+    def line(cells) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    print(line(headers))
+    for cells in table:
+        print(line(cells))
     if any(source == "provider" for _, _, source in rows):
         print("* on the provider only: attach with `distill-tui finetune SPEC --job ID`")
     return 0

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from distill_tui.core.curate_filters import Filters, parse_filters  # noqa: F401  (part of this API)
+from distill_tui.core.importer import DEFAULT_TOKEN_LIMIT, Context, load_workspace, prompt_key  # noqa: F401
 from distill_tui.core.validate_jsonl import TokenCounter
 
 if TYPE_CHECKING:
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     from distill_tui.core.workspace import Workspace
 
 SETTING = "curation"
-DEFAULT_TOKEN_LIMIT = 65_536
 
 
 @dataclass(frozen=True)
@@ -48,26 +49,6 @@ class Totals:
     leaked: int  # rows the user selected that are held out for evaluation
 
 
-@dataclass
-class Context:
-    """What the model needs from the workspace (kept separate so tests can build one directly)."""
-
-    student: str = "gpt-4o-mini"
-    token_limit: int = DEFAULT_TOKEN_LIMIT
-    training_price: float | None = None  # USD per 1M trained tokens
-    n_epochs: int | str = "auto"
-    seed: int = 42
-    eval_ids: frozenset[int] = frozenset()
-    eval_keys: frozenset[bytes] = frozenset()
-    labels: list[str] = field(default_factory=list)
-
-
-def prompt_key(messages: Sequence[dict[str, Any]] | None) -> bytes:
-    """An identity for a prompt: equal for exactly equal messages (roles and contents)."""
-    text = "\x00".join(f"{m.get('role')}\x01{m.get('content')}" for m in messages or ())
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
-
-
 def prompt_text(messages: Sequence[dict[str, Any]] | None) -> str:
     """The non-system message text of a prompt (what text search looks at)."""
     return "\n".join(str(m.get("content") or "") for m in messages or () if m.get("role") != "system")
@@ -80,13 +61,58 @@ def _codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, list(index)
 
 
+class _Writer:
+    """Writes selection changes on one background thread, in order, merging bursts, so a keypress
+    never waits for SQLite (a bulk change of 10k flags costs 20-40 ms to write)."""
+
+    def __init__(self, store: "Store") -> None:
+        self._store = store
+        self._cond = threading.Condition()
+        self._flags: dict[int, bool] = {}
+        self._state: dict[str, Any] | None = None
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, flags: dict[int, bool], state: dict[str, Any] | None) -> None:
+        with self._cond:
+            self._flags.update(flags)
+            if state is not None:
+                self._state = state
+            self._idle.clear()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="curation-writer", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._flags and self._state is None:
+                    self._idle.set()
+                    self._cond.wait()
+                flags, state, self._flags, self._state = self._flags, self._state, {}, None
+            if flags:
+                self._store.set_selections(flags)
+            if state is not None:
+                self._store.set_setting(SETTING, state)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return self._idle.wait(timeout)
+
+
 class Curation:
-    """The selection model over a list of teacher answers (see the module docstring)."""
+    """The selection model over a list of teacher answers (see the module docstring).
+
+    Changes are written to the store as they happen; with `background_writes` they are written on a
+    background thread instead (call `flush` before closing the store).
+    """
 
     def __init__(self, answers: Sequence["Answer"], context: Context | None = None, store: "Store | None" = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, *, background_writes: bool = False) -> None:
         self.context = context or Context()
         self.store = store
+        self._writer = _Writer(store) if store is not None and background_writes else None
         ordered = sorted(answers, key=lambda a: (a.row_id < 0, abs(a.row_id)))
         self.answers = list(ordered)
         n = self.n = len(ordered)
@@ -132,10 +158,11 @@ class Curation:
 
     # loading ----------------------------------------------------------------------------------
     @classmethod
-    def from_workspace(cls, ws: "Workspace", progress: Callable[[int, int], None] | None = None) -> "Curation":
+    def from_workspace(cls, ws: "Workspace", progress: Callable[[int, int], None] | None = None, *,
+                       background_writes: bool = False) -> "Curation":
         """The curation of a workspace: its teacher answers for today's prompts, plus imported ones."""
         answers, context = load_workspace(ws)
-        return cls(answers, context, ws.store, progress)
+        return cls(answers, context, ws.store, progress, background_writes=background_writes)
 
     def _load_state(self) -> None:
         if self.store is None:
@@ -153,11 +180,26 @@ class Curation:
 
     def save_state(self) -> None:
         """Persist filters, cap, epochs and exclusions (selection flags are written as they change)."""
-        if self.store is not None:
-            self.store.set_setting(SETTING, {
-                "filters": self.filters.to_dict(), "cap": self.cap, "epochs": self.epochs,
-                "excluded": sorted(self.excluded),
-            })
+        self._persist({}, True)
+
+    def _persist(self, flags: dict[int, bool], state: bool) -> None:
+        if self.store is None:
+            return
+        snapshot = None
+        if state:
+            snapshot = {"filters": self.filters.to_dict(), "cap": self.cap, "epochs": self.epochs,
+                        "excluded": sorted(self.excluded)}
+        if self._writer is not None:
+            self._writer.submit(flags, snapshot)
+            return
+        if flags:
+            self.store.set_selections(flags)
+        if snapshot is not None:
+            self.store.set_setting(SETTING, snapshot)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every change is in the store (immediate without background writes)."""
+        return True if self._writer is None else self._writer.flush(timeout)
 
     # views ------------------------------------------------------------------------------------
     @property
@@ -234,10 +276,9 @@ class Curation:
             self.excluded.update(r for r, v in zip(ids, new.tolist()) if not v)
         if lift:
             self.excluded.difference_update(r for r, v in zip(ids, new.tolist()) if v)
-        if self.store is not None and len(changed):
-            self.store.set_selections(dict(zip(self.ids[changed].tolist(), self.selected[changed].tolist())))
-        if len(self.excluded) != before:
-            self.save_state()
+        flags = dict(zip(self.ids[changed].tolist(), self.selected[changed].tolist())) if len(changed) else {}
+        if flags or len(self.excluded) != before:
+            self._persist(flags, len(self.excluded) != before)
         return int(len(changed))
 
     def toggle(self, row_id: int) -> bool:
@@ -351,39 +392,3 @@ def cap_drop(cur: Curation, among: np.ndarray, cap: int) -> np.ndarray:
     starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
     rank = np.arange(len(where)) - np.repeat(starts, np.diff(np.r_[starts, len(where)]))
     return where[rank >= cap] if len(where) else where
-
-
-def load_workspace(ws: "Workspace") -> tuple[list["Answer"], Context]:
-    """A workspace's answers to curate and the context (prices, limits, held-out rows) they need.
-
-    The answers are the train-split teacher answers for today's prompts, and every imported
-    completion. Today's prompts cover both splits, so a row answered as train but now held out (the
-    split changed) still loads, and the leak guard can say it was left out.
-    """
-    from distill_tui.core import requests
-
-    spec = ws.spec
-    teacher, student = spec.teacher.model, spec.student.model
-    hashes: dict[int, str] = {}
-    eval_ids: set[int] = set()
-    eval_keys: set[bytes] = set()
-    for r in requests.iter_requests(spec, ws.data, teacher, None):
-        hashes[r.row_id] = r.prompt_hash
-        if r.split != "train":
-            eval_ids.add(r.row_id)
-            eval_keys.add(prompt_key(r.messages))
-    answers = [a for a in ws.store.answers(split="train")
-               if a.source == "imported" or (a.model == teacher and hashes.get(a.row_id) == a.prompt_hash)]
-    price = ws.prices.price(student)
-    context = Context(
-        student=student,
-        token_limit=(price.training_example_max_tokens if price and price.training_example_max_tokens
-                     else DEFAULT_TOKEN_LIMIT),
-        training_price=ws.prices.training_price(student),
-        n_epochs=spec.finetune.n_epochs,
-        seed=spec.dataset.seed,
-        eval_ids=frozenset(eval_ids),
-        eval_keys=frozenset(eval_keys),
-        labels=list(ws.data.labels),
-    )
-    return answers, context

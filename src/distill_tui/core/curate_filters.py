@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Iterable
 
@@ -40,26 +41,32 @@ class Filters:
     def active(self) -> bool:
         return self != Filters()
 
-    def describe(self) -> str:
-        """A short one-line summary, e.g. `agrees=yes label=Merlot text='oak'`."""
-        parts = []
+    def expressions(self) -> list[str]:
+        """The filters as `KEY=VALUE` expressions that `parse_filters` reads back."""
+        out = []
         if self.agrees:
-            parts.append(f"agrees={self.agrees}")
+            out.append(f"agrees={self.agrees}")
         if self.valid is not None:
-            parts.append("valid=yes" if self.valid else "invalid")
+            out.append(f"valid={'yes' if self.valid else 'no'}")
         for name, values in (("label", self.labels), ("answer", self.answers), ("finish", self.finish)):
             if values:
-                parts.append(f"{name}={','.join(values)}")
+                out.append(f"{name}={','.join(values)}")
         for name in ("status", "source"):
             if getattr(self, name):
-                parts.append(f"{name}={getattr(self, name)}")
+                out.append(f"{name}={getattr(self, name)}")
         if self.min_tokens is not None or self.max_tokens is not None:
-            parts.append(f"tokens={self.min_tokens or ''}..{self.max_tokens or ''}")
+            low = "" if self.min_tokens is None else self.min_tokens
+            high = "" if self.max_tokens is None else self.max_tokens
+            out.append(f"tokens={low}..{high}")
         if self.dups is not None:
-            parts.append("dups" if self.dups else "unique")
+            out.append(f"dup={'yes' if self.dups else 'no'}")
         if self.text:
-            parts.append(f"text={self.text!r}")
-        return " ".join(parts) or "none"
+            out.append(f"text={self.text}")
+        return out
+
+    def describe(self) -> str:
+        """One line, e.g. `agrees=yes 'label=Pinot Noir' text=oak`, that `parse_filter_line` reads back."""
+        return " ".join(shlex.quote(e) for e in self.expressions()) or "none"
 
 
 _YES, _NO = ("yes", "y", "true", "1", "on"), ("no", "n", "false", "0", "off")
@@ -106,7 +113,10 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
             name = {"label": "labels", "answer": "answers", "finish": "finish"}[key]
             f = replace(f, **{name: getattr(f, name) + items})
         elif key in ("status", "source"):
-            f = replace(f, **{key: value})
+            allowed = ("ok", "failed") if key == "status" else ("generated", "imported")
+            if value.lower() not in allowed:
+                raise UserError(f"--filter {expr}: {key} takes {' or '.join(allowed)}")
+            f = replace(f, **{key: value.lower()})
         elif key == "tokens":
             low, dots, high = value.partition("..")
             try:
@@ -130,3 +140,12 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
     return f, actions
 
 
+
+
+def parse_filter_line(line: str, base: Filters | None = None) -> tuple[Filters, dict[str, Any]]:
+    """Parse a line of space-separated expressions (shell quoting for spaces), as typed in the TUI."""
+    try:
+        parts = shlex.split(line)
+    except ValueError as exc:
+        raise UserError(f"filter {line!r}: {exc}") from None
+    return parse_filters([p for p in parts if p.lower() != "none"], base)

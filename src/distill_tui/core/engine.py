@@ -180,7 +180,7 @@ class Tally:
     cost_known: bool = True
     in_flight: int = 0
     reserved_usd: float = 0.0
-    consecutive_failures: int = 0
+    error_streak: int = 0  # failed attempts (5xx, timeouts, connection) since the last answer
     recent: deque = field(default_factory=lambda: deque())  # (time, tokens) of recent answers
     last_errors: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     last_answers: deque = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -252,6 +252,7 @@ class Pool:
         self.stop_reason: str | None = None  # "cancelled" | "budget" | "fatal"
         self.fatal: tuple[str, int] | None = None
         self.stop_message: str | None = None  # why, when the reason alone does not say
+        self.max_error_streak = max(20, 3 * self.workers)
         self.started = time.monotonic()
         self._threads: list[threading.Thread] = []
 
@@ -367,7 +368,7 @@ class Pool:
             tally = self.tally
             tally.reserved_usd -= item.reserve_usd
             tally.ok += 1
-            tally.consecutive_failures = 0
+            tally.error_streak = 0
             tally.input_tokens += outcome.prompt_tokens
             tally.output_tokens += outcome.completion_tokens
             if outcome.cost_usd is None:
@@ -380,62 +381,59 @@ class Pool:
             self._release(item)
 
     def _on_error(self, item: Item, exc: BaseException) -> None:
+        """Classify a failed attempt: requeue the row, fail it, or stop the run."""
         kind = classify(exc, rows_succeeded=self.rows_succeeded)
         line, code = explain_line(exc)
         item.last_error = line
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+        if headers:
+            self.limiter.observe_headers(headers)
+        retry_after = retry_after_from_headers(headers)
         now = time.monotonic()
-        failed_row = False
         with self.lock:
             self.tally.reserved_usd -= item.reserve_usd
+            if kind != "fatal":
+                self.tally.last_errors.append((item.req.row_id, line))
             if kind == "rate_limited":
                 self.tally.rate_limited += 1
                 item.rate_limited += 1
                 if item.rate_limited > RATE_LIMIT_RETRIES:
-                    failed_row = True
+                    kind = "row"
                 else:
-                    self.tally.retries += 1
-                    # The limiter pauses the whole pool; the row is due again at once.
-                    self.limiter.penalize(retry_delay(item.rate_limited - 1, retry_after_from_headers(headers)))
-                    self.queue.later(item, now)
+                    # One pause for the whole pool; the row itself is due again at once.
+                    self.limiter.penalize(retry_delay(item.rate_limited - 1, retry_after))
             elif kind == "retry":
                 item.errors += 1
-                if item.errors > self.max_retries:
-                    failed_row = True
-                else:
-                    self.tally.retries += 1
-                    self.queue.later(item, now + retry_delay(item.errors - 1, retry_after_from_headers(headers)))
-            elif kind == "row":
-                failed_row = True
-            if kind != "fatal":
-                self.tally.last_errors.append((item.req.row_id, line))
-        if kind == "fatal":
-            with self.lock:
+                self.tally.error_streak += 1
+                if self.tally.error_streak >= self.max_error_streak:
+                    # The provider is down, or every request is broken: stop, do not burn retries.
+                    kind, code = "fatal", 1
+                    line = f"the provider keeps failing ({self.tally.error_streak} attempts in a row): {line}"
+                elif item.errors > self.max_retries:
+                    kind = "row"
+            if kind in ("rate_limited", "retry"):
+                self.tally.retries += 1
+                due = now if kind == "rate_limited" else now + retry_delay(item.errors - 1, retry_after)
+                self.queue.later(item, due)
+                self._release(item)
+                return
+            if kind == "fatal":
                 self.queue.push_back(item)
                 self._release(item)
+        if kind == "fatal":
             self.stop("fatal", (line, code))
-            return
-        if failed_row:
-            self._fail_row(item, line, streak=kind != "row")
-            return
-        with self.lock:
-            self._release(item)
+        else:
+            self._fail_row(item, line)
 
-    def _fail_row(self, item: Item, line: str, *, streak: bool) -> None:
-        """Save a row as failed. Rows failing after every retry, many in a row, mean the provider is
-        down: the run stops rather than burn through every row."""
+    def _fail_row(self, item: Item, line: str) -> None:
+        """Save a row as failed (asked again on the next run)."""
         try:
             self._save_failed(item.req, line, item.attempts)
         except Exception as exc:  # noqa: BLE001
             self.stop("fatal", (f"cannot save a failed row: {explain_line(exc)[0]}", 1))
         with self.lock:
             self.tally.failed += 1
-            if streak:
-                self.tally.consecutive_failures += 1
-            run = self.tally.consecutive_failures
             self._release(item)
-        if streak and run >= max(10, 2 * self.workers):
-            self.stop("fatal", (f"{run} rows in a row failed after every retry; last: {line}", 1))
 
     # reading ------------------------------------------------------------------------------------
     def queued(self) -> int:

@@ -106,9 +106,10 @@ class PromptCounter:
 
     def totals(self, frame: Any) -> tuple[int, list[int]]:
         """Sum and per-row prompt tokens over the rows of a DataFrame."""
-        count = self.row_counter()
-        values = frame[self.columns].itertuples(index=False, name=None) if self.columns else ([()] * len(frame))
-        per_row = [count(v) for v in values]
+        base = self.overhead + self.schema_tokens
+        per_row = [base + n for n in self._user.count_frame(frame)]
+        if self._system is not None:
+            per_row = [a + b for a, b in zip(per_row, self._system.count_frame(frame))]
         return sum(per_row), per_row
 
 

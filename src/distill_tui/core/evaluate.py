@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from distill_tui.core import stats
 from distill_tui.core.errors import UserError
@@ -83,8 +83,9 @@ class ModelRow:
     last_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
+        # p-values keep every digit: a tiny p rounded to 0.0 would claim certainty.
+        return {k: round(v, 6) if isinstance(v, float) and k != "p_value_vs_base" else v
+                for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -226,6 +227,7 @@ def _score(
     rows: _EvalRows,
     teacher: dict[int, "Answer"] | None,
     base: dict[int, "Answer"] | None,
+    failure: str | None = None,
 ) -> ModelRow:
     total = len(rows.hashes)
     ok = [a for a in answers if a.status == "ok"]
@@ -255,10 +257,10 @@ def _score(
 
     latencies = [a.latency_s for a in ok if a.latency_s is not None]
     if n == 0:
-        status = "failed" if failed else "not run"
+        status = "failed" if failed or failure else "not run"
     else:
         status = "ok" if n == total else "partial"
-    last_error = next((a.error for a in reversed(failed) if a.error), None)
+    last_error = failure or next((a.error for a in reversed(failed) if a.error), None)
     return ModelRow(
         model=model.name, role=model.role, status=status, eval_rows=total, n=n, correct=correct,
         invalid=invalid, failed=len(failed), missing=total - n - len(failed), accuracy=accuracy,
@@ -347,8 +349,14 @@ def _rows_in_file(path: str | None, by_text: dict[str, int]) -> set[int] | None:
     return found
 
 
-def build_table(ws: "Workspace", models: Sequence[EvalModel]) -> ComparisonTable:
+def build_table(
+    ws: "Workspace", models: Sequence[EvalModel], failures: Mapping[str, str] | None = None
+) -> ComparisonTable:
     """Score every model on the eval rows from the answers saved in the workspace.
+
+    Args:
+        failures: model → why its last run stopped (a fatal error such as an unknown model, which
+            saves no answer): such a model is reported as failed rather than not run.
 
     Raises:
         UserError: the spec holds out no eval rows (or the data cannot be prepared).
@@ -363,7 +371,8 @@ def build_table(ws: "Workspace", models: Sequence[EvalModel]) -> ComparisonTable
         return {a.row_id: a for a in answers[model.name] if a.status == "ok"}
 
     teacher, base = answered(TEACHER), answered(BASE)
-    table_rows = [_score(ws, m, answers[m.name], rows, teacher, base) for m in models]
+    failures = failures or {}
+    table_rows = [_score(ws, m, answers[m.name], rows, teacher, base, failures.get(m.name)) for m in models]
     details = {m.name: class_report(m.name, answers[m.name], rows.gold) for m in models}
     return ComparisonTable(
         spec=str(ws.spec.source),

@@ -73,6 +73,11 @@ class EvalRun:
     def fatal(self) -> list["RunResult"]:
         return [r for r in self.results if r.stopped == "fatal"]
 
+    @property
+    def failures(self) -> dict[str, str]:
+        """model → the error that stopped its run (for `build_table`)."""
+        return {r.model: r.fatal_error or r.message for r in self.fatal}
+
     def to_json(self) -> dict[str, Any]:
         return {"stopped": self.stopped, "requests": self.requests, "cost_usd": round(self.cost_usd, 6),
                 "models": [r.to_json() for r in self.results]}

@@ -238,7 +238,8 @@ class OpenAIJobsBackend:
                 break
             page = page.get_next_page()
             items = [_event_dict(e) for e in page.data]
-        return sorted(out, key=lambda e: (e["created_at"], str(e["id"])))
+        out.reverse()  # the provider's order, not a sort: many events share one second
+        return out
 
     def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
         return [_checkpoint_dict(c) for c in self.client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)]
@@ -251,9 +252,17 @@ class OpenAIJobsBackend:
 
 
 def backend_name(workspace: "Workspace") -> str:
+    """"offline", "azure", "openai", or "compatible" (another OpenAI-compatible base_url)."""
+    from distill_tui.core.provider import resolve_base_url
+
     if workspace.offline:
         return "offline"
-    return "azure" if workspace.spec.provider.kind == "azure" else "openai"
+    if workspace.spec.provider.kind == "azure":
+        return "azure"
+    url = workspace.base_url or workspace.spec.provider.base_url or ""
+    if not url:
+        url = resolve_base_url(workspace.spec, None) or ""
+    return "openai" if not url or url.startswith("https://api.openai.com") else "compatible"
 
 
 def backend_for(workspace: "Workspace") -> FineTuneBackend:

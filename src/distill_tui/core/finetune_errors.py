@@ -91,7 +91,7 @@ class JobFailed(WorkFailed, Stranded):
             what = f"Job {job_id} was cancelled before it finished."
         else:
             line = f"job {job_id} failed: {detail or 'no reason given'}"
-            what = f"Job {job_id} failed: {detail or 'the provider gave no reason'}."
+            what = f"Job {job_id} failed: {(detail or 'the provider gave no reason').rstrip('.')}."
         super().__init__(line)
         self._init_stranded("Job cancelled" if status == "cancelled" else "Job failed", what, paths)
         self.job_id = job_id

@@ -93,12 +93,26 @@ def _raise_for(exc: Exception, job_id: str) -> None:
     raise (UserError(line) if code == 2 else WorkFailed(line)) from None
 
 
+def job_events(store: "Store", job_id: str) -> list[dict[str, Any]]:
+    """A job's saved events in arrival order.
+
+    `Store.events` sorts ties within a second by event id, which for random ids is not the order
+    they happened in; rowid is (events are saved oldest first).
+    """
+    import json
+
+    rows = store.execute(
+        "SELECT * FROM job_events WHERE job_id=? ORDER BY created_at, rowid", (job_id,)
+    )
+    return [{**dict(r), "data": json.loads(r["data"]) if r["data"] else None} for r in rows]
+
+
 def _sync(workspace: "Workspace", backend: FineTuneBackend, job_id: str, base: JobRecord | None) -> JobUpdate:
     """One poll: the job, its new events, its checkpoints when something moved; all saved."""
     store = workspace.store
     snapshot: JobSnapshot = backend.retrieve(job_id)
-    known = store.events(job_id)
-    last = max(known, key=lambda e: (e["created_at"], e["event_id"]))["event_id"] if known else None
+    known = job_events(store, job_id)
+    last = known[-1]["event_id"] if known else None
     fetched = backend.events(job_id, after=last)
     known_ids = {e["event_id"] for e in known}
     new_events = [e for e in fetched if e["id"] not in known_ids]
@@ -303,12 +317,11 @@ def merge_listing(
     others = []
     for snap in remote:
         base = local.get(snap.id)
+        cost = training_cost(prices, snap.model, snap.trained_tokens)
         if base is None:
-            others.append(record_from(snap, backend, None, source="provider"))
+            others.append(record_from(snap, backend, None, source="provider", training_cost_usd=cost))
             continue
-        updated = record_from(snap, backend, base)
-        if snap.trained_tokens is not None:
-            updated.data = {**(updated.data or {}), "training_cost_usd": training_cost(prices, snap.model, snap.trained_tokens)}
+        updated = record_from(snap, backend, base, training_cost_usd=cost)
         if _differs(base, updated):
             store.save_job(updated)
             local[snap.id] = updated

@@ -11,14 +11,74 @@ by the leak guard.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from distill_tui.core.errors import UserError
+
+PAGE_SIZE = 100
+DEFAULT_TOKEN_LIMIT = 65_536
 
 if TYPE_CHECKING:
     from distill_tui.core.store import Answer
     from distill_tui.core.workspace import Workspace
+
+
+@dataclass
+class Context:
+    """What the model needs from the workspace (kept separate so tests can build one directly)."""
+
+    student: str = "gpt-4o-mini"
+    token_limit: int = DEFAULT_TOKEN_LIMIT
+    training_price: float | None = None  # USD per 1M trained tokens
+    n_epochs: int | str = "auto"
+    seed: int = 42
+    eval_ids: frozenset[int] = frozenset()
+    eval_keys: frozenset[bytes] = frozenset()
+    labels: list[str] = field(default_factory=list)
+
+
+def prompt_key(messages: Sequence[dict[str, Any]] | None) -> bytes:
+    """An identity for a prompt: equal for exactly equal messages (roles and contents)."""
+    text = "\x00".join(f"{m.get('role')}\x01{m.get('content')}" for m in messages or ())
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def load_workspace(ws: "Workspace") -> tuple[list["Answer"], Context]:
+    """A workspace's answers to curate and the context (prices, limits, held-out rows) they need.
+
+    The answers are the train-split teacher answers for today's prompts, and every imported
+    completion. Today's prompts cover both splits, so a row answered as train but now held out (the
+    split changed) still loads, and the leak guard can say it was left out.
+    """
+    from distill_tui.core import requests
+
+    spec = ws.spec
+    teacher, student = spec.teacher.model, spec.student.model
+    hashes: dict[int, str] = {}
+    eval_ids: set[int] = set()
+    eval_keys: set[bytes] = set()
+    for r in requests.iter_requests(spec, ws.data, teacher, None):
+        hashes[r.row_id] = r.prompt_hash
+        if r.split != "train":
+            eval_ids.add(r.row_id)
+            eval_keys.add(prompt_key(r.messages))
+    answers = [a for a in ws.store.answers(split="train")
+               if a.source == "imported" or (a.model == teacher and hashes.get(a.row_id) == a.prompt_hash)]
+    price = ws.prices.price(student)
+    context = Context(
+        student=student,
+        token_limit=(price.training_example_max_tokens if price and price.training_example_max_tokens
+                     else DEFAULT_TOKEN_LIMIT),
+        training_price=ws.prices.training_price(student),
+        n_epochs=spec.finetune.n_epochs,
+        seed=spec.dataset.seed,
+        eval_ids=frozenset(eval_ids),
+        eval_keys=frozenset(eval_keys),
+        labels=list(ws.data.labels),
+    )
+    return answers, context
 
 
 @dataclass(frozen=True)
@@ -80,7 +140,6 @@ def import_stored(
         UserError: no metadata given or the key is missing; API errors propagate (see `apierrors`).
     """
     from distill_tui.core import requests
-    from distill_tui.core.curate import prompt_key
 
     if not metadata:
         raise UserError("give at least one metadata key=value to import by")
@@ -91,7 +150,7 @@ def import_stored(
     next_id = min([int(r[1]) for r in rows] + [0]) - 1
     gold_by_key = {prompt_key(r.messages): r.gold
                    for r in requests.iter_requests(spec, ws.data, spec.teacher.model, "train")}
-    kwargs: dict[str, Any] = {"metadata": metadata, "limit": 100}
+    kwargs: dict[str, Any] = {"metadata": metadata, "limit": PAGE_SIZE}
     if model:
         kwargs["model"] = model
     imported = already = unusable = with_gold = 0
@@ -101,7 +160,7 @@ def import_stored(
         if completion.id in seen:
             already += 1
             continue
-        messages = [_message(m) for m in client.chat.completions.messages.list(completion.id, limit=100)]
+        messages = [_message(m) for m in client.chat.completions.messages.list(completion.id, limit=PAGE_SIZE)]
         choice = completion.choices[0] if completion.choices else None
         content = choice.message.content if choice else None
         if not messages or not content:

@@ -74,6 +74,8 @@ def placeholders(template: str) -> list[str]:
 
 def format_value(value: Any) -> str:
     """Render one cell for a prompt: missing values visibly, whole floats without `.0`."""
+    if type(value) is str:
+        return value
     if value is None:
         return MISSING
     if isinstance(value, float):

@@ -138,7 +138,7 @@ def markdown(table: "ComparisonTable", selected: str | None = None, confusions: 
     out += ["", LEGEND, ""]
     failed = [r for r in table.rows if r.status == "failed"]
     for row in failed:
-        out.append(f"- **{_md_escape(row.model)}** failed every request" + (f": {row.last_error}" if row.last_error else ""))
+        out.append(f"- **{_md_escape(row.model)}** failed, no row answered" + (f": {row.last_error}" if row.last_error else ""))
     if failed:
         out.append("")
     shown = [r for r in table.rows if table.details.get(r.model) and table.details[r.model].confusions]

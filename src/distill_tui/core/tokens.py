@@ -212,9 +212,11 @@ class TemplateCounter:
                 chunks[-1].append(part)
                 continue
             cuts = safe_cuts(part)
-            if len(cuts) < 2:
+            if not cuts:
                 chunks[-1].append(part)
                 continue
+            # One cut is enough to separate the fields on either side; two or more also leave a
+            # middle that is the same on every row.
             first, last = cuts[0], cuts[-1]
             chunks[-1].append(part[:first])
             self.constant += len(self._enc.encode_ordinary(part[first:last]))
@@ -225,32 +227,96 @@ class TemplateCounter:
             self.constant += len(self._enc.encode_ordinary("".join(chunk)))  # type: ignore[arg-type]
         self._dynamic = [c for c in self._chunks if any(isinstance(x, prompts.Field) for x in c)]
 
+    def _plan(self, index: Mapping[str, int] | None = None) -> list[tuple[bool, Any]]:
+        # Each dynamic chunk but the first starts with " <letter>" and each but the last ends with a
+        # letter, so their concatenation is cut only at safe positions: one encode call per row
+        # counts them all.
+        plan: list[tuple[bool, Any]] = []
+        for chunk in self._dynamic:
+            for x in chunk:
+                if isinstance(x, prompts.Field):
+                    plan.append((True, x.name if index is None else index[x.name]))
+                elif x:
+                    plan.append((False, x))
+        return plan
+
     def count(self, row: Mapping[str, Any]) -> int:
         """Tokens of the template rendered with this row."""
+        fmt = prompts.format_value
+        text = "".join(fmt(row[v]) if is_field else v for is_field, v in self._plan())
+        return self.constant + (len(self._enc.encode_ordinary(text)) if text else 0)
+
+    def count_frame(self, frame: Any) -> list[int]:
+        """Tokens of the template rendered with every row of a DataFrame, in row order.
+
+        A chunk holding one field is counted once per distinct value (most columns repeat a lot);
+        chunks holding several fields are assembled column-wise by pyarrow and encoded per row.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(frame)
+        totals = [self.constant] * n
         encode = self._enc.encode_ordinary
-        total = self.constant
+        formatted: dict[str, list[str]] = {}
+
+        def column(name: str) -> list[str]:
+            if name not in formatted:
+                formatted[name] = format_column(frame[name])
+            return formatted[name]
+
+        multi: list[list[str | prompts.Field]] = []
         for chunk in self._dynamic:
-            text = "".join(
-                prompts.format_value(row[x.name]) if isinstance(x, prompts.Field) else x for x in chunk
-            )
-            total += len(encode(text))
-        return total
+            fields = [x for x in chunk if isinstance(x, prompts.Field)]
+            if len(fields) != 1:
+                multi.append(chunk)
+                continue
+            position = next(i for i, x in enumerate(chunk) if isinstance(x, prompts.Field))
+            before = "".join(x for x in chunk[:position] if isinstance(x, str))
+            after = "".join(x for x in chunk[position + 1 :] if isinstance(x, str))
+            memo: dict[str, int] = {}
+            counts = []
+            for value in column(fields[0].name):
+                count = memo.get(value)
+                if count is None:
+                    count = memo[value] = len(encode(before + value + after))
+                counts.append(count)
+            totals = [a + b for a, b in zip(totals, counts)]
+        if multi and n:
+            # Concatenated chunks still meet only at safe cuts, so one encode per row counts them all.
+            parts = []
+            for chunk in multi:
+                for x in chunk:
+                    if isinstance(x, prompts.Field):
+                        parts.append(pa.array(column(x.name), type=pa.large_string()))
+                    elif x:
+                        parts.append(pa.scalar(x, type=pa.large_string()))
+            parts.append(pa.scalar("", type=pa.large_string()))
+            texts = pc.binary_join_element_wise(*parts, pa.scalar("", type=pa.large_string())).to_pylist()
+            totals = [a + len(encode(t)) for a, t in zip(totals, texts)]
+        return totals
 
     def counter_for_columns(self, columns: Sequence[str]) -> Callable[[Sequence[Any]], int]:
         """A faster per-row counter over tuples whose values follow `columns`."""
         index = {name: i for i, name in enumerate(columns)}
         encode = self._enc.encode_ordinary
         fmt = prompts.format_value
-        plans = [
-            [(True, index[x.name]) if isinstance(x, prompts.Field) else (False, x) for x in chunk]
-            for chunk in self._dynamic
-        ]
+        plan = self._plan(index)
         constant = self.constant
+        if not plan:
+            return lambda values: constant
 
         def count(values: Sequence[Any]) -> int:
-            total = constant
-            for plan in plans:
-                total += len(encode("".join(fmt(values[v]) if is_field else v for is_field, v in plan)))
-            return total
+            return constant + len(encode("".join([fmt(values[v]) if is_field else v for is_field, v in plan])))
 
         return count
+
+
+def format_column(series: Any) -> list[str]:
+    """`prompts.format_value` over a whole column, vectorized for the common string case."""
+    dtype = str(series.dtype)
+    if dtype in ("object", "str", "string", "large_string[pyarrow]", "string[pyarrow]") or dtype.startswith("str"):
+        values = series.tolist()
+        fmt = prompts.format_value
+        return [v if type(v) is str else fmt(v) for v in values]
+    return [prompts.format_value(v) for v in series.tolist()]

@@ -73,6 +73,22 @@ class NaiveBayes:
         clone._total_mass = self._total_mass
         return clone
 
+    def to_state(self) -> dict:
+        """Everything the model learned, as plain JSON-able data."""
+        return {"mu": self.mu, "index": self._index, "docs": self._docs, "mass": self._mass}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "NaiveBayes":
+        """The model `to_state` described."""
+        model = cls(state["mu"])
+        model._index = state["index"]
+        model._docs = state["docs"]
+        model._mass = state["mass"]
+        model._feature_mass = {f: sum(per_label.values()) for f, per_label in model._index.items()}
+        model._total_docs = sum(model._docs.values())
+        model._total_mass = sum(model._mass.values())
+        return model
+
     def learn(self, text: str, label: str, weight: float = 1.0) -> None:
         """Learn one labelled text."""
         self.learn_features(features(text), label, weight)
@@ -117,7 +133,7 @@ class NaiveBayes:
         index = self._index
         feature_mass = self._feature_mass
         log = math.log
-        for feat in feats:
+        for feat in sorted(feats):  # a fixed order: float sums, and so near-ties, repeat exactly
             per_label = index.get(feat)
             if per_label is None:
                 continue

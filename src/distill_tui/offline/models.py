@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
+import json
+import os
 import random
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from typing import Callable
 
 from distill_tui.core.prompts import MISSING
 from distill_tui.offline.common import ORGANIZATION, now
+from distill_tui.offline import learner as learner_module
 from distill_tui.offline.learner import NaiveBayes, features, row_text
 
 TEACHER = "offline-teacher"
@@ -89,8 +93,22 @@ class KnowledgeError(ValueError):
     """The knowledge file cannot be read or lacks the label column."""
 
 
+def cache_dir() -> Path:
+    """Where trained base models are kept between runs (`DISTILL_TUI_CACHE_DIR` overrides)."""
+    override = os.environ.get("DISTILL_TUI_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("distill-tui", appauthor=False)) / "offline-models"
+
+
 class Knowledge:
-    """The labelled documents base models learn from, as (features, label) pairs, read once."""
+    """The labelled rows base models learn from, read once per process.
+
+    The teacher, trained on every row, is also cached on disk keyed by the file's content, the
+    label, the columns and the learner's source, so later runs start in milliseconds.
+    """
 
     def __init__(self, path: Path | None, label: str | None, text_columns: list[str] | None) -> None:
         self.path = Path(path) if path else bundled_knowledge()
@@ -103,10 +121,11 @@ class Knowledge:
         self.key = (str(self.path.resolve()), stat.st_mtime_ns, stat.st_size, self.label,
                     tuple(self.text_columns or ()))
 
-    def documents(self) -> list[tuple[set[str], str]]:
-        return _cached(("documents",) + self.key, self._load)  # type: ignore[return-value]
+    def rows(self) -> tuple[list[dict[str, str]], list[str]]:
+        """The labelled rows and the columns models read."""
+        return _cached(("rows",) + self.key, self._load)  # type: ignore[return-value]
 
-    def _load(self) -> list[tuple[set[str], str]]:
+    def _load(self) -> tuple[list[dict[str, str]], list[str]]:
         rows = _read_rows(self.path)
         if not rows:
             raise KnowledgeError(f"{self.path}: no rows")
@@ -116,32 +135,50 @@ class Knowledge:
         missing = [c for c in columns if c not in rows[0]]
         if missing:
             raise KnowledgeError(f"{self.path}: no column(s) {', '.join(missing)}")
-        docs = []
+        return [r for r in rows if (r.get(self.label) or "").strip()], columns
+
+    def _train(self, rows: list[dict[str, str]], columns: list[str]) -> NaiveBayes:
+        model = NaiveBayes(SMOOTHING)
         for row in rows:
-            label = (row.get(self.label) or "").strip()
-            if label:
-                docs.append((features(row_text(row, columns, MISSING)), label))
-        return docs
+            model.learn_features(features(row_text(row, columns, MISSING)), row[self.label].strip())
+        return model
 
     def teacher(self) -> NaiveBayes:
-        def build() -> NaiveBayes:
-            model = NaiveBayes(SMOOTHING)
-            for feats, label in self.documents():
-                model.learn_features(feats, label)
-            return model
-
+        """A model trained on every row."""
+        build = lambda: self._disk_cached("teacher", lambda: self._train(*self.rows()))  # noqa: E731
         return _cached(("teacher",) + self.key, build)  # type: ignore[return-value]
 
     def student(self, seed: int) -> NaiveBayes:
-        def build() -> NaiveBayes:
-            docs = self.documents()
-            size = max(1, round(len(docs) * STUDENT_FRACTION))
-            model = NaiveBayes(SMOOTHING)
-            for i in sorted(random.Random(seed).sample(range(len(docs)), size)):
-                model.learn_features(*docs[i])
-            return model
+        """A model trained on a seeded sample of STUDENT_FRACTION of the rows."""
 
-        return _cached(("student", seed) + self.key, build)  # type: ignore[return-value]
+        def build() -> NaiveBayes:
+            rows, columns = self.rows()
+            size = max(1, round(len(rows) * STUDENT_FRACTION))
+            chosen = sorted(random.Random(seed).sample(range(len(rows)), size))
+            return self._train([rows[i] for i in chosen], columns)
+
+        name = f"student-{seed}-{STUDENT_FRACTION}"
+        return _cached(("student", seed) + self.key, lambda: self._disk_cached(name, build))  # type: ignore[return-value]
+
+    def _disk_cached(self, name: str, build: Callable[[], NaiveBayes]) -> NaiveBayes:
+        digest = hashlib.sha256()
+        digest.update(self.path.read_bytes())
+        digest.update(Path(learner_module.__file__).read_bytes())
+        digest.update(repr((name, self.label, self.text_columns, SMOOTHING, MISSING)).encode())
+        cached = cache_dir() / f"{name}-{digest.hexdigest()[:32]}.json"
+        try:
+            return NaiveBayes.from_state(json.loads(cached.read_text("utf-8")))
+        except (OSError, ValueError, KeyError):
+            pass
+        model = build()
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            partial.write_text(json.dumps(model.to_state(), ensure_ascii=False, separators=(",", ":")), "utf-8")
+            os.replace(partial, cached)
+        except OSError:  # a read-only home only costs the next start some time
+            pass
+        return model
 
 
 class ModelRegistry:

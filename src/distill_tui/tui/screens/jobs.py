@@ -21,14 +21,20 @@ from textual.worker import Worker, get_current_worker
 from distill_tui.core.errors import UserError, WorkFailed
 from distill_tui.core.finetune import TERMINAL, JobPlan, JobRequest
 from distill_tui.core.finetune_errors import JobFailed, Stranded
-from distill_tui.core.finetune_follow import job_cost
+from distill_tui.core.finetune_follow import job_cost, job_events
 from distill_tui.core.store import JobRecord
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.training_closed import TrainingClosedScreen
 from distill_tui.tui.widgets.job_details import JobDetails
 from distill_tui.tui.widgets.job_dialogs import AttachDialog, ConfirmDialog, NewJobDialog
 
-COLUMNS = (("id", 20), ("status", 11), ("model", 14), ("fine-tuned model", 16), ("created", 11), ("cost", 7))
+# 80 columns: widths plus 2 cells of padding each, and a 1-cell scrollbar when the list scrolls.
+COLUMNS = (("id", 13), ("status", 12), ("model", 11), ("fine-tuned", 14), ("created", 11), ("cost", 6))
+# A glyph as well as a colour, so statuses read the same with NO_COLOR.
+STATUS_LOOK = {
+    "validating_files": ("⋯ validating", "bold"), "queued": ("⋯ queued", "bold"), "running": ("▶ running", "bold"),
+    "succeeded": ("✓ succeeded", "green"), "failed": ("✗ failed", "bold red"), "cancelled": ("■ cancelled", "yellow"),
+}
 TABS = ("tab-overview", "tab-events", "tab-checkpoints")
 
 
@@ -114,7 +120,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         Binding("enter", "select", "Select / attach", show=False),
     ]
     DEFAULT_CSS = """
-    JobsScreen #jobs { height: auto; max-height: 6; }
+    JobsScreen #jobs { height: auto; max-height: 6; scrollbar-size-vertical: 1; overflow-x: hidden; }
     JobsScreen #jobs-status { height: 1; color: $text-muted; }
     JobsScreen #jobs-status.error { color: $error; }
     """
@@ -152,9 +158,9 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     def _row(self, job: JobRecord, remote: bool) -> list[object]:
         cost = job_cost(job)
-        style = {"failed": "bold red", "cancelled": "yellow", "succeeded": "green"}.get(job.status, "bold")
+        label, style = STATUS_LOOK.get(job.status, (job.status, "bold"))
         return [
-            Text(job.id + ("*" if remote else ""), overflow="ellipsis"), Text(job.status, style=style),
+            Text(job.id + ("*" if remote else ""), overflow="ellipsis"), Text(label, style=style),
             Text(job.base_model, overflow="ellipsis"), Text(_short_model(job.fine_tuned_model), overflow="ellipsis"),
             _when(job.created_at), "-" if cost is None else f"${cost:,.2f}",
         ]
@@ -193,7 +199,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             return
         store = self.workspace.store
         local = job_id in self._local
-        events = store.events(job_id) if local else []
+        events = job_events(store, job_id) if local else []
         checkpoints = store.checkpoints(job_id) if local else []
         self.query_one(JobDetails).show(record, events, checkpoints)
         if not local:

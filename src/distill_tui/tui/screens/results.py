@@ -122,6 +122,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._detail_mode = MODES[0]
         self._controls: Any = None
         self._note: str | None = None
+        self._failures: dict[str, str] = {}  # model → the error that stopped its last run
         self.load_table()
 
     def on_screen_resume(self) -> None:
@@ -143,14 +144,17 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         ws = self.workspace
         return models_of_interest(ws, saved_extras(ws), checkpoints=bool(ws.store.setting(CHECKPOINTS_SETTING, False)))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="results-table")
     def load_table(self) -> None:
-        """Score the saved answers off the UI thread."""
+        """Rebuild the table from the saved answers (in a worker)."""
+        self._build_table(dict(self._failures))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="results-table")
+    def _build_table(self, failures: dict[str, str]) -> None:
         from distill_tui.core.evaluate import build_table
 
         try:
             models = self._models_of_interest()
-            self.post_message(TableReady(build_table(self.workspace, models), models))
+            self.post_message(TableReady(build_table(self.workspace, models, failures), models))
         except UserError as exc:
             self.post_message(TableFailed(str(exc)))
 
@@ -217,7 +221,9 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         pane.display = self._detail_mode != "hidden"
         if self._table is None or self._detail_mode == "hidden":
             return
-        pane.show(self._table.details.get(self._selected or ""), self._detail_mode)
+        row = self._table.row(self._selected or "")
+        failure = (row.last_error or "every request failed") if row is not None and row.status == "failed" else None
+        pane.show(self._table.details.get(self._selected or ""), self._detail_mode, failure)
 
     @on(DataTable.RowHighlighted, "#models")
     def model_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -273,8 +279,11 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     @on(ModelEvaluated)
     def model_evaluated(self, message: ModelEvaluated) -> None:
         result = message.result
-        if result.fatal_error:
-            self.notify(f"{message.model.name}: {result.fatal_error}", severity="error", timeout=8)
+        if result.stopped == "fatal":
+            self._failures[result.model] = result.fatal_error or result.message
+            self.notify(f"{message.model.name}: {self._failures[result.model]}", severity="error", timeout=8)
+        else:
+            self._failures.pop(result.model, None)
         self.load_table()
 
     @on(EvalFinished)

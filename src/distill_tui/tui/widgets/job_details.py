@@ -62,18 +62,20 @@ def timeline_text(record: JobRecord) -> Text:
             mark, style = "✓", "green"
         else:
             mark, style = "·", "dim"
-        text.append(f"{mark} {status:<16}", style=style)
+        text.append(f"{mark} {status:<17}", style=style)
         if when is not None:
             text.append(clock(when))
             if previous is not None:
-                text.append(f" +{duration(when - previous)}", style="dim")
+                text.append("  ")
+                text.append(f"+{duration(when - previous)}", style="dim")
             previous = when
         text.append("\n")
     return text
 
 
-def summary_text(record: JobRecord, events: list[dict[str, Any]], now: float | None = None) -> Text:
-    """The facts: models, tokens, cost, estimated finish, hyperparameters, local file, last event."""
+def summary_text(record: JobRecord, events: list[dict[str, Any]], checkpoints: list[dict[str, Any]] | None = None,
+                 now: float | None = None) -> Text:
+    """The facts: models, tokens, cost, estimated finish, hyperparameters, checkpoints, local file, last event."""
     data = record.data or {}
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{record.id}\n", style="bold")
@@ -85,7 +87,7 @@ def summary_text(record: JobRecord, events: list[dict[str, Any]], now: float | N
     text.append(f"trained tokens {tokens}\n")
     cost = job_cost(record)
     estimated = data.get("estimated_cost_usd")
-    text.append(f"cost {money(cost) if record.trained_tokens is not None else '-'}")
+    text.append(f"cost {money(cost) if record.trained_tokens is not None else '-'} ")
     text.append(f" (est. {money(estimated)})\n" if estimated is not None else "\n", style="dim")
     finish = estimated_finish(record, events, now)
     if record.status not in TERMINAL:
@@ -96,6 +98,12 @@ def summary_text(record: JobRecord, events: list[dict[str, Any]], now: float | N
             f"epochs {hyper.get('n_epochs', '?')} · batch {hyper.get('batch_size', '?')} · "
             f"lr × {hyper.get('learning_rate_multiplier', '?')}\n", style="dim",
         )
+    if checkpoints:
+        scored = [c for c in checkpoints if isinstance((c.get("metrics") or {}).get("valid_loss"), (int, float))]
+        best = min(scored, key=lambda c: c["metrics"]["valid_loss"]) if scored else None
+        text.append(f"checkpoints {len(checkpoints)} ")
+        text.append(f"· best valid loss {best['metrics']['valid_loss']:.3f} at step {best.get('step')}\n" if best else "\n",
+                    style="dim")
     if record.error:
         text.append(f"error: {record.error}\n", style="bold red")
     if record.local_training_path:
@@ -126,7 +134,7 @@ class JobDetails(Vertical):
     JobDetails TabbedContent { height: 1fr; }
     JobDetails TabPane { padding: 0; }
     JobDetails #job-overview { height: 1fr; }
-    JobDetails #job-summary { width: 40; height: 1fr; padding: 0 1 0 0; }
+    JobDetails #job-summary { width: 40; height: 1fr; padding: 0 1 0 0; text-wrap: nowrap; text-overflow: ellipsis; }
     JobDetails #job-chart { width: 1fr; }
     JobDetails #job-events { height: 1fr; }
     JobDetails #job-checkpoints { height: 1fr; }
@@ -172,7 +180,7 @@ class JobDetails(Vertical):
         if len(events) > self._events_shown:
             log.write_lines([event_line(e) for e in events[self._events_shown:]])
             self._events_shown = len(events)
-        self.query_one("#job-summary", Static).update(summary_text(record, events, now))
+        self.query_one("#job-summary", Static).update(summary_text(record, events, checkpoints, now))
         self.query_one("#job-chart", LossChart).set_series(metrics_series(events))
         table = self.query_one("#job-checkpoints", DataTable)
         table.clear()

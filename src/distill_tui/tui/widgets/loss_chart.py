@@ -137,7 +137,7 @@ class LossChart(Widget):
     COMPONENT_CLASSES = {"loss-chart--train", "loss-chart--valid", "loss-chart--muted"}
     DEFAULT_CSS = """
     LossChart { height: 1fr; min-height: 3; }
-    LossChart > .loss-chart--train { color: $accent; }
+    LossChart > .loss-chart--train { color: $primary-lighten-2; }
     LossChart > .loss-chart--valid { color: $warning; text-style: bold; }
     LossChart > .loss-chart--muted { color: $text-muted; }
     """

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from distill_tui.core.evaluate import ClassReport
 
 MODES = ("classes", "matrix", "hidden")
+LABEL_WIDTH = 18
+"""Per-class labels are cut to this, so the scores fit beside the confusions at 80 columns."""
 
 
 def abbreviate(labels: list[str], width: int = 5) -> list[str]:
@@ -59,15 +61,20 @@ class ClassDetail(Vertical):
     def on_mount(self) -> None:
         self.query_one("#per-class", DataTable).add_columns("label", "n", "acc", "prec", "f1")
 
-    def show(self, detail: "ClassReport | None", mode: str) -> None:
-        """Show a model's detail in `mode` ("classes" or "matrix")."""
+    def show(self, detail: "ClassReport | None", mode: str, failure: str | None = None) -> None:
+        """Show a model's detail in `mode` ("classes" or "matrix"); `failure` says why it has none."""
         switcher = self.query_one(ContentSwitcher)
         title = self.query_one("#detail-title", Static)
         if detail is None or detail.n == 0:
             name = detail.model if detail else "this model"
             title.update(Text(f"{name}: no answers yet", style="dim"))
-            self.query_one("#no-detail", Static).update(
-                Text("Per-class accuracy and confusions appear once the model has answered (press r).", style="dim"))
+            if failure:
+                body = Text.assemble(("FAILED", "bold reverse"), f" {failure}\n",
+                                     ("Failed rows are not counted as wrong; fix the cause and press r.", "dim"))
+            else:
+                body = Text("Per-class accuracy and confusions appear once the model has answered (press r).",
+                            style="dim")
+            self.query_one("#no-detail", Static).update(body)
             switcher.current = "no-detail"
             return
         view = "per-class accuracy · largest confusions" if mode == "classes" else "confusion matrix (rows: gold)"
@@ -85,7 +92,8 @@ class ClassDetail(Vertical):
         for c in detail.classes:
             if c.n == 0:
                 continue
-            table.add_row(Text(c.label), str(c.n), report.pct(c.accuracy, 0), report.pct(c.precision, 0),
+            label = c.label if len(c.label) <= LABEL_WIDTH else c.label[: LABEL_WIDTH - 1] + "…"
+            table.add_row(Text(label), str(c.n), report.pct(c.accuracy, 0), report.pct(c.precision, 0),
                           report.pct(c.f1, 0))
         lines = Table.grid(padding=(0, 1))
         lines.add_column(overflow="ellipsis", no_wrap=True, max_width=30)

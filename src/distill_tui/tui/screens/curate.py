@@ -1,0 +1,475 @@
+"""Screen 4: curation. Choose which teacher answers the student learns from, then export them.
+
+The selection model is `core.curate.Curation` (pure, vectorised, saved in the workspace database);
+this screen only draws it and maps keys to its methods. Loading, export and import run in thread
+workers that post messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Static
+
+from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog, ExportDialog
+from distill_tui.tui.widgets.curation_panes import (
+    DetailPane, DistributionPane, detail_text, distribution_text, totals_text,
+)
+from distill_tui.tui.widgets.curation_table import CurationTable
+
+if TYPE_CHECKING:
+    from distill_tui.core.curate import Curation
+    from distill_tui.core.export import ExportPlan, ExportResult
+    from distill_tui.core.importer import ImportResult
+
+EMPTY = "No teacher answers yet: run generation first (press 3), or import stored completions (I)."
+
+
+class CurationLoaded(Message):
+    def __init__(self, curation: "Curation | None", error: str | None = None) -> None:
+        super().__init__()
+        self.curation, self.error = curation, error
+
+
+class ExportPlanned(Message):
+    def __init__(self, plan: "ExportPlan | None", error: str | None = None) -> None:
+        super().__init__()
+        self.plan, self.error = plan, error
+
+
+class ExportWritten(Message):
+    def __init__(self, result: "ExportResult | None", error: str | None = None) -> None:
+        super().__init__()
+        self.result, self.error = result, error
+
+
+class ImportDone(Message):
+    def __init__(self, result: "ImportResult | None", error: str | None = None) -> None:
+        super().__init__()
+        self.result, self.error = result, error
+
+
+def _error_line(exc: Exception) -> str:
+    from distill_tui.core.apierrors import explain
+    from distill_tui.core.errors import UserError, WorkFailed
+
+    if isinstance(exc, (UserError, WorkFailed)):
+        return str(exc)
+    explained = explain(exc)
+    return explained[0] if explained else f"{type(exc).__name__}: {exc}"
+
+
+class CurateScreen(BaseScreen):
+    """Select, filter, balance and export the teacher's answers."""
+
+    TITLE = "Curate"
+    MODE = "curate"
+    BINDINGS = [
+        Binding("space", "toggle", "Select"),
+        Binding("a", "select_all", "All"),
+        Binding("n", "select_none", "None"),
+        Binding("i", "invert", "Invert"),
+        Binding("m", "select_matching", "Matching"),
+        Binding("f", "filter", "Filter"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("e", "export", "Export"),
+        Binding("v", "range", "Range select (press twice)", show=False),
+        Binding("shift+down", "extend(1)", "Select and move down", show=False),
+        Binding("shift+up", "extend(-1)", "Select and move up", show=False),
+        Binding("g", "cycle_agrees", "Filter: agrees with gold (any/yes/no/unknown)", show=False),
+        Binding("x", "cycle_valid", "Filter: invalid answers (any/invalid/valid)", show=False),
+        Binding("l", "cycle_label", "Filter: next gold label", show=False),
+        Binding("c", "clear_filters", "Clear filters", show=False),
+        Binding("d", "dedupe", "Dedupe repeated prompts", show=False),
+        Binding("b", "cap", "Cap examples per label", show=False),
+        Binding("I", "import_stored", "Import stored completions", show=False),
+        Binding("enter", "detail", "Whole row", show=False),
+        Binding("p", "toggle_panes", "Show/hide detail panes", show=False),
+        Binding("plus,equals_sign", "epochs(1)", "More epochs", show=False),
+        Binding("minus", "epochs(-1)", "Fewer epochs (below 1: auto)", show=False),
+        Binding("r", "reload", "Reload answers", show=False),
+        Binding("escape", "cancel_range", "Cancel range", show=False),
+    ]
+    HELP = """
+Decide what the student learns: every **train** answer of the teacher is listed with its gold
+label, the teacher's answer, whether they agree (✓ ✗, ? without gold), whether the answer is a valid
+label, its training tokens, cost and status. `●` selected, `○` not, `·` cannot be selected (failed,
+or held out for evaluation: those rows are never exported).
+
+- **space** selects or deselects the row; **v** twice selects a range; **shift+↑/↓** selects while moving.
+- **a** all shown, **n** none shown, **i** invert shown, **m** all shown except rows you deselected by hand.
+- Filters combine: **g** agrees with gold, **x** invalid answers, **l** gold label, **/** text in the
+  prompt or answer, **f** any filter as `key=value` (agrees, valid, label, answer, finish, status,
+  source, tokens=MIN..MAX, text, dup=yes), **c** clears them.
+- **d** keeps one row per exactly repeated prompt (`×N` in the dup column); **b** caps rows per label.
+- **e** validates the selection as the provider would and shows the report before writing the JSONL;
+  **I** imports completions stored on the provider (`store=true`) by metadata tag.
+- **enter** shows the whole row, **p** hides the panes, **+**/**-** change the epochs of the cost.
+
+The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes the same one.
+"""
+    DEFAULT_CSS = """
+    CurateScreen #filterbar { height: 1; padding: 0 1; background: $boost; }
+    CurateScreen #empty { height: 1fr; padding: 1 2; display: none; }
+    CurateScreen #panes { height: 8; border-top: hkey $foreground 20%; }
+    CurateScreen #totals { height: 1; padding: 0 1; background: $boost; }
+    CurateScreen.-empty #empty { display: block; }
+    CurateScreen.-empty CurationTable, CurateScreen.-empty #panes { display: none; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cur: Curation | None = None
+        self.status = "loading teacher answers…"
+        self.anchor: int | None = None
+        self._loaded_key: tuple | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(id="filterbar")
+        yield Static(Text(EMPTY), id="empty")
+        yield CurationTable(id="table")
+        with Horizontal(id="panes"):
+            yield DetailPane(id="detail")
+            yield DistributionPane(id="dist")
+        yield Static(id="totals")
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self._show_bar()
+        self.load()
+
+    @property
+    def table(self) -> CurationTable:
+        return self.query_one(CurationTable)
+
+    # loading ----------------------------------------------------------------------------------
+    def _answers_key(self) -> tuple:
+        return tuple(self.workspace.store.execute(
+            "SELECT COUNT(*), MAX(created_at) FROM answers WHERE split='train'")[0])
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="curate-load")
+    def load(self) -> None:
+        from distill_tui.core.curate import Curation
+
+        try:
+            key = self._answers_key()
+            curation = Curation.from_workspace(self.workspace)
+            self._loaded_key = key
+            self.post_message(CurationLoaded(curation))
+        except Exception as exc:  # one line on screen, never a traceback
+            self.post_message(CurationLoaded(None, _error_line(exc)))
+
+    def on_screen_resume(self) -> None:
+        if self.cur is not None and self._answers_key() != self._loaded_key:
+            self.load()
+
+    def on_curation_loaded(self, message: CurationLoaded) -> None:
+        if message.curation is None:
+            self.status = f"cannot load: {message.error}"
+            self._show_bar()
+            return
+        self.cur = message.curation
+        self.set_class(self.cur.n == 0, "-empty")
+        if self.status in ("loading teacher answers…", "reloading…"):
+            self.status = ""
+        self.table.set_model(self.cur, keep_row=self.table.current_row())
+        self._changed(view=False)
+        self.refresh_bindings()
+
+    # refreshing -------------------------------------------------------------------------------
+    def _show_bar(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.cur is not None:
+            text.append("filter: ", style="bold")
+            text.append(self.cur.filters.describe())
+        if self.anchor is not None:
+            text.append(f"  │ range from row {self.anchor}: move, v selects, esc cancels", style="bold")
+        elif self.status:
+            text.append(("  │ " if self.cur is not None else "") + self.status)
+        self.query_one("#filterbar", Static).update(text)
+
+    def _changed(self, status: str | None = None, *, view: bool = False) -> None:
+        """Redraw after the selection (or with `view`, the filters) changed."""
+        cur = self.cur
+        if cur is None:
+            return
+        if status is not None:
+            self.status = status
+        if view:
+            self.table.refresh_view()
+        else:
+            self.table.refresh()
+        self._show_bar()
+        self.query_one("#totals", Static).update(totals_text(cur.totals(), cur.cap))
+        self.query_one("#dist", DistributionPane).update(distribution_text(cur.distribution()))
+        self._show_detail(self.table.position)
+
+    def _show_detail(self, position: int | None) -> None:
+        pane = self.query_one("#detail", DetailPane)
+        pane.update(Text("") if self.cur is None or position is None else detail_text(self.cur, position))
+
+    @on(CurationTable.Highlighted)
+    def _highlighted(self, message: CurationTable.Highlighted) -> None:
+        self._show_detail(message.position)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("reload", "import_stored") or action.startswith("switch"):
+            return True
+        return self.cur is not None and self.cur.n > 0
+
+    # selection --------------------------------------------------------------------------------
+    def action_toggle(self) -> None:
+        row = self.table.current_row()
+        if row is None:
+            return
+        if not self.cur.selectable[self.cur.pos[row]]:
+            self._changed(f"row {row} cannot be selected: "
+                          + ("it failed" if not self.cur.trainable[self.cur.pos[row]] else "held out for evaluation"))
+            return
+        self.cur.toggle(row)
+        self._changed("")
+
+    def action_extend(self, step: int) -> None:
+        row = self.table.current_row()
+        if row is None:
+            return
+        self.cur.set_rows([row], True)
+        self.table.cursor += step
+        self.cur.set_rows([self.table.current_row()], True)
+        self._changed("")
+
+    def action_range(self) -> None:
+        row = self.table.current_row()
+        if row is None:
+            return
+        if self.anchor is None or self.anchor not in self.cur.pos:
+            self.anchor = row
+            self._show_bar()
+            return
+        ids = self.cur.ids[self.table.view].tolist()
+        start = ids.index(self.anchor) if self.anchor in ids else self.table.cursor
+        low, high = sorted((start, self.table.cursor))
+        self.anchor = None
+        changed = self.cur.set_rows(ids[low:high + 1], True)
+        self._changed(f"selected {high - low + 1:,} rows ({changed:,} changed)")
+
+    def action_cancel_range(self) -> None:
+        self.anchor = None
+        self._show_bar()
+
+    def _bulk(self, what: str, changed: int) -> None:
+        self._changed(f"{what}: {changed:,} rows changed")
+
+    def action_select_all(self) -> None:
+        self._bulk("all shown", self.cur.select_all())
+
+    def action_select_none(self) -> None:
+        self._bulk("none shown", self.cur.select_none())
+
+    def action_invert(self) -> None:
+        self._bulk("inverted", self.cur.invert())
+
+    def action_select_matching(self) -> None:
+        self._bulk("all matching, minus your exclusions", self.cur.select_matching())
+
+    def action_dedupe(self) -> None:
+        self._changed(f"dedupe: {self.cur.dedupe():,} repeated prompts deselected")
+
+    def action_cap(self) -> None:
+        def done(values: dict | None) -> None:
+            if values is None:
+                return
+            text = values["cap"].strip()
+            if text and (not text.isdigit() or int(text) < 1):
+                self._changed(f"cap must be a number of rows, not {text!r}")
+                return
+            dropped = self.cur.apply_cap(int(text) if text else None)
+            self._changed(f"cap {text}: {dropped:,} rows deselected" if text else "no cap")
+
+        self.app.push_screen(AskDialog(
+            "Cap rows per label", "Keep at most this many selected rows per teacher label (rows agreeing with "
+            "gold first). Empty: no cap.", [("cap", "rows per label", str(self.cur.cap or ""), "e.g. 50")]), done)
+
+    def action_epochs(self, step: int) -> None:
+        current = self.cur.totals().epochs
+        new = current + step
+        self.cur.set_epochs(None if new < 1 else min(50, new))
+        self._changed("epochs: auto" if new < 1 else f"epochs: {min(50, new)}")
+
+    # filters ----------------------------------------------------------------------------------
+    def _filter(self, **changes) -> None:
+        self.cur.set_filters(replace(self.cur.filters, **changes))
+        self._changed("", view=True)
+
+    def action_cycle_agrees(self) -> None:
+        order = [None, "yes", "no", "unknown"]
+        self._filter(agrees=order[(order.index(self.cur.filters.agrees) + 1) % len(order)])
+
+    def action_cycle_valid(self) -> None:
+        order = [None, False, True]
+        self._filter(valid=order[(order.index(self.cur.filters.valid) + 1) % len(order)])
+
+    def action_cycle_label(self) -> None:
+        labels = [(), *((str(v),) for v in sorted(v for v in self.cur.gold_values if v is not None))]
+        now = self.cur.filters.labels
+        self._filter(labels=labels[(labels.index(now) + 1) % len(labels)] if now in labels else ())
+
+    def action_clear_filters(self) -> None:
+        from distill_tui.core.curate_filters import Filters
+
+        self.cur.set_filters(Filters())
+        self._changed("", view=True)
+
+    def action_search(self) -> None:
+        def done(values: dict | None) -> None:
+            if values is not None:
+                self._filter(text=values["text"].strip())
+
+        self.app.push_screen(AskDialog("Search", "Rows whose prompt or answer contains this text (any case). "
+                                       "Empty: no search.", [("text", "text", self.cur.filters.text, "")]), done)
+
+    def action_filter(self) -> None:
+        from distill_tui.core.curate_filters import parse_filter_line
+        from distill_tui.core.errors import UserError
+
+        def done(values: dict | None) -> None:
+            if values is None:
+                return
+            try:
+                filters, actions = parse_filter_line(values["filter"])
+            except UserError as exc:
+                self._changed(str(exc).replace("--filter ", "filter "))
+                return
+            self.cur.set_filters(filters)
+            notes = []
+            if actions["dedupe"]:
+                notes.append(f"dedupe deselected {self.cur.dedupe():,}")
+            if actions["cap"]:
+                notes.append(f"cap deselected {self.cur.apply_cap(actions['cap']):,}")
+            self._changed(", ".join(notes), view=True)
+
+        current = self.cur.filters.describe()
+        self.app.push_screen(AskDialog(
+            "Filter", "Space-separated key=value: agrees=yes|no|unknown valid=yes|no label=A,B answer=A,B "
+            "finish=stop,length status=ok|failed source=generated|imported tokens=MIN..MAX text=WORDS dup=yes|no "
+            "(quote values with spaces: 'label=Pinot Noir'). Empty: no filter.",
+            [("filter", "filters", "" if current == "none" else current, "agrees=yes")]), done)
+
+    # detail -----------------------------------------------------------------------------------
+    def action_detail(self) -> None:
+        if self.table.position is not None:
+            self.app.push_screen(DetailDialog(detail_text(self.cur, self.table.position)))
+
+    def action_toggle_panes(self) -> None:
+        panes = self.query_one("#panes")
+        panes.display = not panes.display
+
+    def action_reload(self) -> None:
+        self.status = "reloading…"
+        self._show_bar()
+        self.load()
+
+    # export -----------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        self.status = "validating the selection…"
+        self._show_bar()
+        self.plan_export()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
+    def plan_export(self) -> None:
+        from distill_tui.core.export import plan_export
+
+        try:
+            fraction = self.workspace.spec.finetune.validation_fraction
+            self.post_message(ExportPlanned(plan_export(self.cur, validation_fraction=fraction)))
+        except Exception as exc:
+            self.post_message(ExportPlanned(None, _error_line(exc)))
+
+    def on_export_planned(self, message: ExportPlanned) -> None:
+        from distill_tui.core.export import default_path
+
+        plan = message.plan
+        if plan is None:
+            self._changed(f"export failed: {message.error}")
+            return
+        self._changed("export: OK, choose where" if plan.ok else "export: would be rejected, nothing written")
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.write_export(plan, path)
+
+        self.app.push_screen(ExportDialog(plan.lines(), plan.ok, str(default_path(self.workspace.spec))), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
+    def write_export(self, plan: "ExportPlan", path: str) -> None:
+        from pathlib import Path
+
+        from distill_tui.core.export import write_export
+
+        validation = None
+        if plan.validation_report is not None:
+            p = Path(path)
+            validation = p.with_name(p.stem + "-validation.jsonl")
+        try:
+            self.post_message(ExportWritten(write_export(plan, path, validation, store=self.workspace.store)))
+        except Exception as exc:
+            self.post_message(ExportWritten(None, _error_line(exc)))
+
+    def on_export_written(self, message: ExportWritten) -> None:
+        result = message.result
+        if result is None:
+            self._changed(f"export failed: {message.error}")
+            return
+        line = f"wrote {result.examples:,} examples to {result.path}"
+        if result.validation_path:
+            line += f" (+{result.validation_examples:,} to {result.validation_path.name})"
+        self._changed(line)
+        self.notify(line, title="Exported", timeout=8)
+
+    # import -----------------------------------------------------------------------------------
+    def action_import_stored(self) -> None:
+        meta = ", ".join(f"{k}={v}" for k, v in self.workspace.spec.generation.metadata.items())
+
+        def done(values: dict | None) -> None:
+            if values is not None:
+                self.status = "importing stored completions…"
+                self._show_bar()
+                self.import_stored(values["metadata"], values["model"].strip() or None)
+
+        self.app.push_screen(AskDialog(
+            "Import stored completions", "Completions stored on the provider (store=true) with this metadata "
+            "tag become answers to curate; their input messages are fetched one by one.",
+            [("metadata", "metadata (key=value, …)", meta, "distillation=wine"),
+             ("model", "model (optional)", "", "any model")]), done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="curate-import")
+    def import_stored(self, metadata_text: str, model: str | None) -> None:
+        from textual.worker import get_current_worker
+
+        from distill_tui.core.importer import import_stored, parse_metadata
+
+        worker = get_current_worker()
+        try:
+            result = import_stored(self.workspace, parse_metadata(metadata_text), model,
+                                   should_stop=lambda: worker.is_cancelled)
+            self.post_message(ImportDone(result))
+        except Exception as exc:
+            self.post_message(ImportDone(None, _error_line(exc)))
+
+    def on_import_done(self, message: ImportDone) -> None:
+        r = message.result
+        if r is None:
+            self.status = f"import failed: {message.error}"
+            self._show_bar()
+            return
+        self.status = (f"imported {r.imported:,} completions ({r.with_gold:,} with a gold label, "
+                       f"{r.already:,} already here, {r.unusable:,} unusable)")
+        self.load()

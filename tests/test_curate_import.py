@@ -1,0 +1,69 @@
+"""Importing stored completions from an OpenAI-compatible provider (the offline one, over HTTP)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from distill_tui.core import importer
+from distill_tui.core.curate import Curation
+from distill_tui.core.curate_filters import Filters
+from distill_tui.core.errors import UserError
+from distill_tui.core.importer import import_stored, parse_metadata
+from distill_tui.core.requests import iter_requests
+from distill_tui.core.workspace import Workspace
+from tests.helpers import write_spec
+
+
+@pytest.fixture
+def stored(tmp_path, offline_server):
+    """A workspace on the offline server, and 12 of its train prompts answered there with store=true
+    under a fresh tag, plus one prompt not in the data and one answer of another model."""
+    tag = {"distillation": f"import-{uuid.uuid4().hex[:8]}"}
+    ws = Workspace.open(write_spec(tmp_path, rows=60, provider={"base_url": offline_server.base_url}))
+    client = ws.client()
+    requests = list(iter_requests(ws.spec, ws.data, "offline-teacher", "train"))[:12]
+    for req in requests:
+        client.chat.completions.create(**{**req.body, "store": True, "metadata": tag})
+    extra = [{"role": "user", "content": "A wine [not in the data] with plum."}]
+    client.chat.completions.create(model="offline-teacher", messages=extra, store=True, metadata=tag,
+                                   response_format=requests[0].body["response_format"])
+    client.chat.completions.create(**{**requests[0].body, "model": "offline-student", "store": True, "metadata": tag})
+    yield ws, tag, requests
+    ws.close()
+
+
+def test_import_by_metadata_and_model(stored, monkeypatch):
+    ws, tag, requests = stored
+    monkeypatch.setattr(importer, "PAGE_SIZE", 5)  # several pages
+    result = import_stored(ws, tag, "offline-teacher")
+    assert (result.imported, result.already, result.unusable, result.with_gold) == (13, 0, 0, 12)
+    cur = Curation.from_workspace(ws)
+    imported = cur.mask(Filters(source="imported"))
+    assert imported.sum() == 13 and (cur.ids[imported] < 0).all()
+    assert sorted(cur.ids[imported].tolist()) == list(range(-13, 0))
+    golds = {a.gold for a in cur.answers if a.source == "imported"}
+    assert golds - {None} <= set(ws.data.labels) and None in golds
+    first = next(a for a in cur.answers if a.row_id == -1)
+    assert first.messages == requests[0].messages and first.split == "train" and first.model == "offline-teacher"
+    assert first.content and first.request_id.startswith("chatcmpl")
+    again = import_stored(ws, tag, "offline-teacher")
+    assert (again.imported, again.already) == (0, 13)
+
+
+def test_import_every_model(stored):
+    ws, tag, _ = stored
+    assert import_stored(ws, tag).imported == 14
+
+
+def test_import_unknown_tag_imports_nothing(stored):
+    ws, _, _ = stored
+    assert import_stored(ws, {"distillation": "nothing-here"}).imported == 0
+
+
+def test_parse_metadata():
+    assert parse_metadata("a=1, b = two") == {"a": "1", "b": "two"}
+    for bad in ("", "novalue", "=x"):
+        with pytest.raises(UserError):
+            parse_metadata(bad)
