@@ -379,3 +379,15 @@ def test_stale_answers_of_an_old_prompt_are_not_loaded(ws):
     spec = ws.spec.with_changes("prompt", user=ws.spec.prompt.user + " Be brief.")
     ws.set_spec(spec)
     assert Curation.from_workspace(ws).n == 0 and n > 0
+
+
+def test_background_writes_reach_the_store_in_order(ws):
+    cur = Curation.from_workspace(ws, background_writes=True)
+    for _ in range(3):
+        cur.invert()
+    cur.toggle(int(cur.ids[1]))
+    cur.set_filters(Filters(agrees="no"))
+    assert cur.flush(10)
+    again = Curation.from_workspace(ws)
+    assert (again.effective == cur.effective).all()
+    assert again.filters == Filters(agrees="no") and again.excluded == cur.excluded

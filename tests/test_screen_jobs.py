@@ -189,7 +189,6 @@ def test_create_and_follow_a_job_from_the_screen(offline_server, tmp_path):
             await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog))
             assert "Estimated training" in str(app.screen.query_one("#estimate").render())
             await pilot.press("ctrl+s")
-            screen = app.get_screen("jobs") if hasattr(app, "get_screen") else None
             await _wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen._local)
             screen = app.screen
             job_id = next(iter(screen._local))

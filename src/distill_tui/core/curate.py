@@ -17,10 +17,9 @@ Selection rules:
 
 from __future__ import annotations
 
-import hashlib
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np

@@ -1,12 +1,13 @@
-"""Import stored chat completions (made elsewhere with `store=true`) as teacher answers to curate.
+"""Where curation's answers come from: the workspace's own teacher answers (`load_workspace`), and
+completions stored on a provider, made elsewhere with `store=true` (`import_stored`).
 
-`chat.completions.list(metadata=…, model=…)` finds them and `chat.completions.messages.list(id)`
-gives each one's input messages (the list only carries the output). Imported completions have no
-dataset row, so they get their own id space: negative row ids, -1, -2, … in import order, with the
-completion id kept in `request_id` so a second import skips what is already here. Their split is
-"train"; their gold label is known only when their prompt is exactly a train row's prompt of the
-current spec (else None: "agrees" is unknown). A prompt equal to an eval row's is caught at export
-by the leak guard.
+`chat.completions.list(metadata=…, model=…)` finds stored completions and
+`chat.completions.messages.list(id)` gives each one's input messages (the list only carries the
+output). Imported completions have no dataset row, so they get their own id space: negative row
+ids, -1, -2, … in import order, with the completion id kept in `request_id` so a second import skips
+what is already here. Their split is "train"; their gold label is known only when their prompt is
+exactly a train row's prompt of the current spec (else None: "agrees" is unknown). A prompt equal to
+an eval row's is caught at export by the leak guard.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from distill_tui.core.errors import UserError
 
 if TYPE_CHECKING:
-    from distill_tui.core.evaluate import ClassReport, ComparisonTable, ModelRow
+    from distill_tui.core.evaluate import ComparisonTable, ModelRow
 
 FORMATS = ("md", "csv", "json")
 DASH = "–"

@@ -160,12 +160,18 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         from distill_tui.core.curate import Curation
 
         try:
+            if self.cur is not None:
+                self.cur.flush()  # the new load must see every change made so far
             key = self._answers_key()
-            curation = Curation.from_workspace(self.workspace)
+            curation = Curation.from_workspace(self.workspace, background_writes=True)
             self._loaded_key = key
             self.post_message(CurationLoaded(curation))
         except Exception as exc:  # one line on screen, never a traceback
             self.post_message(CurationLoaded(None, _error_line(exc)))
+
+    def on_unmount(self) -> None:
+        if self.cur is not None:
+            self.cur.flush(10.0)
 
     def on_screen_resume(self) -> None:
         if self.cur is not None and self._answers_key() != self._loaded_key:

@@ -17,6 +17,7 @@ from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 from distill_tui.core.errors import UserError
 from distill_tui.tui.messages import SpecChanged
 from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.widgets.arrow_table import MeasuredArrowBackend
 from distill_tui.tui.widgets.label_bars import label_bars
 
 SHOWN_TEXT_WIDTH = 48
@@ -139,18 +140,20 @@ label distribution.
         table = pa.Table.from_pandas(shown, preserve_index=False)
         names = ["row", "split", label, *others]
         table = table.rename_columns(names)
-        self.post_message(DataReady(data, table, names))
+        backend = MeasuredArrowBackend(table, cap=SHOWN_TEXT_WIDTH)
+        backend.measure_widths()
+        self.post_message(DataReady(data, backend, names))
 
     @on(DataReady)
     async def show_data(self, message: DataReady) -> None:
-        from textual_fastdatatable import ArrowBackend, DataTable
+        from textual_fastdatatable import DataTable
 
         self._data = message.data
         self._good_spec = self.workspace.spec
         box = self.query_one("#table-box")
         await box.remove_children()
         table = DataTable(
-            backend=ArrowBackend(message.table),
+            backend=message.table,
             cursor_type="row",
             max_column_content_width=SHOWN_TEXT_WIDTH,
             render_markup=False,

@@ -112,10 +112,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         yield Static("", id="status")
         yield ClassDetail()
 
-    def on_mount(self) -> None:
-        table = self.query_one("#models", DataTable)
-        for i, (header, short, _) in enumerate(report.COLUMNS):
-            table.add_column(Text(short, justify="left" if i < 2 else "right"), key=header)
+    def __init__(self) -> None:
+        super().__init__()
         self._table: Any = None
         self._models: list[Any] = []
         self._selected: str | None = None
@@ -123,10 +121,17 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._controls: Any = None
         self._note: str | None = None
         self._failures: dict[str, str] = {}  # model → the error that stopped its last run
-        self.load_table()
+        self.last_export: Path | None = None
+
+    def on_mount(self) -> None:
+        table = self.query_one("#models", DataTable)
+        for i, (header, short, _) in enumerate(report.COLUMNS):
+            table.add_column(Text(short, justify="left" if i < 2 else "right"), key=header)
 
     def on_screen_resume(self) -> None:
-        if getattr(self, "_controls", None) is None:
+        # Each visit (the first included) re-reads the workspace: a job may have finished meanwhile.
+        # During a run the table follows the run's messages instead.
+        if not self.running:
             self.load_table()
 
     def on_unmount(self) -> None:
