@@ -1,0 +1,53 @@
+"""The `serve-offline` command: flags, and serving until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from distill_tui.offline.common import OfflineOptions
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `serve-offline` flags."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    parser.add_argument("--rpm", type=int, default=None, help="requests per minute allowed (default: unlimited)")
+    parser.add_argument("--tpm", type=int, default=None, help="tokens per minute allowed (default: unlimited)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="seconds added to each chat request")
+    parser.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
+                        help="probability of an injected 500 per chat request")
+    parser.add_argument("--job-seconds", type=float, default=6.0, metavar="S",
+                        help="rough duration of a fine-tuning job (default 6)")
+    parser.add_argument("--require-key", action="store_true", help="answer 401 without an Authorization header")
+    parser.add_argument("--refuse-training", action="store_true",
+                        help="refuse job creation with 403 training_not_available, as OpenAI now does")
+    parser.add_argument("--knowledge", type=Path, default=None, metavar="FILE",
+                        help="labelled CSV the models learn from (default: the bundled wine knowledge)")
+    parser.add_argument("--label", default=None, metavar="COL", help="label column of --knowledge (default variety)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for faults, the student's sample and jobs")
+
+
+def options_from_args(args: argparse.Namespace) -> OfflineOptions:
+    return OfflineOptions(
+        host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, latency=args.latency, fail_rate=args.fail_rate,
+        job_seconds=args.job_seconds, require_key=args.require_key, refuse_training=args.refuse_training,
+        knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C; returns the exit code."""
+    from distill_tui.offline.server import start_server
+
+    server = start_server(options_from_args(args))
+    print(f"offline provider listening on {server.base_url}", flush=True)
+    print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=offline", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0

@@ -1,0 +1,257 @@
+"""The generation engine against the offline provider, through the real SDK over HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from pathlib import Path
+
+import openai
+import pytest
+
+from distill_tui.core.generate import Controls, Progress, run_model, run_teacher, teacher_plan
+from distill_tui.core.workspace import Workspace
+from distill_tui.offline import OfflineOptions, prompt_hash, start_server
+from tests.helpers import write_spec
+
+
+@pytest.fixture
+def server_factory():
+    """Start offline servers with particular options; all shut down after the test."""
+    servers = []
+
+    def make(**options):
+        server = start_server(OfflineOptions(**options))
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.shutdown()
+
+
+def _workspace(tmp_path: Path, server, rows: int = 120, **generation) -> Workspace:
+    gen = {"workers": 4, **generation}
+    return Workspace.open(write_spec(tmp_path, rows=rows, provider={"base_url": server.base_url}, generation=gen))
+
+
+def _duplicates(server) -> int:
+    return sum(n - 1 for n in server.stats["requests_by_prompt_hash"].values() if n > 1)
+
+
+def _train_hashes(ws: Workspace) -> set[str]:
+    from distill_tui.core.requests import iter_requests
+
+    return {prompt_hash(r.messages) for r in iter_requests(ws.spec, ws.data, ws.spec.teacher.model, "train")}
+
+
+def test_every_row_answered_and_saved(tmp_path, offline_server):
+    ws = _workspace(tmp_path, offline_server)
+    seen: list[Progress] = []
+    result = run_teacher(ws, on_progress=seen.append, progress_interval=0.05)
+    assert result.stopped is None and result.exit_code == 0
+    assert result.done == result.total == len(ws.data.train) and result.failed == 0
+    assert result.requests == result.total
+    assert seen[-1].state == "done" and seen[-1].done == result.total and seen[-1].left == 0
+    answers = ws.store.answers("offline-teacher", "train")
+    assert len(answers) == result.total
+    first = answers[0]
+    assert first.status == "ok" and first.label in ws.data.labels and first.valid
+    assert first.messages and first.gold and first.finish_reason == "stop"
+    assert first.prompt_tokens > 0 and first.completion_tokens > 0 and first.cost_usd > 0
+    assert first.request_id.startswith("req_") and first.attempts == 1 and first.latency_s > 0
+    assert result.cost_usd == pytest.approx(sum(a.cost_usd for a in answers))
+    assert result.input_tokens == sum(a.prompt_tokens for a in answers)
+    # store + metadata went along: the provider's stored-completions view lists them
+    client = openai.OpenAI(base_url=offline_server.base_url, api_key="offline")
+    stored = list(client.chat.completions.list(metadata={"distillation": "test"}, model="offline-teacher"))
+    assert len(stored) >= result.total
+    assert ws.store.execute("SELECT status, done FROM runs ORDER BY id DESC LIMIT 1")[0][:] == ("done", result.total)
+
+
+def test_rerun_asks_nothing_again(tmp_path, server_factory):
+    server = server_factory()
+    ws = _workspace(tmp_path, server, rows=40)
+    first = run_teacher(ws)
+    again = run_teacher(ws)
+    assert again.requests == 0 and again.done == first.total and again.exit_code == 0
+    assert server.stats["chat_requests"] == first.total and _duplicates(server) == 0
+
+
+def test_injected_500s_lose_no_row(tmp_path, server_factory):
+    server = server_factory(fail_rate=0.3, seed=5)
+    ws = _workspace(tmp_path, server)
+    result = run_teacher(ws)
+    assert result.done == result.total and result.failed == 0 and result.stopped is None
+    assert result.retries > 0 and result.requests == result.total + result.retries
+    assert _duplicates(server) == 0
+    assert set(server.stats["requests_by_prompt_hash"]) == _train_hashes(ws)
+    assert max(a.attempts for a in ws.store.answers("offline-teacher", "train")) > 1
+
+
+def _drain(server) -> None:
+    client = openai.OpenAI(base_url=server.base_url, api_key="offline", max_retries=0)
+    while True:
+        try:
+            client.chat.completions.create(model="offline-student", messages=[{"role": "user", "content": "x"}],
+                                           max_tokens=1)
+        except openai.RateLimitError:
+            return
+
+
+def test_rate_limit_learned_from_headers_and_kept(tmp_path, server_factory):
+    server = server_factory(rpm=600)
+    _drain(server)  # the server's minute bucket starts full: empty it, as on a busy account
+    ws = _workspace(tmp_path, server, rows=40)
+    seen: list[Progress] = []
+    result = run_teacher(ws, on_progress=seen.append)
+    assert result.done == result.total and result.failed == 0
+    assert seen[-1].limiter["requests_per_min"] == pytest.approx(600, rel=0.5)
+    assert result.rate_limited <= 3, result.rate_limited
+    assert _duplicates(server) == 0
+
+
+def test_429s_pause_the_pool_and_every_row_still_lands(tmp_path, server_factory):
+    server = server_factory(rpm=600)
+    ws = _workspace(tmp_path, server, rows=40, workers=8)
+    _drain(server)
+    # Pretend the limit is far higher than it is: the server answers 429s, the engine backs off.
+    ws.set_spec(ws.spec.with_changes("generation", rpm=60_000))
+    result = run_teacher(ws)
+    assert result.done == result.total and result.failed == 0
+    assert result.rate_limited > 0 and _duplicates(server) == 0
+
+
+def test_bad_key_stops_at_once_with_one_line(tmp_path, server_factory):
+    server = server_factory(require_key=True)
+    ws = _workspace(tmp_path, server)
+    # The offline provider accepts any non-empty bearer key, so send a wrong kind of credential.
+    ws._client = openai.OpenAI(base_url=server.base_url, api_key="k", max_retries=0,
+                               default_headers={"Authorization": "Basic not-a-key"})
+    result = run_teacher(ws)
+    assert result.stopped == "fatal" and result.fatal_exit_code == 2 and result.exit_code == 2
+    assert "401" in result.fatal_error and "\n" not in result.fatal_error
+    assert result.requests <= 4 and result.done == 0
+    assert ws.store.answers("offline-teacher") == []
+
+
+def test_no_key_is_a_user_error(tmp_path, monkeypatch):
+    from distill_tui.core.errors import UserError
+
+    spec = write_spec(tmp_path, provider={"base_url": "https://api.openai.com/v1", "api_key_env": "NO_SUCH_KEY"})
+    with pytest.raises(UserError, match="NO_SUCH_KEY"):
+        run_teacher(Workspace.open(spec))
+
+
+def test_unknown_model_stops_at_once(tmp_path, offline_server):
+    spec = write_spec(tmp_path, provider={"base_url": offline_server.base_url}, teacher={"model": "no-such-model"})
+    result = run_teacher(Workspace.open(spec))
+    assert result.stopped == "fatal" and result.exit_code == 2
+    assert result.fatal_error.startswith("not found (404)") and "no-such-model" in result.fatal_error
+    assert result.requests <= 8 and result.done == 0 and result.failed == 0
+
+
+def test_budget_stops_before_passing_it(tmp_path, offline_server):
+    ws = _workspace(tmp_path, offline_server, budget_usd=0.003)
+    result = run_teacher(ws)
+    assert result.stopped == "budget" and result.exit_code == 1
+    assert 0 < result.done < result.total
+    assert result.spent_usd <= 0.003
+    assert "budget reached" in result.message
+    again = run_teacher(ws)  # the budget counts earlier runs: nothing more is spent
+    assert again.stopped == "budget" and again.requests == 0
+
+
+def test_budget_with_unknown_price_does_not_start(tmp_path, offline_server, monkeypatch):
+    ws = _workspace(tmp_path, offline_server, budget_usd=1.0)
+    monkeypatch.setattr(type(ws.prices), "price", lambda self, model: None)
+    result = run_teacher(ws)
+    assert result.stopped == "budget" and result.requests == 0 and "no price is known" in result.message
+    unbounded = run_teacher(ws, budget_usd=None)  # without a budget it runs, counting tokens only
+    assert unbounded.done == unbounded.total and not unbounded.price_known and unbounded.input_tokens > 0
+
+
+def test_limit_then_continue(tmp_path, server_factory):
+    server = server_factory()
+    ws = _workspace(tmp_path, server)
+    smoke = run_teacher(ws, limit=5)
+    assert smoke.stopped == "limit" and smoke.requests == 5 and smoke.done == 5 and smoke.exit_code == 0
+    rest = run_teacher(ws)
+    assert rest.requests == rest.total - 5 and rest.done == rest.total
+    assert _duplicates(server) == 0
+
+
+def test_cancel_finishes_in_flight_and_resumes(tmp_path, server_factory):
+    server = server_factory(latency=0.05)
+    ws = _workspace(tmp_path, server)
+    controls = Controls()
+
+    def on_progress(p: Progress) -> None:
+        if p.done >= 8:
+            controls.cancel()
+
+    result = run_teacher(ws, controls=controls, on_progress=on_progress, progress_interval=0.02)
+    assert result.stopped == "cancelled" and result.exit_code == 1
+    assert 8 <= result.done < result.total
+    assert result.message == f"cancelled: {result.done} done, {result.total - result.done} left; run again to resume"
+    saved = len(ws.store.answers("offline-teacher", "train", status="ok"))
+    assert saved == result.done == server.stats["chat_ok"]  # every answer received was saved
+    rest = run_teacher(ws)
+    assert rest.done == rest.total and _duplicates(server) == 0
+
+
+def test_pause_and_resume(tmp_path, server_factory):
+    server = server_factory(latency=0.02)
+    ws = _workspace(tmp_path, server, rows=60)
+    controls = Controls()
+    states: list[str] = []
+
+    def on_progress(p: Progress) -> None:
+        states.append(p.state)
+        if p.done >= 3 and not controls.paused and "paused" not in states:
+            controls.pause()
+            threading.Timer(0.5, controls.resume).start()
+
+    result = run_teacher(ws, controls=controls, on_progress=on_progress, progress_interval=0.05)
+    assert "paused" in states and states[-1] == "done"
+    assert result.done == result.total
+
+
+def test_failing_provider_stops_and_failed_rows_are_retried(tmp_path, server_factory):
+    broken = server_factory(failing_models=["offline-teacher"])
+    ws = _workspace(tmp_path, broken, max_retries=1, workers=2)
+    result = run_teacher(ws)
+    assert result.stopped == "fatal" and result.exit_code == 1
+    assert "keeps failing" in result.fatal_error and "500" in result.fatal_error
+    failed = ws.store.answers("offline-teacher", "train", status="failed")
+    assert failed and all(a.error and a.attempts == 2 for a in failed)
+    assert teacher_plan(ws).failed == len(failed)
+    healthy = server_factory()
+    ws2 = Workspace(ws.spec, base_url=healthy.base_url, store=ws.store)
+    skipped = run_teacher(ws2, retry_failed=False, limit=3)
+    answered = {a.row_id for a in ws.store.answers("offline-teacher", "train", status="ok")}
+    assert skipped.requests == 3 and len(answered) == 3 and not answered & {a.row_id for a in failed}
+    only = run_teacher(ws2, only_failed=True)
+    assert only.requests == len(failed) and only.failed == 0
+    rest = run_teacher(ws2)
+    assert rest.done == rest.total and rest.failed == 0
+
+
+def test_eval_split_and_other_model(tmp_path, offline_server):
+    ws = _workspace(tmp_path, offline_server)
+    result = run_model(ws, "offline-student", "eval")
+    assert result.done == result.total == len(ws.data.eval)
+    assert {a.split for a in ws.store.answers("offline-student")} == {"eval"}
+    kinds = Counter(r[0] for r in ws.store.execute("SELECT kind FROM runs"))
+    assert kinds["evaluate"] == 1
+
+
+def test_plan_counts_rows_and_cost(tmp_path, offline_server):
+    ws = _workspace(tmp_path, offline_server, budget_usd=2.0)
+    before = teacher_plan(ws)
+    assert before.total == len(ws.data.train) and before.to_ask == before.total and before.done == 0
+    assert before.cost_usd > 0 and before.budget_usd == 2.0 and before.spent_usd == 0
+    run_teacher(ws, limit=10)
+    after = teacher_plan(ws)
+    assert after.done == 10 and after.to_ask == before.total - 10 and after.spent_usd > 0
+    assert after.cost_usd < before.cost_usd
