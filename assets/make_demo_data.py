@@ -28,96 +28,84 @@ PRODUCER_SEED = 7  # producers are the same world in both files
 REVIEWS_ROWS = 1500
 KNOWLEDGE_ROWS = 20000
 MAIN_WEIGHT = 2.0  # how much likelier a region's first-listed variety is to come from there
-ATYPICAL = 0.15  # share of wines described like a sibling variety: errors even a good model makes
+ATYPICAL = 0.2  # share of wines described like a sibling variety: errors even a good model makes
 
 # --- varieties: colour family, sibling varieties whose words leak in, and their own words ----------
+# Each pool has three kinds of words: "notes" (aromas and flavours), "feel" (texture phrases) and
+# "style" (adjectives), so the generated sentences stay grammatical.
+def _words(notes: str, feel: str, style: str) -> dict[str, list[str]]:
+    return {"notes": notes.split(", "), "feel": feel.split(", "), "style": style.split(", ")}
+
+
 FAMILY_WORDS = {
-    "red": ["black fruit", "red fruit", "ripe tannins", "spice", "oak", "dark berries", "firm structure",
-            "ripe fruit", "cherry", "plum", "savory notes", "toasty oak"],
-    "white": ["citrus", "crisp acidity", "green apple", "pear", "fresh acidity", "white flowers",
-              "minerality", "lemon", "stone fruit", "bright fruit", "honey"],
-    "sparkling": ["bubbles", "fine mousse", "toast", "brioche", "yeasty notes", "crisp apple", "lemon",
-                  "creamy texture", "chalk"],
-    "rose": ["strawberry", "red currant", "pale color", "fresh acidity", "peach", "citrus", "light fruit",
-             "summer fruit"],
+    "red": _words("black fruit, red fruit, spice, oak, dark berries, ripe fruit, cherry, plum, toasty oak, savory notes",
+                  "ripe tannins, a firm structure, firm tannins, a warm finish", "ripe, dark, firm, savory, rich"),
+    "white": _words("citrus, green apple, pear, white flowers, lemon, stone fruit, honey, bright fruit",
+                    "crisp acidity, fresh acidity, a mineral edge, a clean finish", "crisp, fresh, bright, mineral"),
+    "sparkling": _words("toast, brioche, crisp apple, lemon, chalk, yeasty notes",
+                        "fine bubbles, a fine mousse, a creamy texture, lively acidity", "lively, crisp, creamy, elegant"),
+    "rose": _words("strawberry, red currant, peach, citrus, summer fruit, light red fruit",
+                   "fresh acidity, a pale color, a dry finish", "pale, dry, light, fresh"),
 }
-GENERIC_WORDS = ["fruit", "wood", "acidity", "spice", "texture", "richness", "concentration", "freshness",
-                 "balance", "character", "aftertaste", "weight", "complexity", "length", "ripeness"]
+GENERIC_WORDS = _words("fruit, wood, spice, ripe fruit, dried herbs",
+                       "good acidity, some weight, fine balance, real concentration, a long finish, a short finish",
+                       "balanced, fresh, ripe, concentrated, approachable, complex, simple, attractive")
 
 VARIETIES: dict[str, dict] = {
-    "Bordeaux-style Red Blend": dict(
-        family="red", siblings=["Merlot", "Cabernet Sauvignon"],
-        words=["cassis", "cedar", "graphite", "tobacco", "blackcurrant", "black cherry", "licorice",
-               "dense tannins", "structured", "age-worthy", "polished", "pencil shavings", "dark chocolate"]),
-    "Merlot": dict(
-        family="red", siblings=["Bordeaux-style Red Blend", "Malbec"],
-        words=["plum", "black cherry", "mocha", "soft tannins", "plush", "round", "velvety", "chocolate",
-               "fruitcake", "supple", "cedar", "ripe plum"]),
-    "Cabernet Sauvignon": dict(
-        family="red", siblings=["Bordeaux-style Red Blend", "Red Blend"],
-        words=["cassis", "blackcurrant", "mint", "cedar", "firm tannins", "graphite", "eucalyptus",
-               "structured", "black cherry", "powerful"]),
-    "Pinot Noir": dict(
-        family="red", siblings=["Gamay"],
-        words=["red cherry", "raspberry", "forest floor", "earthy", "mushroom", "rose petal", "silky",
-               "elegant", "fine tannins", "cranberry", "sous-bois", "delicate", "light-bodied"]),
-    "Gamay": dict(
-        family="red", siblings=["Pinot Noir"],
-        words=["juicy", "red cherry", "raspberry", "violet", "peony", "gulpable", "red currant",
-               "granite", "fruity", "light-bodied", "bright", "strawberry"]),
-    "Syrah": dict(
-        family="red", siblings=["Malbec", "Bordeaux-style Red Blend"],
-        words=["black pepper", "olive", "smoked meat", "bacon", "violet", "blackberry", "garrigue",
-               "meaty", "dense", "licorice", "tapenade"]),
-    "Malbec": dict(
-        family="red", siblings=["Merlot", "Syrah"],
-        words=["dark plum", "blueberry", "violet", "cocoa", "inky", "tannic", "blackberry", "dense", "mocha"]),
-    "Chardonnay": dict(
-        family="white", siblings=["Chenin Blanc", "Champagne Blend"],
-        words=["butter", "toast", "hazelnut", "yellow apple", "vanilla", "creamy", "rich", "buttered toast",
-               "almond", "round", "oak", "baked apple"]),
-    "Chenin Blanc": dict(
-        family="white", siblings=["Chardonnay", "Sauvignon Blanc"],
-        words=["quince", "honey", "chamomile", "wax", "honeyed", "lanolin", "yellow apple", "off-dry",
-               "waxy", "racy", "rich", "baked apple"]),
-    "Sauvignon Blanc": dict(
-        family="white", siblings=["Chenin Blanc", "Riesling"],
-        words=["gooseberry", "grass", "grapefruit", "flint", "elderflower", "lime", "passion fruit",
-               "zesty", "steely", "tangy", "herbaceous"]),
-    "Riesling": dict(
-        family="white", siblings=["Gewürztraminer", "Sauvignon Blanc"],
-        words=["petrol", "lime", "slate", "white peach", "apricot", "lemon zest", "racy", "taut",
-               "steely", "off-dry", "honeysuckle"]),
-    "Gewürztraminer": dict(
-        family="white", siblings=["Riesling", "Viognier"],
-        words=["lychee", "rose petal", "ginger", "mango", "Turkish delight", "opulent", "perfumed",
-               "spicy", "off-dry", "tropical fruit"]),
-    "Viognier": dict(
-        family="white", siblings=["Gewürztraminer", "Chardonnay"],
-        words=["apricot", "honeysuckle", "peach", "orange blossom", "oily", "perfumed", "rich"]),
-    "Champagne Blend": dict(
-        family="sparkling", siblings=["Chardonnay"],
-        words=["brioche", "toast", "chalk", "almond", "yeast", "biscuit", "fine mousse", "lively",
-               "creamy", "green apple"]),
-    "Rosé": dict(
-        family="rose", siblings=["Gamay"],
-        words=["strawberry", "watermelon", "melon", "herbs", "dry", "refreshing", "crisp", "salmon pink",
-               "red currant", "delicate"]),
-    "Zinfandel": dict(
-        family="red", siblings=["Red Blend", "Syrah"],
-        words=["jammy", "brambly", "raisin", "black pepper", "blackberry", "ripe", "high alcohol", "spicy"]),
-    "Red Blend": dict(
-        family="red", siblings=["Zinfandel", "Cabernet Sauvignon"],
-        words=["jammy", "chocolate", "plush", "ripe", "vanilla", "blackberry", "soft tannins"]),
-    "Sangiovese": dict(
-        family="red", siblings=["Nebbiolo", "Tempranillo"],
-        words=["sour cherry", "leather", "tomato leaf", "earthy", "dried herbs", "tart", "savory"]),
-    "Nebbiolo": dict(
-        family="red", siblings=["Sangiovese", "Pinot Noir"],
-        words=["tar", "rose petal", "leather", "firm tannins", "dried cherry", "austere", "age-worthy"]),
-    "Tempranillo": dict(
-        family="red", siblings=["Sangiovese", "Merlot"],
-        words=["leather", "dill", "vanilla", "red plum", "tobacco", "coconut", "dusty tannins"]),
+    "Bordeaux-style Red Blend": dict(family="red", siblings=["Merlot", "Cabernet Sauvignon"], **_words(
+        "cassis, cedar, graphite, tobacco, blackcurrant, black cherry, licorice, pencil shavings, dark chocolate",
+        "dense tannins, a firm structure, polished tannins, a long finish", "structured, age-worthy, polished, dense")),
+    "Merlot": dict(family="red", siblings=["Bordeaux-style Red Blend", "Malbec"], **_words(
+        "plum, black cherry, mocha, chocolate, fruitcake, cedar, ripe plum",
+        "soft tannins, a plush texture, a velvety texture", "plush, round, velvety, supple")),
+    "Cabernet Sauvignon": dict(family="red", siblings=["Bordeaux-style Red Blend", "Red Blend"], **_words(
+        "cassis, blackcurrant, mint, cedar, graphite, eucalyptus, black cherry",
+        "firm tannins, a firm structure, a long finish", "structured, powerful, firm")),
+    "Pinot Noir": dict(family="red", siblings=["Gamay"], **_words(
+        "red cherry, raspberry, forest floor, mushroom, rose petal, cranberry, sous-bois",
+        "fine tannins, a silky texture, a delicate structure", "silky, elegant, earthy, delicate, light-bodied")),
+    "Gamay": dict(family="red", siblings=["Pinot Noir"], **_words(
+        "red cherry, raspberry, violet, peony, red currant, granite, strawberry, banana",
+        "juicy acidity, light tannins, a fruity finish", "juicy, gulpable, fruity, light-bodied, bright")),
+    "Syrah": dict(family="red", siblings=["Malbec", "Bordeaux-style Red Blend"], **_words(
+        "black pepper, olive, smoked meat, bacon, violet, blackberry, garrigue, licorice, tapenade",
+        "dense tannins, a meaty texture, a peppery finish", "meaty, dense, savory, peppery")),
+    "Malbec": dict(family="red", siblings=["Merlot", "Syrah"], **_words(
+        "dark plum, blueberry, violet, cocoa, blackberry, mocha",
+        "firm tannins, an inky color", "inky, tannic, dense")),
+    "Chardonnay": dict(family="white", siblings=["Chenin Blanc", "Champagne Blend"], **_words(
+        "butter, toast, hazelnut, yellow apple, vanilla, buttered toast, almond, oak, baked apple",
+        "a creamy texture, a rich texture, a toasty finish", "creamy, rich, round, buttery")),
+    "Chenin Blanc": dict(family="white", siblings=["Chardonnay", "Sauvignon Blanc"], **_words(
+        "quince, honey, chamomile, wax, lanolin, yellow apple, baked apple",
+        "a waxy texture, racy acidity, a touch of sweetness", "honeyed, off-dry, waxy, racy, rich")),
+    "Sauvignon Blanc": dict(family="white", siblings=["Chenin Blanc", "Riesling"], **_words(
+        "gooseberry, grass, grapefruit, flint, elderflower, lime, passion fruit",
+        "zesty acidity, a steely edge, a tangy finish", "zesty, steely, tangy, herbaceous")),
+    "Riesling": dict(family="white", siblings=["Gewürztraminer", "Sauvignon Blanc"], **_words(
+        "petrol, lime, slate, white peach, apricot, lemon zest, honeysuckle",
+        "racy acidity, a steely edge, a touch of sweetness", "racy, taut, steely, off-dry")),
+    "Gewürztraminer": dict(family="white", siblings=["Riesling", "Viognier"], **_words(
+        "lychee, rose petal, ginger, mango, Turkish delight, tropical fruit",
+        "an oily texture, a touch of sweetness, a spicy finish", "opulent, perfumed, spicy, off-dry")),
+    "Viognier": dict(family="white", siblings=["Gewürztraminer", "Chardonnay"], **_words(
+        "apricot, honeysuckle, peach, orange blossom", "an oily texture, a rich texture", "perfumed, rich, oily")),
+    "Champagne Blend": dict(family="sparkling", siblings=["Chardonnay"], **_words(
+        "brioche, toast, chalk, almond, yeast, biscuit, green apple",
+        "a fine mousse, fine bubbles, a creamy texture", "lively, creamy, toasty")),
+    "Rosé": dict(family="rose", siblings=["Gamay"], **_words(
+        "strawberry, watermelon, melon, herbs, red currant",
+        "a salmon-pink color, a crisp finish, a dry finish", "dry, refreshing, crisp, delicate")),
+    "Zinfandel": dict(family="red", siblings=["Red Blend", "Syrah"], **_words(
+        "jam, bramble, raisin, black pepper, blackberry", "high alcohol, a jammy texture", "jammy, brambly, ripe, spicy")),
+    "Red Blend": dict(family="red", siblings=["Zinfandel", "Cabernet Sauvignon"], **_words(
+        "chocolate, vanilla, blackberry, jam", "soft tannins, a plush texture", "jammy, plush, ripe")),
+    "Sangiovese": dict(family="red", siblings=["Nebbiolo", "Tempranillo"], **_words(
+        "sour cherry, leather, tomato leaf, dried herbs", "tart acidity, dusty tannins", "earthy, tart, savory")),
+    "Nebbiolo": dict(family="red", siblings=["Sangiovese", "Pinot Noir"], **_words(
+        "tar, rose petal, leather, dried cherry", "firm tannins, a firm structure", "austere, age-worthy")),
+    "Tempranillo": dict(family="red", siblings=["Sangiovese", "Merlot"], **_words(
+        "leather, dill, vanilla, red plum, tobacco, coconut", "dusty tannins, a smooth texture", "smooth, oaky")),
 }
 
 # --- places: province -> (region_1 -> varieties made there), with weights ------------------------
@@ -128,7 +116,8 @@ FRANCE = {
         "Médoc": ["Bordeaux-style Red Blend", "Merlot", "Rosé"],
         "Bordeaux Supérieur": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc"],
         "Pessac-Léognan": ["Bordeaux-style Red Blend", "Sauvignon Blanc", "Merlot"],
-        "Graves": ["Sauvignon Blanc", "Bordeaux-style Red Blend", "Merlot"], "Entre-Deux-Mers": ["Sauvignon Blanc", "Merlot", "Rosé"],
+        "Graves": ["Sauvignon Blanc", "Bordeaux-style Red Blend", "Merlot"],
+        "Entre-Deux-Mers": ["Sauvignon Blanc", "Merlot", "Rosé"],
         "Bordeaux": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc", "Rosé"],
     },
     "Burgundy": {
@@ -155,7 +144,8 @@ FRANCE = {
         "Alsace Grand Cru": ["Riesling", "Gewürztraminer"],
     },
     "Rhône Valley": {
-        "Côtes du Rhône": ["Syrah", "Rosé", "Viognier"], "Crozes-Hermitage": ["Syrah", "Viognier"], "Saint-Joseph": ["Syrah", "Viognier"],
+        "Côtes du Rhône": ["Syrah", "Rosé", "Viognier"], "Crozes-Hermitage": ["Syrah", "Viognier"],
+        "Saint-Joseph": ["Syrah", "Viognier"],
         "Cornas": ["Syrah"], "Côte Rôtie": ["Syrah", "Viognier"], "Condrieu": ["Viognier"], "Tavel": ["Rosé", "Syrah"],
     },
     "Champagne": {"Champagne": ["Champagne Blend", "Chardonnay", "Pinot Noir", "Rosé"]},
@@ -163,7 +153,8 @@ FRANCE = {
                  "Coteaux d'Aix-en-Provence": ["Rosé", "Syrah", "Bordeaux-style Red Blend"]},
     "Southwest France": {"Cahors": ["Malbec", "Merlot"], "Bergerac": ["Bordeaux-style Red Blend", "Merlot", "Sauvignon Blanc"],
                          "Madiran": ["Bordeaux-style Red Blend", "Malbec"]},
-    "Languedoc-Roussillon": {"Languedoc": ["Syrah", "Rosé", "Merlot"], "Pays d'Oc": ["Chardonnay", "Merlot", "Syrah", "Viognier", "Pinot Noir"],
+    "Languedoc-Roussillon": {"Languedoc": ["Syrah", "Rosé", "Merlot"],
+                             "Pays d'Oc": ["Chardonnay", "Merlot", "Syrah", "Viognier", "Pinot Noir"],
                              "Minervois": ["Syrah", "Rosé"], "Corbières": ["Syrah", "Rosé", "Merlot"]},
 }
 # Share of French rows per variety. Malbec and Viognier are rare on purpose (min_per_label matters).
@@ -178,7 +169,8 @@ ELSEWHERE = {
                           "Paso Robles": ["Zinfandel", "Red Blend", "Cabernet Sauvignon"], "Lodi": ["Zinfandel"]},
            "Oregon": {"Willamette Valley": ["Pinot Noir", "Chardonnay"]},
            "Washington": {"Columbia Valley (WA)": ["Cabernet Sauvignon", "Merlot", "Riesling", "Red Blend"]}},
-    "Italy": {"Tuscany": {"Chianti Classico": ["Sangiovese"], "Brunello di Montalcino": ["Sangiovese"], "Toscana": ["Red Blend", "Sangiovese"]},
+    "Italy": {"Tuscany": {"Chianti Classico": ["Sangiovese"], "Brunello di Montalcino": ["Sangiovese"],
+                          "Toscana": ["Red Blend", "Sangiovese"]},
               "Piedmont": {"Barolo": ["Nebbiolo"], "Barbaresco": ["Nebbiolo"], "Langhe": ["Nebbiolo", "Chardonnay"]}},
     "Spain": {"Northern Spain": {"Rioja": ["Tempranillo", "Rosé"], "Ribera del Duero": ["Tempranillo"]}},
     "Germany": {"Mosel": {"": ["Riesling"]}, "Rheingau": {"": ["Riesling", "Pinot Noir"]}},
@@ -265,20 +257,20 @@ def build_producers(seed: int = PRODUCER_SEED) -> dict[tuple[str, str, str], lis
 
 # --- descriptions ---------------------------------------------------------------------------------
 _OPENERS = [
-    "{a} and {b} aromas open to a palate of {c} and {d}.",
-    "This wine shows {a} and {b}, with {c} on the palate.",
-    "{a} on the nose leads to {b} and {c}.",
-    "Aromas of {a}, {b} and {c} mark this bottling.",
-    "It offers {a} alongside {b} and a touch of {c}.",
-    "A nose of {a} gives way to {b}, {c} and {d}.",
+    "{n1} and {n2} aromas open to a {s1} palate of {n3} and {n4}.",
+    "This {s1} wine shows {n1} and {n2}, with {n3} on the finish.",
+    "{n1} on the nose leads to {n2} and {n3}.",
+    "Aromas of {n1}, {n2} and {n3} mark this {s1} bottling.",
+    "It offers {n1} alongside {n2} and a touch of {n3}.",
+    "A nose of {n1} gives way to {n2}, {n3} and {f1}.",
 ]
 _MIDDLES = [
-    "The palate brings {a} and {b}.",
-    "There is {a} here, backed by {b}.",
-    "Expect {a} and some {b} in the mouth.",
-    "Hints of {a} and {b} linger.",
-    "The finish shows {a}.",
-    "It is balanced, with {a} and {b}.",
+    "The palate is {s1} and {s2}, with {f1}.",
+    "There is {n1} here, backed by {f1}.",
+    "Expect {n1} and {n2} in the mouth.",
+    "Hints of {n1} and {n2} linger on the {s1} finish.",
+    "The finish shows {f1}.",
+    "It is {s1}, with {n1} and {f1}.",
 ]
 _CLOSERS = [
     "Drink now.", "Drink from 2027.", "Ready to drink.", "Best after 2028.", "A wine to age.", "Good value.",
@@ -287,31 +279,42 @@ _CLOSERS = [
 ]
 
 
-def _pick_word(rng: random.Random, variety: str, focus: float) -> str:
-    """One descriptive word: the variety's own with probability `focus`, else a sibling's, the
-    colour family's or a generic one."""
+def _pick(rng: random.Random, variety: str, kind: str, focus: float) -> str:
+    """One word of a kind: the variety's own with probability `focus`, else a sibling's, the colour
+    family's or a generic one."""
     spec = VARIETIES[variety]
-    r = rng.random()
-    if r < focus:
-        return rng.choice(spec["words"])
+    if rng.random() < focus:
+        return rng.choice(spec[kind])
     r = rng.random()
     if r < 0.45:
-        return rng.choice(VARIETIES[rng.choice(spec["siblings"])]["words"])
+        return rng.choice(VARIETIES[rng.choice(spec["siblings"])][kind])
     if r < 0.8:
-        return rng.choice(FAMILY_WORDS[spec["family"]])
-    return rng.choice(GENERIC_WORDS)
+        return rng.choice(FAMILY_WORDS[spec["family"]][kind])
+    return rng.choice(GENERIC_WORDS[kind])
+
+
+def _fill(rng: random.Random, template: str, variety: str, focus: float) -> str:
+    kinds = {"n": "notes", "f": "feel", "s": "style"}
+    values: dict[str, str] = {}
+    for slot in ("n1", "n2", "n3", "n4", "f1", "s1", "s2"):
+        if "{" + slot + "}" in template:
+            used = set(values.values())
+            word = _pick(rng, variety, kinds[slot[0]], focus)
+            for _ in range(3):  # avoid "toast and toast"
+                if word not in used:
+                    break
+                word = _pick(rng, variety, kinds[slot[0]], focus)
+            values[slot] = word
+    return template.format(**values)
 
 
 def describe(rng: random.Random, variety: str) -> str:
     """A two- or three-sentence tasting note for a variety."""
     # Some notes are vague (mostly shared words): the part of the task no model can get right.
     focus = rng.choice([0.05, 0.15, 0.3, 0.45, 0.6])
-    words = lambda n: [_pick_word(rng, variety, focus) for _ in range(n)]  # noqa: E731
-    a, b, c, d = words(4)
-    sentences = [rng.choice(_OPENERS).format(a=a, b=b, c=c, d=d)]
+    sentences = [_fill(rng, rng.choice(_OPENERS), variety, focus)]
     if rng.random() < 0.7:
-        a, b = words(2)
-        sentences.append(rng.choice(_MIDDLES).format(a=a, b=b))
+        sentences.append(_fill(rng, rng.choice(_MIDDLES), variety, focus))
     sentences.append(rng.choice(_CLOSERS))
     return " ".join(s[:1].upper() + s[1:] for s in sentences)
 
@@ -378,8 +381,9 @@ def make_rows(n: int, seed: int, producers) -> list[dict]:
 
 
 def add_odd_cells(rows: list[dict], rng: random.Random) -> None:
-    """A few cells that trip naive code: markup-like brackets, quotes, non-ASCII punctuation."""
-    picks = rng.sample(range(len(rows)), 8)
+    """A few French rows (so the demo shows them) with cells that trip naive code: markup-like
+    brackets, quotes, non-ASCII punctuation."""
+    picks = rng.sample([i for i, row in enumerate(rows) if row["country"] == "France"], 8)
     rows[picks[0]]["description"] += " [Sample tasted from barrel.]"
     rows[picks[1]]["description"] = "Labelled [b]Vieilles Vignes[/b] on the front. " + rows[picks[1]]["description"]
     rows[picks[2]]["description"] += ' The producer calls it "a wine for friends".'

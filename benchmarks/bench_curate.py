@@ -2,7 +2,7 @@
 
 Run from the repository root: `.venv/bin/python benchmarks/bench_curate.py [--rows 10000]`.
 
-Core: median wall time of each model call (what a keypress asks of the model, plus the totals and
+Core: median wall time of each model call, SQLite writes included (what a keypress asks of the model, plus the totals and
 label distribution the screen redraws after it).
 Screen: headless `App.run_test(size=(80, 24))`. For each key, the median *process CPU time* of
 `pilot.press(key)` followed by a pause long enough to paint one frame, minus the same for a key

@@ -106,7 +106,7 @@ def run_ours(spec_path: Path, server) -> dict:
     from distill_tui.core.workspace import Workspace
 
     ws = Workspace.open(spec_path)
-    ws.data  # load outside the timed part, as the cookbook's DataFrame is
+    _ = ws.data  # load outside the timed part, as the cookbook's DataFrame is
     before = server.app.stats_snapshot()
     result = run_teacher(ws)
     elapsed = result.elapsed_s  # from the first request, as the cookbook's timing below
@@ -129,7 +129,7 @@ def run_cookbook(spec_path: Path, server) -> dict:
     def process(body: dict) -> str | None:
         try:
             return client.chat.completions.create(**body).choices[0].message.content
-        except Exception as exc:  # noqa: BLE001 - the notebook prints and leaves NaN
+        except Exception:  # noqa: BLE001 - the notebook prints and leaves NaN
             return None
 
     before = server.app.stats_snapshot()

@@ -44,4 +44,9 @@ def demo_spec(tmp_path: Path) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+    # The offline provider caches its trained models; keep that cache out of the user's home and
+    # shared by the tests of one worker.
+    os.environ["DISTILL_TUI_CACHE_DIR"] = tempfile.mkdtemp(prefix="distill-tui-cache-")

@@ -391,3 +391,14 @@ def test_background_writes_reach_the_store_in_order(ws):
     again = Curation.from_workspace(ws)
     assert (again.effective == cur.effective).all()
     assert again.filters == Filters(agrees="no") and again.excluded == cur.excluded
+
+
+def test_curation_modules_do_not_import_textual():
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport distill_tui.core.curate, distill_tui.core.export, distill_tui.core.importer, "
+            "distill_tui.core.validate_jsonl, distill_tui.commands.export\n"
+            "print(any(m == 'textual' or m.startswith('textual.') or m == 'rich' for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -74,7 +74,7 @@ def test_each_format_rule(bad, code):
 def test_too_few_examples():
     report = check([good(i) for i in range(9)])
     assert report.errors == {"too_few_examples": 1}
-    assert "9 examples; at least 10" in " ".join(report.error_messages())
+    assert report.error_messages() == ["only 9 examples; at least 10 are needed"]
     assert check([good(i, ["a", "b"][i % 2]) for i in range(10)]).ok
 
 
@@ -108,8 +108,8 @@ def test_warnings():
     report = check([no_system] * 10)
     assert report.ok
     text = " ".join(report.warnings)
-    assert "10 examples have no system message" in text
-    assert "9 examples repeat an earlier example" in text
+    assert "10 examples without a system message" in text
+    assert "9 examples repeating an earlier one" in text
     assert "every assistant answer is the same" in text
     assert "at least 50 examples" in text
 

@@ -235,3 +235,38 @@ def test_refuse_training_is_403_training_not_available():
                        "create new fine-tuning training jobs. Learn more https://developers.openai.com/api/docs/"
                        "deprecations#update-to-openais-self-serve-fine-tuning",
             "type": "invalid_request_error", "param": None, "code": "training_not_available"}
+
+
+def test_state_dir_keeps_files_jobs_models_and_completions_across_restarts(tmp_path):
+    lines = _lines(12)
+    with running(state_dir=tmp_path, job_seconds=1.0) as server:
+        client = client_for(server)
+        train = _upload(client, lines)
+        done = _wait(client, client.fine_tuning.jobs.create(model="offline-student", training_file=train.id).id)
+        stored = client.chat.completions.create(model=done.fine_tuned_model, messages=lines[0]["messages"][:2],
+                                                store=True, metadata={"keep": "1"})
+    with running(state_dir=tmp_path, job_seconds=3.0) as server:
+        client = client_for(server)
+        assert client.files.content(train.id).read() == "\n".join(json.dumps(x, ensure_ascii=False)
+                                                                   for x in lines).encode()
+        again = client.fine_tuning.jobs.retrieve(done.id)
+        assert again.status == "succeeded" and again.fine_tuned_model == done.fine_tuned_model
+        assert len(list(client.fine_tuning.jobs.list_events(done.id))) > 10
+        assert done.fine_tuned_model in [m.id for m in client.models.list()]
+        reply = client.chat.completions.create(model=done.fine_tuned_model, messages=lines[0]["messages"][:2])
+        assert reply.choices[0].message.content == stored.choices[0].message.content
+        assert [c.id for c in client.chat.completions.list(metadata={"keep": "1"})] == [stored.id]
+        # A job interrupted while running resumes where it was after a restart.
+        interrupted = client.fine_tuning.jobs.create(model="offline-student", training_file=train.id)
+        deadline = time.monotonic() + 30
+        while client.fine_tuning.jobs.retrieve(interrupted.id).status != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    with running(state_dir=tmp_path, job_seconds=1.0) as server:
+        client = client_for(server)
+        job = _wait(client, interrupted.id)
+        assert job.status == "succeeded"
+        steps = [e.data["step"] for e in client.fine_tuning.jobs.list_events(job.id) if e.type == "metrics"]
+        assert sorted(steps) == list(range(1, max(steps) + 1))
+        messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id)]
+        assert messages.count("Fine-tuning job started") == 1
+        client.models.retrieve(job.fine_tuned_model)

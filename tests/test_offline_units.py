@@ -133,3 +133,15 @@ def test_run_from_args_serves_until_interrupted():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.parametrize("flags", [["--fail-rate", "2"], ["--rpm", "0"], ["--knowledge", "/no/such.csv"],
+                                   ["--label", "no_such_column"]])
+def test_run_from_args_rejects_bad_flags_with_exit_2(flags, capsys):
+    from distill_tui.offline import run_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert run_from_args(parser.parse_args(flags)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("distill-tui serve-offline: error: ") and err.count("\n") == 1

@@ -72,6 +72,7 @@ class _Writer:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        self.error: str | None = None
 
     def submit(self, flags: dict[int, bool], state: dict[str, Any] | None) -> None:
         with self._cond:
@@ -91,13 +92,16 @@ class _Writer:
                     self._idle.set()
                     self._cond.wait()
                 flags, state, self._flags, self._state = self._flags, self._state, {}, None
-            if flags:
-                self._store.set_selections(flags)
-            if state is not None:
-                self._store.set_setting(SETTING, state)
+            try:
+                if flags:
+                    self._store.set_selections(flags)
+                if state is not None:
+                    self._store.set_setting(SETTING, state)
+            except Exception as exc:  # a closed or full database: keep the thread, report on flush
+                self.error = f"cannot save the selection: {exc}"
 
     def flush(self, timeout: float | None = None) -> bool:
-        return self._idle.wait(timeout)
+        return self._idle.wait(timeout) and self.error is None
 
 
 class Curation:
@@ -197,7 +201,8 @@ class Curation:
             self.store.set_setting(SETTING, snapshot)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every change is in the store (immediate without background writes)."""
+        """Wait until every change is in the store (immediate without background writes); False
+        when that timed out or a write failed."""
         return True if self._writer is None else self._writer.flush(timeout)
 
     # views ------------------------------------------------------------------------------------

@@ -16,153 +16,32 @@ What stops a run:
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from distill_tui.core import apierrors
+from distill_tui.core.engine_support import (  # noqa: F401 - re-exported: the engine's public names
+    RATE_LIMIT_RETRIES,
+    ROW_400_CODES,
+    Controls,
+    Item,
+    Limits,
+    RowQueue,
+    classify,
+    explain_line,
+)
 from distill_tui.core.ratelimit import RateLimiter, retry_after_from_headers, retry_delay
 
 if TYPE_CHECKING:
     from distill_tui.core.requests import RowRequest
-
-RATE_LIMIT_RETRIES = 20
-"""Most 429s one row may get before it counts as failed; separate from `max_retries` because a 429
-says "later", not "this row is broken"."""
-
-ROW_400_CODES = frozenset({"context_length_exceeded", "string_above_max_length", "content_policy_violation",
-                           "content_filter", "invalid_prompt"})
-"""400 codes that blame one row rather than the shape of every request."""
 
 RECENT = 8
 """How many recent answers and errors a progress snapshot carries."""
 
 RATE_WINDOW_S = 10.0
 """Rows/s and tokens/s are measured over this many recent seconds."""
-
-
-class Controls:
-    """Pause, resume and cancel a run from any thread (the UI, a signal handler)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._paused = False
-        self._cancelled = False
-
-    def pause(self) -> None:
-        with self._cond:
-            self._paused = True
-            self._cond.notify_all()
-
-    def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
-
-    def cancel(self) -> None:
-        with self._cond:
-            self._cancelled = True
-            self._cond.notify_all()
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
-
-
-def classify(exc: BaseException, *, rows_succeeded: bool) -> str:
-    """What a failed attempt means for the run.
-
-    Returns:
-        "rate_limited" (pause the pool, ask again), "retry" (back off, ask again), "row" (this row
-        failed; others carry on) or "fatal" (stop the run).
-
-    A 400 fails only its row when its code blames the row (context too long, content policy) or
-    when other rows with the same request shape already got through; otherwise the shape itself
-    is wrong for this provider, and every row would fail the same way.
-    """
-    import openai
-
-    if isinstance(exc, openai.RateLimitError):
-        return "fatal" if apierrors.error_code(exc) == "insufficient_quota" else "rate_limited"
-    if isinstance(exc, openai.BadRequestError):
-        return "row" if rows_succeeded or apierrors.error_code(exc) in ROW_400_CODES else "fatal"
-    if apierrors.is_fatal(exc):
-        return "fatal"
-    if apierrors.is_retryable(exc):
-        return "retry"
-    if isinstance(exc, openai.APIStatusError):
-        return "row"  # 413, 422…: about this request's content
-    if isinstance(exc, openai.OpenAIError):
-        return "retry"
-    return "fatal"
-
-
-def explain_line(exc: BaseException) -> tuple[str, int]:
-    """One line and an exit code for any exception a request can raise."""
-    explained = apierrors.explain(exc)
-    if explained is not None:
-        return explained
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1
-
-
-@dataclass(order=True)
-class Item:
-    """A row on the queue, with what its attempts so far cost."""
-
-    due: float
-    seq: int
-    req: "RowRequest" = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-    errors: int = field(default=0, compare=False)
-    rate_limited: int = field(default=0, compare=False)
-    tokens: int | None = field(default=None, compare=False)
-    reserve_usd: float = field(default=0.0, compare=False)
-    last_error: str | None = field(default=None, compare=False)
-
-
-class RowQueue:
-    """Rows waiting to be asked: retries (by due time) before fresh rows, in row order.
-
-    All methods are called with the pool's lock held.
-    """
-
-    def __init__(self, reqs: list["RowRequest"]) -> None:
-        self._seq = itertools.count()
-        self.fresh: deque[Item] = deque(Item(0.0, next(self._seq), r) for r in reqs)
-        self.retry: list[Item] = []
-
-    def __len__(self) -> int:
-        return len(self.fresh) + len(self.retry)
-
-    def pop(self, now: float) -> Item | float | None:
-        """The next item, or the seconds until a retry is due, or None when empty."""
-        if self.retry and self.retry[0].due <= now:
-            return heapq.heappop(self.retry)
-        if self.fresh:
-            return self.fresh.popleft()
-        if self.retry:
-            return self.retry[0].due - now
-        return None
-
-    def push_back(self, item: Item) -> None:
-        """Return an item not sent (cancel, budget): it goes first next time."""
-        if item.attempts:
-            heapq.heappush(self.retry, item)
-        else:
-            self.fresh.appendleft(item)
-
-    def later(self, item: Item, due: float) -> None:
-        item.due = due
-        item.seq = next(self._seq)
-        heapq.heappush(self.retry, item)
 
 
 @dataclass
@@ -211,7 +90,7 @@ class Pool:
     Args:
         client: A sync `openai` client (retries off).
         reqs: The rows to ask, in order.
-        limiter: Shared rate limiter.
+        limiter: Shared rate limiter (`Limits` or a `RateLimiter`).
         workers: Thread count.
         max_retries: Retries per row for 5xx, timeouts and connection errors.
         controls: Pause/resume/cancel.
@@ -227,7 +106,7 @@ class Pool:
         client: Any,
         reqs: list["RowRequest"],
         *,
-        limiter: RateLimiter,
+        limiter: "Limits | RateLimiter",
         workers: int,
         max_retries: int,
         controls: Controls,

@@ -53,14 +53,14 @@ def limiter_text(limiter: dict) -> str:
     return text
 
 
-def spend_text(p: "Progress") -> str:
+def spend_text(p: "Progress", *, budget: bool = True) -> str:
     """`$0.0123 of ~$0.41 (budget $5.00)`, or tokens when the price is unknown."""
     if not p.price_known:
         return f"{count(p.input_tokens)} in / {count(p.output_tokens)} out tokens (price unknown)"
     text = money(p.spent_usd)
     if p.estimated_total_usd is not None:
         text += f" of ~{money(p.estimated_total_usd)}"
-    if p.budget_usd is not None:
+    if budget and p.budget_usd is not None:
         text += f" (budget {money(p.budget_usd)})"
     return text
 

@@ -21,7 +21,7 @@ import numpy as np
 from distill_tui.core.curate import Curation, cap_drop, dedupe_drop
 from distill_tui.core.curate_filters import Filters
 from distill_tui.core.errors import UserError
-from distill_tui.core.validate_jsonl import ValidationReport, validate_examples
+from distill_tui.core.validate_jsonl import ValidationReport, plural, validate_examples
 
 if TYPE_CHECKING:
     from distill_tui.core.spec import TaskSpec
@@ -59,14 +59,14 @@ class ExportPlan:
 
     def lines(self) -> list[str]:
         """The whole report as text lines."""
-        out = [f"exporting the {self.source}: {len(self.train):,} training examples"
-               + (f", {len(self.validation):,} validation examples" if self.validation_report else "")]
+        out = [f"exporting the {self.source}: {plural(len(self.train), 'training example')}"
+               + (f", {plural(len(self.validation), 'validation example')}" if self.validation_report else "")]
         if self.excluded_eval:
-            out.append(f"left out {self.excluded_eval:,} rows held out for evaluation (exporting them would leak "
-                       "the test set into training)")
+            out.append(f"left out {plural(self.excluded_eval, 'row')} held out for evaluation (exporting them would "
+                       "leak the test set into training)")
         for what, n in self.dropped.items():
             if n:
-                out.append(f"{what} dropped {n:,} rows")
+                out.append(f"{what} dropped {plural(n, 'row')}")
         out += self.report.lines()
         if self.validation_report is not None:
             out += self.validation_report.lines()

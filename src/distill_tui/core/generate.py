@@ -15,12 +15,12 @@ cannot be held: the run does not start and says so (add the price to your prices
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core import prompts, tokens
-from distill_tui.core.engine import Controls, Outcome, Pool
-from distill_tui.core.ratelimit import RateLimiter
+from distill_tui.core.engine import Controls, Limits, Outcome, Pool
+from distill_tui.core.engine_plan import Plan, plan, row_status, spent, teacher_plan
 from distill_tui.core.store import Answer
 
 if TYPE_CHECKING:
@@ -125,71 +125,6 @@ class RunResult:
         }
 
 
-@dataclass
-class Plan:
-    """What a run would do: rows left to ask and what they should cost (None: price unknown)."""
-
-    model: str
-    split: str
-    total: int
-    done: int
-    failed: int
-    left: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float | None
-    spent_usd: float
-    budget_usd: float | None
-    prices_as_of: str
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def to_ask(self) -> int:
-        return self.left + self.failed
-
-
-def _status(ws: "Workspace", model: str, split: str, reqs: list["RowRequest"]) -> tuple[set, set]:
-    """Keys (row_id, prompt_hash) of this split answered ok, and failed-and-not-answered."""
-    answered = ws.store.answered_keys(model)
-    failed = {(a.row_id, a.prompt_hash) for a in ws.store.answers(model, split, status="failed")}
-    keys = {(r.row_id, r.prompt_hash) for r in reqs}
-    return answered & keys, (failed - answered) & keys
-
-
-def spent(ws: "Workspace", model: str, split: str) -> float:
-    """What this model has cost on this split in the workspace so far (every saved answer)."""
-    rows = ws.store.execute(
-        "SELECT COALESCE(SUM(cost_usd), 0) FROM answers WHERE model=? AND split=?", (model, split)
-    )
-    return float(rows[0][0] or 0.0)
-
-
-def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = None) -> Plan:
-    """Count the rows left and estimate their cost like `estimate` does (exact prompt tokens)."""
-    from distill_tui.core.dataset import ROW
-    from distill_tui.core.estimate import PromptCounter, answer_tokens
-    from distill_tui.core.requests import iter_requests
-
-    data = ws.data
-    reqs = list(iter_requests(ws.spec, data, model, split))
-    ok, failed = _status(ws, model, split, reqs)
-    todo = {r.row_id for r in reqs if (r.row_id, r.prompt_hash) not in ok}
-    frame = data.frame[data.frame[ROW].isin(todo)]
-    input_tokens, _ = PromptCounter(ws.spec, data.labels, model).totals(frame)
-    per_answer, _ = answer_tokens(ws.spec, data.labels, model)
-    output_tokens = per_answer * len(todo)
-    price = ws.prices.price(model)
-    cost = price.cost(input_tokens, output_tokens) if price else None
-    notes = [] if price else [f"no price known for {model}: cost shown in tokens only"]
-    return Plan(model, split, len(reqs), len(ok), len(failed), len(todo) - len(failed), input_tokens,
-                output_tokens, cost, spent(ws, model, split), budget_usd, ws.prices.as_of, notes)
-
-
-def teacher_plan(ws: "Workspace") -> Plan:
-    """`plan` for the teacher on the train rows, with the spec's budget."""
-    return plan(ws, ws.spec.teacher.model, "train", budget_usd=ws.spec.generation.budget_usd)
-
-
 class _Recorder:
     """Turns API responses into saved `Answer`s (called from worker threads)."""
 
@@ -285,7 +220,7 @@ def run_model(
 
     ws, controls = workspace, controls or Controls()
     reqs = list(iter_requests(ws.spec, ws.data, model, split))
-    ok, failed_keys = _status(ws, model, split, reqs)
+    ok, failed_keys = row_status(ws, model, split, reqs)
     pending = [r for r in reqs if (r.row_id, r.prompt_hash) not in ok]
     if only_failed:
         pending = [r for r in pending if (r.row_id, r.prompt_hash) in failed_keys]
@@ -302,7 +237,7 @@ def run_model(
     price_known = recorder.price is not None
     spent_before = spent(ws, model, split)
     gen = ws.spec.generation
-    limiter = RateLimiter(gen.rpm, gen.tpm)
+    limiter = Limits(gen.rpm, gen.tpm)
     pool = Pool(
         client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
         estimate=recorder.estimate, save_ok=recorder.save_ok, save_failed=recorder.save_failed,
@@ -320,7 +255,10 @@ def run_model(
         elapsed = now - pool.started
         with pool.lock:
             t = pool.tally
-            rows_s, tokens_s = t.rates(now, elapsed)
+            if state in FINAL_STATES and elapsed > 0:  # the whole run's average, not the last seconds
+                rows_s, tokens_s = t.ok / elapsed, (t.input_tokens + t.output_tokens) / elapsed
+            else:
+                rows_s, tokens_s = t.rates(now, elapsed)
             queued = len(pool.queue)
             done = len(ok) + t.ok
             failed = failed_aside + t.failed
@@ -390,7 +328,7 @@ def _result(
     ws: "Workspace", model: str, split: str, reqs: list["RowRequest"], pool: Pool, spent_before: float,
     budget_usd: float | None, beyond_limit: int, price_known: bool,
 ) -> RunResult:
-    ok, failed = _status(ws, model, split, reqs)
+    ok, failed = row_status(ws, model, split, reqs)
     t = pool.tally
     left = len(reqs) - len(ok) - len(failed)
     stopped = pool.stop_reason

@@ -23,20 +23,25 @@ MESSAGE_KEYS = frozenset({"role", "content", "name", "function_call", "weight", 
 TOP_LEVEL_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 
 ERRORS = {
-    "data_type": "{n} lines are not JSON objects",
-    "unrecognized_top_level_key": "{n} examples have keys other than messages, tools, parallel_tool_calls",
-    "missing_messages_list": "{n} examples have no messages list",
-    "message_missing_key": "{n} examples have a message without role or content",
-    "message_unrecognized_key": "{n} examples have a message with an unknown key",
-    "unrecognized_role": "{n} examples have a role other than system, user, assistant, tool, function",
-    "missing_content": "{n} examples have a message whose content is missing, empty or not text",
-    "empty_assistant_content": "{n} examples have an empty assistant message",
-    "invalid_weight": "{n} examples have an assistant weight other than 0 or 1",
-    "example_missing_assistant_message": "{n} examples have no assistant message",
-    "example_too_long": "{n} examples are longer than the {limit:,}-token limit of {model} (they would be cut)",
-    "too_few_examples": "{examples} examples; at least {min} are needed",
+    "data_type": "{n} not a JSON object",
+    "unrecognized_top_level_key": "{n}: a key other than messages, tools, parallel_tool_calls",
+    "missing_messages_list": "{n}: no messages list",
+    "message_missing_key": "{n}: a message without role or content",
+    "message_unrecognized_key": "{n}: a message with an unknown key",
+    "unrecognized_role": "{n}: a role other than system, user, assistant, tool, function",
+    "missing_content": "{n}: a message whose content is missing, empty or not text",
+    "empty_assistant_content": "{n}: an empty assistant message",
+    "invalid_weight": "{n}: an assistant weight other than 0 or 1",
+    "example_missing_assistant_message": "{n}: no assistant message",
+    "example_too_long": "{n} longer than the {limit:,}-token limit of {model} (would be cut)",
+    "too_few_examples": "only {examples}; at least {min} are needed",
     "file_too_large": "the file is {size}; the limit is 512 MB",
 }
+
+
+def plural(n: int, word: str) -> str:
+    """`1 example`, `2 examples`."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 class TokenCounter:
@@ -141,8 +146,8 @@ class ValidationReport:
         out = []
         for code, n in self.errors.items():
             text = ERRORS.get(code, code + ": {n}").format(
-                n=n, limit=self.token_limit, model=self.model, examples=self.examples, min=self.min_examples,
-                size=_size(self.file_bytes),
+                n=plural(n, "line" if code == "data_type" else "example"), limit=self.token_limit, model=self.model,
+                examples=plural(self.examples, "example"), min=self.min_examples, size=_size(self.file_bytes),
             )
             lines = self.error_lines.get(code)
             if lines:
@@ -152,7 +157,7 @@ class ValidationReport:
 
     def lines(self) -> list[str]:
         """The report as plain text lines, verdict first."""
-        out = [f"{self.name} file: {self.examples:,} examples, {_size(self.file_bytes)}, "
+        out = [f"{self.name} file: {plural(self.examples, 'example')}, {_size(self.file_bytes)}, "
                f"limit {self.token_limit:,} tokens per example ({self.model})"]
         if self.ok:
             out.append("OK: the provider would accept this file")
@@ -292,11 +297,11 @@ def validate_examples(
 def _warn(report: ValidationReport, answers: list[Any]) -> None:
     w = report.warnings
     if report.missing_system:
-        w.append(f"{report.missing_system:,} examples have no system message")
+        w.append(f"{plural(report.missing_system, 'example')} without a system message")
     if report.missing_user:
-        w.append(f"{report.missing_user:,} examples have no user message")
+        w.append(f"{plural(report.missing_user, 'example')} without a user message")
     if report.duplicate_examples:
-        w.append(f"{report.duplicate_examples:,} examples repeat an earlier example exactly")
+        w.append(f"{plural(report.duplicate_examples, 'example')} repeating an earlier one exactly")
     if len(answers) > 1 and report.distinct_answers == 1:
         w.append("every assistant answer is the same: the student would learn a constant")
     if report.name == "training" and report.min_examples <= report.examples < SUGGESTED_EXAMPLES:

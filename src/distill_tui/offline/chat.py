@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from distill_tui.core import tokens
 from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
 from distill_tui.offline.models import ModelRegistry
+from distill_tui.offline.state import StateStore
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _DEFAULT_FIELD = "answer"
@@ -89,10 +90,12 @@ def _positive_int(body: Mapping[str, Any], name: str) -> int | None:
 class ChatService:
     """Answers and stores chat completions."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, state: StateStore | None = None) -> None:
         self.registry = registry
+        self._state = state
         self._lock = threading.Lock()
-        self._stored: dict[str, dict] = {}  # id -> {"completion", "messages"}, in creation order
+        # id -> {"completion", "messages"}, in creation order
+        self._stored: dict[str, dict] = state.completions() if state else {}
 
     def validate(self, body: Any) -> dict[str, Any]:
         """Check a request and work out what it costs; raises ApiError (400) on a bad request."""
@@ -161,8 +164,11 @@ class ChatService:
         if request["metadata"] is not None:
             completion["metadata"] = request["metadata"]
         if request["store"]:
+            record = {"completion": completion, "messages": request["messages"]}
             with self._lock:
-                self._stored[completion["id"]] = {"completion": completion, "messages": request["messages"]}
+                self._stored[completion["id"]] = record
+                if self._state:
+                    self._state.log_completion("put", completion["id"], record)
         return completion
 
     # --- stored completions --------------------------------------------------------------------
@@ -194,14 +200,19 @@ class ChatService:
         completion = self._get(completion_id)["completion"]
         if not isinstance(body, dict) or "metadata" not in body:
             raise ApiError(400, "Missing required parameter: 'metadata'.", param="metadata")
+        metadata = check_metadata(body["metadata"])
         with self._lock:
-            completion["metadata"] = check_metadata(body["metadata"])
+            completion["metadata"] = metadata
+            if self._state:
+                self._state.log_completion("put", completion_id, self._stored[completion_id])
         return completion
 
     def delete(self, completion_id: str) -> dict[str, Any]:
         self._get(completion_id)
         with self._lock:
             self._stored.pop(completion_id, None)
+            if self._state:
+                self._state.log_completion("delete", completion_id)
         return {"id": completion_id, "object": "chat.completion.deleted", "deleted": True}
 
     def messages(self, completion_id: str, query: Mapping[str, list[str]]) -> dict[str, Any]:

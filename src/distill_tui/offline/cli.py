@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 from pathlib import Path
 
@@ -37,11 +38,35 @@ def options_from_args(args: argparse.Namespace) -> OfflineOptions:
     )
 
 
+def _problem(options: OfflineOptions) -> str | None:
+    if options.rpm is not None and options.rpm < 1:
+        return "--rpm must be at least 1"
+    if options.tpm is not None and options.tpm < 1:
+        return "--tpm must be at least 1"
+    if not 0 <= options.fail_rate <= 1:
+        return "--fail-rate must be between 0 and 1"
+    if options.latency < 0 or options.job_seconds < 0:
+        return "--latency and --job-seconds must not be negative"
+    return None
+
+
 def run_from_args(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C; returns the exit code."""
+    """Serve until Ctrl-C; returns the exit code (2, with one line on stderr, for bad flags)."""
+    from distill_tui.offline.models import KnowledgeError
     from distill_tui.offline.server import start_server
 
-    server = start_server(options_from_args(args))
+    options = options_from_args(args)
+    problem = _problem(options)
+    if problem is None:
+        try:
+            server = start_server(options)
+        except KnowledgeError as exc:
+            problem = str(exc)
+        except OSError as exc:
+            problem = f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}"
+    if problem is not None:
+        print(f"distill-tui serve-offline: error: {problem}", file=sys.stderr)
+        return 2
     print(f"offline provider listening on {server.base_url}", flush=True)
     print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=offline", flush=True)
     try:

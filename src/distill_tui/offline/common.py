@@ -33,6 +33,10 @@ class OfflineOptions:
         text_columns: the columns models read (default: all but the label and "id").
         failing_models: models that answer every chat request with a 500.
         seed: seeds fault injection, the student's sample of the knowledge and job shuffling.
+        state_dir: a folder where files, jobs, fine-tuned models and stored completions are kept
+            across restarts (None: in memory only). Unfinished jobs resume when the provider restarts.
+
+    Injected failures happen before the rate limits are charged, so they cost no quota.
     """
 
     host: str = "127.0.0.1"
@@ -49,6 +53,7 @@ class OfflineOptions:
     text_columns: list[str] | None = None
     failing_models: list[str] = field(default_factory=list)
     seed: int = 0
+    state_dir: Path | None = None
 
 
 class ApiError(Exception):

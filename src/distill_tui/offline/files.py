@@ -8,6 +8,7 @@ from email.policy import HTTP
 from typing import Any, Mapping
 
 from distill_tui.offline.common import ApiError, cursor_page, new_id, now, query_value
+from distill_tui.offline.state import StateStore
 
 PURPOSES = {"assistants", "batch", "fine-tune", "vision", "user_data", "evals"}
 
@@ -28,17 +29,23 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | Non
 
 
 class FileStore:
-    """Files kept in memory for the life of the server."""
+    """Uploaded files, in memory (and in the state folder when there is one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: StateStore | None = None) -> None:
         self._lock = threading.Lock()
+        self._state = state
         self._files: dict[str, dict[str, Any]] = {}
         self._content: dict[str, bytes] = {}
+        for info, data in state.files() if state else ():
+            self._files[info["id"]] = info
+            self._content[info["id"]] = data
 
     def add(self, filename: str, purpose: str, data: bytes) -> dict[str, Any]:
         info = {"id": new_id("file-", 22), "object": "file", "bytes": len(data), "created_at": now(),
                 "filename": filename, "purpose": purpose, "status": "processed", "expires_at": None,
                 "status_details": None}
+        if self._state:
+            self._state.save_file(info, data)
         with self._lock:
             self._files[info["id"]] = info
             self._content[info["id"]] = data
@@ -87,4 +94,6 @@ class FileStore:
         with self._lock:
             self._files.pop(file_id, None)
             self._content.pop(file_id, None)
+        if self._state:
+            self._state.delete_file(file_id)
         return {"id": file_id, "object": "file", "deleted": True}

@@ -18,7 +18,10 @@ from distill_tui.offline.common import (
 )
 from distill_tui.offline.files import FileStore
 from distill_tui.offline.models import ModelRegistry, root_model
-from distill_tui.offline.training import FileProblem, auto_batch_size, auto_epochs, read_examples, train_steps
+from distill_tui.offline.state import StateStore
+from distill_tui.offline.training import (
+    FileProblem, TrainingData, auto_batch_size, auto_epochs, read_examples, train_steps,
+)
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 REFUSAL_MESSAGE = (
@@ -40,6 +43,9 @@ class Job:
     checkpoints: list[dict] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    order: int = field(default_factory=time.time_ns)
+    resume_step: int = 0  # steps already reported before a restart
+    saved_at: float = 0.0
 
 
 def _hyperparameter(value: Any, name: str, low: float, high: float, integer: bool) -> Any:
@@ -54,12 +60,22 @@ def _hyperparameter(value: Any, name: str, low: float, high: float, integer: boo
 class JobManager:
     """The fine-tuning jobs of one server."""
 
-    def __init__(self, options: OfflineOptions, files: FileStore, registry: ModelRegistry) -> None:
+    def __init__(self, options: OfflineOptions, files: FileStore, registry: ModelRegistry,
+                 state: StateStore | None = None) -> None:
         self.options = options
         self.files = files
         self.registry = registry
+        self._state = state
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        for record in state.jobs() if state else ():
+            job = Job(record["data"], record["hyper"], record.get("events", []), record.get("checkpoints", []),
+                      order=record.get("order", 0))
+            job.resume_step = max((e["data"].get("step", 0) for e in job.events if e.get("type") == "metrics"),
+                                  default=0)
+            self._jobs[job.data["id"]] = job
+            if job.data["status"] not in TERMINAL:
+                self._start(job)
 
     # --- API ------------------------------------------------------------------------------------
     def create(self, body: Any) -> dict[str, Any]:
@@ -110,9 +126,13 @@ class JobManager:
             self._jobs[job_id] = job
         self._event(job, f"Validating training file: {training_file}"
                     + (f" and validation file: {validation_file}" if validation_file else ""))
-        job.thread = threading.Thread(target=self._run, args=(job,), name=f"offline-{job_id}", daemon=True)
-        job.thread.start()
+        self._persist(job)
+        self._start(job)
         return self._public(job)
+
+    def _start(self, job: Job) -> None:
+        job.thread = threading.Thread(target=self._run, args=(job,), name=f"offline-{job.data['id']}", daemon=True)
+        job.thread.start()
 
     def retrieve(self, job_id: str) -> dict[str, Any]:
         return self._public(self._get(job_id))
@@ -147,6 +167,7 @@ class JobManager:
             job.data.update(status="cancelled", finished_at=now(), estimated_finish=None)
         job.stop.set()
         self._event(job, "Fine-tuning job cancelled")
+        self._persist(job)
         return self._public(job)
 
     def shutdown(self) -> None:
@@ -157,6 +178,8 @@ class JobManager:
         for job in jobs:
             if job.thread is not None:
                 job.thread.join(timeout=2)
+            if job.data["status"] not in TERMINAL:
+                self._persist(job)  # what it reported so far, so a restart resumes right there
 
     # --- internals ------------------------------------------------------------------------------
     def _get(self, job_id: str) -> Job:
@@ -185,11 +208,23 @@ class JobManager:
         return file_id
 
     def _event(self, job: Job, message: str, *, level: str = "info", kind: str = "message",
-               data: dict | None = None) -> None:
+               data: dict | None = None, once: bool = False) -> None:
         event = {"id": new_id("ftevent-", 24), "object": "fine_tuning.job.event", "created_at": now(),
                  "level": level, "message": message, "data": data or {}, "type": kind}
         with self._lock:
-            job.events.append(event)
+            # A job resumed after a restart passes its earlier milestones again: report them once.
+            if not (once and any(e["message"] == message for e in job.events)):
+                job.events.append(event)
+
+    def _persist(self, job: Job, *, every: float = 0.0) -> None:
+        """Write the job to the state folder (at most once per `every` seconds)."""
+        if self._state is None or time.monotonic() - job.saved_at < every:
+            return
+        job.saved_at = time.monotonic()
+        with self._lock:
+            record = copy.deepcopy({"data": job.data, "hyper": job.hyper, "events": job.events,
+                                    "checkpoints": job.checkpoints, "order": job.order})
+        self._state.save_job(record)
 
     def _set(self, job: Job, **changes: Any) -> bool:
         """Update a job unless it was cancelled meanwhile; False when it was."""
@@ -197,12 +232,14 @@ class JobManager:
             if job.data["status"] == "cancelled":
                 return False
             job.data.update(changes)
-            return True
+        self._persist(job)
+        return True
 
     def _fail(self, job: Job, code: str, message: str, param: str | None) -> None:
         if self._set(job, status="failed", finished_at=now(), estimated_finish=None,
                      error={"code": code, "message": message, "param": param}):
             self._event(job, message, level="error")
+            self._persist(job)
 
     def _run(self, job: Job) -> None:
         try:
@@ -211,15 +248,17 @@ class JobManager:
             self._fail(job, "internal_error", f"The offline provider failed while training: {exc}", None)
 
     def _work(self, job: Job) -> None:
-        start = time.monotonic()
         span = max(0.0, self.options.job_seconds)
+        # A resumed job does not wait again for the phases it had already passed.
+        passed = {"queued": _VALIDATED, "running": _STARTED}.get(job.data["status"], 0.0)
+        start = time.monotonic() - span * passed
 
         def wait_until(share: float) -> bool:
             return not job.stop.wait(max(0.0, start + span * share - time.monotonic()))
 
         model_name = job.data["model"]
         try:
-            train = read_examples(self.files.content(job.data["training_file"]), model_name, "Training")
+            train = self._read(job.data["training_file"], model_name, "Training")
         except FileProblem as problem:
             if wait_until(_VALIDATED):
                 self._fail(job, "invalid_training_file", str(problem), "training_file")
@@ -227,14 +266,16 @@ class JobManager:
         valid = None
         if job.data["validation_file"]:
             try:
-                valid = read_examples(self.files.content(job.data["validation_file"]), model_name, "Validation")
+                valid = self._read(job.data["validation_file"], model_name, "Validation")
             except FileProblem as problem:
                 if wait_until(_VALIDATED):
                     self._fail(job, "invalid_validation_file", str(problem), "validation_file")
                 return
-        if not wait_until(_VALIDATED) or not self._set(job, status="queued"):
+        if not wait_until(_VALIDATED):
             return
-        self._event(job, "Files validated, moving job to queued state")
+        if job.data["status"] == "validating_files" and not self._set(job, status="queued"):
+            return
+        self._event(job, "Files validated, moving job to queued state", once=True)
         n = len(train.examples)
         hyper = job.hyper
         epochs = auto_epochs(n) if hyper["n_epochs"] == "auto" else hyper["n_epochs"]
@@ -247,7 +288,7 @@ class JobManager:
                          method={"type": "supervised", "supervised": {"hyperparameters": dict(resolved)}},
                          estimated_finish=int(time.time() + span * (1 - _STARTED))):
             return
-        self._event(job, "Fine-tuning job started")
+        self._event(job, "Fine-tuning job started", once=True)
         base = self.registry.entry(model_name)
         if base is None:
             self._fail(job, "model_not_available", f"The base model {model_name} no longer exists.", "model")
@@ -255,14 +296,17 @@ class JobManager:
         model = base.get().copy()
         suffix = job.data["user_provided_suffix"] or "distill"
         name = f"ft:{root_model(model_name)}:offline:{suffix}:{job.data['id'][-8:]}"
-        begin = time.monotonic()
         run_span = span * (_TRAINED - _STARTED)
+        begin = time.monotonic()
         history = []
         for step in train_steps(model, train, valid, n_epochs=epochs, batch_size=batch, learning_rate=rate,
                                 seed=job.data["seed"]):
             if job.stop.is_set():
                 return
             history.append(step.metrics)
+            if step.step <= job.resume_step:  # reported before a restart; training is seeded, so it repeats
+                begin = time.monotonic() - run_span * step.step / step.total
+                continue
             data = dict(step.metrics)
             message = f"Step {step.step}/{step.total}: training loss={data['train_loss']:.4f}"
             if "valid_loss" in data:
@@ -270,15 +314,24 @@ class JobManager:
             self._event(job, message, kind="metrics", data=data)
             if step.epoch_end and step.epoch > epochs - _KEPT_CHECKPOINTS:
                 self._checkpoint(job, name, step.step, data, model)
+            self._persist(job, every=1.0)
             job.stop.wait(max(0.0, begin + run_span * step.step / step.total - time.monotonic()))
         if not wait_until(_TRAINED):
             return
         self.registry.add_trained(name, model)
         results = self.files.add("step_metrics.csv", "fine-tune-results", _results_file(history))
-        self._event(job, f"New fine-tuned model created: {name}")
+        self._event(job, f"New fine-tuned model created: {name}", once=True)
         if self._set(job, status="succeeded", fine_tuned_model=name, finished_at=now(), estimated_finish=None,
                      trained_tokens=train.tokens_per_epoch * epochs, result_files=[results["id"]]):
             self._event(job, "The job has successfully completed")
+            self._persist(job)
+
+    def _read(self, file_id: str, model: str, what: str) -> TrainingData:
+        try:
+            data = self.files.content(file_id)
+        except ApiError:
+            raise FileProblem(f"{what} file {file_id} no longer exists.") from None
+        return read_examples(data, model, what)
 
     def _checkpoint(self, job: Job, name: str, step: int, metrics: dict, model) -> None:
         checkpoint_name = f"{name}:ckpt-step-{step}"
@@ -291,6 +344,7 @@ class JobManager:
         with self._lock:
             job.checkpoints.append(checkpoint)
         self._event(job, f"Checkpoint created at step {step}")
+        self._persist(job)
 
 
 def _results_file(history: list[dict]) -> bytes:

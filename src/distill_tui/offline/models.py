@@ -24,13 +24,14 @@ from distill_tui.core.prompts import MISSING
 from distill_tui.offline.common import ORGANIZATION, now
 from distill_tui.offline import learner as learner_module
 from distill_tui.offline.learner import NaiveBayes, features, row_text
+from distill_tui.offline.state import StateStore
 
 TEACHER = "offline-teacher"
 STUDENT = "offline-student"
 LEGACY = "offline-legacy"
 LEGACY_SHUTDOWN = "2027-01-14"
 DEFAULT_LABEL = "variety"
-STUDENT_FRACTION = 0.005  # of the knowledge rows; tuned with assets/measure_offline_models.py
+STUDENT_FRACTION = 0.004  # of the knowledge rows (80 of 20,000); tuned with assets/measure_offline_models.py
 SMOOTHING = 1000.0
 _CREATED = 1_767_225_600  # 2026-01-01: a fixed "created" for the built-in models
 
@@ -66,12 +67,22 @@ class ModelEntry:
                 "shutdown_date": self.shutdown_date}
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    raw = path.read_bytes()
+def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
     delimiter = "\t" if ".tsv" in path.suffixes else ","
-    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=delimiter))
+    with _open_text(path) as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def _read_header(path: Path) -> list[str]:
+    delimiter = "\t" if ".tsv" in path.suffixes else ","
+    with _open_text(path) as handle:
+        return next(csv.reader(handle, delimiter=delimiter), [])
 
 
 _cache_lock = threading.Lock()
@@ -116,8 +127,14 @@ class Knowledge:
         self.text_columns = list(text_columns) if text_columns else None
         try:
             stat = self.path.stat()
-        except OSError as exc:
-            raise KnowledgeError(f"cannot read the knowledge file {self.path}: {exc.strerror}") from None
+            header = _read_header(self.path)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise KnowledgeError(f"cannot read the knowledge file {self.path}: {exc}") from None
+        if self.label not in header:
+            raise KnowledgeError(f"{self.path}: no column '{self.label}' (columns: {', '.join(header)})")
+        missing = [c for c in self.text_columns or () if c not in header]
+        if missing:
+            raise KnowledgeError(f"{self.path}: no column(s) {', '.join(missing)}")
         self.key = (str(self.path.resolve()), stat.st_mtime_ns, stat.st_size, self.label,
                     tuple(self.text_columns or ()))
 
@@ -184,14 +201,19 @@ class Knowledge:
 class ModelRegistry:
     """The models of one server: the built-in ones and those its fine-tuning jobs create."""
 
-    def __init__(self, knowledge: Knowledge, seed: int = 0) -> None:
+    def __init__(self, knowledge: Knowledge, seed: int = 0, state: StateStore | None = None) -> None:
         self.knowledge = knowledge
+        self._state = state
         self._lock = threading.Lock()
         self._entries: dict[str, ModelEntry] = {}
         student = lambda: knowledge.student(seed)  # noqa: E731
         self.add(ModelEntry(TEACHER, "offline", _CREATED, factory=knowledge.teacher))
         self.add(ModelEntry(STUDENT, "offline", _CREATED, factory=student))
         self.add(ModelEntry(LEGACY, "offline", _CREATED - 86_400 * 365, LEGACY_SHUTDOWN, factory=student))
+        for info, path in state.models() if state else ():
+            load = lambda path=path: NaiveBayes.from_state(StateStore.model_learner(path))  # noqa: E731
+            self.add(ModelEntry(info["id"], info["owned_by"], info["created"], listed=info.get("listed", True),
+                                factory=load))
 
     def add(self, entry: ModelEntry) -> None:
         with self._lock:
@@ -199,7 +221,10 @@ class ModelRegistry:
 
     def add_trained(self, name: str, learner: NaiveBayes, *, listed: bool = True) -> None:
         """Register a model trained by a fine-tuning job."""
-        self.add(ModelEntry(name, ORGANIZATION, now(), listed=listed, learner=learner))
+        entry = ModelEntry(name, ORGANIZATION, now(), listed=listed, learner=learner)
+        if self._state:
+            self._state.save_model({**entry.public(), "listed": listed}, learner.to_state())
+        self.add(entry)
 
     def entry(self, name: str) -> ModelEntry | None:
         with self._lock:
@@ -211,7 +236,10 @@ class ModelRegistry:
 
     def delete(self, name: str) -> bool:
         with self._lock:
-            return self._entries.pop(name, None) is not None
+            found = self._entries.pop(name, None) is not None
+        if found and self._state:
+            self._state.delete_model(name)
+        return found
 
     def can_fine_tune(self, name: str) -> bool:
         """Fine-tuning starts from the base student or from an earlier fine-tune of it."""

@@ -1,4 +1,4 @@
-"""The HTTP side of the offline provider: routing, auth, rate limits, faults, and the CLI."""
+"""The HTTP side of the offline provider: routing, auth, rate limits, injected faults, start and stop."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from distill_tui.offline.files import FileStore
 from distill_tui.offline.jobs import JobManager
 from distill_tui.offline.limits import RateLimiter, retry_headers
 from distill_tui.offline.models import Knowledge, ModelRegistry
+from distill_tui.offline.state import StateStore
 
 Handler = Callable[..., Any]
 
@@ -28,10 +29,12 @@ class OfflineApp:
 
     def __init__(self, options: OfflineOptions) -> None:
         self.options = options
-        self.registry = ModelRegistry(Knowledge(options.knowledge, options.label, options.text_columns), options.seed)
-        self.files = FileStore()
-        self.jobs = JobManager(options, self.files, self.registry)
-        self.chat = ChatService(self.registry)
+        state = StateStore(options.state_dir) if options.state_dir else None
+        knowledge = Knowledge(options.knowledge, options.label, options.text_columns)
+        self.registry = ModelRegistry(knowledge, options.seed, state)
+        self.files = FileStore(state)
+        self.chat = ChatService(self.registry, state)
+        self.jobs = JobManager(options, self.files, self.registry, state)
         self.limiter = RateLimiter(options.rpm, options.tpm)
         self._faults = random.Random(options.seed)
         self._lock = threading.Lock()
@@ -159,6 +162,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._dispatch("DELETE")
+
+    def do_PUT(self) -> None:  # noqa: N802 - no route takes PUT or PATCH: answered as JSON 404s
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._dispatch("PATCH")
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

@@ -18,56 +18,30 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
+from distill_tui.tui.messages import SelectionChanged
 from distill_tui.tui.screens.base import BaseScreen
-from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog, ExportDialog
+from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog
 from distill_tui.tui.widgets.curation_panes import (
     DetailPane, DistributionPane, detail_text, distribution_text, totals_text,
 )
 from distill_tui.tui.widgets.curation_table import CurationTable
+from distill_tui.tui.widgets.curation_transfers import CurationTransfers, error_line
 
 if TYPE_CHECKING:
     from distill_tui.core.curate import Curation
-    from distill_tui.core.export import ExportPlan, ExportResult
-    from distill_tui.core.importer import ImportResult
 
 EMPTY = "No teacher answers yet: run generation first (press 3), or import stored completions (I)."
 
 
 class CurationLoaded(Message):
+    """The load worker finished: a curation, or the one line saying why not."""
+
     def __init__(self, curation: "Curation | None", error: str | None = None) -> None:
         super().__init__()
         self.curation, self.error = curation, error
 
 
-class ExportPlanned(Message):
-    def __init__(self, plan: "ExportPlan | None", error: str | None = None) -> None:
-        super().__init__()
-        self.plan, self.error = plan, error
-
-
-class ExportWritten(Message):
-    def __init__(self, result: "ExportResult | None", error: str | None = None) -> None:
-        super().__init__()
-        self.result, self.error = result, error
-
-
-class ImportDone(Message):
-    def __init__(self, result: "ImportResult | None", error: str | None = None) -> None:
-        super().__init__()
-        self.result, self.error = result, error
-
-
-def _error_line(exc: Exception) -> str:
-    from distill_tui.core.apierrors import explain
-    from distill_tui.core.errors import UserError, WorkFailed
-
-    if isinstance(exc, (UserError, WorkFailed)):
-        return str(exc)
-    explained = explain(exc)
-    return explained[0] if explained else f"{type(exc).__name__}: {exc}"
-
-
-class CurateScreen(BaseScreen):
+class CurateScreen(CurationTransfers, BaseScreen):
     """Select, filter, balance and export the teacher's answers."""
 
     TITLE = "Curate"
@@ -119,10 +93,10 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
     DEFAULT_CSS = """
     CurateScreen #filterbar { height: 1; padding: 0 1; background: $boost; }
     CurateScreen #empty { height: 1fr; padding: 1 2; display: none; }
-    CurateScreen #panes { height: 8; border-top: hkey $foreground 20%; }
+    CurateScreen #panes { height: 35%; min-height: 6; border-top: hkey $foreground 20%; }
     CurateScreen #totals { height: 1; padding: 0 1; background: $boost; }
     CurateScreen.-empty #empty { display: block; }
-    CurateScreen.-empty CurationTable, CurateScreen.-empty #panes { display: none; }
+    CurateScreen.-empty CurationTable, CurateScreen.-empty #panes, CurateScreen.-empty #totals { display: none; }
     """
 
     def __init__(self) -> None:
@@ -152,8 +126,10 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
 
     # loading ----------------------------------------------------------------------------------
     def _answers_key(self) -> tuple:
-        return tuple(self.workspace.store.execute(
-            "SELECT COUNT(*), MAX(created_at) FROM answers WHERE split='train'")[0])
+        """Changes when answers are added or the spec is edited: then the list must be reloaded."""
+        count, newest = self.workspace.store.execute(
+            "SELECT COUNT(*), MAX(created_at) FROM answers WHERE split='train'")[0]
+        return count, newest, id(self.workspace.spec)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-load")
     def load(self) -> None:
@@ -167,7 +143,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
             self._loaded_key = key
             self.post_message(CurationLoaded(curation))
         except Exception as exc:  # one line on screen, never a traceback
-            self.post_message(CurationLoaded(None, _error_line(exc)))
+            self.post_message(CurationLoaded(None, error_line(exc)))
 
     def on_unmount(self) -> None:
         if self.cur is not None:
@@ -193,13 +169,13 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
     # refreshing -------------------------------------------------------------------------------
     def _show_bar(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        if self.cur is not None:
+        if self.cur is not None and self.cur.n:
             text.append("filter: ", style="bold")
             text.append(self.cur.filters.describe())
         if self.anchor is not None:
             text.append(f"  │ range from row {self.anchor}: move, v selects, esc cancels", style="bold")
         elif self.status:
-            text.append(("  │ " if self.cur is not None else "") + self.status)
+            text.append(("  │ " if self.cur is not None and self.cur.n else "") + self.status)
         self.query_one("#filterbar", Static).update(text)
 
     def _changed(self, status: str | None = None, *, view: bool = False) -> None:
@@ -217,6 +193,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         self.query_one("#totals", Static).update(totals_text(cur.totals(), cur.cap))
         self.query_one("#dist", DistributionPane).update(distribution_text(cur.distribution()))
         self._show_detail(self.table.position)
+        self.app.post_message(SelectionChanged())
 
     def _show_detail(self, position: int | None) -> None:
         pane = self.query_one("#detail", DetailPane)
@@ -381,101 +358,4 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
     def action_reload(self) -> None:
         self.status = "reloading…"
         self._show_bar()
-        self.load()
-
-    # export -----------------------------------------------------------------------------------
-    def action_export(self) -> None:
-        self.status = "validating the selection…"
-        self._show_bar()
-        self.plan_export()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
-    def plan_export(self) -> None:
-        from distill_tui.core.export import plan_export
-
-        try:
-            fraction = self.workspace.spec.finetune.validation_fraction
-            self.post_message(ExportPlanned(plan_export(self.cur, validation_fraction=fraction)))
-        except Exception as exc:
-            self.post_message(ExportPlanned(None, _error_line(exc)))
-
-    def on_export_planned(self, message: ExportPlanned) -> None:
-        from distill_tui.core.export import default_path
-
-        plan = message.plan
-        if plan is None:
-            self._changed(f"export failed: {message.error}")
-            return
-        self._changed("export: OK, choose where" if plan.ok else "export: would be rejected, nothing written")
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.write_export(plan, path)
-
-        self.app.push_screen(ExportDialog(plan.lines(), plan.ok, str(default_path(self.workspace.spec))), chosen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
-    def write_export(self, plan: "ExportPlan", path: str) -> None:
-        from pathlib import Path
-
-        from distill_tui.core.export import write_export
-
-        validation = None
-        if plan.validation_report is not None:
-            p = Path(path)
-            validation = p.with_name(p.stem + "-validation.jsonl")
-        try:
-            self.post_message(ExportWritten(write_export(plan, path, validation, store=self.workspace.store)))
-        except Exception as exc:
-            self.post_message(ExportWritten(None, _error_line(exc)))
-
-    def on_export_written(self, message: ExportWritten) -> None:
-        result = message.result
-        if result is None:
-            self._changed(f"export failed: {message.error}")
-            return
-        line = f"wrote {result.examples:,} examples to {result.path}"
-        if result.validation_path:
-            line += f" (+{result.validation_examples:,} to {result.validation_path.name})"
-        self._changed(line)
-        self.notify(line, title="Exported", timeout=8)
-
-    # import -----------------------------------------------------------------------------------
-    def action_import_stored(self) -> None:
-        meta = ", ".join(f"{k}={v}" for k, v in self.workspace.spec.generation.metadata.items())
-
-        def done(values: dict | None) -> None:
-            if values is not None:
-                self.status = "importing stored completions…"
-                self._show_bar()
-                self.import_stored(values["metadata"], values["model"].strip() or None)
-
-        self.app.push_screen(AskDialog(
-            "Import stored completions", "Completions stored on the provider (store=true) with this metadata "
-            "tag become answers to curate; their input messages are fetched one by one.",
-            [("metadata", "metadata (key=value, …)", meta, "distillation=wine"),
-             ("model", "model (optional)", "", "any model")]), done)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="curate-import")
-    def import_stored(self, metadata_text: str, model: str | None) -> None:
-        from textual.worker import get_current_worker
-
-        from distill_tui.core.importer import import_stored, parse_metadata
-
-        worker = get_current_worker()
-        try:
-            result = import_stored(self.workspace, parse_metadata(metadata_text), model,
-                                   should_stop=lambda: worker.is_cancelled)
-            self.post_message(ImportDone(result))
-        except Exception as exc:
-            self.post_message(ImportDone(None, _error_line(exc)))
-
-    def on_import_done(self, message: ImportDone) -> None:
-        r = message.result
-        if r is None:
-            self.status = f"import failed: {message.error}"
-            self._show_bar()
-            return
-        self.status = (f"imported {r.imported:,} completions ({r.with_gold:,} with a gold label, "
-                       f"{r.already:,} already here, {r.unusable:,} unusable)")
         self.load()

@@ -114,8 +114,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
     GenerateScreen #state { width: auto; padding: 0 0 0 1; }
     GenerateScreen #status { height: auto; max-height: 2; padding: 0 1; }
     GenerateScreen #feeds { height: 1fr; min-height: 5; }
-    GenerateScreen AnswerFeed { width: 45; border: round $primary; overflow-x: hidden; }
-    GenerateScreen ErrorFeed { width: 1fr; border: round $error; overflow-x: hidden; }
+    GenerateScreen AnswerFeed { width: 45; border: round $primary; overflow: hidden hidden; }
+    GenerateScreen ErrorFeed { width: 1fr; border: round $error; overflow: hidden hidden; }
     """
 
     def __init__(self) -> None:
@@ -134,7 +134,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         with Horizontal(id="bar-row"):
             yield ProgressBar(total=None, show_eta=False, id="bar")
             yield Label("idle", id="state")
-        yield Static("", id="status")
+        yield Static("Press s to start (or resume), f to try 20 rows first.", id="status")
         yield ProgressStats(id="stats")
         with Horizontal(id="feeds"):
             answers = AnswerFeed(id="answers")

@@ -22,6 +22,7 @@ class AskDialog(ModalScreen[dict | None]):
     """A short form: labelled inputs, enter submits their values, escape cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "Input"
     DEFAULT_CSS = _DIALOG_CSS.format(name="AskDialog")
 
     def __init__(self, title: str, hint: str, fields: list[tuple[str, str, str, str]]) -> None:
@@ -49,6 +50,7 @@ class ExportDialog(ModalScreen[str | None]):
     """The validation report of a planned export; enter writes it to the path shown (if it passes)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#export-path"
     DEFAULT_CSS = _DIALOG_CSS.format(name="ExportDialog") + """
     ExportDialog #report { height: auto; max-height: 14; }
     """

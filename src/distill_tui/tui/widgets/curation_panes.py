@@ -33,11 +33,12 @@ def detail_text(cur: "Curation", p: int) -> Text:
         text.append(f"\nproblem: {a.problem}", style="bold")
     if a.error:
         text.append(f"\nerror: {a.error}", style="bold")
+    # The answer first: it is short, and what the user judges; the prompt follows in full.
+    text.append("\nassistant (trained on): ", style="bold")
+    text.append(a.content if a.content is not None else "(no answer)")
     for message in a.messages or ():
         text.append(f"\n{message.get('role', '?')}: ", style="bold")
         text.append(str(message.get("content") or ""))
-    text.append("\nassistant: ", style="bold")
-    text.append(a.content if a.content is not None else "(no answer)")
     return text
 
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from distill_tui.core.curate import Curation
 
 # (title, width or 0 for a share of the rest, right-aligned)
-COLUMNS = (("", 2, False), ("row", 7, True), ("gold", 0, False), ("teacher", 0, False), ("ok", 2, False),
-           ("val", 3, False), ("tokens", 6, True), ("cost", 8, True), ("status", 8, False), ("dup", 4, True))
+COLUMNS = (("", 2, False), ("row", 7, True), ("gold", 0, False), ("teacher", 0, False), ("agr", 3, False),
+           ("val", 3, False), ("tokens", 6, True), ("cost", 7, True), ("status", 8, False), ("dup", 4, True))
 
 
 def row_status(cur: "Curation", p: int) -> str:
@@ -149,7 +149,7 @@ class CurationTable(ScrollView, can_focus=True):
     # drawing ----------------------------------------------------------------------------------
     def _widths(self, width: int) -> list[int]:
         fixed = sum(w for _, w, _ in COLUMNS) + len(COLUMNS) - 1
-        share = max(6, (width - fixed) // 2)
+        share = min(30, max(6, (width - fixed) // 2))
         return [w or share for _, w, _ in COLUMNS]
 
     def _line(self, cells: list[tuple[str, Style]], width: int, base: Style, cursor: bool = False) -> Strip:
@@ -190,7 +190,7 @@ class CurationTable(ScrollView, can_focus=True):
             (("✓", good) if agree == 1 else ("✗", bad) if agree == 0 else ("?", muted)),
             (("✓", good) if cur.valid[p] else ("✗", bad)),
             (f"{int(cur.tokens[p]):,}" if cur.trainable[p] else "—", Style()),
-            (f"${cur.cost[p]:.4f}", muted),
+            (f"${cur.cost[p]:.4f}" if cur.cost[p] < 1 else f"${cur.cost[p]:,.2f}", muted),
             (row_status(cur, p), Style() if cur.selectable[p] else bad),
             (f"×{size}" if size > 1 else "", Style()),
         ]

@@ -27,17 +27,16 @@ def stats_table(progress: "Progress | None", plan: "Plan | None") -> Table:
         done = f"{plan.done:,} of {total:,}" if plan else "–"
         failed = f"{plan.failed:,}" if plan else "–"
         left = f"{plan.left + plan.failed:,}" if plan else "–"
-        spend = "–"
+        spend, budget = "–", "none"
         if plan is not None:
             est = fmt.money(plan.spent_usd + plan.cost_usd) if plan.cost_usd is not None else None
             spend = fmt.money(plan.spent_usd) + (f" of ~{est}" if est else " (price unknown)")
-            if plan.budget_usd is not None:
-                spend += f" (budget {fmt.money(plan.budget_usd)})"
+            budget = fmt.money(plan.budget_usd, unknown="none")
         grid.add_row("done", done, "rows/s", "–")
         grid.add_row("failed", failed, "tokens/s", "–")
         grid.add_row("in flight", "0", "ETA", "–")
         grid.add_row("left", left, "elapsed", "–")
-        grid.add_row("spend", spend, "", "")
+        grid.add_row("spend", spend, "budget", budget)
         grid.add_row("429s", "–", "limiter", "–")
         return grid
     failed = Text(f"{p.failed:,}", style="bold red" if p.failed else "")
@@ -45,7 +44,7 @@ def stats_table(progress: "Progress | None", plan: "Plan | None") -> Table:
     grid.add_row("failed", failed, "tokens/s", fmt.count(p.tokens_per_s))
     grid.add_row("in flight", f"{p.in_flight}", "ETA", "–" if p.finished else fmt.duration(p.eta_s))
     grid.add_row("left", f"{p.left:,}", "elapsed", fmt.duration(p.elapsed_s))
-    grid.add_row("spend", fmt.spend_text(p), "", "")
+    grid.add_row("spend", fmt.spend_text(p, budget=False), "budget", fmt.money(p.budget_usd, unknown="none"))
     grid.add_row("429s", f"{p.rate_limited} · {p.retries} retries · {p.requests:,} requests", "limiter",
                  fmt.limiter_text(p.limiter))
     return grid

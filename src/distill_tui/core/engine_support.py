@@ -1,0 +1,185 @@
+"""The parts of the request engine that need no thread of their own: run controls, error
+classification, the two-level rate limits and the row queue."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from distill_tui.core import apierrors
+from distill_tui.core.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from distill_tui.core.requests import RowRequest
+
+RATE_LIMIT_RETRIES = 20
+"""Most 429s one row may get before it counts as failed; separate from `max_retries` because a 429
+says "later", not "this row is broken"."""
+
+ROW_400_CODES = frozenset({"context_length_exceeded", "string_above_max_length", "content_policy_violation",
+                           "content_filter", "invalid_prompt"})
+"""400 codes that blame one row rather than the shape of every request."""
+
+class Controls:
+    """Pause, resume and cancel a run from any thread (the UI, a signal handler)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._paused = False
+        self._cancelled = False
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+def classify(exc: BaseException, *, rows_succeeded: bool) -> str:
+    """What a failed attempt means for the run.
+
+    Returns:
+        "rate_limited" (pause the pool, ask again), "retry" (back off, ask again), "row" (this row
+        failed; others carry on) or "fatal" (stop the run).
+
+    A 400 fails only its row when its code blames the row (context too long, content policy) or
+    when other rows with the same request shape already got through; otherwise the shape itself
+    is wrong for this provider, and every row would fail the same way.
+    """
+    import openai
+
+    if isinstance(exc, openai.RateLimitError):
+        return "fatal" if apierrors.error_code(exc) == "insufficient_quota" else "rate_limited"
+    if isinstance(exc, openai.BadRequestError):
+        return "row" if rows_succeeded or apierrors.error_code(exc) in ROW_400_CODES else "fatal"
+    if apierrors.is_fatal(exc):
+        return "fatal"
+    if apierrors.is_retryable(exc):
+        return "retry"
+    if isinstance(exc, openai.APIStatusError):
+        return "row"  # 413, 422…: about this request's content
+    if isinstance(exc, openai.OpenAIError):
+        return "retry"
+    return "fatal"
+
+
+def explain_line(exc: BaseException) -> tuple[str, int]:
+    """One line and an exit code for any exception a request can raise."""
+    explained = apierrors.explain(exc)
+    if explained is not None:
+        return explained
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1
+
+
+class Limits:
+    """The spec's limits and the provider's, both kept: whichever is slower paces the pool.
+
+    `RateLimiter` learns a limit from `x-ratelimit-limit-*` only when none was given, so a spec
+    `rpm` above the account's real limit would be trusted and answered with 429 after 429. Here
+    the spec's limits (if any) live in one limiter and the learned ones in another; a request
+    waits for both. Same interface as `RateLimiter`.
+    """
+
+    def __init__(self, rpm: float | None = None, tpm: float | None = None) -> None:
+        self.learned = RateLimiter()
+        self.given = RateLimiter(rpm, tpm, learn_from_headers=False) if (rpm or tpm) else None
+        self._all = [x for x in (self.given, self.learned) if x is not None]
+
+    def acquire(self, tokens: float = 0.0, cancel_event: threading.Event | None = None) -> bool:
+        # The spec's limiter first: it is the one a user set lower, so the learned one rarely waits.
+        # A slot taken from the first and then abandoned on cancel is of no consequence.
+        return all(limiter.acquire(tokens, cancel_event) for limiter in self._all)
+
+    def reconcile(self, reserved_tokens: float, actual_tokens: float) -> None:
+        for limiter in self._all:
+            limiter.reconcile(reserved_tokens, actual_tokens)
+
+    def observe_headers(self, headers: Any) -> None:
+        for limiter in self._all:
+            limiter.observe_headers(headers)
+
+    def penalize(self, retry_after_s: float) -> None:
+        self.learned.penalize(retry_after_s)  # one pause is enough: every request waits for both
+
+    def current_rates(self) -> dict:
+        """`RateLimiter.current_rates` of the slower of the two, per kind."""
+        rates = [limiter.current_rates() for limiter in self._all]
+        out = dict(rates[-1])
+        for key in ("requests_per_min", "tokens_per_min"):
+            known = [r[key] for r in rates if r[key] is not None]
+            out[key] = min(known) if known else None
+        out["scale"] = min(r["scale"] for r in rates)
+        return out
+
+
+@dataclass(order=True)
+class Item:
+    """A row on the queue, with what its attempts so far cost."""
+
+    due: float
+    seq: int
+    req: "RowRequest" = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+    errors: int = field(default=0, compare=False)
+    rate_limited: int = field(default=0, compare=False)
+    tokens: int | None = field(default=None, compare=False)
+    reserve_usd: float = field(default=0.0, compare=False)
+    last_error: str | None = field(default=None, compare=False)
+
+
+class RowQueue:
+    """Rows waiting to be asked: retries (by due time) before fresh rows, in row order.
+
+    All methods are called with the pool's lock held.
+    """
+
+    def __init__(self, reqs: list["RowRequest"]) -> None:
+        self._seq = itertools.count()
+        self.fresh: deque[Item] = deque(Item(0.0, next(self._seq), r) for r in reqs)
+        self.retry: list[Item] = []
+
+    def __len__(self) -> int:
+        return len(self.fresh) + len(self.retry)
+
+    def pop(self, now: float) -> Item | float | None:
+        """The next item, or the seconds until a retry is due, or None when empty."""
+        if self.retry and self.retry[0].due <= now:
+            return heapq.heappop(self.retry)
+        if self.fresh:
+            return self.fresh.popleft()
+        if self.retry:
+            return self.retry[0].due - now
+        return None
+
+    def push_back(self, item: Item) -> None:
+        """Return an item not sent (cancel, budget): it goes first next time."""
+        if item.attempts:
+            heapq.heappush(self.retry, item)
+        else:
+            self.fresh.appendleft(item)
+
+    def later(self, item: Item, due: float) -> None:
+        item.due = due
+        item.seq = next(self._seq)
+        heapq.heappush(self.retry, item)
