@@ -76,9 +76,25 @@ def history_workspace(tmp_path: Path, utc) -> Workspace:
 
 
 async def _open_jobs(pilot) -> None:
+    """Switch to the Jobs screen and wait until the provider list was asked and the table redrawn."""
     await pilot.press("5")
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await _settle(pilot, lambda: getattr(pilot.app.screen, "listed", False))
+    pilot.app.screen.query_one("#jobs").focus()
+    await _settle(pilot, lambda: True)
+
+
+async def _settle(pilot, condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        if condition() and not any(w.is_running for w in pilot.app.workers):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("the screen did not settle")
+        await asyncio.sleep(0.02)
 
 
 # the chart -----------------------------------------------------------------------------------

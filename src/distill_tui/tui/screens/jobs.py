@@ -132,6 +132,8 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         self._selected: str | None = None
         self._follower: Worker | None = None
         self._following: str | None = None
+        self.listed = False
+        """True once the provider's list was asked (answered or not): the screen is settled."""
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
@@ -319,6 +321,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     @on(JobsListed)
     def _listed(self, message: JobsListed) -> None:
+        self.listed = True
         self._local = {j.id: j for j in message.local}
         self._remote = {j.id: j for j in message.remote}
         self._fill_table()
