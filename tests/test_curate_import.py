@@ -67,3 +67,24 @@ def test_parse_metadata():
     for bad in ("", "novalue", "=x"):
         with pytest.raises(UserError):
             parse_metadata(bad)
+
+
+def test_import_stored_command(tmp_path, offline_server, capsys):
+    """The headless face of the import: counts on stdout as JSON, exit 0."""
+    import json
+
+    import openai
+
+    from distill_tui.cli import main
+    from tests.helpers import write_spec
+
+    spec = write_spec(tmp_path, provider={"base_url": offline_server.base_url})
+    client = openai.OpenAI(base_url=offline_server.base_url, api_key="offline", max_retries=0)
+    client.chat.completions.create(
+        model="offline-teacher", store=True, metadata={"distillation": "cli-import"},
+        messages=[{"role": "user", "content": "A wine with plum and cherry."}],
+    )
+    code = main(["import-stored", str(spec), "--metadata", "distillation=cli-import", "--json"])
+    assert code == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["imported"] == 1

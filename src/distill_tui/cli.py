@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import Sequence
 
-COMMANDS = ("demo", "estimate", "generate", "export", "finetune", "jobs", "eval", "serve-offline")
+COMMANDS = ("demo", "estimate", "generate", "import-stored", "export", "finetune", "jobs", "eval", "serve-offline")
 
 
 def _spec_arg(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_arg(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="answer at most N more rows (a smoke run)")
+    p.add_argument("--base-url", default=None, help="override the provider base URL")
+
+    p = sub.add_parser("import-stored", help="import stored completions from the provider by metadata tag")
+    _spec_arg(p)
+    p.add_argument("--metadata", required=True, metavar="K=V[,K=V]", help="the metadata tag, e.g. distillation=wine")
+    p.add_argument("--model", default=None, help="only completions of this model")
+    p.add_argument("--json", action="store_true", help="print the counts as one JSON object on stdout")
     p.add_argument("--base-url", default=None, help="override the provider base URL")
 
     p = sub.add_parser("export", help="write the curated selection as a fine-tuning JSONL file")

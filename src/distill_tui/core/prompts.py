@@ -10,6 +10,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 MISSING = "(missing)"
@@ -28,6 +29,12 @@ class Field:
 
 
 def parse_template(template: str) -> list[str | Field]:
+    """Split a template into literal strings and `Field`s, in order (cached: see `_parse`)."""
+    return list(_parse(template))
+
+
+@lru_cache(maxsize=64)
+def _parse(template: str) -> tuple[str | Field, ...]:
     """Split a template into literal strings and `Field`s, in order.
 
     Adjacent literals are merged, so literals and fields alternate.
@@ -60,7 +67,7 @@ def parse_template(template: str) -> list[str | Field]:
     literal = "".join(buf)
     if literal or not parts:
         parts.append(literal)
-    return parts
+    return tuple(parts)
 
 
 def placeholders(template: str) -> list[str]:
@@ -101,7 +108,7 @@ def labels_text(labels: Sequence[str]) -> str:
 
 def render(template: str | list[str | Field], row: Mapping[str, Any], labels: Sequence[str] = ()) -> str:
     """Fill a template from a row (a mapping of column to value)."""
-    parts = parse_template(template) if isinstance(template, str) else template
+    parts = _parse(template) if isinstance(template, str) else template
     out: list[str] = []
     for part in parts:
         if isinstance(part, Field):

@@ -11,8 +11,17 @@ from textual.widgets import Markdown
 from distill_tui.tui.screens import SCREENS
 
 
+_NAMES = {"space": "Space", "escape": "Esc", "enter": "Enter", "tab": "Tab", "up": "↑", "down": "↓", "left": "←",
+          "right": "→", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End", "delete": "Del"}
+
+
 def _key_name(key: str) -> str:
-    return {"question_mark": "?", "space": "Space", "escape": "Esc", "enter": "Enter", "slash": "/"}.get(key, key)
+    """A key as a person types it: `shift+down` → `Shift+↓`, `equals_sign` → `=`."""
+    from textual.keys import format_key
+
+    *modifiers, last = key.split("+")
+    name = _NAMES.get(last) or format_key(last)
+    return "+".join([m.capitalize() for m in modifiers] + [name])
 
 
 def help_markdown(screen) -> str:
