@@ -82,6 +82,7 @@ class GenerateScreen(BaseScreen):
     """Run or resume the teacher on the train rows, and watch it."""
 
     TITLE = "Generate"
+    MODE = "generate"
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("p", "pause", "Pause/resume"),
