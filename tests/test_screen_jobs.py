@@ -80,6 +80,8 @@ async def _open_jobs(pilot) -> None:
     await pilot.press("5")
     await _settle(pilot, lambda: getattr(pilot.app.screen, "listed", False))
     pilot.app.screen.query_one("#jobs").focus()
+    # Textual sometimes sends the table a synthetic mouse move (hover styles); park the mouse elsewhere.
+    await pilot.hover("#jobs-status")
     await _settle(pilot, lambda: True)
 
 

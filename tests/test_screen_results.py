@@ -34,9 +34,13 @@ def make_workspace(folder: Path, *, tuned: bool = True, failed_extra: bool = Fal
 
 
 async def open_results(pilot) -> None:
-    await pilot.press("6")
+    # Let the first screen finish loading, then wait until the Results screen's own workers are done.
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
+    await pilot.press("6")
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 

@@ -115,8 +115,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
     GenerateScreen #state { width: auto; padding: 0 0 0 1; }
     GenerateScreen #status { height: auto; max-height: 2; padding: 0 1; }
     GenerateScreen #feeds { height: 1fr; min-height: 5; }
-    GenerateScreen AnswerFeed { width: 45; border: round $primary; overflow: hidden hidden; }
-    GenerateScreen ErrorFeed { width: 1fr; border: round $error; overflow: hidden hidden; }
+    GenerateScreen AnswerFeed { width: 45; height: 1fr; border: round $primary; overflow: hidden hidden; }
+    GenerateScreen ErrorFeed { width: 1fr; height: 1fr; border: round $error; overflow: hidden hidden; }
     """
 
     def __init__(self) -> None:
