@@ -167,3 +167,23 @@ def test_snapshot_after_finished_run_no_color_100x30(tmp_path, offline_server, s
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_snapshot_failed_rows_and_errors(tmp_path, snap_compare):
+    from distill_tui.offline import OfflineOptions, start_server
+
+    server = start_server(OfflineOptions(fail_rate=0.3, seed=4))
+    app = _app(tmp_path, server.base_url, max_retries=0)
+
+    async def run_before(pilot):
+        screen = await _open(pilot)
+        await pilot.press("s")
+        await _wait_finished(pilot, screen)
+        assert screen.last_result.failed > 0
+        screen.show_progress(_freeze(screen.last_progress))
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    finally:
+        server.shutdown()

@@ -1,15 +1,17 @@
 """The threaded request engine behind teacher generation and evaluation.
 
-A pool of `workers` threads shares one sync `openai` client (SDK retries off), one `RateLimiter`
-and one queue of rows. Each row is asked once; a failed attempt goes back on the queue with its
-own backoff (a retry never holds a worker asleep), and a 429 pauses the whole pool through the
-limiter. Every answer is committed to the store by the worker that received it, before anything
-else happens, so a crash loses at most the requests in flight.
+A pool of `workers` threads shares one sync `openai` client (SDK retries off), one set of rate
+limits (`Limits`: the spec's and the provider's, learned from `x-ratelimit-*` headers) and one
+queue of rows. Each row is asked once; a failed attempt goes back on the queue with its own
+backoff (a retry never holds a worker asleep), and a 429 pauses the whole pool through the limiter.
+Every answer is committed to the store by the worker that received it, before anything else
+happens, so a crash loses at most the requests in flight.
 
 What stops a run:
 - `Controls.cancel()`: no new requests; those in flight finish and are saved.
 - A fatal error (`classify` says so: bad key, no permission, unknown model, no quota, a 400 that
-  is the request's shape rather than the row's, or a long run of rows failing in a row): the same.
+  is the request's shape rather than the row's, or `max_error_streak` failed attempts in a row
+  with no answer between, i.e. a provider that is down): the same.
 - The budget: a request is sent only when the spend so far plus what is reserved for requests in
   flight plus this request's worst case (prompt estimate + max tokens) stays within it.
 """
@@ -263,7 +265,6 @@ class Pool:
         """Classify a failed attempt: requeue the row, fail it, or stop the run."""
         kind = classify(exc, rows_succeeded=self.rows_succeeded)
         line, code = explain_line(exc)
-        item.last_error = line
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
         if headers:
             self.limiter.observe_headers(headers)
@@ -314,7 +315,3 @@ class Pool:
             self.tally.failed += 1
             self._release(item)
 
-    # reading ------------------------------------------------------------------------------------
-    def queued(self) -> int:
-        with self.lock:
-            return len(self.queue)

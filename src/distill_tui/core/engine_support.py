@@ -145,7 +145,6 @@ class Item:
     rate_limited: int = field(default=0, compare=False)
     tokens: int | None = field(default=None, compare=False)
     reserve_usd: float = field(default=0.0, compare=False)
-    last_error: str | None = field(default=None, compare=False)
 
 
 class RowQueue:

@@ -15,7 +15,7 @@ cannot be held: the run does not start and says so (add the price to your prices
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core import prompts, tokens
@@ -300,8 +300,9 @@ def run_model(
         pool.stop("budget")
     status = "interrupted"
     try:
-        if pool.stop_reason is None:
+        if pool.stop_reason is None and pending:
             pool.start()
+            emit(snapshot("running"))
             while not pool.wait(progress_interval):
                 if controls.cancelled:
                     pool.stop("cancelled")
@@ -367,8 +368,3 @@ def run_teacher(workspace: "Workspace", **kw: Any) -> RunResult:
     """`run_model` for the spec's teacher on the train rows, with the spec's budget by default."""
     kw.setdefault("budget_usd", workspace.spec.generation.budget_usd)
     return run_model(workspace, workspace.spec.teacher.model, "train", **kw)
-
-
-def progress_dict(progress: Progress) -> dict[str, Any]:
-    """A progress snapshot as plain data (for logs and JSON lines)."""
-    return asdict(progress)

@@ -115,8 +115,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
     GenerateScreen #state { width: auto; padding: 0 0 0 1; }
     GenerateScreen #status { height: auto; max-height: 2; padding: 0 1; }
     GenerateScreen #feeds { height: 1fr; min-height: 5; }
-    GenerateScreen AnswerFeed { width: 45; height: 1fr; border: round $primary; overflow: hidden hidden; }
-    GenerateScreen ErrorFeed { width: 1fr; height: 1fr; border: round $error; overflow: hidden hidden; }
+    GenerateScreen AnswerFeed { width: 46; height: 1fr; border: round $primary; padding: 0 1; }
+    GenerateScreen ErrorFeed { width: 1fr; height: 1fr; border: round $error; padding: 0 1; }
     """
 
     def __init__(self) -> None:
@@ -186,10 +186,10 @@ The same run without a terminal: `distill-tui generate SPEC`.
 
     @staticmethod
     def _plan_text(plan: "Plan") -> str:
-        ask = plan.to_ask
+        failed = f" ({plan.failed:,} failed)" if plan.failed else ""
+        line = (f"Teacher [b]{escape(plan.model)}[/b] · {plan.total:,} train rows · {plan.done:,} answered · "
+                f"{plan.to_ask:,} to ask{failed}")
         cost = fmt.money(plan.cost_usd, unknown="unknown (no price)")
-        line = (f"Teacher [b]{escape(plan.model)}[/b] on {plan.total:,} train rows: {plan.done:,} answered, "
-                f"{ask:,} to ask" + (f" ({plan.failed:,} failed before)" if plan.failed else ""))
         second = f"Estimated cost of the rest {cost} · spent so far {fmt.money(plan.spent_usd)}"
         if plan.budget_usd is not None:
             second += f" · budget {fmt.money(plan.budget_usd)}"
@@ -291,8 +291,10 @@ The same run without a terminal: `distill-tui generate SPEC`.
         if result.done == result.total:
             return " · c to curate"
         if result.failed and result.stopped is None:
-            return " · r to retry them"
-        return " · s to go on"
+            return " (r)"
+        if result.stopped in ("cancelled", "limit"):
+            return " (s)"
+        return ""
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#status", Static)

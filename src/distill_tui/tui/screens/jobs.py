@@ -7,7 +7,6 @@ shows at once and a job still training is followed again. Workers do all provide
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -15,26 +14,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Static, TabbedContent
+from textual.widgets import OptionList, Static, TabbedContent
 from textual.worker import Worker, get_current_worker
 
 from distill_tui.core.errors import UserError, WorkFailed
 from distill_tui.core.finetune import TERMINAL, JobPlan, JobRequest
 from distill_tui.core.finetune_errors import JobFailed, Stranded
-from distill_tui.core.finetune_follow import job_cost, job_events
+from distill_tui.core.finetune_follow import job_events
 from distill_tui.core.store import JobRecord
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.training_closed import TrainingClosedScreen
 from distill_tui.tui.widgets.job_details import JobDetails
 from distill_tui.tui.widgets.job_dialogs import AttachDialog, ConfirmDialog, NewJobDialog
+from distill_tui.tui.widgets.job_list import JobList
 
-# 80 columns: widths plus 2 cells of padding each, and a 1-cell scrollbar when the list scrolls.
-COLUMNS = (("id", 13), ("status", 12), ("model", 11), ("fine-tuned", 14), ("created", 11), ("cost", 6))
-# A glyph as well as a colour, so statuses read the same with NO_COLOR.
-STATUS_LOOK = {
-    "validating_files": ("⋯ validating", "bold"), "queued": ("⋯ queued", "bold"), "running": ("▶ running", "bold"),
-    "succeeded": ("✓ succeeded", "green"), "failed": ("✗ failed", "bold red"), "cancelled": ("■ cancelled", "yellow"),
-}
 TABS = ("tab-overview", "tab-events", "tab-checkpoints")
 
 
@@ -77,14 +70,6 @@ class JobWorkFailed(Message):
     action: str
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
-
-
-def _short_model(name: str | None) -> str:
-    return name or "-"
-
-
 class JobsScreen(BaseScreen):
     """Fine-tuning jobs: create, follow, cancel, attach."""
 
@@ -120,7 +105,6 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         Binding("enter", "select", "Select / attach", show=False),
     ]
     DEFAULT_CSS = """
-    JobsScreen #jobs { height: auto; max-height: 6; scrollbar-size-vertical: 1; overflow-x: hidden; }
     JobsScreen #jobs-status { height: 1; color: $text-muted; }
     JobsScreen #jobs-status.error { color: $error; }
     """
@@ -136,14 +120,11 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         """True once the provider's list was asked (answered or not): the screen is settled."""
 
     def compose_body(self) -> ComposeResult:
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+        yield JobList(list_id="jobs")
         yield Static("", id="jobs-status")
         yield JobDetails(id="job-details")
 
     def on_mount(self) -> None:
-        table = self.query_one("#jobs", DataTable)
-        for name, width in COLUMNS:
-            table.add_column(name, width=width, key=name)
         self._local = {j.id: j for j in self.workspace.store.jobs()}
         running = [j for j in self._local.values() if j.status not in TERMINAL]
         first = running[0] if running else next(iter(self._local.values()), None)
@@ -158,36 +139,25 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         remote = sorted((j for i, j in self._remote.items() if i not in self._local), key=lambda j: j.created_at, reverse=True)
         return [(j, False) for j in local] + [(j, True) for j in remote]
 
-    def _row(self, job: JobRecord, remote: bool) -> list[object]:
-        cost = job_cost(job)
-        label, style = STATUS_LOOK.get(job.status, (job.status, "bold"))
-        return [
-            Text(job.id + ("*" if remote else ""), overflow="ellipsis"), Text(label, style=style),
-            Text(job.base_model, overflow="ellipsis"), Text(_short_model(job.fine_tuned_model), overflow="ellipsis"),
-            _when(job.created_at), "-" if cost is None else f"${cost:,.2f}",
-        ]
-
     def _fill_table(self, select: str | None = None) -> None:
-        table = self.query_one("#jobs", DataTable)
+        """Show the jobs (rows updated in place when the same jobs are listed) and keep the selection."""
+        job_list = self.query_one(JobList)
         keep = select or self._selected
-        table.clear()
-        for job, remote in self._records():
-            table.add_row(*self._row(job, remote), key=job.id)
+        job_list.show(self._records())
         if keep and (keep in self._local or keep in self._remote):
-            table.move_cursor(row=table.get_row_index(keep))
+            job_list.highlight(keep)
             self._select(keep)
-        elif table.row_count:
-            table.move_cursor(row=0)
+        elif job_list.ids():
+            job_list.highlight(job_list.ids()[0])
         else:
             self.query_one(JobDetails).clear("No job selected. Press n to create one, a to attach one.")
 
     def _update_row(self, job: JobRecord) -> None:
-        table = self.query_one("#jobs", DataTable)
-        if job.id not in table.rows:
+        job_list = self.query_one(JobList)
+        if job.id in job_list.ids():
+            job_list.update(job)
+        else:
             self._fill_table()
-            return
-        for (name, _), value in zip(COLUMNS, self._row(job, False)):
-            table.update_cell(job.id, name, value)
 
     def _record(self, job_id: str | None) -> JobRecord | None:
         if job_id is None:
@@ -211,16 +181,16 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             self._follower = self.follow(job_id)
             self._status(f"following {job_id}…")
 
-    @on(DataTable.RowHighlighted, "#jobs")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row != event.data_table.cursor_row:
-            return  # stale: the table was refilled and the cursor moved on since
-        if event.row_key.value and event.row_key.value != self._selected:
-            self._select(event.row_key.value)
+    @on(OptionList.OptionHighlighted, "#jobs")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index != event.option_list.highlighted:
+            return  # stale: the list changed since
+        if event.option_id and event.option_id != self._selected:
+            self._select(event.option_id)
 
-    @on(DataTable.RowSelected, "#jobs")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        self._selected = event.row_key.value
+    @on(OptionList.OptionSelected, "#jobs")
+    def _row_selected(self, event: OptionList.OptionSelected) -> None:
+        self._selected = event.option_id
         self.action_select()
 
     def _status(self, line: str, error: bool = False) -> None:

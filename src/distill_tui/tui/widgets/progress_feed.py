@@ -1,60 +1,87 @@
-"""Small tables of the last answers and the last errors of a generation run."""
+"""Small tables of the last answers and the last errors of a generation run.
+
+Display-only, so plain `Static`s holding Rich tables rather than DataTables: nothing to focus or
+scroll, and no styling shared with the other DataTable classes the app loads (textual's and
+textual-fastdatatable's both answer to the CSS type `DataTable`, in an order that depends on
+which screen loaded first).
+"""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+import re
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+_STATUS_PREFIX = re.compile(r"^[a-z ]+\((\d{3})[^)]*\):\s*")
 
 
-class AnswerFeed(DataTable):
-    """The last answers as they land: row, answer, gold, and whether they agree."""
+def short_error(line: str) -> str:
+    """`provider error (500): The server…` → `500 The server…`: the status first, in little room."""
+    return _STATUS_PREFIX.sub(r"\1 ", line, count=1)
+
+
+def _table(*columns: tuple[str, int | None]) -> Table:
+    table = Table(box=None, padding=(0, 1), pad_edge=False, expand=True, show_edge=False, header_style="bold")
+    for name, width in columns:
+        table.add_column(name, width=width, no_wrap=True, overflow="ellipsis", ratio=None if width else 1)
+    return table
+
+
+class AnswerFeed(Static):
+    """The last answers as they land, newest first: row, answer, gold, and whether they agree."""
 
     DEFAULT_CSS = """
     AnswerFeed { height: 1fr; }
     """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="none", zebra_stripes=False, show_cursor=False, **kwargs)
-        self.can_focus = False
-        self._shown: list[tuple[int, str | None, str]] = []
+        super().__init__(**kwargs)
+        self.rows: list[tuple[int, str | None, str]] = []
 
     def on_mount(self) -> None:
-        self.add_column("row", key="row", width=4)
-        self.add_column("answer", key="answer", width=15)
-        self.add_column("gold", key="gold", width=15)
-        self.add_column("", key="ok", width=1)
+        self.show([])
 
     def show(self, answers: list[tuple[int, str | None, str]]) -> None:
-        """Newest first."""
-        if answers == self._shown:
+        if answers == self.rows and self.rows:
             return
-        self._shown = list(answers)
-        self.clear()
+        self.rows = list(answers)
+        table = _table(("row", 4), ("answer", 15), ("gold", 15), ("", 1))
         for row, label, gold in reversed(answers):
-            mark = "✓" if label == gold else "✗"
-            self.add_row(str(row), label if label is not None else "(none)", gold, mark)
+            agree = label == gold
+            table.add_row(str(row), label if label is not None else "(none)", gold,
+                          Text("✓" if agree else "✗", style="green" if agree else "red"))
+        self.update(table)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
 
 
-class ErrorFeed(DataTable):
-    """The last errors with their row."""
+class ErrorFeed(Static):
+    """The last errors with their row, newest first, each cut to one line."""
 
     DEFAULT_CSS = """
     ErrorFeed { height: 1fr; }
     """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="none", zebra_stripes=False, show_cursor=False, **kwargs)
-        self.can_focus = False
-        self._shown: list[tuple[int, str]] = []
+        super().__init__(**kwargs)
+        self.rows: list[tuple[int, str]] = []
 
     def on_mount(self) -> None:
-        self.add_column("row", key="row", width=4)
-        self.add_column("error", key="error")
+        self.show([])
 
     def show(self, errors: list[tuple[int, str]]) -> None:
-        """Newest first; each error cut to one line."""
-        if errors == self._shown:
+        if errors == self.rows and self.rows:
             return
-        self._shown = list(errors)
-        self.clear()
+        self.rows = list(errors)
+        table = _table(("row", 4), ("error", None))
         for row, line in reversed(errors):
-            self.add_row(str(row), line[:120])
+            table.add_row(str(row), short_error(line))
+        self.update(table)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
