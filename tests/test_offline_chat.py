@@ -174,7 +174,7 @@ def test_fail_rate_is_seeded():
 
 
 def test_rate_limit_on_requests_gives_429_with_headers():
-    with running(rpm=2) as server:
+    with running(rpm=2, burst_seconds=60) as server:
         client = client_for(server)
         ok = client.chat.completions.with_raw_response.create(model="offline-student", messages=MESSAGES)
         assert ok.headers["x-ratelimit-limit-requests"] == "2"
@@ -195,7 +195,7 @@ def test_rate_limit_on_requests_gives_429_with_headers():
 
 def test_rate_limit_on_tokens():
     cost = tokens.count_chat(MESSAGES, "offline-student") + 50
-    with running(tpm=cost * 2 + 10) as server:
+    with running(tpm=cost * 2 + 10, burst_seconds=60) as server:
         client = client_for(server)
         for _ in range(2):
             client.chat.completions.create(model="offline-student", messages=MESSAGES, max_tokens=50)
@@ -257,3 +257,18 @@ def test_stats_count_attempts_and_duplicate_prompts():
         assert stats["requests_by_prompt_hash"] == {prompt_hash(MESSAGES): 2}
         assert server.stats["requests_by_prompt_hash"][prompt_hash(MESSAGES)] == 2
         assert stats["chat_ok_by_model"] == {"offline-student": 2}
+
+
+def test_default_window_refuses_a_burst_of_a_minutes_allowance():
+    """OpenAI may enforce per-minute limits per second: 120 rpm admits about 2 requests at once."""
+    with running(rpm=120) as server:
+        client = client_for(server)
+        answered = refused = 0
+        for _ in range(6):
+            try:
+                raw = client.chat.completions.with_raw_response.create(model="offline-student", messages=MESSAGES)
+                answered += 1
+                assert raw.headers["x-ratelimit-limit-requests"] == "120"
+            except openai.RateLimitError:
+                refused += 1
+        assert answered >= 2 and refused >= 1

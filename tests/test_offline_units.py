@@ -63,7 +63,7 @@ def test_go_durations(seconds, text):
 
 def test_rate_limiter_buckets_refill_over_a_minute():
     clock = [0.0]
-    limiter = RateLimiter(rpm=60, tpm=1000, clock=lambda: clock[0])
+    limiter = RateLimiter(rpm=60, tpm=1000, clock=lambda: clock[0], window=60)
     assert limiter.admit(400, "m").ok and limiter.admit(400, "m").ok
     refused = limiter.admit(400, "m")
     assert not refused.ok and refused.kind == "tokens" and refused.retry_after == pytest.approx(200 / (1000 / 60))

@@ -218,3 +218,120 @@ def test_create_and_follow_a_job_from_the_screen(offline_server, tmp_path):
             assert screen._selected == job_id
 
     asyncio.run(run())
+
+
+def test_restart_shows_the_job_and_resumes_following(offline_server, tmp_path):
+    from distill_tui.core.finetune import create_job, request_for
+    from distill_tui.core.finetune_follow import job_events
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.screens.jobs import JobsScreen
+
+    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": offline_server.base_url}))
+    path = write_training(tmp_path / "train.jsonl", n=12)
+    ws.store.record_export(str(path), examples=12, tokens=0)
+    job_id = create_job(ws, request_for(ws)).id  # created, never followed: then the "SSH link drops"
+    ws.close()
+
+    again = Workspace.open(tmp_path / "spec.toml")
+
+    async def run() -> None:
+        app = DistillApp(again)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            assert isinstance(screen, JobsScreen)
+            assert screen._selected == job_id  # shown at once, from the store
+            await _wait_for(pilot, lambda: screen._local[job_id].status == "succeeded")
+            assert again.store.job(job_id).fine_tuned_model
+            assert len(job_events(again.store, job_id)) > 3
+
+    asyncio.run(run())
+
+
+def test_training_closed_opens_the_way_forward(tmp_path):
+    from distill_tui.offline import OfflineOptions, start_server
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.screens.training_closed import TrainingClosedScreen
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
+
+    server = start_server(OfflineOptions(job_seconds=1.0, refuse_training=True))
+    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": server.base_url}))
+    path = write_training(tmp_path / "train.jsonl", n=12)
+    ws.store.record_export(str(path), examples=12, tokens=0)
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            await pilot.press("n")
+            await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog))
+            await pilot.press("ctrl+s")
+            await _wait_for(pilot, lambda: isinstance(app.screen, TrainingClosedScreen))
+            closed = app.screen
+            assert closed.paths == [str(path)]
+            assert "training_not_available" in closed.what
+            assert "TRL" in closed.markdown and str(path) in closed.markdown
+            await pilot.press("escape")
+            await pilot.pause()
+            assert ws.store.jobs() == []
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.shutdown()
+
+
+def test_cancel_from_the_screen(tmp_path):
+    from distill_tui.core.finetune import create_job, request_for
+    from distill_tui.offline import OfflineOptions, start_server
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.widgets.job_dialogs import ConfirmDialog
+
+    server = start_server(OfflineOptions(job_seconds=60.0))
+    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": server.base_url}))
+    path = write_training(tmp_path / "train.jsonl", n=12)
+    ws.store.record_export(str(path), examples=12, tokens=0)
+    job_id = create_job(ws, request_for(ws)).id
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            await pilot.press("x")
+            await _wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            await pilot.press("y")
+            await _wait_for(pilot, lambda: screen._local[job_id].status == "cancelled")
+            assert ws.store.job(job_id).status == "cancelled"
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.shutdown()
+
+
+def test_attach_from_the_screen(offline_server, tmp_path):
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.widgets.job_dialogs import AttachDialog
+
+    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": offline_server.base_url}))
+    client = ws.client()
+    path = write_training(tmp_path / "train.jsonl", n=12)
+    with open(path, "rb") as handle:
+        file_id = client.files.create(file=("t.jsonl", handle), purpose="fine-tune").id
+    job_id = client.fine_tuning.jobs.create(model="offline-student", training_file=file_id).id
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            screen = app.screen
+            assert job_id in screen._remote  # listed from the provider, not yet kept
+            await pilot.press("a")
+            await _wait_for(pilot, lambda: isinstance(app.screen, AttachDialog))
+            app.screen.query_one("#f-job").value = job_id
+            await pilot.press("enter")
+            await _wait_for(pilot, lambda: job_id in screen._local and screen._local[job_id].status == "succeeded")
+            assert ws.store.job(job_id).data["source"] == "attached"
+
+    asyncio.run(run())

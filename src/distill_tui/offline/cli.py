@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--rpm", type=int, default=None, help="requests per minute allowed (default: unlimited)")
     parser.add_argument("--tpm", type=int, default=None, help="tokens per minute allowed (default: unlimited)")
+    parser.add_argument("--burst-seconds", type=float, default=1.0, metavar="S",
+                        help="enforce the limits over windows of S seconds (default 1; 60 = a whole minute's burst)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="seconds added to each chat request")
     parser.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
                         help="probability of an injected 500 per chat request")
@@ -32,13 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> OfflineOptions:
     return OfflineOptions(
-        host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, latency=args.latency, fail_rate=args.fail_rate,
+        host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, burst_seconds=args.burst_seconds, latency=args.latency, fail_rate=args.fail_rate,
         job_seconds=args.job_seconds, require_key=args.require_key, refuse_training=args.refuse_training,
         knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),
     )
 
 
 def _problem(options: OfflineOptions) -> str | None:
+    if options.burst_seconds <= 0:
+        return "--burst-seconds must be above 0"
     if options.rpm is not None and options.rpm < 1:
         return "--rpm must be at least 1"
     if options.tpm is not None and options.tpm < 1:

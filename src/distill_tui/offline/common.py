@@ -25,6 +25,8 @@ class OfflineOptions:
         tpm: tokens per minute (prompt + max_tokens, charged on admission; None: unlimited).
         latency: seconds added to every admitted chat request.
         fail_rate: probability of an injected 500 per chat request (seeded, so runs repeat).
+        burst_seconds: the window the rate limits are enforced over (OpenAI may enforce per-minute
+            limits over shorter periods); 60 lets a client burst a whole minute's allowance.
         job_seconds: rough wall time of a fine-tuning job, all phases.
         require_key: answer 401 unless the request carries "Authorization: Bearer <something>".
         refuse_training: answer fine-tuning job creation with OpenAI's 403 training_not_available.
@@ -45,6 +47,7 @@ class OfflineOptions:
     tpm: int | None = None
     latency: float = 0.0
     fail_rate: float = 0.0
+    burst_seconds: float = 1.0
     job_seconds: float = 6.0
     require_key: bool = False
     refuse_training: bool = False

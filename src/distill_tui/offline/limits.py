@@ -32,11 +32,17 @@ def go_duration(seconds: float) -> str:
 
 
 class Bucket:
-    """A token bucket holding up to `per_minute` units, refilled continuously over a minute."""
+    """A token bucket refilled continuously at `per_minute / 60` units a second.
 
-    def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
-        self.capacity = float(per_minute)
+    It holds `window` seconds of allowance (a whole minute by default). OpenAI notes that per-minute
+    limits may be enforced over shorter periods, so the server enforces a short window: a client
+    that bursts a minute's worth of requests at once is refused, as it would be there.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float], window: float = 60.0) -> None:
+        self.per_minute = per_minute
         self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate * window)
         self.level = self.capacity
         self._clock = clock
         self._last = clock()
@@ -47,13 +53,22 @@ class Bucket:
         self._last = now
 
     def wait_for(self, amount: float) -> float:
-        """Seconds until `amount` units are available (after `refill`)."""
+        """Seconds until `amount` units are available (after `refill`).
+
+        A request larger than the window waits for a full bucket, then overdraws it.
+        """
+        amount = min(amount, self.capacity)
         if self.level >= amount:
             return 0.0
         return (amount - self.level) / self.rate
 
     def take(self, amount: float) -> None:
-        self.level = max(0.0, self.level - amount)
+        self.level = max(-self.capacity, self.level - amount)
+
+    def remaining_per_minute(self) -> int:
+        """What is left of the per-minute allowance, as the headers report it."""
+        used = max(0.0, self.capacity - self.level)
+        return max(0, int(self.per_minute - used))
 
     def reset_seconds(self) -> float:
         """Seconds until the bucket is full again."""
@@ -80,10 +95,12 @@ class RateLimiter:
     never refuse.
     """
 
-    def __init__(self, rpm: int | None, tpm: int | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rpm: int | None, tpm: int | None, clock: Callable[[], float] = time.monotonic, window: float = 1.0
+    ) -> None:
         self._lock = threading.Lock()
-        self.requests = Bucket(rpm or NOMINAL_RPM, clock)
-        self.tokens = Bucket(tpm or NOMINAL_TPM, clock)
+        self.requests = Bucket(rpm or NOMINAL_RPM, clock, window)
+        self.tokens = Bucket(tpm or NOMINAL_TPM, clock, window)
         self._enforce_requests = rpm is not None
         self._enforce_tokens = tpm is not None
 
@@ -92,9 +109,9 @@ class RateLimiter:
         with self._lock:
             self.requests.refill()
             self.tokens.refill()
-            if self._enforce_tokens and tokens > self.tokens.capacity:
+            if self._enforce_tokens and tokens > self.tokens.per_minute:
                 message = (f"Request too large for {model} in organization org-offline on tokens per min (TPM): "
-                           f"Limit {int(self.tokens.capacity)}, Requested {tokens}. The input or output tokens "
+                           f"Limit {self.tokens.per_minute}, Requested {tokens}. The input or output tokens "
                            "must be reduced in order to run successfully.")
                 return Admission(False, 0.0, "tokens", message, too_large=True, headers=self._headers())
             waits = []
@@ -107,9 +124,9 @@ class RateLimiter:
                 bucket = self.requests if kind == "requests" else self.tokens
                 unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
                 asked = 1 if kind == "requests" else tokens
-                used = int(bucket.capacity - bucket.level)
+                used = bucket.per_minute - bucket.remaining_per_minute()
                 message = (f"Rate limit reached for {model} in organization org-offline on {unit}: "
-                           f"Limit {int(bucket.capacity)}, Used {used}, Requested {asked}. "
+                           f"Limit {bucket.per_minute}, Used {used}, Requested {asked}. "
                            f"Please try again in {go_duration(wait)}.")
                 return Admission(False, wait, kind, message, headers=self._headers())
             self.requests.take(1)
@@ -125,10 +142,10 @@ class RateLimiter:
 
     def _headers(self) -> dict[str, str]:
         return {
-            "x-ratelimit-limit-requests": str(int(self.requests.capacity)),
-            "x-ratelimit-limit-tokens": str(int(self.tokens.capacity)),
-            "x-ratelimit-remaining-requests": str(int(self.requests.level)),
-            "x-ratelimit-remaining-tokens": str(int(self.tokens.level)),
+            "x-ratelimit-limit-requests": str(self.requests.per_minute),
+            "x-ratelimit-limit-tokens": str(self.tokens.per_minute),
+            "x-ratelimit-remaining-requests": str(self.requests.remaining_per_minute()),
+            "x-ratelimit-remaining-tokens": str(self.tokens.remaining_per_minute()),
             "x-ratelimit-reset-requests": go_duration(self.requests.reset_seconds()),
             "x-ratelimit-reset-tokens": go_duration(self.tokens.reset_seconds()),
         }

@@ -35,7 +35,7 @@ class OfflineApp:
         self.files = FileStore(state)
         self.chat = ChatService(self.registry, state)
         self.jobs = JobManager(options, self.files, self.registry, state)
-        self.limiter = RateLimiter(options.rpm, options.tpm)
+        self.limiter = RateLimiter(options.rpm, options.tpm, window=options.burst_seconds)
         self._faults = random.Random(options.seed)
         self._lock = threading.Lock()
         self.stats: dict[str, Any] = {
@@ -102,11 +102,6 @@ class OfflineApp:
                 raise server_error()
             if self.registry.entry(request["model"]) is None:
                 raise model_not_found(request["model"])
-            if self.options.fail_rate > 0:
-                with self._lock:
-                    fail = self._faults.random() < self.options.fail_rate
-                if fail:
-                    raise server_error()
             admission = self.limiter.admit(request["prompt_tokens"] + (request["max_tokens"] or 0), request["model"])
             if not admission.ok:
                 headers = dict(admission.headers)
@@ -116,6 +111,12 @@ class OfflineApp:
                     headers.update(retry_headers(admission.retry_after))
                 raise ApiError(429, admission.message, type=admission.kind, code="rate_limit_exceeded", headers=headers)
             ctx["extra_headers"] = lambda: admission.headers
+            # An injected fault strikes after admission: the request used its share of the limit.
+            if self.options.fail_rate > 0:
+                with self._lock:
+                    fail = self._faults.random() < self.options.fail_rate
+                if fail:
+                    raise server_error()
             if self.options.latency > 0:
                 time.sleep(self.options.latency)
             completion = self.chat.complete(request)

@@ -40,8 +40,10 @@ def row_text(job: JobRecord, remote: bool = False) -> Text:
     """One job as a line; `remote` marks a job only the provider knows (`*`)."""
     label, style = STATUS_LOOK.get(job.status, (job.status, "bold"))
     cost = job_cost(job)
+    # The "ftjob-" prefix is the same on every row; the summary beside shows the whole id.
+    short_id = job.id.removeprefix("ftjob-")
     cells = (
-        (job.id + ("*" if remote else ""), ""), (label, style), (job.base_model, ""), (job.fine_tuned_model or "-", ""),
+        (short_id + ("*" if remote else ""), ""), (label, style), (job.base_model, ""), (job.fine_tuned_model or "-", ""),
         (time.strftime("%m-%d %H:%M", time.localtime(job.created_at)) if job.created_at else "-", ""),
         ("-" if cost is None else f"${cost:,.2f}", ""),
     )
