@@ -251,6 +251,17 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints tracebacks to stderr, which would tear through the TUI of the embedded
+        # demo; a client that hangs up (killed, cancelled) is normal here, anything else is logged.
+        import logging
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)):
+            return
+        logging.getLogger("distill_tui.offline").debug("request from %s failed", client_address, exc_info=True)
+
 
 class OfflineServer:
     """A running offline provider (see `start_server`)."""
