@@ -33,6 +33,18 @@ class BaseScreen(Screen):
     def compose_body(self):  # pragma: no cover - overridden
         yield from ()
 
+    def save_spec(self) -> bool:
+        """Write the workspace's (edited) spec back to its file; says so in a notification."""
+        from distill_tui.core.spec import save_spec
+
+        try:
+            path = save_spec(self.workspace.spec)
+        except OSError as exc:
+            self.notify(f"Cannot save the spec: {exc}", severity="error")
+            return False
+        self.notify(f"Saved {path}")
+        return True
+
     @property
     def distill(self) -> "DistillApp":
         return self.app  # type: ignore[return-value]

@@ -294,17 +294,10 @@ label distribution.
         status.add_class("error")
 
     def action_save_spec(self) -> None:
-        from distill_tui.core.spec import save_spec
-
-        try:
-            path = save_spec(self.workspace.spec)
-        except OSError as exc:
-            self.notify(f"Cannot save the spec: {exc}", severity="error")
-            return
-        self._dirty = False
-        if self._data is not None:
-            self._show_status()
-        self.notify(f"Saved {path}")
+        if self.save_spec():
+            self._dirty = False
+            if self._data is not None:
+                self._show_status()
 
     # navigation --------------------------------------------------------------------------------
     def action_focus_field(self, name: str) -> None:

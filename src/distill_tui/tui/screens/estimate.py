@@ -199,15 +199,8 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
         self.action_focus_table()
 
     def action_save_spec(self) -> None:
-        from distill_tui.core.spec import save_spec
-
-        try:
-            path = save_spec(self.workspace.spec)
-        except OSError as exc:
-            self.notify(f"Cannot save the spec: {exc}", severity="error")
-            return
-        self._dirty = False
-        self.notify(f"Saved {path}")
+        if self.save_spec():
+            self._dirty = False
 
     def action_focus_field(self, name: str) -> None:
         self.query_one(f"#f-{name}", Input).focus()
