@@ -173,3 +173,11 @@ def test_estimate_and_plan_use_the_newest_export(workspace, tmp_path):
     fixed = plan_job(workspace, JobRequest("gpt-4o-mini", path, n_epochs=2), live=False)
     assert fixed.epochs == 2
     assert any("gpt-4o-mini shuts down on 2027-01-14" in w or "was shut down" in w for w in fixed.warnings)
+
+
+def test_new_events_hold_the_pace_and_status_changes_reset_it():
+    policy = PollPolicy(initial=5.0, factor=2.0, maximum=30.0)
+    assert policy.next_delay(None, True, True) == 5.0
+    assert policy.next_delay(5.0, False, False) == 10.0
+    assert policy.next_delay(10.0, True, False) == 10.0, "a metrics event alone does not speed polling up"
+    assert policy.next_delay(10.0, True, True) == 5.0

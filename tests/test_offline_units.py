@@ -78,7 +78,7 @@ def test_rate_limiter_buckets_refill_over_a_minute():
 
 
 def test_openai_epoch_and_batch_rules():
-    assert auto_epochs(10) == 10 and auto_epochs(30) == 4 and auto_epochs(50) == 3 and auto_epochs(1000) == 3
+    assert auto_epochs(10) == 10 and auto_epochs(30) == 3 and auto_epochs(50) == 3 and auto_epochs(1000) == 3
     assert auto_epochs(10_000) == 2 and auto_epochs(30_000) == 1 and auto_epochs(2) == 25
     assert auto_batch_size(30) == 1 and auto_batch_size(5000) == 10 and auto_batch_size(10**6) == 256
 

@@ -35,10 +35,19 @@ class PollPolicy:
     factor: float = 1.5
     maximum: float = 30.0
 
-    def next_delay(self, delay: float | None, changed: bool) -> float:
-        """The wait before the next poll, given the last wait and whether that poll saw a change."""
-        if delay is None or changed:
+    def next_delay(self, delay: float | None, changed: bool, status_changed: bool | None = None) -> float:
+        """The wait before the next poll, given the last wait and what that poll saw.
+
+        A status change (or, when `status_changed` is not given, any change) brings polling back to
+        `initial`; new events alone hold the current pace, so a running job that logs a metric
+        every few seconds is not polled several times a second.
+        """
+        if status_changed is None:
+            status_changed = changed
+        if delay is None or status_changed:
             return self.initial
+        if changed:
+            return delay
         return min(self.maximum, delay * self.factor)
 
 
@@ -168,7 +177,7 @@ def follow_job(
     *,
     on_update: Callable[[JobUpdate], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    poll: PollPolicy = PollPolicy(),
+    poll: PollPolicy | None = None,
     backend: FineTuneBackend | None = None,
     wait: Callable[[float, Callable[[], bool]], bool] | None = None,
 ) -> JobRecord:
@@ -179,7 +188,7 @@ def follow_job(
         job_id: The job; one unknown to the store is attached first.
         on_update: Called after each poll with what it brought (from this thread).
         should_stop: Checked between polls and while waiting; True ends the loop early.
-        poll: The backoff policy.
+        poll: The backoff policy (default: from 1 s on the offline provider, from 5 s elsewhere).
         backend: Defaults to the workspace's.
         wait: `wait(seconds, should_stop) -> stopped`; tests pass a fake clock.
 
@@ -191,6 +200,7 @@ def follow_job(
             (timeouts, 5xx, 429) are retried with the same backoff.
     """
     backend = backend or backend_for(workspace)
+    poll = poll or PollPolicy(initial=1.0 if workspace.offline else 5.0)
     stop = should_stop or (lambda: False)
     wait = wait or _sleep_until
     record = workspace.store.job(job_id)
@@ -214,7 +224,7 @@ def follow_job(
             continue
         record = update.record
         done = record.status in TERMINAL
-        delay = None if done else poll.next_delay(delay, update.changed)
+        delay = None if done else poll.next_delay(delay, update.changed, update.status_changed)
         update.next_poll_s = delay
         if on_update:
             on_update(update)

@@ -354,7 +354,7 @@ class Store:
         return int(after - before)
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
-        rows = self.execute("SELECT * FROM job_events WHERE job_id=? ORDER BY created_at, event_id", (job_id,))
+        rows = self.execute("SELECT * FROM job_events WHERE job_id=? ORDER BY created_at, rowid", (job_id,))
         return [{**dict(r), "data": json.loads(r["data"]) if r["data"] else None} for r in rows]
 
     def save_checkpoints(self, job_id: str, checkpoints: Iterable[dict[str, Any]]) -> None:

@@ -109,13 +109,10 @@ def read_examples(data: bytes, model: str, what: str = "Training") -> TrainingDa
 
 
 def auto_epochs(n_examples: int) -> int:
-    """OpenAI's rule: 3 epochs, adjusted so examples × epochs lies in [100, 25000], within [1, 25]."""
-    epochs = 3
-    if n_examples * epochs < 100:
-        epochs = math.ceil(100 / n_examples)
-    elif n_examples * epochs > 25_000:
-        epochs = 25_000 // n_examples
-    return max(1, min(25, epochs))
+    """OpenAI's rule for `n_epochs = "auto"`, the same one the app's estimates use."""
+    from distill_tui.core.pricing import auto_epochs as rule
+
+    return max(1, rule(n_examples))
 
 
 def auto_batch_size(n_examples: int) -> int:

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList, Static, TabbedContent
-from textual.worker import Worker, get_current_worker
+from textual.worker import get_current_worker
 
 from distill_tui.core.errors import UserError, WorkFailed
 from distill_tui.core.finetune import TERMINAL, JobPlan, JobRequest
@@ -114,7 +114,6 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         self._local: dict[str, JobRecord] = {}
         self._remote: dict[str, JobRecord] = {}
         self._selected: str | None = None
-        self._follower: Worker | None = None
         self._following: str | None = None
         self.listed = False
         """True once the provider's list was asked (answered or not): the screen is settled."""
@@ -178,7 +177,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             self._status(f"{job_id} is on the provider only: press Enter to attach it")
         elif record.status not in TERMINAL and self._following != job_id:
             self._following = job_id
-            self._follower = self.follow(job_id)
+            self.follow(job_id)
             self._status(f"following {job_id}…")
 
     @on(OptionList.OptionHighlighted, "#jobs")

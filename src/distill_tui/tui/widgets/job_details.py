@@ -144,6 +144,7 @@ class JobDetails(Vertical):
         super().__init__(id=id)
         self._job_id: str | None = None
         self._events_shown = 0
+        self._checkpoints_shown: tuple = ()
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="job-tabs"):
@@ -168,6 +169,7 @@ class JobDetails(Vertical):
         self.query_one("#job-chart", LossChart).set_series({})
         self.query_one("#job-events", Log).clear()
         self.query_one("#job-checkpoints", DataTable).clear()
+        self._checkpoints_shown = ()
 
     def show(self, record: JobRecord, events: list[dict[str, Any]], checkpoints: list[dict[str, Any]],
              now: float | None = None) -> None:
@@ -182,6 +184,10 @@ class JobDetails(Vertical):
             self._events_shown = len(events)
         self.query_one("#job-summary", Static).update(summary_text(record, events, checkpoints, now))
         self.query_one("#job-chart", LossChart).set_series(metrics_series(events))
+        shown = (record.id, *(c.get("checkpoint_id") or c.get("id") for c in checkpoints))
+        if shown == self._checkpoints_shown:
+            return
+        self._checkpoints_shown = shown
         table = self.query_one("#job-checkpoints", DataTable)
         table.clear()
         for ckpt in checkpoints:

@@ -184,7 +184,7 @@ class AttachDialog(ModalScreen["str | None"]):
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#attach")
-    def _attach(self, _event: object = None) -> None:
+    def _submit(self, _event: object = None) -> None:
         value = self.query_one("#f-job", Input).value.strip()
         if value:
             self.dismiss(value)
