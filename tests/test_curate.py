@@ -318,7 +318,7 @@ def test_distribution_selected_next_to_all(ws):
 def test_training_tokens_match_count_chat(ws):
     cur = Curation.from_workspace(ws)
     a = cur.answers[0]
-    full = tokens.count_chat([*a.messages, {"role": "assistant", "content": a.content}], "offline-student")
+    full = tokens.count_training_line([*a.messages, {"role": "assistant", "content": a.content}], "offline-student")
     assert cur.tokens[0] == full
     assert cur.assistant_tokens[0] == tokens.count_text(a.content, "offline-student")
 

@@ -35,7 +35,7 @@ def test_valid_file_passes_with_statistics():
     examples = [good(i, ["Merlot", "Syrah", "Gamay"][i % 3]) for i in range(60)]
     report = check(examples)
     assert report.ok and report.errors == {} and report.warnings == []
-    expected = [tokens.count_chat(e["messages"], MODEL) for e in examples]
+    expected = [tokens.count_training_line(e["messages"], MODEL) for e in examples]
     assert report.tokens_per_example.max == max(expected)
     assert report.billed_tokens == sum(expected)
     assert report.messages_per_example.median == 3
@@ -83,7 +83,7 @@ def test_example_over_the_token_limit():
     examples[5]["messages"][1]["content"] = "wine " * 300
     report = check(examples, token_limit=200)
     assert report.errors == {"example_too_long": 1} and report.error_lines["example_too_long"] == [6]
-    assert report.billed_tokens == sum(min(200, tokens.count_chat(e["messages"], MODEL)) for e in examples)
+    assert report.billed_tokens == sum(min(200, tokens.count_training_line(e["messages"], MODEL)) for e in examples)
 
 
 def test_file_size_limit():

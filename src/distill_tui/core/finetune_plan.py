@@ -86,7 +86,7 @@ def estimate_training_cost(
     examples = read_examples(training_path)
     price = workspace.prices.price(model)
     cap = (price.training_example_max_tokens if price else None) or 65_536
-    per_epoch = sum(min(cap, tokens.count_chat(m, model) - tokens.REPLY_PRIMING) for m in examples)
+    per_epoch = sum(min(cap, tokens.count_training_line(m, model)) for m in examples)
     value = workspace.spec.finetune.n_epochs if n_epochs is None else n_epochs
     epochs = auto_epochs(len(examples)) if value == "auto" else int(value)
     trained = per_epoch * epochs

@@ -160,6 +160,12 @@ def count_chat(
     return total
 
 
+def count_training_line(messages: Sequence[Mapping[str, Any]], model: str) -> int:
+    """Tokens of one fine-tuning example (its messages, the answer included): no reply priming and
+    no response format, since a training line carries neither."""
+    return count_chat(messages, model) - REPLY_PRIMING
+
+
 def _is_letter(ch: str) -> bool:
     return ch.isalpha()
 

@@ -64,9 +64,13 @@ class TokenCounter:
         return n
 
     def chat(self, messages: Sequence[Any]) -> tuple[int, int]:
-        """(total tokens, assistant content tokens) of a list of messages."""
+        """(total tokens, assistant content tokens) of a list of messages.
+
+        A training line carries its answer, so no reply priming is counted: the same rule as the
+        estimate and the fine-tune cost plan, so every screen shows the same training tokens.
+        """
         t = self._t
-        total, assistant = t.REPLY_PRIMING, 0
+        total, assistant = 0, 0
         for message in messages:
             total += t.TOKENS_PER_MESSAGE
             if not isinstance(message, dict):
