@@ -204,7 +204,7 @@ def test_create_and_follow_a_job_from_the_screen(offline_server, tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             await _open_jobs(pilot)
             await pilot.press("n")
-            await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog))
+            await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog) and bool(app.screen.query("#estimate")))
             assert "Estimated training" in str(app.screen.query_one("#estimate").render())
             await pilot.press("ctrl+s")
             await _wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen._local)
@@ -264,7 +264,7 @@ def test_training_closed_opens_the_way_forward(tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             await _open_jobs(pilot)
             await pilot.press("n")
-            await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog))
+            await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog) and bool(app.screen.query("#estimate")))
             await pilot.press("ctrl+s")
             await _wait_for(pilot, lambda: isinstance(app.screen, TrainingClosedScreen))
             closed = app.screen
@@ -328,7 +328,7 @@ def test_attach_from_the_screen(offline_server, tmp_path):
             screen = app.screen
             assert job_id in screen._remote  # listed from the provider, not yet kept
             await pilot.press("a")
-            await _wait_for(pilot, lambda: isinstance(app.screen, AttachDialog))
+            await _wait_for(pilot, lambda: isinstance(app.screen, AttachDialog) and bool(app.screen.query("#f-job")))
             app.screen.query_one("#f-job").value = job_id
             await pilot.press("enter")
             await _wait_for(pilot, lambda: job_id in screen._local and screen._local[job_id].status == "succeeded")
