@@ -77,10 +77,10 @@ def test_a_job_trains_a_model_that_answers(sdk):
     job = _wait(sdk, created.id)
     assert job.status == "succeeded", job.error
     FineTuningJob.model_validate(sdk.fine_tuning.jobs.with_raw_response.retrieve(job.id).http_response.json())
-    # 30 examples: OpenAI's rule gives ceil(100 / 30) = 4 epochs; batch size 0.2 % -> 1.
-    assert (job.hyperparameters.n_epochs, job.hyperparameters.batch_size) == (4, 1)
+    # 30 examples: OpenAI's rule (cookbook) gives 100 // 30 = 3 epochs; batch size 0.2 % -> 1.
+    assert (job.hyperparameters.n_epochs, job.hyperparameters.batch_size) == (3, 1)
     assert job.fine_tuned_model.startswith("ft:offline-student:offline:wine:")
-    assert job.trained_tokens == 4 * sum(tokens.count_chat(x["messages"], "offline-student") for x in train_lines)
+    assert job.trained_tokens == 3 * sum(tokens.count_training_line(x["messages"], "offline-student") for x in train_lines)
     assert job.finished_at and job.estimated_finish is None and job.metadata == {"purpose": "test"}
 
     events = list(sdk.fine_tuning.jobs.list_events(job.id, limit=7))
@@ -89,7 +89,7 @@ def test_a_job_trains_a_model_that_answers(sdk):
     messages = [e.message for e in events]
     assert any("moving job to queued" in m for m in messages) and "Fine-tuning job started" in messages
     metrics = [e for e in events if e.type == "metrics"]
-    assert [e.data["step"] for e in reversed(metrics)] == list(range(1, 121))
+    assert [e.data["step"] for e in reversed(metrics)] == list(range(1, 91))  # 30 examples × 3 epochs, batch 1
     for event in metrics:
         assert event.data["train_loss"] >= 0 and 0 <= event.data["train_mean_token_accuracy"] <= 1
     evaluated = [e.data for e in metrics if "valid_loss" in e.data]

@@ -104,7 +104,7 @@ def read_examples(data: bytes, model: str, what: str = "Training") -> TrainingDa
         if not taught:
             raise FileProblem(f"Line {number}: the example has no assistant message to train on.")
         plain = [{k: v for k, v in m.items() if isinstance(v, str)} for m in messages]
-        total_tokens += tokens.count_chat(plain, model)
+        total_tokens += tokens.count_training_line(plain, model)
     return TrainingData(examples, total_tokens)
 
 

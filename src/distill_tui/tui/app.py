@@ -29,8 +29,10 @@ class DistillApp(App[int]):
     DEFAULT_MODE = "dataset"
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
-        # The top bar shows these keys, so the footer keeps its room for each screen's own keys.
-        *(Binding(key, f"switch_mode('{mode}')", f"{title} screen", show=False, id=f"screen.{mode}")
+        # One footer entry stands for all six screen keys (the top bar names each screen), so the
+        # footer keeps its room for each screen's own keys at 80 columns.
+        *(Binding(key, f"switch_mode('{mode}')", "Screens" if key == "1" else f"{title} screen",
+                  show=key == "1", key_display="1-6" if key == "1" else None, id=f"screen.{mode}")
           for mode, (key, title, _, _) in SCREENS.items()),
     ]
 

@@ -27,12 +27,16 @@ class TopBar(Widget):
             style = "bold reverse" if mode == self._current else ""
             text.append(f" {key}", style=f"bold {style}".strip())
             text.append(f" {title} ", style=style)
+        room = self.size.width - text.cell_len - 1
         right = Text()
         if self._offline:
-            right.append(" OFFLINE DEMO ", style="bold reverse")
+            # Say it as plainly as the width allows: these answers come from local demo models.
+            for badge in (" OFFLINE DEMO MODELS · no key, no cost ", " OFFLINE DEMO MODELS ", " OFFLINE DEMO "):
+                if len(badge) + 1 <= room or badge == " OFFLINE DEMO ":
+                    break
+            right.append(badge, style="bold reverse")
             right.append(" ")
         right.append(self._right, style="dim")
-        room = self.size.width - text.cell_len - 1
         if room > 8:
             right.truncate(room, overflow="ellipsis")
             text.append(" " * max(1, room - right.cell_len + 1))
