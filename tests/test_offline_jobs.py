@@ -102,7 +102,7 @@ def test_a_job_trains_a_model_that_answers(sdk):
     assert after.data[0].id == events[2].id
 
     checkpoints = list(sdk.fine_tuning.jobs.checkpoints.list(job.id))
-    assert [c.step_number for c in checkpoints] == [120, 90, 60]
+    assert [c.step_number for c in checkpoints] == [90, 60, 30]
     for checkpoint in checkpoints:
         assert checkpoint.fine_tuned_model_checkpoint == f"{job.fine_tuned_model}:ckpt-step-{checkpoint.step_number}"
         assert checkpoint.metrics.full_valid_loss is not None
