@@ -545,11 +545,15 @@ def test_real_thread_cancel_is_prompt() -> None:
 
 
 def test_ratelimit_imports_only_the_standard_library() -> None:
-    tree = ast.parse(Path(ratelimit.__file__).read_text(encoding="utf-8"))
-    imported = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        for alias in node.names
-    }
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+    from distill_tui.core import token_bucket
+
+    for module in (ratelimit, token_bucket):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {
+            (node.module if isinstance(node, ast.ImportFrom) else alias.name)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        }
+        outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
+        assert outside <= {"__future__", "distill_tui.core.token_bucket"}
