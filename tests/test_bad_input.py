@@ -72,3 +72,33 @@ def test_estimate_rejects_bad_input_cleanly(tmp_path, case):
     assert result.stdout == ""
     assert sorted(p for p in tmp_path.rglob("*")) == before, "no file written next to the spec"
     assert not home.exists() or not any(home.rglob("*")), "no file written in the data folder"
+
+
+def test_serve_offline_starts_from_the_command_line_and_stops_on_ctrl_c(tmp_path):
+    """The documented rehearsal command: prints its base URL, answers the SDK, exits 0 on Ctrl-C."""
+    import signal
+
+    import openai
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "distill_tui.cli", "serve-offline", "--port", "0", "--rpm", "600"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    try:
+        line = process.stdout.readline()
+        assert "http://127.0.0.1:" in line, line + process.stderr.read()
+        url = line[line.index("http://"):].split()[0]
+        client = openai.OpenAI(base_url=url, api_key="offline", max_retries=0)
+        assert {m.id for m in client.models.list()} >= {"offline-teacher", "offline-student"}
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_serve_offline_bad_flag_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "distill_tui.cli", "serve-offline", "--rpm", "0"],
+                            capture_output=True, text=True, env=os.environ.copy(), timeout=60)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr

@@ -31,3 +31,17 @@ def test_help_does_not_import_heavy_libraries():
     modules = _modules_after("from distill_tui.cli import build_parser; build_parser().format_help()")
     for heavy in ("pandas", "openai", "tiktoken", "textual", "numpy"):
         assert heavy not in modules, heavy
+
+
+def test_every_command_has_a_module_with_run():
+    import importlib
+
+    from distill_tui.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    for command in COMMANDS:
+        module = importlib.import_module(f"distill_tui.commands.{command.replace('-', '_')}")
+        assert callable(module.run), command
+        parser.parse_args([command, "--help"] if False else [command] + (["x.toml"] if command not in (
+            "demo", "jobs", "serve-offline") else []) + (["-o", "f.jsonl"] if command == "export" else [])
+            + (["--metadata", "a=b"] if command == "import-stored" else []))

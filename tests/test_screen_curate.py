@@ -164,6 +164,31 @@ async def test_export_writes_after_the_report(ws, tmp_path, monkeypatch):
         assert ws.store.exports()[0]["path"] == str(target.resolve())
 
 
+async def test_finetune_key_opens_the_job_dialog_on_the_newest_export(ws, tmp_path, monkeypatch):
+    from distill_tui.core import export
+    from distill_tui.tui.screens.jobs import JobsScreen
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
+
+    monkeypatch.setattr(export, "default_path", lambda spec: tmp_path / "curated.jsonl")
+    app = CurateApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        assert app.current_mode == "curate", "nothing exported yet: stays, and says to export first"
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("t")
+        for _ in range(40):
+            await settle(pilot)
+            if isinstance(app.screen, NewJobDialog):
+                break
+        assert app.current_mode == "jobs" and isinstance(app.screen, NewJobDialog)
+        assert isinstance(app.screen_stack[0], JobsScreen)
+
+
 async def test_rejected_export_writes_nothing(ws, tmp_path, monkeypatch):
     from distill_tui.core import export
 

@@ -55,6 +55,7 @@ class CurateScreen(CurationTransfers, BaseScreen):
         Binding("f", "filter", "Filter"),
         Binding("slash", "search", "Search", key_display="/"),
         Binding("e", "export", "Export"),
+        Binding("t", "finetune", "Fine-tune"),
         Binding("v", "range", "Range select (press twice)", show=False),
         Binding("shift+down", "extend(1)", "Select and move down", show=False),
         Binding("shift+up", "extend(-1)", "Select and move up", show=False),
@@ -86,6 +87,8 @@ or held out for evaluation: those rows are never exported).
 - **d** keeps one row per exactly repeated prompt (`×N` in the dup column); **b** caps rows per label.
 - **e** validates the selection as the provider would and shows the report before writing the JSONL;
   **I** imports completions stored on the provider (`store=true`) by metadata tag.
+- **t** fine-tunes the student on the newest exported file: it opens the Jobs screen's confirm dialog
+  with the estimated training cost.
 - **enter** shows the whole row, **p** hides the panes, **+**/**-** change the epochs of the cost.
 
 The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes the same one.

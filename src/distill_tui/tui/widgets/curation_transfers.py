@@ -54,7 +54,8 @@ def error_line(exc: Exception) -> str:
 
 
 class CurationTransfers:
-    """Keys `e` (validate, show the report, write) and `I` (import stored completions)."""
+    """Keys `e` (validate, show the report, write), `t` (fine-tune on the newest export) and `I`
+    (import stored completions)."""
 
     # export -----------------------------------------------------------------------------------
     def action_export(self) -> None:
@@ -114,6 +115,14 @@ class CurationTransfers:
         self.notify(line, title="Exported", timeout=8)
 
     # import -----------------------------------------------------------------------------------
+    async def action_finetune(self) -> None:
+        """Create a fine-tuning job from the newest export: the Jobs screen's confirm dialog does it."""
+        if not self.workspace.store.exports():
+            self.notify("Export the selection first (e), then t fine-tunes on that file.", severity="warning")
+            return
+        await self.app.switch_mode("jobs")
+        await self.app.screen.run_action("new_job")
+
     def action_import_stored(self) -> None:
         meta = ", ".join(f"{k}={v}" for k, v in self.workspace.spec.generation.metadata.items())
 
