@@ -42,6 +42,8 @@ def test_every_command_has_a_module_with_run():
     for command in COMMANDS:
         module = importlib.import_module(f"distill_tui.commands.{command.replace('-', '_')}")
         assert callable(module.run), command
-        parser.parse_args([command, "--help"] if False else [command] + (["x.toml"] if command not in (
-            "demo", "jobs", "serve-offline") else []) + (["-o", "f.jsonl"] if command == "export" else [])
-            + (["--metadata", "a=b"] if command == "import-stored" else []))
+        args = [command]
+        if command not in ("demo", "jobs", "serve-offline"):
+            args.append("x.toml")
+        args += {"export": ["-o", "f.jsonl"], "import-stored": ["--metadata", "a=b"]}.get(command, [])
+        assert parser.parse_args(args).command == command

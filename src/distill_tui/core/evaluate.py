@@ -362,7 +362,9 @@ def build_table(
         UserError: the spec holds out no eval rows (or the data cannot be prepared).
     """
     rows = _eval_rows(ws)
-    answers = {m.name: ws.store.answers(model=m.name, split="eval", prompt_hashes=rows.hashes) for m in models}
+    # The hashes of today's eval rows pick the answers: an answer saved while its row was a train row
+    # (before eval_fraction changed) is the same paid answer to the same prompt.
+    answers = {m.name: ws.store.answers(model=m.name, prompt_hashes=rows.hashes) for m in models}
 
     def answered(role: str) -> dict[int, "Answer"] | None:
         model = next((m for m in models if m.role == role), None)

@@ -65,8 +65,13 @@ def load_workspace(ws: "Workspace") -> tuple[list["Answer"], Context]:
         if r.split != "train":
             eval_ids.add(r.row_id)
             eval_keys.add(prompt_key(r.messages))
-    answers = [a for a in ws.store.answers(split="train")
-               if a.source == "imported" or (a.model == teacher and hashes.get(a.row_id) == a.prompt_hash)]
+    # A teacher answer is listed when its row is a train row today (even if it was asked as an eval
+    # row before eval_fraction changed), or when it was asked as a train row: a row held out since
+    # then stays visible, never selectable, so the export can say it left it out.
+    answers = [a for a in ws.store.answers()
+               if a.source == "imported"
+               or (a.model == teacher and hashes.get(a.row_id) == a.prompt_hash
+                   and (a.row_id not in eval_ids or a.split == "train"))]
     price = ws.prices.price(student)
     context = Context(
         student=student,

@@ -264,7 +264,11 @@ class Store:
         status: str | None = None,
         prompt_hashes: dict[int, str] | None = None,
     ) -> list[Answer]:
-        """Saved answers, optionally narrowed; with `prompt_hashes`, only those matching each row's hash."""
+        """Saved answers, optionally narrowed; with `prompt_hashes`, only those matching each row's hash.
+
+        `split` is the split a row was in when it was answered. To get the answers of today's split,
+        pass that split's `prompt_hashes` instead (rows can move between splits when the spec changes).
+        """
         clauses, params = [], []
         for column, value in (("model", model), ("split", split), ("status", status)):
             if value is not None:
