@@ -35,8 +35,9 @@ class TopBar(Widget):
                 if len(badge) + 1 <= room or badge == " OFFLINE DEMO ":
                     break
             right.append(badge, style="bold reverse")
-            right.append(" ")
-        right.append(self._right, style="dim")
+        name = self._right if not self._offline else " " + self._right
+        if right.cell_len + len(name) <= room or not self._offline:
+            right.append(name, style="dim")
         if room > 8:
             right.truncate(room, overflow="ellipsis")
             text.append(" " * max(1, room - right.cell_len + 1))
