@@ -44,7 +44,7 @@ def test_rare_labels_are_dropped_or_stay_in_train(tmp_path):
     assert data.label_counts("eval")["C"] == 1 and data.label_counts("train")["C"] == 1
     kept = dataset.prepare(load_spec(write_spec(tmp_path, dataset={"min_per_label": 1})))
     assert kept.unsplit_labels == ["D"] and (kept.eval["variety"] != "D").all()
-    assert any("1 labels too rare to split" in note for note in kept.notes())
+    assert any("1 label too rare to split stays in train" in note for note in kept.notes())
 
 
 def test_non_utf8_file_is_read_and_reported(tmp_path):

@@ -28,3 +28,69 @@ def test_selections_settings_and_jobs(tmp_path):
         assert store.setting("curation") == {"agrees": True}
         assert store.job("ftjob-1").status == "running"
         assert store.events("ftjob-1")[0]["message"] == "hi"
+
+
+def test_unusable_workspaces_are_one_line_user_errors(tmp_path):
+    import pytest
+
+    from distill_tui.core.errors import UserError
+
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"\x13\x37 not sqlite at all " * 200)
+    with pytest.raises(UserError, match="not a usable workspace database"):
+        Store(corrupt)
+    newer = tmp_path / "newer.sqlite"
+    with Store(newer) as store:
+        store.set_meta("schema_version", "999")
+    with pytest.raises(UserError, match="schema 999 is newer"):
+        Store(newer)
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    with pytest.raises(UserError, match="cannot create the workspace folder"):
+        Store(a_file / "ws" / "w.sqlite")
+
+
+def test_run_lock_refuses_a_second_run_of_the_same_model(tmp_path):
+    import pytest
+
+    from distill_tui.core.errors import UserError
+
+    with Store(tmp_path / "ws.sqlite") as store:
+        with store.run_lock("gpt-4o"):
+            with pytest.raises(UserError, match="gpt-4o is already running in this workspace \\(pid "):
+                with store.run_lock("gpt-4o"):
+                    pass
+            with store.run_lock("gpt-4o-mini"):
+                pass  # another model may run beside it
+        with store.run_lock("gpt-4o"):
+            pass  # released
+
+
+def test_concurrent_generate_runs_never_buy_a_row_twice(tmp_path):
+    """Two runs started together: one answers, the other is refused (or finds nothing left)."""
+    import os
+    import subprocess
+    import sys
+
+    from distill_tui.core.workspace import Workspace
+    from distill_tui.offline import OfflineOptions, start_server
+    from tests.helpers import write_spec
+
+    server = start_server(OfflineOptions(latency=0.02))
+    try:
+        spec = write_spec(tmp_path, rows=60, provider={"base_url": server.base_url}, generation={"workers": 2})
+        ws = Workspace.open(spec)
+        train_rows = len(ws.data.train)
+        ws.close()
+        procs = [subprocess.Popen([sys.executable, "-m", "distill_tui.cli", "generate", str(spec)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+                 for _ in range(2)]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        counts = server.stats["requests_by_prompt_hash"]
+        assert len(counts) == train_rows and max(counts.values()) == 1, "every train row answered exactly once"
+        assert any(p.returncode == 0 for p in procs)
+        for p, (_, err) in zip(procs, outputs):
+            if p.returncode:
+                assert "already running in this workspace" in err and "Traceback" not in err
+    finally:
+        server.shutdown()

@@ -71,6 +71,8 @@ def load_table(path: str | Path) -> LoadedTable:
     import pandas as pd
 
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a data file")
     fmt = file_format(path)
     head = _check_readable(path)
     stat = path.stat()
@@ -156,10 +158,12 @@ class PreparedData:
         if self.rows_without_label:
             out.append(f"{self.rows_without_label} rows have no label and are left out")
         if self.dropped_labels:
-            out.append(f"{len(self.dropped_labels)} labels below min_per_label dropped "
+            n = len(self.dropped_labels)
+            out.append(f"{n} label{'s' if n != 1 else ''} below min_per_label dropped "
                        f"({sum(self.dropped_labels.values())} rows)")
         if self.unsplit_labels:
-            out.append(f"{len(self.unsplit_labels)} labels too rare to split stay in train only")
+            n = len(self.unsplit_labels)
+            out.append(f"{n} label{'s' if n != 1 else ''} too rare to split stay{'s' if n == 1 else ''} in train only")
         return out
 
 

@@ -162,12 +162,21 @@ def build_estimate(
         )
 
     out_teacher, how = answer_tokens(spec, data.labels, teacher)
+    if spec.prompt.structured and data.labels:
+        enc = tokens.encoding_for(teacher)
+        needed = max(len(enc.encode_ordinary(prompts.assistant_content(spec.prompt.answer_field, label, True)))
+                     for label in data.labels)
+        if spec.generation.max_tokens < needed:
+            warnings.append(f"[generation] max_tokens = {spec.generation.max_tokens} is below the {needed} tokens "
+                            "the longest label's answer needs: those answers will be cut off")
     out_student, _ = answer_tokens(spec, data.labels, student)
     notes.append(how)
     t_train, t_eval, _ = prompt_tokens(teacher)
     s_train, s_eval, s_rows = prompt_tokens(student)
     n_train, n_eval = len(train), len(evaluation)
-    distilled = f"ft:{student}:distilled"
+    # A student that is itself fine-tuned trains into another fine-tune of the same base model.
+    base_student = student[3:].split(":", 1)[0] if student.startswith("ft:") else student
+    distilled = f"ft:{base_student}:distilled"
 
     stages = [
         stage("teacher: train rows", teacher, n_train, t_train, n_train * out_teacher),

@@ -184,7 +184,7 @@ def _money(value: float) -> str:
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
-def run_model(
+def _run_unlocked(
     workspace: "Workspace",
     model: str,
     split: str,
@@ -368,3 +368,16 @@ def run_teacher(workspace: "Workspace", **kw: Any) -> RunResult:
     """`run_model` for the spec's teacher on the train rows, with the spec's budget by default."""
     kw.setdefault("budget_usd", workspace.spec.generation.budget_usd)
     return run_model(workspace, workspace.spec.teacher.model, "train", **kw)
+
+
+def run_model(workspace: "Workspace", model: str, split: str, **kwargs: Any) -> "RunResult":
+    """Answer every not-yet-answered row of `split` with `model` (see `_run_unlocked` for the arguments).
+
+    One run per model and workspace at a time: a second one (another terminal, a forgotten TUI in a
+    dropped SSH session) is refused with one line instead of paying for the same rows again.
+
+    Raises:
+        UserError: another run of this model holds the workspace, no API key, or unusable spec/data.
+    """
+    with workspace.store.run_lock(model):
+        return _run_unlocked(workspace, model, split, **kwargs)

@@ -236,6 +236,8 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         raise SpecError(f"{where}: [dataset] path is empty")
     if not ds.label.strip():
         raise SpecError(f"{where}: [dataset] label is empty")
+    if not 0 <= ds.seed < 2**32:
+        raise SpecError(f"{where}: [dataset] seed must be between 0 and 4294967295, not {ds.seed}")
     if ds.min_per_label is not None and ds.min_per_label < 1:
         raise SpecError(f"{where}: [dataset] min_per_label must be at least 1, not {ds.min_per_label}")
     if ds.sample is not None and ds.sample < 1:
@@ -260,8 +262,10 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         raise SpecError(f"{where}: [generation] workers must be between 1 and 256, not {gen.workers}")
     if gen.max_tokens < 1:
         raise SpecError(f"{where}: [generation] max_tokens must be at least 1, not {gen.max_tokens}")
-    if gen.budget_usd is not None and gen.budget_usd <= 0:
+    if gen.budget_usd is not None and not (0 < gen.budget_usd < float("inf")):
         raise SpecError(f"{where}: [generation] budget_usd must be above 0, not {gen.budget_usd}")
+    if gen.temperature is not None and not 0 <= gen.temperature <= 2:
+        raise SpecError(f"{where}: [generation] temperature must be between 0 and 2, not {gen.temperature}")
     for key in ("rpm", "tpm"):
         value = getattr(gen, key)
         if value is not None and value < 1:

@@ -7,7 +7,10 @@ crash, Ctrl-C or dropped SSH link loses at most the requests in flight. The sche
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -176,15 +179,31 @@ class Store:
     """A workspace database. Safe to share between threads (one connection behind a lock)."""
 
     def __init__(self, path: str | Path) -> None:
+        """Open (or create) a workspace database.
+
+        Raises:
+            UserError: the folder cannot be made, or the file is not a usable workspace.
+        """
+        from distill_tui.core.errors import UserError
+
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(
+                f"{self.path.parent}: cannot create the workspace folder ({exc.strerror or exc}); "
+                "set DISTILL_TUI_DATA_DIR to a writable folder"
+            ) from None
+        try:
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path}: not a usable workspace database ({exc}); move it away to start afresh") from None
 
     @classmethod
     def for_spec(cls, spec_path: str | Path) -> "Store":
@@ -201,8 +220,11 @@ class Store:
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path}: workspace schema {version} is newer than this distill-tui ({SCHEMA_VERSION})"
+                from distill_tui.core.errors import UserError
+
+                raise UserError(
+                    f"{self.path}: workspace schema {version} is newer than this distill-tui ({SCHEMA_VERSION}); "
+                    "upgrade distill-tui"
                 )
             if version < SCHEMA_VERSION:
                 # Future migrations go here, one step at a time.
@@ -306,6 +328,41 @@ class Store:
         self.execute("DELETE FROM selections")
 
     # runs --------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def run_lock(self, name: str) -> Iterator[None]:
+        """Hold an exclusive, advisory lock named `name` on this workspace for a paid run.
+
+        The lock is a `flock` on a file beside the database, so it is released when the process
+        dies, however it dies (kill -9 included).
+
+        Raises:
+            UserError: another process (or another run in this one) holds it.
+        """
+        from distill_tui.core.errors import UserError
+
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:12]
+        path = self.path.with_name(f"{self.path.name}.{digest}.lock")
+        handle = open(path, "a+")
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:  # pragma: no cover - no flock on Windows: no lock
+                pass
+            except OSError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise UserError(f"{name} is already running in this workspace ({holder}); "
+                                "wait for it or stop it, then run again (nothing is bought twice)") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}, started {time.strftime('%H:%M:%S')}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
     def start_run(self, kind: str, model: str) -> int:
         with self._lock:
             cur = self._db.execute("INSERT INTO runs (kind, model, started_at) VALUES (?, ?, ?)", (kind, model, time.time()))

@@ -66,9 +66,9 @@ class Bucket:
         self.level = max(-self.capacity, self.level - amount)
 
     def remaining_per_minute(self) -> int:
-        """What is left of the per-minute allowance, as the headers report it."""
-        used = max(0.0, self.capacity - self.level)
-        return max(0, int(self.per_minute - used))
+        """What is left, as the headers report it: the window's fill scaled to a minute, so a refusal
+        says 0 and a full window says the whole limit."""
+        return max(0, min(self.per_minute, int(self.level * self.per_minute / self.capacity)))
 
     def reset_seconds(self) -> float:
         """Seconds until the bucket is full again."""
