@@ -222,7 +222,11 @@ def test_pause_and_resume(tmp_path, server_factory):
     assert result.done == result.total
 
 
-def test_failing_provider_stops_the_run(tmp_path, server_factory):
+def test_failing_provider_stops_the_run(tmp_path, server_factory, monkeypatch):
+    from distill_tui.core import engine
+
+    monkeypatch.setattr(engine, "MAX_OUTAGE_S", 0.5)
+    monkeypatch.setattr(engine, "OUTAGE_PAUSE_CAP_S", 0.05)
     broken = server_factory(failing_models=["offline-teacher"])
     ws = _workspace(tmp_path, broken, workers=2)
     result = run_teacher(ws)
@@ -269,3 +273,44 @@ def test_plan_counts_rows_and_cost(tmp_path, offline_server):
     after = teacher_plan(ws)
     assert after.done == 10 and after.to_ask == before.total - 10 and after.spent_usd > 0
     assert after.cost_usd < before.cost_usd
+
+
+def test_a_short_outage_does_not_stop_the_run(tmp_path, monkeypatch):
+    """A provider failing every request for a second: the pool pauses and carries on; no row lost."""
+    from distill_tui.core import engine
+    from distill_tui.offline import OfflineOptions, start_server
+
+    monkeypatch.setattr(engine, "OUTAGE_PAUSE_CAP_S", 0.3)
+    server = start_server(OfflineOptions(latency=0.02))
+    ws = _workspace(tmp_path, server, workers=2)
+    outage: list[str] = []
+
+    def on_progress(p):
+        if p.done >= 5 and not outage:
+            outage.append("down")
+            server.app.options.failing_models.append("offline-teacher")
+            threading.Timer(1.0, server.app.options.failing_models.clear).start()
+
+    try:
+        result = run_teacher(ws, on_progress=on_progress, progress_interval=0.05)
+        assert outage and server.stats["chat_failed"] >= 2, "the outage happened"
+        assert result.stopped is None and result.done == result.total, result.fatal_error
+        assert _duplicates(server) == 0
+    finally:
+        server.shutdown()
+
+
+def test_a_request_larger_than_the_token_limit_fails_its_row_at_once(tmp_path):
+    """429 "Request too large" with x-should-retry: false is not retried (the run would hang)."""
+    from distill_tui.offline import OfflineOptions, start_server
+
+    server = start_server(OfflineOptions(tpm=100))
+    try:
+        ws = _workspace(tmp_path, server, rows=12, workers=2)
+        result = run_teacher(ws, limit=3)
+        assert result.failed == 3 and result.done == 0 and result.stopped in (None, "limit")
+        assert server.stats["chat_rate_limited"] == 3, "each too-large row asked once"
+        answers = ws.store.answers(status="failed")
+        assert answers and "too large" in answers[0].error.lower()
+    finally:
+        server.shutdown()

@@ -43,6 +43,10 @@ RECENT = 8
 """How many recent answers and errors a progress snapshot carries."""
 
 RATE_WINDOW_S = 10.0
+MAX_OUTAGE_S = 60.0
+"""A run stops as "the provider keeps failing" only after failures with no answer for this long."""
+OUTAGE_PAUSE_CAP_S = 2.0
+"""Longest pause of the whole pool while every worker keeps failing (5xx, timeouts, refused)."""
 """Rows/s and tokens/s are measured over this many recent seconds."""
 
 
@@ -62,6 +66,7 @@ class Tally:
     in_flight: int = 0
     reserved_usd: float = 0.0
     error_streak: int = 0  # failed attempts (5xx, timeouts, connection) since the last answer
+    failing_since: float = 0.0  # when that streak began
     recent: deque = field(default_factory=lambda: deque())  # (time, tokens) of recent answers
     last_errors: deque = field(default_factory=lambda: deque(maxlen=RECENT))
     last_answers: deque = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -285,10 +290,19 @@ class Pool:
             elif kind == "retry":
                 item.errors += 1
                 self.tally.error_streak += 1
-                if self.tally.error_streak >= self.max_error_streak:
+                if self.tally.error_streak == 1:
+                    self.tally.failing_since = now
+                outage = now - self.tally.failing_since
+                if self.tally.error_streak >= self.workers:
+                    # Everyone is failing: the provider is down or overloaded. Slow the whole pool
+                    # (a refused connection fails in microseconds) rather than each row on its own.
+                    rounds = self.tally.error_streak // self.workers
+                    self.limiter.penalize(min(OUTAGE_PAUSE_CAP_S, 0.25 * 2 ** (rounds - 1)))
+                if self.tally.error_streak >= self.max_error_streak and outage >= MAX_OUTAGE_S:
                     # The provider is down, or every request is broken: stop, do not burn retries.
                     kind, code = "fatal", 1
-                    line = f"the provider keeps failing ({self.tally.error_streak} attempts in a row): {line}"
+                    line = (f"the provider keeps failing ({self.tally.error_streak} attempts in a row over "
+                            f"{outage:.0f} s): {line}")
                 elif item.errors > self.max_retries:
                     kind = "row"
             if kind in ("rate_limited", "retry"):

@@ -69,8 +69,15 @@ def classify(exc: BaseException, *, rows_succeeded: bool) -> str:
     """
     import openai
 
+    response = getattr(exc, "response", None)
+    should_retry = response.headers.get("x-should-retry") if response is not None else None
     if isinstance(exc, openai.RateLimitError):
-        return "fatal" if apierrors.error_code(exc) == "insufficient_quota" else "rate_limited"
+        if apierrors.error_code(exc) == "insufficient_quota":
+            return "fatal"
+        # "Request too large for … tokens per min": this request can never fit the limit.
+        return "row" if should_retry == "false" else "rate_limited"
+    if should_retry == "false" and isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+        return "row"
     if isinstance(exc, openai.BadRequestError):
         return "row" if rows_succeeded or apierrors.error_code(exc) in ROW_400_CODES else "fatal"
     if apierrors.is_fatal(exc):
