@@ -10,7 +10,7 @@ from distill_tui.core import importer
 from distill_tui.core.curate import Curation
 from distill_tui.core.curate_filters import Filters
 from distill_tui.core.errors import UserError
-from distill_tui.core.importer import import_stored, parse_metadata
+from distill_tui.core.importer import import_stored, parse_metadata, prompt_key
 from distill_tui.core.requests import iter_requests
 from distill_tui.core.workspace import Workspace
 from tests.helpers import write_spec
@@ -88,3 +88,83 @@ def test_import_stored_command(tmp_path, offline_server, capsys):
     assert code == 0
     counts = json.loads(capsys.readouterr().out)
     assert counts["imported"] == 1
+
+
+@pytest.fixture
+def generated(tmp_path, offline_server):
+    """A workspace whose teacher answered every train and eval row with store=true under a fresh tag,
+    plus, stored under the same tag elsewhere: one new prompt of the teacher and one student answer."""
+    from distill_tui.core.generate import run_model, run_teacher
+
+    tag = {"distillation": f"own-{uuid.uuid4().hex[:8]}"}
+    ws = Workspace.open(write_spec(tmp_path, rows=40, provider={"base_url": offline_server.base_url},
+                                   generation={"store": True, "metadata": tag}))
+    assert run_teacher(ws).left == 0
+    assert run_model(ws, ws.spec.teacher.model, "eval").left == 0
+    client = ws.client()
+    train = list(iter_requests(ws.spec, ws.data, "offline-teacher", "train"))
+    fmt = train[0].body["response_format"]
+    client.chat.completions.create(model="offline-teacher", messages=[{"role": "user", "content": "A new wine."}],
+                                   store=True, metadata=tag, response_format=fmt)
+    client.chat.completions.create(**{**train[0].body, "model": "offline-student", "store": True, "metadata": tag})
+    yield ws, tag
+    ws.close()
+
+
+def test_import_skips_own_answers_and_held_out_prompts(generated):
+    ws, tag = generated
+    n_train, n_eval = len(ws.data.train), len(ws.data.eval)
+    result = import_stored(ws, tag, importer.model_filter(None, ws.spec.teacher.model))
+    assert (result.read, result.own, result.held_out) == (n_train + n_eval + 1, n_train, n_eval)
+    assert (result.imported, result.already, result.unusable) == (1, 0, 0)
+    every = import_stored(ws, tag, importer.model_filter("any", ws.spec.teacher.model))
+    assert (every.imported, every.already, every.own, every.held_out) == (1, 1, n_train, n_eval)
+    imported = [a for a in ws.store.answers() if a.source == "imported"]
+    assert sorted(a.model for a in imported) == ["offline-student", "offline-teacher"]
+    eval_prompts = {prompt_key(r.messages) for r in iter_requests(ws.spec, ws.data, "offline-teacher", "eval")}
+    assert not any(prompt_key(a.messages) in eval_prompts for a in imported)
+
+
+def test_model_filter_defaults_to_the_teacher():
+    assert importer.model_filter(None, "gpt-4o") == "gpt-4o"
+    assert importer.model_filter("  ", "gpt-4o") == "gpt-4o"
+    assert importer.model_filter("gpt-4o-mini", "gpt-4o") == "gpt-4o-mini"
+    assert all(importer.model_filter(x, "gpt-4o") is None for x in ("any", "ANY", "all", "*"))
+
+
+def test_a_dated_snapshot_name_is_the_same_model():
+    assert importer._same_model("gpt-4o-2024-08-06", {"gpt-4o"})
+    assert not importer._same_model("gpt-4o-mini-2024-07-18", {"gpt-4o"})
+    assert not importer._same_model("gpt-4o-mini", {"gpt-4o"})
+
+
+def test_import_stored_command_defaults_to_the_teacher(generated, capsys):
+    """Without --model only the teacher's completions come in; progress on a pipe is one plain line."""
+    import json
+
+    from distill_tui.cli import main
+
+    ws, tag = generated
+    meta = ",".join(f"{k}={v}" for k, v in tag.items())
+    assert main(["import-stored", str(ws.spec.source), "--metadata", meta, "--json"]) == 0
+    out, err = capsys.readouterr()
+    counts = json.loads(out)
+    assert counts["model"] == "offline-teacher" and counts["imported"] == 1 and counts["own"] == len(ws.data.train)
+    assert "\r" not in err and err.splitlines() == [f"read {counts['read']} completions"]
+    assert main(["import-stored", str(ws.spec.source), "--metadata", meta, "--model", "any"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("imported 1 completions") and "model: any" in out and "\r" not in err
+
+
+def test_import_stored_command_shows_a_running_count_on_a_terminal(generated, capsys, monkeypatch):
+    import sys
+
+    from distill_tui.cli import main
+
+    ws, tag = generated
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    meta = ",".join(f"{k}={v}" for k, v in tag.items())
+    assert main(["import-stored", str(ws.spec.source), "--metadata", meta]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("\rread 1 completions\rread 2 completions") and err.endswith("completions\n")
+    assert err.count("\n") == 1

@@ -91,8 +91,23 @@ async def test_range_select_with_v_and_shift(ws):
         await settle(pilot)
         await pilot.press("n", "down", "v", "down", "down", "down", "v")
         assert stored(app).effective.sum() == 4
-        await pilot.press("shift+down", "shift+down")
-        assert stored(app).effective.sum() == 6
+        await pilot.press("down", "shift+down", "shift+down")  # from an unselected row: selects rows 5-7
+        assert stored(app).effective.sum() == 7
+
+
+async def test_a_range_from_a_selected_row_deselects(ws):
+    app = CurateApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        everything = int(app.screen.cur.effective.sum())
+        await pilot.press("down", "v")
+        assert "deselects" in str(app.screen.query_one("#filterbar").render())
+        await pilot.press("down", "down", "v")
+        assert stored(app).effective.sum() == everything - 3 and "deselected 3 rows" in app.screen.status
+        await pilot.press("down", "shift+down", "shift+down")  # row 4 is selected: deselects 4-6
+        assert stored(app).effective.sum() == everything - 6
+        await pilot.press("v", "up", "up", "v")  # from a deselected row: selects again
+        assert stored(app).effective.sum() == everything - 3
 
 
 async def test_filter_keys_narrow_the_list_and_persist(ws):
@@ -141,13 +156,31 @@ async def test_cap_dialog_and_dedupe(ws):
         assert stored(app).cap == 2
         await pilot.press("d")
         assert "dedupe" in app.screen.status
+        await pilot.press("a")  # the cap shown as active holds for later changes
+        assert max(chosen for _, chosen, _ in app.screen.cur.distribution()) == 2
+        assert "cap 2/label deselected" in app.screen.status
+        assert "cap 2/label" in str(app.screen.query_one("#totals").render())
+        await pilot.press("r")
+        await settle(pilot)
+        assert max(chosen for _, chosen, _ in app.screen.cur.distribution()) == 2
+
+
+async def test_unknown_label_in_the_filter_dialog_says_so(ws):
+    app = CurateApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f", *"label=merlot", "enter")
+        await settle(pilot)
+        assert "no gold label 'merlot'; did you mean Merlot?" in app.screen.status
+        assert app.screen.cur.filters == Filters()
 
 
 async def test_export_writes_after_the_report(ws, tmp_path, monkeypatch):
     from distill_tui.core import export
 
-    target = tmp_path / "out" / "curated.jsonl"
+    target = tmp_path / "out" / "a-folder-name-long-enough-to-need-shortening" / "curated.jsonl"
     monkeypatch.setattr(export, "default_path", lambda spec: target)
+    notes: list[str] = []
     app = CurateApp(ws)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -156,9 +189,13 @@ async def test_export_writes_after_the_report(ws, tmp_path, monkeypatch):
         from distill_tui.tui.widgets.curation_dialogs import ExportDialog
 
         assert isinstance(app.screen, ExportDialog)
+        app.notify = lambda text, **kw: notes.append(text)
         await pilot.press("enter")
         await settle(pilot)
-        assert target.exists() and f"to {target}" in app.screen.status
+        bar = str(app.screen.query_one("#filterbar").render())
+        assert target.exists() and target.name in app.screen.status and target.name in bar
+        assert len(bar) <= SIZE[0] and ("…" in bar or str(target) in bar)
+        assert any(str(target) in n for n in notes), "the notification has the whole path"
         lines = [json.loads(x) for x in target.read_text().splitlines()]
         assert len(lines) == app.screen.cur.totals().examples
         assert ws.store.exports()[0]["path"] == str(target.resolve())
@@ -242,8 +279,66 @@ async def test_import_key_fetches_stored_completions(tmp_path, offline_server):
         await pilot.press("ctrl+u", *f"distillation={tag}", "enter")
         await settle(pilot)
         await settle(pilot)
-        assert "imported 3 completions" in app.screen.status
+        assert "imported 3 completions, skipped 0 of 3 read" in app.screen.status
         assert app.screen.cur.n == 3 and app.screen.cur.imported.all()
+
+
+async def test_export_dialog_writes_a_stratified_validation_file(ws, tmp_path, monkeypatch):
+    from distill_tui.core import export
+    from distill_tui.tui.widgets.curation_dialogs import ExportDialog
+
+    target = tmp_path / "curated.jsonl"
+    monkeypatch.setattr(export, "default_path", lambda spec: target)
+    app = CurateApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportDialog)
+        assert "no validation file" in str(app.screen.query_one("#export-validation").render())
+        await pilot.press("tab", "ctrl+u", *"0.25")
+        assert "curated-validation.jsonl" in str(app.screen.query_one("#export-validation").render())
+        await pilot.press("enter")  # a new share: validated again, the dialog comes back
+        await settle(pilot)
+        assert isinstance(app.screen, ExportDialog) and not target.exists()
+        report = str(app.screen.query_one("#report Static").render())
+        assert "validation example" in report
+        await pilot.press("enter")
+        await settle(pilot)
+        validation = tmp_path / "curated-validation.jsonl"
+        train_n, val_n = (len(p.read_text().splitlines()) for p in (target, validation))
+        assert train_n + val_n == app.screen.cur.totals().examples and val_n > 0
+        assert ws.store.exports()[0]["validation_path"] == str(validation.resolve())
+
+
+def test_parse_fraction():
+    from distill_tui.tui.widgets.curation_dialogs import parse_fraction
+
+    assert [parse_fraction(t) for t in ("", "0", "0.2", "15%", " 0.5 ")] == [0, 0, 0.2, 0.15, 0.5]
+    assert all(parse_fraction(t) is None for t in ("1", "-0.1", "abc", "100%", "nan"))
+
+
+def test_shorten_path(monkeypatch, tmp_path):
+    from distill_tui.tui.widgets.curation_transfers import shorten_path
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert shorten_path(tmp_path / "a.jsonl", 40) == "~/a.jsonl"
+    long = "/srv/" + "x" * 60 + "/exports/demo-20261121-153000.jsonl"
+    short = shorten_path(long, 40)
+    assert len(short) == 40 and short.endswith("/demo-20261121-153000.jsonl") and "…" in short
+    assert len(shorten_path("/" + "y" * 90, 20)) == 20
+
+
+async def test_footer_fits_80_columns(ws):
+    from textual.widgets._footer import FooterKey
+
+    app = CurateApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        keys = list(app.screen.query(FooterKey))
+        assert {k.description for k in keys} >= {"Select", "All", "None", "Match", "Filter", "Export", "Tune",
+                                                 "Help", "Screens"}
+        assert all(k.region.right <= SIZE[0] and k.region.width > 0 for k in keys)
 
 
 # snapshots -----------------------------------------------------------------------------------
@@ -267,11 +362,29 @@ def test_snapshot_filtered_no_color(ws, snap_compare, monkeypatch):
     assert snap_compare(CurateApp(ws), terminal_size=SIZE, run_before=run_before)
 
 
-def test_snapshot_rejected_export_report(ws, snap_compare):
+def test_snapshot_rejected_export_report(ws, snap_compare, monkeypatch):
+    from distill_tui.core import export
+
+    monkeypatch.setattr(export, "default_path", lambda spec: Path("/home/user/exports/spec-20261121-153000.jsonl"))
+
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("n", "down", "space", "e")
         await settle(pilot)
+
+    assert snap_compare(CurateApp(ws), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_export_dialog(ws, snap_compare, monkeypatch):
+    from distill_tui.core import export
+
+    monkeypatch.setattr(export, "default_path", lambda spec: Path("/home/user/exports/spec-20261121-153000.jsonl"))
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press("tab", "ctrl+u", *"0.2")
 
     assert snap_compare(CurateApp(ws), terminal_size=SIZE, run_before=run_before)
 

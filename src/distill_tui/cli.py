@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-stored", help="import stored completions from the provider by metadata tag")
     _spec_arg(p)
     p.add_argument("--metadata", required=True, metavar="K=V[,K=V]", help="the metadata tag, e.g. distillation=wine")
-    p.add_argument("--model", default=None, help="only completions of this model")
+    p.add_argument("--model", default=None,
+                   help="only completions of this model (default: the spec's teacher; 'any' for every model)")
     p.add_argument("--json", action="store_true", help="print the counts as one JSON object on stdout")
     p.add_argument("--base-url", default=None, help="override the provider base URL")
 

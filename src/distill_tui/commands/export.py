@@ -1,7 +1,9 @@
 """`distill-tui export SPEC -o FILE [--validation FILE] [--filter KEY=VALUE …] [--json]`.
 
 Writes the saved curation (or the rows the filters match) as fine-tuning JSONL after validating it
-as the provider would; a file that would be rejected is never written (exit 2, with the report).
+as the provider would; a file that would be rejected is never written (exit 2, with the report). The
+saved cap per label holds either way, unless a `cap=N` filter gives another. A label, answer or
+finish reason that no row has is a mistake (exit 2), not an empty match.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def run(args: Namespace) -> int:
         cur = Curation.from_workspace(ws)
         if cur.n == 0:
             raise UserError(f"{ws.spec.source}: no teacher answers yet; run `distill-tui generate {args.spec}` first")
+        if filters is not None:
+            cur.check_filters(filters)
         plan = plan_export(cur, filters=filters, actions=actions, validation_fraction=fraction)
         result = write_export(plan, args.output, args.validation, store=ws.store) if plan.ok else None
     finally:

@@ -13,18 +13,20 @@ Selection rules:
 - A hand deselection (space, range, dedupe, cap) is an *exclusion*: "select all matching" skips it;
   "select all" and any hand selection lift it. Filters, cap, epochs and exclusions persist in the
   `curation` setting, so the TUI and the CLI see the same curation after a restart.
+- A cap per teacher label holds whenever the selection grows (a bulk action, a load that brings
+  imported or reloaded rows): rows over it are deselected as exclusions, rows selected by hand kept
+  first. So the saved selection, and any export of it, never has more than the cap per label.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from distill_tui.core.curate_filters import Filters, parse_filters  # noqa: F401  (part of this API)
+from distill_tui.core.curate_filters import Filters, cap_drop, check_known, dedupe_drop, parse_filters  # noqa: F401
 from distill_tui.core.importer import DEFAULT_TOKEN_LIMIT, Context, load_workspace, prompt_key  # noqa: F401
 from distill_tui.core.validate_jsonl import TokenCounter
 
@@ -154,6 +156,7 @@ class Curation:
         self.excluded: set[int] = set()
         self.filters = Filters()
         self.cap: int | None = None
+        self.capped = 0  # rows the cap deselected in the last change (for the status line)
         self.epochs: int | None = None
         self._text_cache: tuple[str, np.ndarray] | None = None
         self._view: np.ndarray | None = None
@@ -180,6 +183,8 @@ class Curation:
             ids = [r for r in flags if r in self.pos]
             where = np.fromiter((self.pos[r] for r in ids), dtype=np.int64, count=len(ids))
             self.selected[where] = np.fromiter((flags[r] for r in ids), dtype=bool, count=len(ids))
+        # Rows new since the cap was set (imported, or answered since) come in selected by default.
+        self._enforce_cap()
 
     def save_state(self) -> None:
         """Persist filters, cap, epochs and exclusions (selection flags are written as they change)."""
@@ -256,6 +261,16 @@ class Curation:
             self._view = np.flatnonzero(self.mask())
         return self._view
 
+    def check_filters(self, filters: Filters) -> None:
+        """Refuse a label, answer or finish reason no row can have.
+
+        Raises:
+            UserError: naming the unknown value and the closest known ones.
+        """
+        check_known(filters, [*self.context.labels, *self.gold_values],
+                    [*self.context.labels, *self.answer_values],
+                    ["stop", "length", "content_filter", "tool_calls", *self.finish_values])
+
     def set_filters(self, filters: Filters) -> None:
         self.filters = filters
         self._view = None
@@ -266,8 +281,9 @@ class Curation:
 
     # selection --------------------------------------------------------------------------------
     def _apply(self, where: np.ndarray, value: np.ndarray | bool, *, exclude: bool = False,
-               lift: bool = True) -> int:
-        """Set the selection of positions `where`, write the changes, and track exclusions."""
+               lift: bool = True, by_hand: bool = False) -> int:
+        """Set the selection of positions `where`, write the changes, track exclusions, and hold
+        the cap (keeping rows selected `by_hand`). Returns how many rows changed before the cap."""
         value = np.asarray(value, dtype=bool)
         keep = self.selectable[where]
         where = where[keep]
@@ -283,17 +299,37 @@ class Curation:
         flags = dict(zip(self.ids[changed].tolist(), self.selected[changed].tolist())) if len(changed) else {}
         if flags or len(self.excluded) != before:
             self._persist(flags, len(self.excluded) != before)
+        self.capped = 0
+        if new.any():
+            prefer = None
+            if by_hand:
+                prefer = np.zeros(self.n, dtype=bool)
+                prefer[where[new]] = True
+            self.capped = self._enforce_cap(prefer)
         return int(len(changed))
+
+    def _enforce_cap(self, prefer: np.ndarray | None = None) -> int:
+        """Deselect (as exclusions) the rows over the cap per teacher label; returns how many."""
+        if not self.cap:
+            return 0
+        eff = self.effective
+        if np.bincount(self.answer_codes[eff], minlength=1).max() <= self.cap:
+            return 0  # the common case, without ranking every row
+        return self._apply(cap_drop(self, eff, self.cap, prefer), False, exclude=True)
 
     def toggle(self, row_id: int) -> bool:
         """Flip one row by hand; returns its new state (unchanged when it cannot be selected)."""
         p = self.pos[int(row_id)]
-        self._apply(np.array([p]), not self.selected[p], exclude=True)
+        self._apply(np.array([p]), not self.selected[p], exclude=True, by_hand=True)
         return bool(self.effective[p])
 
     def set_rows(self, row_ids: Iterable[int], value: bool) -> int:
         """Select or deselect rows by hand (a range); returns how many changed."""
-        return self._apply(self.positions(row_ids), value, exclude=True)
+        return self._apply(self.positions(row_ids), value, exclude=True, by_hand=True)
+
+    def range_value(self, row_id: int) -> bool:
+        """What a range starting at this row does: deselect when the row is selected, else select."""
+        return not bool(self.effective[self.pos[int(row_id)]])
 
     def select_all(self) -> int:
         """Select every row shown, lifting exclusions."""
@@ -321,12 +357,11 @@ class Curation:
 
     def apply_cap(self, cap: int | None) -> int:
         """Keep at most `cap` selected rows per teacher label (preferring agreement with gold, then a
-        seeded random order); the others are excluded. Returns how many were dropped."""
-        self.cap = cap
+        seeded random order) from now on; the others are excluded. Returns how many were dropped."""
+        self.cap = cap or None
         self.save_state()
-        if not cap:
-            return 0
-        return self._apply(cap_drop(self, self.effective, cap), False, exclude=True)
+        self.capped = self._enforce_cap()
+        return self.capped
 
     def set_epochs(self, epochs: int | None) -> None:
         self.epochs = epochs
@@ -368,31 +403,3 @@ class Curation:
 
     def row(self, position: int) -> "Answer":
         return self.answers[position]
-
-
-def _preference(cur: Curation, where: np.ndarray) -> np.ndarray:
-    """`where` ordered best first: agrees with gold, then valid, then lowest id."""
-    order = np.lexsort((np.abs(cur.ids[where]), ~cur.valid[where], cur.agrees[where] != 1))
-    return where[order]
-
-
-def dedupe_drop(cur: Curation, among: np.ndarray) -> np.ndarray:
-    """Positions to drop so that each prompt occurs once among the rows in `among`."""
-    where = _preference(cur, np.flatnonzero(among & (cur.group_size > 1)))
-    _, first = np.unique(cur.group_codes[where], return_index=True)
-    keep = np.zeros(len(where), dtype=bool)
-    keep[first] = True
-    return where[~keep]
-
-
-def cap_drop(cur: Curation, among: np.ndarray, cap: int) -> np.ndarray:
-    """Positions to drop so that no teacher label has more than `cap` rows in `among`."""
-    where = np.flatnonzero(among)
-    rng = random.Random(cur.context.seed)
-    shuffle = np.array(rng.sample(range(len(where)), len(where)), dtype=np.int64)
-    order = np.lexsort((shuffle, cur.agrees[where] != 1, cur.answer_codes[where]))
-    where = where[order]
-    codes = cur.answer_codes[where]
-    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
-    rank = np.arange(len(where)) - np.repeat(starts, np.diff(np.r_[starts, len(where)]))
-    return where[rank >= cap] if len(where) else where

@@ -1,12 +1,20 @@
-"""Curation filters: what narrows the list of teacher answers, and the CLI's `--filter KEY=VALUE`."""
+"""Curation filters: what narrows the list of teacher answers, the CLI's `--filter KEY=VALUE`, and
+the two actions applied to what is selected (dedupe, cap per label)."""
 
 from __future__ import annotations
 
+import difflib
+import random
 import shlex
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+import numpy as np
 
 from distill_tui.core.errors import UserError
+
+if TYPE_CHECKING:
+    from distill_tui.core.curate import Curation
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,69 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
     return f, actions
 
 
+def check_known(filters: Filters, gold: Iterable[Any], answers: Iterable[Any], finish: Iterable[Any]) -> None:
+    """Refuse label, answer and finish values that no row can have (a typo would match nothing).
+
+    Args:
+        filters: the filters to check.
+        gold: the known gold labels; answers: the known teacher labels; finish: the known finish reasons.
+
+    Raises:
+        UserError: one line naming the first unknown value and the closest known ones.
+    """
+    for key, wanted, known, what in (("label", filters.labels, gold, "gold label"),
+                                     ("answer", filters.answers, answers, "teacher answer"),
+                                     ("finish", filters.finish, finish, "finish reason")):
+        names = sorted({str(k) for k in known if k is not None})
+        for value in wanted:
+            if value not in names:
+                raise UserError(f"--filter {key}={value}: no {what} {value!r}; {_suggest(value, names)}")
+
+
+def _suggest(value: str, names: list[str]) -> str:
+    """`did you mean X?` (any case first, then similar spelling), else the first known names."""
+    folded = {n.lower(): n for n in names}
+    close = [folded[c] for c in difflib.get_close_matches(value.lower(), list(folded), n=3, cutoff=0.6)]
+    if value.lower() in folded:
+        close = [folded[value.lower()], *(c for c in close if c != folded[value.lower()])]
+    if close:
+        return "did you mean " + " or ".join(close) + "?"
+    if not names:
+        return "there are none"
+    return "known: " + ", ".join(names[:8]) + (", …" if len(names) > 8 else "")
+
+
+def _preference(cur: "Curation", where: np.ndarray) -> np.ndarray:
+    """`where` ordered best first: agrees with gold, then valid, then lowest id."""
+    order = np.lexsort((np.abs(cur.ids[where]), ~cur.valid[where], cur.agrees[where] != 1))
+    return where[order]
+
+
+def dedupe_drop(cur: "Curation", among: np.ndarray) -> np.ndarray:
+    """Positions to drop so that each prompt occurs once among the rows in `among`."""
+    where = _preference(cur, np.flatnonzero(among & (cur.group_size > 1)))
+    _, first = np.unique(cur.group_codes[where], return_index=True)
+    keep = np.zeros(len(where), dtype=bool)
+    keep[first] = True
+    return where[~keep]
+
+
+def cap_drop(cur: "Curation", among: np.ndarray, cap: int, prefer: np.ndarray | None = None) -> np.ndarray:
+    """Positions to drop so that no teacher label has more than `cap` rows in `among`.
+
+    Rows in `prefer` (a mask, e.g. the rows just selected by hand) are kept first, then rows that
+    agree with gold, then a seeded random order.
+    """
+    where = np.flatnonzero(among)
+    rng = random.Random(cur.context.seed)
+    shuffle = np.array(rng.sample(range(len(where)), len(where)), dtype=np.int64)
+    preferred = np.zeros(len(where), dtype=bool) if prefer is None else prefer[where]
+    order = np.lexsort((shuffle, cur.agrees[where] != 1, ~preferred, cur.answer_codes[where]))
+    where = where[order]
+    codes = cur.answer_codes[where]
+    starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+    rank = np.arange(len(where)) - np.repeat(starts, np.diff(np.r_[starts, len(where)]))
+    return where[rank >= cap] if len(where) else where
 
 
 def parse_filter_line(line: str, base: Filters | None = None) -> tuple[Filters, dict[str, Any]]:

@@ -3,7 +3,8 @@ that read `messages` also take), optionally with a stratified validation file.
 
 An export is planned first (`plan_export`: which rows, the lines, the validation reports) and
 written only when every report passes (`write_export`), atomically: a crash never leaves half a file
-and a rejected file is never written. Rows held out for evaluation are never exported.
+and a rejected file is never written. Rows held out for evaluation are never exported, and the saved
+cap per label holds in every export (a `cap=N` action replaces it for that export).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from distill_tui.core.curate import Curation, cap_drop, dedupe_drop
-from distill_tui.core.curate_filters import Filters
+from distill_tui.core.curate import Curation
+from distill_tui.core.curate_filters import Filters, cap_drop, dedupe_drop
 from distill_tui.core.errors import UserError
 from distill_tui.core.validate_jsonl import ValidationReport, plural, validate_examples
 
@@ -95,10 +96,11 @@ def _rows(cur: Curation, filters: Filters | None, actions: dict[str, Any] | None
         drop = dedupe_drop(cur, rows)
         rows[drop] = False
         dropped["dedupe"] = len(drop)
-    if actions.get("cap"):
-        drop = cap_drop(cur, rows, int(actions["cap"]))
+    cap = actions.get("cap") or cur.cap
+    if cap:
+        drop = cap_drop(cur, rows, int(cap))
         rows[drop] = False
-        dropped[f"cap of {actions['cap']} per label"] = len(drop)
+        dropped[f"{'' if actions.get('cap') else 'saved '}cap of {cap} per label"] = len(drop)
     return np.flatnonzero(rows), excluded, dropped
 
 
@@ -121,7 +123,8 @@ def plan_export(cur: Curation, *, filters: Filters | None = None, actions: dict[
     Args:
         cur: the curation.
         filters: export what these match (trainable, not held out) instead of the saved selection.
-        actions: `{"dedupe": bool, "cap": int | None}` applied to the rows before export.
+        actions: `{"dedupe": bool, "cap": int | None}` applied to the rows before export (the
+            saved cap applies when no cap is given).
         validation_fraction: share of the rows for a validation file (0: no validation file).
     """
     positions, excluded, dropped = _rows(cur, filters, actions)
@@ -141,8 +144,10 @@ def plan_export(cur: Curation, *, filters: Filters | None = None, actions: dict[
     validation, val_report = ([], None)
     if validation_fraction > 0:
         validation, val_report = build(val_pos, "validation", 1)
+    source = "saved selection" if filters is None else f"rows matching {filters.describe()}"
+    cap = (actions or {}).get("cap") or cur.cap
     return ExportPlan(
-        source="saved selection" if filters is None else f"rows matching {filters.describe()}",
+        source=source + (f", at most {cap} per label" if cap else ""),
         train=train, validation=validation,
         train_rows=cur.ids[train_pos].tolist(), validation_rows=cur.ids[val_pos].tolist(),
         train_tokens=int(np.minimum(cur.tokens[train_pos], ctx.token_limit).sum()),
@@ -156,6 +161,12 @@ def default_path(spec: "TaskSpec", now: dt.datetime | None = None) -> Path:
 
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     return locations.exports_dir(spec.source) / f"{spec.source.stem}-{stamp}.jsonl"
+
+
+def validation_path_for(output: str | Path) -> Path:
+    """The validation file written beside a training file: `train.jsonl` → `train-validation.jsonl`."""
+    path = Path(output).expanduser()
+    return path.with_name(path.stem + "-validation.jsonl")
 
 
 def check_paths(output: str | Path, validation: str | Path | None) -> tuple[Path, Path | None]:

@@ -6,13 +6,18 @@ completions stored on a provider, made elsewhere with `store=true` (`import_stor
 output). Imported completions have no dataset row, so they get their own id space: negative row
 ids, -1, -2, … in import order, with the completion id kept in `request_id` so a second import skips
 what is already here. Their split is "train"; their gold label is known only when their prompt is
-exactly a train row's prompt of the current spec (else None: "agrees" is unknown). A prompt equal to
-an eval row's is caught at export by the leak guard.
+exactly a train row's prompt of the current spec (else None: "agrees" is unknown).
+
+Skipped, and counted: completions already imported; this workspace's own answers (generation stores
+the provider's `x-request-id`, not the completion id, so they are recognised by model and prompt);
+and any prompt equal to a row held out for evaluation today (importing it would leak the test set).
+The callers import the teacher's completions unless told otherwise (`model_filter`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -20,6 +25,7 @@ from distill_tui.core.errors import UserError
 
 PAGE_SIZE = 100
 DEFAULT_TOKEN_LIMIT = 65_536
+ANY_MODEL = ("any", "all", "*")
 
 if TYPE_CHECKING:
     from distill_tui.core.store import Answer
@@ -93,6 +99,32 @@ class ImportResult:
     already: int  # imported before, skipped
     unusable: int  # no input messages or no answer text
     with_gold: int  # matched a train row of the dataset
+    read: int = 0  # completions listed
+    own: int = 0  # this workspace's own answers (same model and prompt), skipped
+    held_out: int = 0  # the prompt of a row held out for evaluation today, skipped
+
+    def to_json(self) -> dict[str, int]:
+        return {"read": self.read, "imported": self.imported, "already": self.already, "own": self.own,
+                "held_out": self.held_out, "unusable": self.unusable, "with_gold": self.with_gold}
+
+    def summary(self) -> str:
+        """One line of counts, e.g. `imported 3 completions (2 matched a train row, …)`."""
+        return (f"imported {self.imported:,} completions ({self.with_gold:,} matched a train row; skipped "
+                f"{self.already:,} already here, {self.own:,} this workspace's own answers, {self.held_out:,} "
+                f"held out for evaluation, {self.unusable:,} unusable)")
+
+
+def model_filter(text: str | None, teacher: str) -> str | None:
+    """The model to import: the teacher when not given, every model (None) for "any"."""
+    text = (text or "").strip()
+    if not text:
+        return teacher
+    return None if text.lower() in ANY_MODEL else text
+
+
+def _same_model(stored: str, local: set[str]) -> bool:
+    """The provider may name a dated snapshot (`gpt-4o-2024-08-06`) of the model that was asked for."""
+    return stored in local or any(re.fullmatch(re.escape(m) + r"-\d{4}-\d{2}-\d{2}", stored) for m in local)
 
 
 def parse_metadata(text: str) -> dict[str, str]:
@@ -138,9 +170,11 @@ def import_stored(
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ImportResult:
-    """Import the stored completions tagged with `metadata` (and of `model`, if given).
+    """Import the stored completions tagged with `metadata` (and of `model`, if given; None: every
+    model), skipping those described in the module docstring.
 
     Each is committed as it is read, so an interrupted import keeps what it got and resumes.
+    `progress` gets the number of completions read so far.
 
     Raises:
         UserError: no metadata given or the key is missing; API errors propagate (see `apierrors`).
@@ -154,33 +188,50 @@ def import_stored(
     rows = store.execute("SELECT request_id, row_id FROM answers WHERE source='imported'")
     seen = {r[0] for r in rows if r[0]}
     next_id = min([int(r[1]) for r in rows] + [0]) - 1
-    gold_by_key = {prompt_key(r.messages): r.gold
-                   for r in requests.iter_requests(spec, ws.data, spec.teacher.model, "train")}
+    gold_by_key: dict[bytes, str | None] = {}
+    eval_keys: set[bytes] = set()
+    for r in requests.iter_requests(spec, ws.data, spec.teacher.model, None):
+        if r.split == "train":
+            gold_by_key[prompt_key(r.messages)] = r.gold
+        else:
+            eval_keys.add(prompt_key(r.messages))
+    own: dict[bytes, set[str]] = {}
+    for a in store.answers():
+        if a.source != "imported":
+            own.setdefault(prompt_key(a.messages), set()).add(a.model)
     kwargs: dict[str, Any] = {"metadata": metadata, "limit": PAGE_SIZE}
     if model:
         kwargs["model"] = model
-    imported = already = unusable = with_gold = 0
+    read = imported = already = unusable = with_gold = mine = held_out = 0
     for completion in client.chat.completions.list(**kwargs):
         if should_stop and should_stop():
             break
+        read += 1
+        if progress:
+            progress(read)
         if completion.id in seen:
             already += 1
             continue
         messages = [_message(m) for m in client.chat.completions.messages.list(completion.id, limit=PAGE_SIZE)]
         choice = completion.choices[0] if completion.choices else None
         content = choice.message.content if choice else None
+        key = prompt_key(messages)
+        if key in eval_keys:
+            held_out += 1
+            continue
+        if key in own and _same_model(completion.model, own[key]):
+            mine += 1
+            continue
         if not messages or not content:
             unusable += 1
             continue
-        answer = _answer(ws, completion, messages, content, next_id, gold_by_key.get(prompt_key(messages)))
+        answer = _answer(ws, completion, messages, content, next_id, gold_by_key.get(key))
         store.record_answer(answer)
         seen.add(completion.id)
         next_id -= 1
         imported += 1
         with_gold += answer.gold is not None
-        if progress:
-            progress(imported)
-    return ImportResult(imported, already, unusable, with_gold)
+    return ImportResult(imported, already, unusable, with_gold, read, mine, held_out)
 
 
 def _answer(ws: "Workspace", completion: Any, messages: list[dict[str, Any]], content: str, row_id: int,

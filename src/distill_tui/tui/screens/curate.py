@@ -46,19 +46,21 @@ class CurateScreen(CurationTransfers, BaseScreen):
 
     TITLE = "Curate"
     MODE = "curate"
+    # Footer entries are short so that all of them, with "? Help" and "1-6 Screens", fit 80 columns;
+    # invert and search are in the help (?) only.
     BINDINGS = [
         Binding("space", "toggle", "Select"),
         Binding("a", "select_all", "All"),
         Binding("n", "select_none", "None"),
-        Binding("i", "invert", "Invert"),
-        Binding("m", "select_matching", "Matching"),
+        Binding("i", "invert", "Invert", show=False),
+        Binding("m", "select_matching", "Match"),
         Binding("f", "filter", "Filter"),
-        Binding("slash", "search", "Search", key_display="/"),
+        Binding("slash", "search", "Find", key_display="/", show=False),
         Binding("e", "export", "Export"),
-        Binding("t", "finetune", "Fine-tune"),
-        Binding("v", "range", "Range select (press twice)", show=False),
-        Binding("shift+down", "extend(1)", "Select and move down", show=False),
-        Binding("shift+up", "extend(-1)", "Select and move up", show=False),
+        Binding("t", "finetune", "Tune"),
+        Binding("v", "range", "Range: select or deselect (press twice)", show=False),
+        Binding("shift+down", "extend(1)", "Range while moving down", show=False),
+        Binding("shift+up", "extend(-1)", "Range while moving up", show=False),
         Binding("g", "cycle_agrees", "Filter: agrees with gold (any/yes/no/unknown)", show=False),
         Binding("x", "cycle_valid", "Filter: invalid answers (any/invalid/valid)", show=False),
         Binding("l", "cycle_label", "Filter: next gold label", show=False),
@@ -79,14 +81,19 @@ label, the teacher's answer, whether they agree (✓ ✗, ? without gold), wheth
 label, its training tokens, cost and status. `●` selected, `○` not, `·` cannot be selected (failed,
 or held out for evaluation: those rows are never exported).
 
-- **space** selects or deselects the row; **v** twice selects a range; **shift+↑/↓** selects while moving.
+- **space** selects or deselects the row. **v** on a row, move, **v** again: the range gets the opposite
+  of its first row's state (from a selected row it deselects); **shift+↑/↓** does the same while moving.
 - **a** all shown, **n** none shown, **i** invert shown, **m** all shown except rows you deselected by hand.
 - Filters combine: **g** agrees with gold, **x** invalid answers, **l** gold label, **/** text in the
   prompt or answer, **f** any filter as `key=value` (agrees, valid, label, answer, finish, status,
   source, tokens=MIN..MAX, text, dup=yes), **c** clears them.
-- **d** keeps one row per exactly repeated prompt (`×N` in the dup column); **b** caps rows per label.
-- **e** validates the selection as the provider would and shows the report before writing the JSONL;
-  **I** imports completions stored on the provider (`store=true`) by metadata tag.
+- **d** keeps one row per exactly repeated prompt (`×N` in the dup column); **b** caps rows per label:
+  the cap holds from then on (select all, imports, reloads and every export keep at most that many).
+- **e** validates the selection as the provider would and shows the report before writing the JSONL,
+  with an optional stratified validation file (its share: 0 for none);
+  **I** imports completions stored on the provider (`store=true`) by metadata tag, of the teacher
+  model unless you name another (`any`: every model); this workspace's own answers and prompts held
+  out for evaluation are skipped.
 - **t** fine-tunes the student on the newest exported file: it opens the Jobs screen's confirm dialog
   with the estimated training cost.
 - **enter** shows the whole row, **p** hides the panes, **+**/**-** change the epochs of the cost.
@@ -107,6 +114,8 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         self.cur: Curation | None = None
         self.status = "loading teacher answers…"
         self.anchor: int | None = None
+        self.range_value = True  # what the range being made does: select (True) or deselect
+        self._extending: tuple[int, bool] | None = None  # (row the last shift+move ended on, its value)
         self._loaded_key: tuple | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -171,15 +180,25 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
 
     # refreshing -------------------------------------------------------------------------------
     def _show_bar(self) -> None:
+        """The filters, then the status; the status keeps its room and the filters give way."""
+        bar = self.query_one("#filterbar", Static)
+        if self.anchor is not None:
+            action = "selects" if self.range_value else "deselects"
+            note, style = f"range from row {self.anchor} {action}: move, v applies, esc cancels", "bold"
+        else:
+            note, style = self.status, ""
         text = Text(no_wrap=True, overflow="ellipsis")
         if self.cur is not None and self.cur.n:
+            described = self.cur.filters.describe()
+            room = bar.content_size.width - len("filter: ") - (len(note) + 3 if note else 0)
+            if len(described) > max(room, 1):
+                described = described[: max(room - 1, 0)] + "…"
             text.append("filter: ", style="bold")
-            text.append(self.cur.filters.describe())
-        if self.anchor is not None:
-            text.append(f"  │ range from row {self.anchor}: move, v selects, esc cancels", style="bold")
-        elif self.status:
-            text.append(("  │ " if self.cur is not None and self.cur.n else "") + self.status)
-        self.query_one("#filterbar", Static).update(text)
+            text.append(described)
+            if note:
+                text.append(" │ ")
+        text.append(note, style=style)
+        bar.update(text)
 
     def _changed(self, status: str | None = None, *, view: bool = False) -> None:
         """Redraw after the selection (or with `view`, the filters) changed."""
@@ -221,16 +240,30 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
                           + ("it failed" if not self.cur.trainable[self.cur.pos[row]] else "held out for evaluation"))
             return
         self.cur.toggle(row)
-        self._changed("")
+        self._extending = None
+        self._changed(self._cap_note())
+
+    def _cap_note(self, lead: str = "") -> str:
+        """`lead`, and what the cap deselected in the last change (if anything)."""
+        if not self.cur.capped:
+            return lead
+        note = f"cap {self.cur.cap}/label deselected {self.cur.capped:,} other rows"
+        return f"{lead}; {note}" if lead else note
 
     def action_extend(self, step: int) -> None:
         row = self.table.current_row()
         if row is None:
             return
-        self.cur.set_rows([row], True)
+        # Consecutive shift+moves continue one range: its value is set by the row it started on.
+        if self._extending is not None and self._extending[0] == row:
+            value = self._extending[1]
+        else:
+            value = self.cur.range_value(row)
         self.table.cursor += step
-        self.cur.set_rows([self.table.current_row()], True)
-        self._changed("")
+        end = self.table.current_row()
+        self.cur.set_rows(sorted({row, end}), value)
+        self._extending = (end, value)
+        self._changed(self._cap_note())
 
     def action_range(self) -> None:
         row = self.table.current_row()
@@ -238,21 +271,23 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
             return
         if self.anchor is None or self.anchor not in self.cur.pos:
             self.anchor = row
+            self.range_value = self.cur.range_value(row)
             self._show_bar()
             return
         ids = self.cur.ids[self.table.view].tolist()
         start = ids.index(self.anchor) if self.anchor in ids else self.table.cursor
         low, high = sorted((start, self.table.cursor))
-        self.anchor = None
-        changed = self.cur.set_rows(ids[low:high + 1], True)
-        self._changed(f"selected {high - low + 1:,} rows ({changed:,} changed)")
+        self.anchor = self._extending = None
+        changed = self.cur.set_rows(ids[low:high + 1], self.range_value)
+        what = "selected" if self.range_value else "deselected"
+        self._changed(self._cap_note(f"{what} {high - low + 1:,} rows ({changed:,} changed)"))
 
     def action_cancel_range(self) -> None:
         self.anchor = None
         self._show_bar()
 
     def _bulk(self, what: str, changed: int) -> None:
-        self._changed(f"{what}: {changed:,} rows changed")
+        self._changed(self._cap_note(f"{what}: {changed:,} rows changed"))
 
     def action_select_all(self) -> None:
         self._bulk("all shown", self.cur.select_all())
@@ -282,7 +317,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
 
         self.app.push_screen(AskDialog(
             "Cap rows per label", "Keep at most this many selected rows per teacher label (rows agreeing with "
-            "gold first). Empty: no cap.", [("cap", "rows per label", str(self.cur.cap or ""), "e.g. 50")]), done)
+            "gold first), now and after later changes and in exports. Empty: no cap.", [("cap", "rows per label", str(self.cur.cap or ""), "e.g. 50")]), done)
 
     def action_epochs(self, step: int) -> None:
         current = self.cur.totals().epochs
@@ -331,6 +366,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
                 return
             try:
                 filters, actions = parse_filter_line(values["filter"])
+                self.cur.check_filters(filters)
             except UserError as exc:
                 self._changed(str(exc).replace("--filter ", "filter "))
                 return

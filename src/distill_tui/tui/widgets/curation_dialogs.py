@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -46,35 +46,91 @@ class AskDialog(ModalScreen[dict | None]):
         self.dismiss(None)
 
 
-class ExportDialog(ModalScreen[str | None]):
-    """The validation report of a planned export; enter writes it to the path shown (if it passes)."""
+def parse_fraction(text: str) -> float | None:
+    """The validation share typed in the export dialog: 0 to below 1, or a percentage ("10%"); None
+    when it is neither."""
+    text = text.strip()
+    try:
+        value = float(text.rstrip("%").strip() or 0)
+    except ValueError:
+        return None
+    if text.endswith("%"):
+        value /= 100
+    return value if 0 <= value < 1 else None
+
+
+class ExportDialog(ModalScreen[dict | None]):
+    """The validation report of a planned export, where to write it, and the validation share.
+
+    Enter dismisses with `{"path", "fraction", "replan"}`: `replan` when the share differs from the
+    one the report was made with (the screen plans again and reopens this), else the file is written
+    (only when the report passes).
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "#export-path"
     DEFAULT_CSS = _DIALOG_CSS.format(name="ExportDialog") + """
-    ExportDialog #report { height: auto; max-height: 14; }
+    ExportDialog #report { height: auto; max-height: 9; }
+    ExportDialog #export-inputs { height: auto; }
+    ExportDialog #export-path { width: 1fr; }
+    ExportDialog #export-fraction { width: 12; }
     """
 
-    def __init__(self, lines: list[str], ok: bool, path: str) -> None:
+    def __init__(self, lines: list[str], ok: bool, path: str, fraction: float = 0.0) -> None:
         super().__init__()
-        self._lines, self._ok, self._path = lines, ok, path
+        self._lines, self._ok, self._path, self._fraction = lines, ok, path, fraction
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text("Export the curated selection", style="bold"))
             with VerticalScroll(id="report"):
                 yield Static(Text("\n".join(self._lines)))
-            if self._ok:
-                yield Label(Text("Write the training file to:"))
+            yield Label(Text("Training file, and the share of it for validation (0: none):"))
+            with Horizontal(id="export-inputs"):
                 yield Input(value=self._path, id="export-path")
-                yield Static(Text("enter: write   escape: cancel"), classes="hint")
-            else:
-                yield Static(Text("Nothing will be written: fix the selection first.   escape: close",
-                                  style="bold"), classes="hint")
+                yield Input(value=f"{self._fraction:g}", id="export-fraction")
+            yield Static(id="export-validation", classes="hint")
+            yield Static(id="export-hint", classes="hint")
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if self._ok and event.value.strip():
-            self.dismiss(event.value.strip())
+    def on_mount(self) -> None:
+        self._describe()
+
+    def _values(self) -> tuple[str, float | None]:
+        path = self.query_one("#export-path", Input).value.strip()
+        return path, parse_fraction(self.query_one("#export-fraction", Input).value)
+
+    def _describe(self) -> None:
+        """Where the validation file goes (or why there is none), and what enter does."""
+        from distill_tui.core.export import validation_path_for
+
+        path, fraction = self._values()
+        if fraction is None:
+            text = Text("validation share: a number from 0 to below 1 (e.g. 0.1)", style="bold")
+        elif fraction == 0:
+            text = Text("no validation file")
+        else:
+            text = Text(f"validation file: {validation_path_for(path or 'train.jsonl')}")
+        self.query_one("#export-validation", Static).update(text)
+        close = "escape: cancel" if self._ok else "escape: close"
+        if fraction is not None and fraction != self._fraction:
+            hint = Text(f"enter: validate with this share   {close}", style="bold")
+        elif self._ok:
+            hint = Text(f"enter: write   {close}")
+        else:
+            hint = Text(f"Nothing will be written: fix the selection first.   {close}", style="bold")
+        self.query_one("#export-hint", Static).update(hint)
+
+    def on_input_changed(self) -> None:
+        self._describe()
+
+    def on_input_submitted(self) -> None:
+        path, fraction = self._values()
+        if fraction is None:
+            return
+        if fraction != self._fraction:
+            self.dismiss({"path": path, "fraction": fraction, "replan": True})
+        elif self._ok and path:
+            self.dismiss({"path": path, "fraction": fraction, "replan": False})
 
     def action_cancel(self) -> None:
         self.dismiss(None)

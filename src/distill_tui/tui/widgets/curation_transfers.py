@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -42,6 +44,20 @@ class ImportDone(Message):
         self.result, self.error = result, error
 
 
+def shorten_path(path: str | Path, width: int) -> str:
+    """`path` in at most `width` characters: the home folder as `~`, then an ellipsis in the middle,
+    keeping as much of the file name as fits (it is what tells exports apart)."""
+    text, home = str(path), str(Path.home())
+    if text == home or text.startswith(home + os.sep):
+        text = "~" + text[len(home):]
+    if len(text) <= width:
+        return text
+    width = max(width, 5)
+    tail = min(len(os.sep + Path(text).name), width - 2)
+    head = width - 1 - tail
+    return text[:head] + "…" + text[len(text) - tail:]
+
+
 def error_line(exc: Exception) -> str:
     """One line for a failure in a worker (user mistakes and API errors explained; never a traceback)."""
     from distill_tui.core.apierrors import explain
@@ -58,17 +74,23 @@ class CurationTransfers:
     (import stored completions)."""
 
     # export -----------------------------------------------------------------------------------
+    # The validation share starts at the spec's and the path at a new default name; both are kept
+    # while the dialog asks for another plan (a changed share), until a file is written.
+    _export_fraction: float | None = None
+    _export_path: str | None = None
+
     def action_export(self) -> None:
+        if self._export_fraction is None:
+            self._export_fraction = self.workspace.spec.finetune.validation_fraction or 0.0
         self.status = "validating the selection…"
         self._show_bar()
-        self.plan_export()
+        self.plan_export(self._export_fraction)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
-    def plan_export(self) -> None:
+    def plan_export(self, fraction: float) -> None:
         from distill_tui.core.export import plan_export
 
         try:
-            fraction = self.workspace.spec.finetune.validation_fraction
             self.post_message(ExportPlanned(plan_export(self.cur, validation_fraction=fraction)))
         except Exception as exc:
             self.post_message(ExportPlanned(None, error_line(exc)))
@@ -81,23 +103,25 @@ class CurationTransfers:
             self._changed(f"export failed: {message.error}")
             return
         self._changed("export: OK, choose where" if plan.ok else "export: would be rejected, nothing written")
+        path = self._export_path or str(default_path(self.workspace.spec))
 
-        def chosen(path: str | None) -> None:
-            if path:
-                self.write_export(plan, path)
+        def chosen(values: dict | None) -> None:
+            if values is None:
+                return
+            self._export_path = values["path"] or None
+            if values["replan"]:
+                self._export_fraction = values["fraction"]
+                self.action_export()
+            else:
+                self.write_export(plan, values["path"])
 
-        self.app.push_screen(ExportDialog(plan.lines(), plan.ok, str(default_path(self.workspace.spec))), chosen)
+        self.app.push_screen(ExportDialog(plan.lines(), plan.ok, path, self._export_fraction or 0.0), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
     def write_export(self, plan: "ExportPlan", path: str) -> None:
-        from pathlib import Path
+        from distill_tui.core.export import validation_path_for, write_export
 
-        from distill_tui.core.export import write_export
-
-        validation = None
-        if plan.validation_report is not None:
-            p = Path(path)
-            validation = p.with_name(p.stem + "-validation.jsonl")
+        validation = validation_path_for(path) if plan.validation_report is not None else None
         try:
             self.post_message(ExportWritten(write_export(plan, path, validation, store=self.workspace.store)))
         except Exception as exc:
@@ -108,11 +132,16 @@ class CurationTransfers:
         if result is None:
             self._changed(f"export failed: {message.error}")
             return
-        line = f"wrote {result.examples:,} examples to {result.path}"
+        self._export_path = None  # the next export gets a new name
+        full = f"wrote {result.examples:,} examples to {result.path}"
+        lead, tail = f"wrote {result.examples:,} examples to ", ""
         if result.validation_path:
-            line += f" (+{result.validation_examples:,} to {result.validation_path.name})"
-        self._changed(line)
-        self.notify(line, title="Exported", timeout=8)
+            full += f" and {result.validation_examples:,} validation examples to {result.validation_path}"
+            tail = f" (+{result.validation_examples:,} validation)"
+        # The bar shows "filter: …" before the status; the path gets the rest of the line.
+        room = self.query_one("#filterbar").content_size.width - len("filter: … │ ") - len(lead) - len(tail)
+        self._changed(lead + shorten_path(result.path, max(room, 24)) + tail)
+        self.notify(full, title="Exported", timeout=12)
 
     # import -----------------------------------------------------------------------------------
     async def action_finetune(self) -> None:
@@ -124,19 +153,24 @@ class CurationTransfers:
         await self.app.screen.run_action("new_job")
 
     def action_import_stored(self) -> None:
-        meta = ", ".join(f"{k}={v}" for k, v in self.workspace.spec.generation.metadata.items())
+        from distill_tui.core.importer import model_filter
+
+        spec = self.workspace.spec
+        meta = ", ".join(f"{k}={v}" for k, v in spec.generation.metadata.items())
+        teacher = spec.teacher.model
 
         def done(values: dict | None) -> None:
             if values is not None:
                 self.status = "importing stored completions…"
                 self._show_bar()
-                self.import_stored(values["metadata"], values["model"].strip() or None)
+                self.import_stored(values["metadata"], model_filter(values["model"], teacher))
 
         self.app.push_screen(AskDialog(
             "Import stored completions", "Completions stored on the provider (store=true) with this metadata "
-            "tag become answers to curate; their input messages are fetched one by one.",
+            "tag become answers to curate; their input messages are fetched one by one. This workspace's own "
+            "answers and prompts held out for evaluation are skipped.",
             [("metadata", "metadata (key=value, …)", meta, "distillation=wine"),
-             ("model", "model (optional)", "", "any model")]), done)
+             ("model", "model (any: every model)", teacher, f"{teacher} (any: every model)")]), done)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-import")
     def import_stored(self, metadata_text: str, model: str | None) -> None:
@@ -158,6 +192,7 @@ class CurationTransfers:
             self.status = f"import failed: {message.error}"
             self._show_bar()
             return
-        self.status = (f"imported {r.imported:,} completions ({r.with_gold:,} with a gold label, "
-                       f"{r.already:,} already here, {r.unusable:,} unusable)")
+        skipped = r.already + r.own + r.held_out + r.unusable
+        self.status = f"imported {r.imported:,} completions, skipped {skipped:,} of {r.read:,} read"
+        self.notify(r.summary(), title="Import", timeout=12)
         self.load()
