@@ -63,6 +63,26 @@ async def test_dataset_bad_filter_is_one_line_and_keeps_the_spec(tmp_path):
         status = app.screen.query_one("#status")
         assert status.has_class("error")
         assert app.workspace.spec.dataset.filter is None
+        assert app.screen.query_one("#f-filter").value == "", "the field shows what is applied"
+
+
+async def test_dataset_refused_edit_then_another_edit_applies_what_is_shown(tmp_path):
+    app = _app(tmp_path, dataset={"filter": "country == 'France'"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        app.screen.query_one("#f-filter").value = "points > 1000"
+        app.screen.query_one("#f-filter").focus()
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        assert app.screen.query_one("#status").has_class("error")
+        assert app.screen.query_one("#f-filter").value == "country == 'France'"
+        app.screen.query_one("#f-seed").value = "8"
+        app.screen.query_one("#f-seed").focus()
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        assert app.workspace.spec.dataset.seed == 8
+        assert app.workspace.spec.dataset.filter == "country == 'France'"
+        assert app.screen.query_one("#rows").row_count == 48
 
 
 async def test_estimate_screen_and_model_edit(tmp_path):

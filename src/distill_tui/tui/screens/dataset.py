@@ -114,6 +114,9 @@ label distribution.
                 with VerticalScroll():
                     yield Static("", id="labels-text")
 
+    def on_screen_resume(self) -> None:
+        self.action_focus_table()
+
     def on_mount(self) -> None:
         self._data = None
         self._good_spec = None
@@ -132,6 +135,10 @@ label distribution.
             data = self.workspace.data
         except UserError as exc:
             self.post_message(DataFailed(str(exc), edited))
+            return
+        except Exception as exc:  # noqa: BLE001 - pandas/numpy can raise anything on odd input: say it
+            line = " ".join(str(exc).split())[:200] or type(exc).__name__
+            self.post_message(DataFailed(f"cannot prepare the data: {line}", edited))
             return
         frame = data.frame
         label = data.label_column
@@ -171,9 +178,11 @@ label distribution.
     @on(DataFailed)
     async def show_failure(self, message: DataFailed) -> None:
         if message.edited and self._good_spec is not None:
-            # Keep showing the last rows that worked; the field keeps the text so it can be fixed.
+            # Keep showing the last rows that worked, and the values that made them, so the fields
+            # never show an edit that is not applied; the error line says what was wrong.
             self.workspace.set_spec(self._good_spec)
             self.app.post_message(SpecChanged())
+            self._restore_fields()
             self._error(message.error)
             return
         self._error(message.error)
@@ -249,37 +258,38 @@ label distribution.
 
     # editing the spec --------------------------------------------------------------------------
     @on(Input.Submitted)
-    def apply_field(self, event: Input.Submitted) -> None:
-        key = (event.input.id or "").removeprefix("f-")
-        raw = event.value.strip()
-        value: Any
-        if key in ("sample", "seed"):
-            if raw == "" and key == "sample":
-                value = None
-            else:
-                try:
-                    value = int(raw)
-                except ValueError:
-                    self._error(f"{key} must be a whole number")
-                    return
-        elif key == "filter":
-            value = raw or None
-        else:
-            value = raw
-        spec = self.workspace.spec
-        data = spec.to_toml_dict()["dataset"]
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-        try:
-            from distill_tui.core.spec import parse_spec
+    def apply_fields(self, event: Input.Submitted) -> None:
+        """Apply all four fields together, so what they show is always what is applied."""
+        from distill_tui.core.spec import parse_spec
 
-            full = spec.to_toml_dict()
-            full["dataset"] = data
+        values: dict[str, Any] = {}
+        for key in ("filter", "label", "sample", "seed"):
+            raw = self.query_one(f"#f-{key}", Input).value.strip()
+            if key in ("sample", "seed"):
+                if raw == "" and key == "sample":
+                    values[key] = None
+                    continue
+                try:
+                    values[key] = int(raw)
+                except ValueError:
+                    self._error(f"{key} must be a whole number, not {raw!r}")
+                    return
+            else:
+                values[key] = raw or None
+        spec = self.workspace.spec
+        full = spec.to_toml_dict()
+        for key, value in values.items():
+            if value is None:
+                full["dataset"].pop(key, None)
+            else:
+                full["dataset"][key] = value
+        try:
             new_spec = parse_spec(full, spec.source)
         except UserError as exc:
             self._error(str(exc))
+            return
+        if new_spec.dataset == spec.dataset:
+            self.action_focus_table()
             return
         self.workspace.set_spec(new_spec)
         self._dirty = True
@@ -287,6 +297,13 @@ label distribution.
         self.app.post_message(SpecChanged())
         self.load(edited=True)
         self.action_focus_table()
+
+    def _restore_fields(self) -> None:
+        """Show the applied values again (after an edit the data refused)."""
+        ds = self.workspace.spec.dataset
+        for key, value in (("filter", ds.filter or ""), ("label", ds.label),
+                           ("sample", "" if ds.sample is None else str(ds.sample)), ("seed", str(ds.seed))):
+            self.query_one(f"#f-{key}", Input).value = value
 
     def _error(self, text: str) -> None:
         status = self.query_one("#status", Static)
