@@ -71,15 +71,31 @@ def test_a_job_succeeds_with_events_metrics_checkpoints_and_a_model(workspace):
     assert job_json(stored)["fine_tuned_model"] == final.fine_tuned_model
 
 
+def create_unchecked(ws: Workspace, path: Path) -> str:
+    """A job made straight through the SDK, skipping our checks: the provider's own failure path."""
+    client = ws.client()
+    with open(path, "rb") as handle:
+        file_id = client.files.create(file=(path.name, handle), purpose="fine-tune").id
+    return client.fine_tuning.jobs.create(model="offline-student", training_file=file_id).id
+
+
 def test_a_bad_file_fails_with_the_providers_message(tmp_path, offline_server):
+    from distill_tui.core.finetune_errors import FIX_THE_FILE, JobFailed
+
     ws = make_workspace(tmp_path, offline_server.base_url, lines=3)
     try:
-        record = create_job(ws, request_for(ws))
-        final = follow_job(ws, record.id, poll=FAST)
+        job_id = create_unchecked(ws, tmp_path / "train.jsonl")
+        attach_job(ws, job_id)
+        final = follow_job(ws, job_id, poll=FAST)
         assert final.status == "failed"
         assert "at least 10" in final.error
-        assert ws.store.job(record.id).error == final.error
-        assert ws.store.job(record.id).data["error_param"] == "training_file"
+        assert ws.store.job(job_id).error == final.error
+        assert ws.store.job(job_id).data["error_param"] == "training_file"
+        failed = JobFailed.from_record(ws.store.job(job_id))
+        assert failed.bad_file and failed.alternatives == FIX_THE_FILE and failed.title == "Training file rejected"
+        assert "at least 10" in failed.what and "rejected the training file" in str(failed)
+        details = "\n".join(failed.details())
+        assert "export again" in details and "what else can train" not in details and "Azure" not in details
     finally:
         ws.close()
 

@@ -97,15 +97,33 @@ def test_no_export_is_an_input_error(tmp_path, offline_server, capsys):
     assert NO_EXPORT in capsys.readouterr().err
 
 
-def test_bad_file_fails_with_exit_1(tmp_path, offline_server, capsys):
+def test_a_file_the_provider_would_reject_is_not_uploaded_exit_2(tmp_path, offline_server, capsys, monkeypatch):
+    from distill_tui.core.finetune import OpenAIJobsBackend
+
+    uploads = []
+    monkeypatch.setattr(OpenAIJobsBackend, "upload", lambda self, path, purpose="fine-tune": uploads.append(path))
     ws = make_workspace(tmp_path, offline_server.base_url, lines=3)
     ws.close()
-    code = main(["finetune", str(tmp_path / "spec.toml"), "--yes", "--follow", "--json"])
+    code = main(["finetune", str(tmp_path / "spec.toml"), "--yes", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and uploads == []
+    assert err.count("\n") == 1 and "distill-tui: error:" in err
+    assert "provider would reject" in err and "only 3 examples; at least 10 are needed" in err and "export again" in err
+
+
+def test_a_job_failed_on_its_file_says_to_fix_it_exit_1(tmp_path, offline_server, capsys):
+    from tests.test_finetune import create_unchecked
+
+    ws = make_workspace(tmp_path, offline_server.base_url, lines=3)
+    job_id = create_unchecked(ws, tmp_path / "train.jsonl")
+    ws.close()
+    code = main(["finetune", str(tmp_path / "spec.toml"), "--job", job_id, "--follow", "--json"])
     out, err = capsys.readouterr()
     assert code == 1
     job = json.loads(out)
     assert job["status"] == "failed" and "at least 10" in job["error"]
-    assert "failed: " in err and str(tmp_path / "train.jsonl") in err
+    assert "rejected the training file" in err and "export again" in err
+    assert "what else can train" not in err and "Azure" not in err
 
 
 def test_training_closed_exit_1_with_the_file_and_alternatives(tmp_path, capsys):

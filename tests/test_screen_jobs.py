@@ -64,7 +64,8 @@ def build_history(ws: Workspace, folder: Path) -> None:
         id="ftjob-demo-failed", backend="offline", base_model="offline-student", status="failed",
         error="Training file has 3 example(s), but must have at least 10 examples.", local_training_path=train,
         created_at=t0 - 3600, finished_at=t0 - 3590,
-        data={"timeline": [["validating_files", t0 - 3600], ["failed", t0 - 3590]], "source": "created"},
+        data={"timeline": [["validating_files", t0 - 3600], ["failed", t0 - 3590]], "source": "created",
+              "error_code": "invalid_training_file", "error_param": "training_file"},
     ))
 
 
@@ -154,6 +155,35 @@ def test_snapshot_events_tab(history_workspace, snap_compare):
     async def run_before(pilot):
         await _open_jobs(pilot)
         await pilot.press("t")
+        await pilot.pause()
+
+    assert snap_compare(DistillApp(history_workspace), terminal_size=(80, 24), run_before=run_before)
+
+
+def demo_plan():
+    """A plan with fixed paths, both files, a validation warning and a stale export: the busiest dialog."""
+    from distill_tui.core.finetune import JobPlan, JobRequest
+    from distill_tui.core.finetune_checks import STALE_EXPORT
+
+    request = JobRequest(
+        "offline-student", Path("/data/exports/wine/wine-20260921-141320.jsonl"),
+        Path("/data/exports/wine/wine-20260921-141320.valid.jsonl"), suffix="wine", seed=7,
+        metadata={"app": "distill-tui", "workspace": "wine-3f2a9c"}, batch_size=4,
+    )
+    files = [STALE_EXPORT, "training file: OpenAI suggests starting with at least 50 examples"]
+    return JobPlan(request, "offline", 42, 5, 42 * 310 * 3, 42 * 310 * 3 * 3e-6, 3, list(files),
+                   shutdown_dates={"offline-student": None, "offline-old": "2020-01-01"}, file_warnings=files)
+
+
+def test_snapshot_new_job_dialog(history_workspace, snap_compare):
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
+
+    async def run_before(pilot):
+        await _open_jobs(pilot)
+        await pilot.app.push_screen(NewJobDialog(demo_plan(), history_workspace.prices))
+        await pilot.pause()
+        pilot.app.screen.query_one("#f-model").value = "offline-old"  # a model the provider says is shut down
         await pilot.pause()
 
     assert snap_compare(DistillApp(history_workspace), terminal_size=(80, 24), run_before=run_before)

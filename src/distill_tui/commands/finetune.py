@@ -91,8 +91,7 @@ def _finish(record: "JobRecord", as_json: bool, followed: bool) -> int:
     if as_json:
         print(json.dumps(job_json(record)), flush=True)
     if record.status in ("failed", "cancelled"):
-        failed = JobFailed(record.id, record.status, record.error,
-                           [record.local_training_path, record.local_validation_path])
+        failed = JobFailed.from_record(record)
         _stranded(failed)
         return failed.exit_code
     if record.status == "succeeded":

@@ -2,6 +2,7 @@
 
 The pieces live in small modules and are importable from here: the backend interface and its
 OpenAI-compatible implementation (`finetune_backend`), the plan and cost estimate (`finetune_plan`),
+the checks before an upload and the uploads remembered for a retry (`finetune_checks`),
 the errors that leave a training file without a job (`finetune_errors`), and following, reattaching
 and cancelling jobs (`finetune_follow`).
 """
@@ -21,16 +22,21 @@ from distill_tui.core.finetune_backend import (  # noqa: F401  (re-exported)
 from distill_tui.core.finetune_errors import (  # noqa: F401  (re-exported)
     ALTERNATIVES, JobFailed, ModelUnavailable, Stranded, TrainingClosed,
 )
+from distill_tui.core.finetune_checks import (  # noqa: F401  (re-exported)
+    FileCheck, check_files, provider_url,
+)
 from distill_tui.core.finetune_plan import (  # noqa: F401  (re-exported)
-    JobPlan, estimate_training_cost, live_shutdown_date, newest_export, plan_job, read_examples, request_for,
+    JobPlan, estimate_training_cost, live_shutdown_date, model_warnings, newest_export, plan_job,
+    provider_shutdown_dates, read_examples, request_for,
 )
 from distill_tui.core.store import JobRecord
 
 __all__ = [
-    "ALTERNATIVES", "NO_EXPORT", "STATUSES", "TERMINAL", "FineTuneBackend", "JobFailed", "JobPlan", "JobRequest",
-    "JobSnapshot", "ModelUnavailable", "OpenAIJobsBackend", "Stranded", "TrainingClosed", "backend_for",
-    "backend_name", "create_job", "estimate_training_cost", "live_shutdown_date", "newest_export", "plan_job",
-    "read_examples", "record_from", "request_for", "snapshot_from", "training_cost",
+    "ALTERNATIVES", "NO_EXPORT", "STATUSES", "TERMINAL", "FileCheck", "FineTuneBackend", "JobFailed", "JobPlan",
+    "JobRequest", "JobSnapshot", "ModelUnavailable", "OpenAIJobsBackend", "Stranded", "TrainingClosed",
+    "backend_for", "backend_name", "check_files", "create_job", "estimate_training_cost", "live_shutdown_date",
+    "model_warnings", "newest_export", "plan_job", "provider_shutdown_dates", "provider_url", "read_examples",
+    "record_from", "request_for", "snapshot_from", "training_cost",
 ]  # plus the names of finetune_follow in _FOLLOW_NAMES, importable from here on first use
 
 if TYPE_CHECKING:
@@ -106,37 +112,83 @@ def _create_error(exc: Exception, request: JobRequest) -> Exception:
     return UserError(line) if exit_code == 2 else WorkFailed(line)
 
 
+def _file_refused(exc: Exception) -> bool:
+    """True when `jobs.create` refused an uploaded file id (deleted, or uploaded to another provider)."""
+    import openai
+
+    from distill_tui.core.apierrors import _body_error, error_code
+
+    param = _body_error(exc).get("param")
+    if param in ("training_file", "validation_file") or error_code(exc) == "invalid_file_id":
+        return True
+    return isinstance(exc, openai.NotFoundError) and "file" in str(exc).lower()
+
+
+def _create(workspace: "Workspace", backend: FineTuneBackend, request: JobRequest, say: Callable[[str], None]) -> JobSnapshot:
+    """Upload the files (or reuse this file version's earlier upload) and create the job."""
+    from distill_tui.core import finetune_checks as checks
+
+    store, scope = workspace.store, checks.upload_scope(workspace, backend)
+    reused: list[Path] = []
+
+    def upload(path: Path) -> str:
+        file_id = checks.remembered_upload(store, scope, path)
+        if file_id:
+            say(f"{path.name} was uploaded before as {file_id}: not uploading it again")
+            reused.append(path)
+            return file_id
+        say(f"uploading {path.name}")
+        file_id = backend.upload(path)
+        checks.remember_upload(store, scope, path, file_id)  # at once: a refused create must not cost a re-upload
+        return file_id
+
+    def files() -> tuple[str, str | None]:
+        training = upload(Path(request.training_path))
+        return training, (upload(Path(request.validation_path)) if request.validation_path else None)
+
+    training_file, validation_file = files()
+    say(f"creating a fine-tuning job on {request.model} ({backend.name})")
+    try:
+        return backend.create(request, training_file, validation_file)
+    except Exception as exc:
+        if not reused or not _file_refused(exc):
+            raise
+    checks.forget_uploads(store, scope, reused)
+    reused.clear()
+    training_file, validation_file = files()
+    return backend.create(request, training_file, validation_file)
+
+
 def create_job(
     workspace: "Workspace", request: JobRequest, *, on_status: Callable[[str], None] | None = None,
     estimate: JobPlan | None = None,
 ) -> JobRecord:
-    """Upload the files, create the job and save it in the store at once.
+    """Check the files, upload them (once per file version), create the job and save it at once.
+
+    The files are checked (`finetune_checks.check_files`) unless `estimate` already checked these
+    very files for this model.
 
     Args:
         workspace: The workspace whose store records the job.
         request: What to train.
-        on_status: Called with a short line at each step ("uploading …", "creating …").
+        on_status: Called with a short line at each step ("uploading …", "creating …", warnings).
         estimate: The plan shown to the user; its estimate is kept with the job.
 
     Raises:
+        UserError: a file is missing, holds rows held out for evaluation today, or would be rejected.
         TrainingClosed: 403 `training_not_available` (exit 1).
         ModelUnavailable: the base model is unknown here (exit 2).
         UserError / WorkFailed: any other refusal, as one line.
     """
+    from distill_tui.core.finetune_checks import check_files, fingerprint, provider_url
+
     say = on_status or (lambda line: None)
-    for path in (request.training_path, request.validation_path):
-        if path is not None and not Path(path).is_file():
-            raise UserError(f"{path}: training file not found")
+    if estimate is None or not estimate.fingerprint or estimate.fingerprint != fingerprint(request):
+        for warning in check_files(workspace, request).warnings:
+            say(f"warning: {warning}")
     backend = backend_for(workspace)
     try:
-        say(f"uploading {Path(request.training_path).name}")
-        training_file = backend.upload(Path(request.training_path))
-        validation_file = None
-        if request.validation_path:
-            say(f"uploading {Path(request.validation_path).name}")
-            validation_file = backend.upload(Path(request.validation_path))
-        say(f"creating a fine-tuning job on {request.model} ({backend.name})")
-        snapshot = backend.create(request, training_file, validation_file)
+        snapshot = _create(workspace, backend, request, say)
     except Exception as exc:  # SDK errors become one of ours; anything else propagates unchanged
         error = _create_error(exc, request)
         if error is exc:
@@ -147,7 +199,7 @@ def create_job(
         local_training_path=str(request.training_path),
         local_validation_path=str(request.validation_path) if request.validation_path else None,
     )
-    extra: dict[str, Any] = {"source": "created", "request": _request_json(request)}
+    extra: dict[str, Any] = {"source": "created", "request": _request_json(request), "base_url": provider_url(workspace)}
     if estimate is not None:
         extra.update(estimated_tokens=estimate.trained_tokens, estimated_cost_usd=estimate.cost_usd,
                      estimated_epochs=estimate.epochs)

@@ -7,9 +7,12 @@ validated JSONL on disk is the real product of curation; these errors always poi
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from distill_tui.core.errors import UserError, WorkFailed
+
+if TYPE_CHECKING:
+    from distill_tui.core.store import JobRecord
 
 ALTERNATIVES: tuple[str, ...] = (
     "Azure OpenAI fine-tuning reads the same file: set [provider] kind = \"azure\" in the spec "
@@ -20,6 +23,19 @@ ALTERNATIVES: tuple[str, ...] = (
     "model; serve it with vLLM or Ollama and point [provider] base_url at it to evaluate it here.",
     "Keep the file: it is plain JSONL and holds every curated example, so nothing is lost.",
 )
+FILE_PARAMS = ("training_file", "validation_file")
+FILE_CODES = ("invalid_training_file", "invalid_validation_file", "invalid_file_format")
+FIX_THE_FILE: tuple[str, ...] = (
+    "Fix the file: another trainer would refuse it too. On the Curate screen, select more rows or drop the "
+    "ones at fault, then export again (press e, or `distill-tui export SPEC -o FILE`): the export checks the "
+    "file the way the provider does.",
+    "Then create a new job from the new export (n on the Jobs screen, or `distill-tui finetune SPEC`).",
+)
+
+
+def file_rejected(code: str | None, param: str | None) -> bool:
+    """True when a job failed because the provider rejected its training or validation file."""
+    return param in FILE_PARAMS or code in FILE_CODES
 
 
 class Stranded:
@@ -37,6 +53,8 @@ class Stranded:
     what: str = ""
     paths: list[str]
     alternatives: tuple[str, ...] = ALTERNATIVES
+    alternatives_title: str = "What else can train from it"
+    files_title: str = "Your training data is on disk"
 
     def _init_stranded(self, title: str, what: str, paths: Sequence[str | None]) -> None:
         self.title = title
@@ -47,7 +65,7 @@ class Stranded:
         """Lines to print under the one-line error (the CLI) or to show on the closed screen."""
         lines = [f"training file: {p}" for p in self.paths[:1]]
         lines += [f"validation file: {p}" for p in self.paths[1:]]
-        lines += ["what else can train from it:"] + [f"  - {a}" for a in self.alternatives]
+        lines += [f"{self.alternatives_title.lower()}:"] + [f"  - {a}" for a in self.alternatives]
         return lines
 
 
@@ -83,16 +101,40 @@ class ModelUnavailable(UserError, Stranded):
 
 
 class JobFailed(WorkFailed, Stranded):
-    """A job ended failed (its `error.message`) or cancelled: exit code 1."""
+    """A job ended failed (its `error.message`) or cancelled: exit code 1.
 
-    def __init__(self, job_id: str, status: str, detail: str | None, paths: Sequence[str | None]) -> None:
+    A job whose file the provider rejected (error param `training_file`, code
+    `invalid_training_file`…) says the file must be fixed instead of where else it could train.
+    """
+
+    def __init__(self, job_id: str, status: str, detail: str | None, paths: Sequence[str | None], *,
+                 code: str | None = None, param: str | None = None) -> None:
+        reason = (detail or "the provider gave no reason").rstrip(".")
+        self.bad_file = status == "failed" and file_rejected(code, param)
         if status == "cancelled":
             line = f"job {job_id} was cancelled"
             what = f"Job {job_id} was cancelled before it finished."
+        elif self.bad_file:
+            which = "validation" if param == "validation_file" or code == "invalid_validation_file" else "training"
+            line = f"job {job_id} failed: the provider rejected the {which} file: {detail or 'no reason given'}"
+            what = f"Job {job_id} failed: the provider rejected the {which} file. Its message: {reason}."
         else:
             line = f"job {job_id} failed: {detail or 'no reason given'}"
-            what = f"Job {job_id} failed: {(detail or 'the provider gave no reason').rstrip('.')}."
+            what = f"Job {job_id} failed: {reason}."
         super().__init__(line)
-        self._init_stranded("Job cancelled" if status == "cancelled" else "Job failed", what, paths)
+        title = "Job cancelled" if status == "cancelled" else ("Training file rejected" if self.bad_file else "Job failed")
+        self._init_stranded(title, what, paths)
+        if self.bad_file:
+            self.alternatives = FIX_THE_FILE
+            self.alternatives_title = "What to do"
+            self.files_title = "The file the provider rejected"
         self.job_id = job_id
         self.status = status
+        self.code = code
+
+    @classmethod
+    def from_record(cls, record: "JobRecord") -> "JobFailed":
+        """The error of a failed or cancelled job from its store record."""
+        data = record.data or {}
+        return cls(record.id, record.status, record.error, [record.local_training_path, record.local_validation_path],
+                   code=data.get("error_code"), param=data.get("error_param"))

@@ -135,7 +135,10 @@ def _sync(workspace: "Workspace", backend: FineTuneBackend, job_id: str, base: J
         if checkpoints:
             store.save_checkpoints(job_id, checkpoints)
         checkpoints_changed = bool({c["id"] for c in checkpoints} - before)
-    extra: dict[str, Any] = {}
+    from distill_tui.core.finetune_checks import provider_url
+
+    # The provider the job was just read from: a job attached with another --base-url says so.
+    extra: dict[str, Any] = {"base_url": provider_url(workspace)}
     if snapshot.trained_tokens is not None:
         extra["training_cost_usd"] = training_cost(workspace.prices, snapshot.model, snapshot.trained_tokens)
     record = record_from(snapshot, backend.name, base, **extra)
@@ -150,9 +153,10 @@ def _differs(old: JobRecord | None, new: JobRecord) -> bool:
     if old is None:
         return True
     keys = ("status", "fine_tuned_model", "trained_tokens", "error", "finished_at")
-    return any(getattr(old, k) != getattr(new, k) for k in keys) or (old.data or {}).get("estimated_finish") != (
-        new.data or {}
-    ).get("estimated_finish")
+    old_data, new_data = old.data or {}, new.data or {}
+    return any(getattr(old, k) != getattr(new, k) for k in keys) or any(
+        old_data.get(k) != new_data.get(k) for k in ("estimated_finish", "base_url")
+    )
 
 
 def attach_job(workspace: "Workspace", job_id: str, backend: FineTuneBackend | None = None) -> JobRecord:
@@ -310,6 +314,7 @@ def job_json(record: JobRecord, **extra: Any) -> dict[str, Any]:
         "finished_at": record.finished_at,
         "training_file": record.training_file,
         "local_training_path": record.local_training_path,
+        "base_url": data.get("base_url"),
         **extra,
     }
 

@@ -1,5 +1,6 @@
 """The plan of a fine-tuning job before it is created: the request from the spec and the newest
-export, the trained tokens and cost it will take, and what to warn about."""
+export, its files checked (`finetune_checks`), the trained tokens and cost it will take, and what to
+warn about."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from distill_tui.core.errors import UserError
 from distill_tui.core.finetune_backend import NO_EXPORT, JobRequest, _get, backend_name
 
 if TYPE_CHECKING:
+    from distill_tui.core.pricing import PriceTable
     from distill_tui.core.workspace import Workspace
 
 
@@ -96,7 +98,15 @@ def estimate_training_cost(
 
 @dataclass
 class JobPlan:
-    """What the confirm dialog shows before a job is created."""
+    """What the confirm dialog shows before a job is created.
+
+    Attributes:
+        fingerprint: The model and file versions the checks passed for (`finetune_checks.fingerprint`):
+            `create_job` checks again only when the request differs.
+        shutdown_dates: The provider's model id → shutdown date (None when it was not asked), so a
+            model edited in the dialog is checked without asking again.
+        file_warnings: The warnings about the files (part of `warnings`), which a model edit keeps.
+    """
 
     request: JobRequest
     backend: str
@@ -106,36 +116,56 @@ class JobPlan:
     cost_usd: float | None
     epochs: int
     warnings: list[str] = field(default_factory=list)
+    fingerprint: tuple = ()
+    shutdown_dates: dict[str, str | None] | None = None
+    file_warnings: list[str] = field(default_factory=list)
+
+
+def provider_shutdown_dates(workspace: "Workspace") -> dict[str, str | None] | None:
+    """The provider's `shutdown_date` of every model `models.list()` names; None when unreachable."""
+    try:
+        return {_get(item, "id"): _get(item, "shutdown_date") for item in workspace.client().models.list()}
+    except Exception:  # the warning is a courtesy: no answer is not an error
+        return None
 
 
 def live_shutdown_date(workspace: "Workspace", model: str) -> str | None:
     """The provider's `shutdown_date` for a model from `models.list()`; None when unknown or unreachable."""
-    try:
-        for item in workspace.client().models.list():
-            if _get(item, "id") == model:
-                return _get(item, "shutdown_date")
-    except Exception:  # the warning is a courtesy: no answer is not an error
-        return None
-    return None
+    return (provider_shutdown_dates(workspace) or {}).get(model)
+
+
+def model_warnings(prices: "PriceTable", model: str, shutdown_dates: dict[str, str | None] | None) -> list[str]:
+    """A base model's shutdown date (price table, else the provider's list) and a missing price."""
+    from distill_tui.core.pricing import shutdown_warning
+
+    out = []
+    warning = shutdown_warning(model, prices.shutdown_date(model) or (shutdown_dates or {}).get(model))
+    if warning:
+        out.append(f"{warning}; a model fine-tuned from it goes with it")
+    if prices.training_price(model) is None:
+        out.append(f"no training price known for {model}: the cost is not estimated")
+    return out
 
 
 def plan_job(workspace: "Workspace", request: JobRequest | None = None, *, live: bool = True) -> JobPlan:
-    """The request (from the spec and newest export unless given), its cost and its warnings."""
-    from distill_tui.core.pricing import shutdown_warning
+    """The request (from the spec and newest export unless given), its cost and its warnings.
+
+    Raises:
+        UserError: no export, or its files fail `finetune_checks.check_files` (rows held out for
+            evaluation today, a file the provider would reject).
+    """
+    from distill_tui.core.finetune_checks import check_files
+    from distill_tui.core.pricing import auto_epochs
 
     request = request or request_for(workspace)
-    trained, cost, epochs = estimate_training_cost(
-        workspace, request.training_path, model=request.model, n_epochs=request.n_epochs
-    )
-    examples = len(read_examples(request.training_path))
-    validation = len(read_examples(request.validation_path)) if request.validation_path else 0
-    warnings = []
-    date = workspace.prices.shutdown_date(request.model) or (live_shutdown_date(workspace, request.model) if live else None)
-    warning = shutdown_warning(request.model, date)
-    if warning:
-        warnings.append(f"{warning}; a model fine-tuned from it goes with it")
-    if cost is None:
-        warnings.append(f"no training price known for {request.model}: the cost is not estimated")
-    if examples < 10:
-        warnings.append(f"the training file has {examples} examples; the API needs at least 10")
-    return JobPlan(request, backend_name(workspace), examples, validation, trained, cost, epochs, warnings)
+    check = check_files(workspace, request)
+    examples = check.report.examples
+    validation = check.validation_report.examples if check.validation_report else 0
+    epochs = auto_epochs(examples) if request.n_epochs == "auto" else int(request.n_epochs)
+    trained = check.report.billed_tokens * epochs
+    unit = workspace.prices.training_price(request.model)
+    cost = None if unit is None else trained * unit / 1_000_000
+    dates = provider_shutdown_dates(workspace) if live else None
+    warnings = model_warnings(workspace.prices, request.model, dates) + check.warnings
+    return JobPlan(request, backend_name(workspace), examples, validation, trained, cost, epochs, warnings,
+                   check.fingerprint, dates, check.warnings)

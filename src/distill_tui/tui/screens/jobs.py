@@ -18,7 +18,7 @@ from textual.widgets import OptionList, Static, TabbedContent
 from textual.worker import get_current_worker
 
 from distill_tui.core.errors import UserError, WorkFailed
-from distill_tui.core.finetune import TERMINAL, JobPlan, JobRequest
+from distill_tui.core.finetune import TERMINAL, JobPlan
 from distill_tui.core.finetune_errors import JobFailed, Stranded
 from distill_tui.core.finetune_follow import job_events
 from distill_tui.core.store import JobRecord
@@ -87,8 +87,12 @@ list what the provider reported.
 
 A running job is followed live: polls start at 1 s and slow down to 30 s while nothing changes.
 Job ids are saved the moment they exist, so quitting or losing the SSH link loses nothing: come back
-and the job is here, still followed. `n` creates a job from the newest export after showing its
-estimated training cost (and a warning for a base model with a shutdown date).
+and the job is here, still followed. `n` creates a job from the newest export. The file is checked
+first: rows held out for evaluation today, or a file the provider would reject, stop it there (export
+again); a selection changed since the export is a warning. The dialog sets the model, suffix, seed,
+epochs, batch size and LR multiplier ("auto" allowed; Tab between fields, ctrl+s creates) and shows
+the estimated training cost and warnings (a shutdown date is checked again when the model changes).
+A retry after a refusal reuses the files already uploaded.
 
 When training is closed (OpenAI's 403 `training_not_available`), the model is not offered, or a job
 fails, a screen says what happened, where the validated JSONL is on disk, and what else can train
@@ -105,7 +109,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         Binding("enter", "select", "Select / attach", show=False),
     ]
     DEFAULT_CSS = """
-    JobsScreen #jobs-status { height: 1; color: $text-muted; }
+    JobsScreen #jobs-status { height: auto; max-height: 3; color: $text-muted; }
     JobsScreen #jobs-status.error { color: $error; }
     """
 
@@ -194,7 +198,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     def _status(self, line: str, error: bool = False) -> None:
         status = self.query_one("#jobs-status", Static)
-        status.update(Text(line, no_wrap=True, overflow="ellipsis"))
+        status.update(Text(line, overflow="fold"))  # wraps: a model name after "succeeded:" is copied from here
         status.set_class(error, "error")
 
     # workers -----------------------------------------------------------------------------------
@@ -242,11 +246,11 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             self.post_message(JobWorkFailed(exc, "plan"))
 
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
-    def create(self, request: JobRequest, plan: JobPlan) -> None:
+    def create(self, plan: JobPlan) -> None:
         from distill_tui.core.finetune import create_job
 
         try:
-            record = create_job(self.workspace, request, estimate=plan,
+            record = create_job(self.workspace, plan.request, estimate=plan,
                                 on_status=lambda line: self.app.call_from_thread(self._status, line))
         except Exception as exc:
             self.post_message(JobWorkFailed(exc, "create"))
@@ -304,10 +308,10 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         self._status("")
         plan = message.plan
 
-        def chosen(request: JobRequest | None) -> None:
-            if request is not None:
-                self._status(f"creating a job on {request.model}…")
-                self.create(request, plan)
+        def chosen(edited: JobPlan | None) -> None:
+            if edited is not None:
+                self._status(f"creating a job on {edited.request.model}…")
+                self.create(edited)
 
         self.app.push_screen(NewJobDialog(plan, self.workspace.prices), chosen)
 

@@ -73,15 +73,20 @@ def timeline_text(record: JobRecord) -> Text:
     return text
 
 
+def model_text(record: JobRecord) -> Text:
+    """Base model → fine-tuned model, in full: the name is copied from here, so it wraps, never cut."""
+    text = Text(overflow="fold")
+    text.append(f"{record.base_model} → ", style="dim")
+    text.append(record.fine_tuned_model or "(no fine-tuned model yet)", style="bold" if record.fine_tuned_model else "dim")
+    return text
+
+
 def summary_text(record: JobRecord, events: list[dict[str, Any]], checkpoints: list[dict[str, Any]] | None = None,
                  now: float | None = None) -> Text:
-    """The facts: models, tokens, cost, estimated finish, hyperparameters, checkpoints, local file, last event."""
+    """The facts: id, timeline, tokens, cost, estimated finish, hyperparameters, checkpoints, local file, last event."""
     data = record.data or {}
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{record.id}\n", style="bold")
-    text.append(f"{record.base_model} ", style="dim")
-    text.append("→ ")
-    text.append(f"{record.fine_tuned_model or '(not yet)'}\n", style="bold" if record.fine_tuned_model else "dim")
     text.append_text(timeline_text(record))
     tokens = f"{record.trained_tokens:,}" if record.trained_tokens is not None else "-"
     text.append(f"trained tokens {tokens}\n")
@@ -134,6 +139,7 @@ class JobDetails(Vertical):
     JobDetails TabbedContent { height: 1fr; }
     JobDetails TabPane { padding: 0; }
     JobDetails #job-overview { height: 1fr; }
+    JobDetails #job-model { height: auto; width: 1fr; }
     JobDetails #job-summary { width: 40; height: 1fr; padding: 0 1 0 0; text-wrap: nowrap; text-overflow: ellipsis; }
     JobDetails #job-chart { width: 1fr; }
     JobDetails #job-events { height: 1fr; }
@@ -149,6 +155,7 @@ class JobDetails(Vertical):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="job-tabs"):
             with TabPane("Overview", id="tab-overview"):
+                yield Static("", id="job-model")
                 with Horizontal(id="job-overview"):
                     yield Static("No job selected. Press n to create one, a to attach one.", id="job-summary")
                     yield LossChart(id="job-chart")
@@ -165,6 +172,7 @@ class JobDetails(Vertical):
     def clear(self, message: str) -> None:
         self._job_id = None
         self._events_shown = 0
+        self.query_one("#job-model", Static).update("")
         self.query_one("#job-summary", Static).update(message)
         self.query_one("#job-chart", LossChart).set_series({})
         self.query_one("#job-events", Log).clear()
@@ -182,6 +190,7 @@ class JobDetails(Vertical):
         if len(events) > self._events_shown:
             log.write_lines([event_line(e) for e in events[self._events_shown:]])
             self._events_shown = len(events)
+        self.query_one("#job-model", Static).update(model_text(record))
         self.query_one("#job-summary", Static).update(summary_text(record, events, checkpoints, now))
         self.query_one("#job-chart", LossChart).set_series(metrics_series(events))
         shown = (record.id, *(c.get("checkpoint_id") or c.get("id") for c in checkpoints))
