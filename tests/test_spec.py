@@ -79,3 +79,46 @@ def test_paths_are_relative_to_the_spec(tmp_path):
     spec = load_spec(write_spec(sub))
     assert spec.data_path.parent == sub.resolve()
     assert isinstance(spec.dataset.path, Path)
+
+
+def test_save_keeps_comments_layout_and_untouched_keys(tmp_path):
+    from tests.helpers import write_dataset
+
+    write_dataset(tmp_path / "data.csv", rows=30)
+    original = """# My wine task: keep this comment
+[dataset]
+path = "data.csv"   # relative to this file
+label = "variety"
+filter = "country == 'France'"
+
+[prompt]
+user = '''
+Review: {description}
+Choose one of: {labels}.
+'''
+answer_field = "variety"
+
+[teacher]
+model = "gpt-4o"
+
+[student]
+model = "gpt-4o-mini"
+"""
+    path = tmp_path / "spec.toml"
+    path.write_text(original, encoding="utf-8")
+    spec = load_spec(path).with_changes("dataset", sample=20, filter=None)
+    save_spec(spec)
+    text = path.read_text(encoding="utf-8")
+    assert "# My wine task: keep this comment" in text and "# relative to this file" in text
+    assert "Review: {description}\nChoose one of: {labels}.\n'''" in text, "the multi-line prompt stays as written"
+    assert "sample = 20" in text and "filter" not in text
+    assert "max_retries" not in text and "[generation]" not in text, "defaults are not written in"
+    again = load_spec(path)
+    assert again.dataset.sample == 20 and again.dataset.filter is None and again.prompt.user == spec.prompt.user
+
+
+def test_save_to_a_new_file_writes_only_what_differs_from_defaults(tmp_path):
+    spec = load_spec(write_spec(tmp_path))
+    target = save_spec(spec, tmp_path / "copy.toml")
+    assert load_spec(target).to_toml_dict() == spec.to_toml_dict()
+    assert "max_retries" not in target.read_text()
