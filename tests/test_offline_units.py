@@ -145,3 +145,20 @@ def test_run_from_args_rejects_bad_flags_with_exit_2(flags, capsys):
     assert run_from_args(parser.parse_args(flags)) == 2
     err = capsys.readouterr().err
     assert err.startswith("distill-tui serve-offline: error: ") and err.count("\n") == 1
+
+
+def test_knowledge_files_of_any_format_and_encoding(tmp_path):
+    import pandas as pd
+
+    from distill_tui.offline.models import Knowledge, KnowledgeError
+
+    frame = pd.DataFrame({"description": ["plum cherry", "lime petrol", "crème brûlée"], "variety": ["A", "B", "C"]})
+    frame.to_parquet(tmp_path / "k.parquet")
+    rows, columns = Knowledge(tmp_path / "k.parquet", "variety", None).rows()
+    assert [r["variety"] for r in rows] == ["A", "B", "C"] and columns == ["description"]
+    (tmp_path / "latin.csv").write_bytes("description,variety\ncrème brûlée,C\n".encode("cp1252"))
+    rows, _ = Knowledge(tmp_path / "latin.csv", "variety", None).rows()
+    assert rows[0]["description"] == "crème brûlée"
+    (tmp_path / "empty.csv").write_text("description,variety\n")
+    with pytest.raises(KnowledgeError, match="no rows"):
+        Knowledge(tmp_path / "empty.csv", "variety", None)

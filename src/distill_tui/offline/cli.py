@@ -41,6 +41,8 @@ def options_from_args(args: argparse.Namespace) -> OfflineOptions:
 
 
 def _problem(options: OfflineOptions) -> str | None:
+    if not 0 <= options.port <= 65535:
+        return f"--port must be between 0 and 65535, not {options.port}"
     if options.burst_seconds <= 0:
         return "--burst-seconds must be above 0"
     if options.rpm is not None and options.rpm < 1:

@@ -73,16 +73,51 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8-sig", newline="")
 
 
+def _plain_text_table(path: Path) -> bool:
+    return path.suffix.lower() in (".csv", ".tsv")
+
+
 def _read_rows(path: Path) -> list[dict[str, str]]:
-    delimiter = "\t" if ".tsv" in path.suffixes else ","
-    with _open_text(path) as handle:
-        return list(csv.DictReader(handle, delimiter=delimiter))
+    """Every row as strings: UTF-8 CSV/TSV read directly (fast), anything else (JSONL, Parquet,
+    other encodings) through the app's own loader."""
+    if _plain_text_table(path):
+        try:
+            delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+            with _open_text(path) as handle:
+                return list(csv.DictReader(handle, delimiter=delimiter))
+        except UnicodeDecodeError:
+            pass
+    return _rows_from_frame(path)
 
 
 def _read_header(path: Path) -> list[str]:
-    delimiter = "\t" if ".tsv" in path.suffixes else ","
-    with _open_text(path) as handle:
-        return next(csv.reader(handle, delimiter=delimiter), [])
+    if _plain_text_table(path):
+        try:
+            delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+            with _open_text(path) as handle:
+                reader = csv.reader(handle, delimiter=delimiter)
+                header = next(reader, [])
+                if next(reader, None) is None:
+                    raise KnowledgeError(f"{path}: the knowledge file has no rows")
+                return header
+        except UnicodeDecodeError:
+            pass
+    rows = _rows_from_frame(path)
+    return list(rows[0]) if rows else []
+
+
+def _rows_from_frame(path: Path) -> list[dict[str, str]]:
+    from distill_tui.core import prompts
+    from distill_tui.core.dataset import ROW, load_table
+    from distill_tui.core.errors import DataError
+
+    try:
+        frame = load_table(path).frame.drop(columns=[ROW])
+    except DataError as exc:
+        raise KnowledgeError(str(exc)) from None
+    text = {c: [("" if prompts.format_value(v) == prompts.MISSING else prompts.format_value(v)) for v in frame[c].tolist()]
+            for c in frame.columns}
+    return [dict(zip(text, values)) for values in zip(*text.values())]
 
 
 _cache_lock = threading.Lock()
