@@ -195,6 +195,19 @@ The same run without a terminal: `distill-tui generate SPEC`.
             second += f" · budget {fmt.money(plan.budget_usd)}"
         return f"{line}\n{second}"
 
+    @staticmethod
+    def _live_text(p: "Progress") -> str:
+        """The two plan lines, kept current while a run goes on."""
+        to_ask = p.left + p.in_flight
+        failed = f" ({p.failed:,} failed)" if p.failed else ""
+        line = (f"Teacher [b]{escape(p.model)}[/b] · {p.total:,} train rows · {p.done:,} answered · "
+                f"{to_ask:,} to ask{failed}")
+        total = fmt.money(p.estimated_total_usd, unknown="unknown (no price)")
+        second = f"Estimated total {total} · spent so far {fmt.money(p.spent_usd)}"
+        if p.budget_usd is not None:
+            second += f" · budget {fmt.money(p.budget_usd)}"
+        return f"{line}\n{second}"
+
     # running ----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("start", "smoke"):
@@ -255,6 +268,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def show_progress(self, p: "Progress") -> None:
         """Paint one snapshot (also used by tests to show a fixed one)."""
         self.last_progress = p
+        self.query_one("#plan", Static).update(self._live_text(p))
         bar = self.query_one(ProgressBar)
         bar.update(total=max(1, p.total), progress=p.done + p.failed)
         self.query_one("#state", Label).update(p.state)
