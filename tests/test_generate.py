@@ -314,3 +314,19 @@ def test_a_request_larger_than_the_token_limit_fails_its_row_at_once(tmp_path):
         assert answers and "too large" in answers[0].error.lower()
     finally:
         server.shutdown()
+
+
+def test_a_wrong_key_stops_the_run_with_one_line(tmp_path, monkeypatch):
+    """The offline provider told to accept only one key: any other gets 401, the run stops at once."""
+    from distill_tui.offline import OfflineOptions, start_server
+
+    server = start_server(OfflineOptions(require_key=True, api_key="sk-right"))
+    try:
+        spec = write_spec(tmp_path, rows=20, provider={"base_url": server.base_url, "api_key_env": "MY_KEY"})
+        monkeypatch.setenv("MY_KEY", "sk-wrong")
+        result = run_teacher(Workspace.open(spec))
+        assert result.stopped == "fatal" and result.fatal_exit_code == 2
+        assert "401" in result.fatal_error and "sk-wrong" not in result.fatal_error
+        assert server.stats["chat_requests"] <= 4, "stopped at once, not after every row's retries"
+    finally:
+        server.shutdown()

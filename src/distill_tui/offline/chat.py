@@ -107,6 +107,11 @@ class ChatService:
         messages = _check_messages(body.get("messages"))
         field, labels = answer_spec(body.get("response_format"))
         max_tokens = _positive_int(body, "max_completion_tokens") or _positive_int(body, "max_tokens")
+        temperature = body.get("temperature")
+        if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+                                        or not 0 <= temperature <= 2):
+            raise ApiError(400, f"Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got "
+                           f"{temperature} instead.", param="temperature", code="decimal_above_max_value")
         n = _positive_int(body, "n") or 1
         if n > 8:
             raise ApiError(400, "Invalid 'n': at most 8 choices are supported.", param="n")

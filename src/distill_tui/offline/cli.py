@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job-seconds", type=float, default=6.0, metavar="S",
                         help="rough duration of a fine-tuning job (default 6)")
     parser.add_argument("--require-key", action="store_true", help="answer 401 without an Authorization header")
+    parser.add_argument("--api-key", default=None, metavar="KEY",
+                        help="accept only this key (401 invalid_api_key for any other): rehearse a bad key")
     parser.add_argument("--refuse-training", action="store_true",
                         help="refuse job creation with 403 training_not_available, as OpenAI now does")
     parser.add_argument("--knowledge", type=Path, default=None, metavar="FILE",
@@ -35,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> OfflineOptions:
     return OfflineOptions(
         host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, burst_seconds=args.burst_seconds, latency=args.latency, fail_rate=args.fail_rate,
-        job_seconds=args.job_seconds, require_key=args.require_key, refuse_training=args.refuse_training,
+        job_seconds=args.job_seconds, require_key=args.require_key or bool(args.api_key), api_key=args.api_key,
+        refuse_training=args.refuse_training,
         knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),
     )
 

@@ -29,6 +29,7 @@ class OfflineOptions:
             limits over shorter periods); 60 lets a client burst a whole minute's allowance.
         job_seconds: rough wall time of a fine-tuning job, all phases.
         require_key: answer 401 unless the request carries "Authorization: Bearer <something>".
+        api_key: with `require_key`, the one key accepted (401 invalid_api_key for any other).
         refuse_training: answer fine-tuning job creation with OpenAI's 403 training_not_available.
         knowledge: the labelled file the base models learn from (default: the bundled knowledge.csv).
         label: the label column of `knowledge` (default "variety").
@@ -50,6 +51,7 @@ class OfflineOptions:
     burst_seconds: float = 1.0
     job_seconds: float = 6.0
     require_key: bool = False
+    api_key: str | None = None  # with require_key: the only key accepted
     refuse_training: bool = False
     knowledge: Path | None = None
     label: str | None = None

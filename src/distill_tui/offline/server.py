@@ -203,7 +203,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         status, headers = 200, {}
         try:
             if path.startswith("/v1/") and app.options.require_key:
-                _check_key(self.headers.get("Authorization"))
+                _check_key(self.headers.get("Authorization"), app.options.api_key)
             handler, args = self._find(app, method, path)
             result = handler(ctx, **args)
         except ApiError as error:
@@ -236,11 +236,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raise ApiError(404, f"Invalid URL ({method} {path})")
 
 
-def _check_key(header: str | None) -> None:
+def _check_key(header: str | None, expected: str | None = None) -> None:
     if not header:
         raise ApiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
                        "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
     scheme, _, key = header.partition(" ")
+    if expected is not None and key.strip() != expected:
+        # Never echo the key back (OpenAI shows only its last characters).
+        raise ApiError(401, f"Incorrect API key provided: ...{key.strip()[-4:]}.", code="invalid_api_key")
     if scheme != "Bearer" or not key.strip():
         raise ApiError(401, "Incorrect API key provided. The offline provider accepts any non-empty key.",
                        code="invalid_api_key")
