@@ -232,7 +232,7 @@ def test_exports(ws: Workspace, tmp_path: Path) -> None:
     assert "| model | role | n | accuracy | 95% CI | p vs base |" in md
     assert f"| {BASE_M} | base | {total} | {report.pct((total - 10) / total)} |" in md
     assert f"| {TUNED_M} | tuned | 0/{total} | FAILED |" in md
-    assert "failed, no row answered: provider error (500): boom" in md
+    assert f"- {TUNED_M}: FAILED, no row answered (provider error (500): boom)" in md
     assert "## Largest confusions" in md and f"## Per-class accuracy: {BASE_M}" in md
     assert "disjoint from training rows" in md
 

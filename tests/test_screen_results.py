@@ -7,19 +7,26 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Static
+from textual.widgets._footer import FooterKey
 
-from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING, saved_extras
+from distill_tui.core.evaluate import NO_PRICE
+from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING, EXTRAS_SETTING, saved_extras
 from distill_tui.core.store import JobRecord
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.app import DistillApp
-from tests.helpers import write_spec
+from tests.helpers import LABELS, write_dataset, write_spec
 from tests.test_evaluate import BASE_M, TEACHER_M, eval_requests, fabricate
 
 TUNED_M = "ft:offline-student:wine-demo:abc123"
+ELSEWHERE_M = "ft:gpt-4o-mini-2024-07-18:acme::xyz"
+OPENAI = "https://api.openai.com/v1"
 
 
-def make_workspace(folder: Path, *, tuned: bool = True, failed_extra: bool = False) -> Workspace:
-    ws = Workspace.open(write_spec(folder))
+def make_workspace(folder: Path, *, tuned: bool = True, failed_extra: bool = False, blocked: bool = False) -> Workspace:
+    """Teacher, base and (`tuned`) a distilled student with answers; `failed_extra`: an extra model
+    whose every request failed; `blocked`: a budget, an extra model with no price and a job of
+    another provider."""
+    ws = Workspace.open(write_spec(folder, **({"generation": {"budget_usd": 5.0}} if blocked else {})))
     total = len(eval_requests(ws))
     fabricate(ws, TEACHER_M, ["right"] * (total - 2) + ["wrong"] * 2, latency=0.8, prompt_tokens=120)
     fabricate(ws, BASE_M, ["wrong"] * 10 + ["invalid"] * 2 + ["right"] * (total - 12), latency=0.3)
@@ -30,6 +37,10 @@ def make_workspace(folder: Path, *, tuned: bool = True, failed_extra: bool = Fal
     if failed_extra:
         ws.store.set_setting("results.extra_models", ["gpt-broken"])
         fabricate(ws, "gpt-broken", ["failed"] * total)
+    if blocked:
+        ws.store.set_setting(EXTRAS_SETTING, ["gpt-nothing"])
+        ws.store.save_job(JobRecord(id="ftjob-away", backend="openai", base_model=BASE_M, status="succeeded",
+                                    fine_tuned_model=ELSEWHERE_M, created_at=2.0, data={"base_url": OPENAI}))
     return ws
 
 
@@ -151,6 +162,66 @@ async def test_export_dialog(tmp_path: Path) -> None:
         assert str(target) in str(screen.query_one("#status", Static).render())
 
 
+async def test_unpriced_model_and_other_provider_say_why(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path, blocked=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        screen = app.screen
+        assert screen._table.row("gpt-nothing").reason == NO_PRICE
+        assert screen._table.row(ELSEWHERE_M) is None  # never asked on this provider
+        status = str(screen.query_one("#status", Static).render())
+        assert f"gpt-nothing: not run: {NO_PRICE}" in status
+        assert f"{ELSEWHERE_M} was trained on another provider ({OPENAI}); evaluate it there with --base-url" in status
+        assert "press r" not in status  # r would not ask it
+        assert "no fine-tuned model yet" not in str(screen.query_one("#summary", Static).render())
+        table = screen.query_one("#models", DataTable)
+        table.move_cursor(row=table.get_row_index("gpt-nothing"))
+        await pilot.pause()
+        pane = str(screen.query_one("#no-detail", Static).render())
+        assert "NOT RUN" in pane and NO_PRICE in pane and "press r" not in pane
+
+
+async def test_no_reload_without_changes(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        screen = app.screen
+        shown = screen._table
+        for keys in (["1", "6"], ["question_mark", "escape"], ["m", "escape"], ["e", "escape"]):
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.screen is screen and screen._table is shown, keys
+        # New answers (e.g. from the CLI meanwhile) are shown on the next visit.
+        fabricate(screen.workspace, "gpt-4.1-mini", ["right"])
+        screen.workspace.store.set_setting(EXTRAS_SETTING, ["gpt-4.1-mini"])
+        await pilot.press("1")
+        await open_results(pilot)
+        assert screen._table is not shown and screen._table.row("gpt-4.1-mini").n == 1
+
+
+async def test_footer_fits_80_columns(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        keys = list(app.screen.query(FooterKey))
+        assert {"Help", "Screens"} <= {k.description for k in keys}
+        assert all(k.region.right <= 80 and k.region.width > 0 for k in keys)
+
+
+async def test_per_class_columns_are_not_cut(tmp_path: Path) -> None:
+    labels = LABELS + ["Bordeaux-style Red Blend", "Rhône-style White Blend", "Cabernet Sauvignon", "Champagne Blend"]
+    write_dataset(tmp_path / "data.csv", rows=4800, labels=labels)  # 100 eval rows a label
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        per_class = app.screen.query_one("#per-class", DataTable)
+        assert per_class.row_count == len(labels)
+        assert per_class.max_scroll_x == 0  # every column, f1 included, is whole
+
+
 @pytest.fixture
 def snap_workspace(tmp_path: Path):
     def make(**kw) -> Workspace:
@@ -185,3 +256,7 @@ def test_snapshot_results_before_fine_tune(snap_compare, tmp_path: Path) -> None
 def test_snapshot_results_no_color_failed(snap_compare, snap_workspace, monkeypatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(DistillApp(snap_workspace(failed_extra=True)), terminal_size=(80, 24), run_before=_results)
+
+
+def test_snapshot_results_blocked(snap_compare, snap_workspace) -> None:
+    assert snap_compare(DistillApp(snap_workspace(blocked=True)), terminal_size=(80, 24), run_before=_results)

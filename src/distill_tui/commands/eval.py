@@ -2,7 +2,8 @@
 
 Progress goes to stderr (a live line on a terminal, a line every few seconds otherwise); the table,
 or with `--json` one JSON object, goes to stdout. Exit 0 when every model answered every eval row,
-1 when some rows are still failed or missing, 2 on bad input.
+1 when some rows are still failed or missing (a model the provider does not know included: that is
+one model's work failing), 2 on bad input (spec, data, flags, a refused API key).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ if TYPE_CHECKING:
 
 
 def exit_code(table: "ComparisonTable", run: "EvalRun") -> int:
-    """2 when a model was refused as bad input (unknown model, bad key), 1 when rows are missing, else 0."""
-    if any(r.fatal_exit_code == 2 for r in run.fatal):
+    """2 when the provider refused the API key, 1 when rows are failed or missing, else 0.
+
+    A model that fails on its own (404 not found, 400 bad request) is failed work, not bad input:
+    the spec and flags were fine and the other models still ran.
+    """
+    if any(r.fatal_exit_code == 2 and "(401)" in (r.fatal_error or "") for r in run.fatal):
         return 2
     return 0 if table.complete else 1
 
@@ -32,20 +37,14 @@ def print_table(table: "ComparisonTable", out: IO[str]) -> None:
 
     out.write(table.leak.line() + "\n\n")
     out.write(report.text_table(table) + "\n\n")
-    for row in table.rows:
-        if row.status == "failed":
-            out.write(f"{row.model}: FAILED, no row answered" + (f" ({row.last_error})" if row.last_error else "") + "\n")
-        elif row.status == "not run":
-            out.write(f"{row.model}: not run (stopped before its turn); run eval again\n")
-        elif row.status == "partial":
-            out.write(f"{row.model}: {row.failed} failed and {row.missing} missing rows are left out of n "
-                      f"(coverage {report.pct(row.coverage)}); run eval again to retry them\n")
+    for note in report.notes(table):
+        out.write(note + "\n")
     chosen = report.default_selected(table)
     detail = table.details.get(chosen) if chosen else None
     if detail and detail.confusions:
         pairs = ", ".join(f"{g} → {p} ×{n}" for g, p, n in detail.confusions[:3])
         out.write(f"largest confusions of {chosen}: {pairs}\n")
-    if not any(r.role == "distilled" for r in table.rows):
+    if not any(r.role == "distilled" for r in [*table.rows, *table.skipped]):
         out.write("no fine-tuned model yet: run `distill-tui finetune SPEC` (or press 5 in the TUI)\n")
     out.write(f"prices as of {table.prices_as_of}\n")
 
@@ -72,6 +71,10 @@ def run(args: Namespace) -> int:
         ws.data  # noqa: B018 - a spec or data mistake stops here with one line
         models = models_of_interest(ws, args.model, checkpoints=args.checkpoints)
         build_table(ws, models)  # checks there are eval rows before any request
+        if args.json:  # the table's notes are not printed then; a skipped model still deserves a line
+            for model in models:
+                if model.skip:
+                    print(f"distill-tui: {model.skip}", file=sys.stderr)
         controls = Controls()
         progress = StderrProgress(sys.stderr)
         try:
@@ -82,7 +85,7 @@ def run(args: Namespace) -> int:
                 )
         finally:
             progress.end_line()
-        table = build_table(ws, models, result.failures)
+        table = build_table(ws, models, result.failures, result.reasons)
         if not table.leak.ok:
             print(f"distill-tui: {table.leak.line()}", file=sys.stderr)
         if export is not None:

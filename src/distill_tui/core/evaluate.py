@@ -18,6 +18,9 @@ Definitions (the table, the exports and `eval --json` all use these):
 - **cost per 1k**: 1,000 predictions of the model's mean prompt and answer tokens at the list
   (uncached, non-batch) price; None when the price is unknown.
 - **spent**: the sum of what the saved answers cost.
+- **reason**: why a model's missing rows are not asked and running again will not help (no price
+  while a budget is set, the budget spent); a model left out of the table altogether (a job
+  trained on another provider) is listed under `skipped` with its reason.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ ROLES = (TEACHER, BASE, DISTILLED, CHECKPOINT, EXTRA)
 INVALID = "(invalid)"
 """How an answer that is not one of the labels shows among the confusions."""
 TOP_CONFUSIONS = 10
+NO_PRICE = ("no price for this model, so the budget cannot be held — add it to prices.toml "
+            "or remove budget_usd")
+"""Why a model is not asked while `budget_usd` is set (the engine refuses it, as in generation)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class EvalModel:
     name: str
     role: str
     note: str | None = None  # e.g. the job id or checkpoint step
+    skip: str | None = None  # why it is left out of the run and the table (shown as a note)
 
 
 @dataclass
@@ -81,6 +88,7 @@ class ModelRow:
     spent_usd: float | None
     note: str | None = None
     last_error: str | None = None
+    reason: str | None = None  # why the rows left are not asked (running again does not help)
 
     def to_json(self) -> dict[str, Any]:
         # p-values keep every digit: a tiny p rounded to 0.0 would claim certainty.
@@ -145,6 +153,7 @@ class ComparisonTable:
     leak: LeakCheck
     prices_as_of: str
     created_at: float = field(default_factory=time.time)
+    skipped: list[EvalModel] = field(default_factory=list)
 
     def row(self, model: str) -> ModelRow | None:
         return next((r for r in self.rows if r.model == model), None)
@@ -166,6 +175,7 @@ class ComparisonTable:
                            "problems": self.leak.problems},
             "prices_as_of": self.prices_as_of,
             "created_at": round(self.created_at, 3),
+            "skipped": [{"model": m.name, "role": m.role, "note": m.note, "reason": m.skip} for m in self.skipped],
         }
         if details:
             out["details"] = {m: d.to_json() for m, d in self.details.items()}
@@ -228,6 +238,7 @@ def _score(
     teacher: dict[int, "Answer"] | None,
     base: dict[int, "Answer"] | None,
     failure: str | None = None,
+    reason: str | None = None,
 ) -> ModelRow:
     total = len(rows.hashes)
     ok = [a for a in answers if a.status == "ok"]
@@ -270,6 +281,7 @@ def _score(
         latency_mean_s=sum(latencies) / len(latencies) if latencies else None,
         latency_p95_s=stats.percentile(latencies, 95), cost_per_1k_usd=_cost_per_1k(ws, model.name, ok),
         spent_usd=_spent(answers), note=model.note, last_error=last_error,
+        reason=reason if status != "ok" else None,
     )
 
 
@@ -349,18 +361,22 @@ def _rows_in_file(path: str | None, by_text: dict[str, int]) -> set[int] | None:
     return found
 
 
-def build_table(
-    ws: "Workspace", models: Sequence[EvalModel], failures: Mapping[str, str] | None = None
-) -> ComparisonTable:
+def build_table(ws: "Workspace", models: Sequence[EvalModel], failures: Mapping[str, str] | None = None,
+                reasons: Mapping[str, str] | None = None) -> ComparisonTable:
     """Score every model on the eval rows from the answers saved in the workspace.
 
     Args:
+        models: the models of interest; those with a `skip` reason go to `skipped`, not the rows.
         failures: model → why its last run stopped (a fatal error such as an unknown model, which
             saves no answer): such a model is reported as failed rather than not run.
+        reasons: model → why the last run did not ask its rows (see `EvalRun.reasons`); a model
+            without a known price while a budget is set gets `NO_PRICE` without a run.
 
     Raises:
         UserError: the spec holds out no eval rows (or the data cannot be prepared).
     """
+    skipped = [m for m in models if m.skip]
+    models = [m for m in models if not m.skip]
     rows = _eval_rows(ws)
     # The hashes of today's eval rows pick the answers: an answer saved while its row was a train row
     # (before eval_fraction changed) is the same paid answer to the same prompt.
@@ -373,8 +389,11 @@ def build_table(
         return {a.row_id: a for a in answers[model.name] if a.status == "ok"}
 
     teacher, base = answered(TEACHER), answered(BASE)
-    failures = failures or {}
-    table_rows = [_score(ws, m, answers[m.name], rows, teacher, base, failures.get(m.name)) for m in models]
+    failures, reasons = failures or {}, dict(reasons or {})
+    if ws.spec.generation.budget_usd is not None:  # the engine refuses these before asking anything
+        reasons.update({m.name: NO_PRICE for m in models if m.name not in reasons and ws.prices.price(m.name) is None})
+    table_rows = [_score(ws, m, answers[m.name], rows, teacher, base, failures.get(m.name), reasons.get(m.name))
+                  for m in models]
     details = {m.name: class_report(m.name, answers[m.name], rows.gold) for m in models}
     return ComparisonTable(
         spec=str(ws.spec.source),
@@ -384,4 +403,5 @@ def build_table(
         details=details,
         leak=leak_check(ws, rows.hashes),
         prices_as_of=ws.prices.as_of,
+        skipped=skipped,
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from distill_tui.core.errors import UserError
-from distill_tui.core.evaluate import BASE, CHECKPOINT, DISTILLED, EXTRA, TEACHER, EvalModel
+from distill_tui.core.evaluate import BASE, CHECKPOINT, DISTILLED, EXTRA, NO_PRICE, TEACHER, EvalModel
 
 if TYPE_CHECKING:
     from distill_tui.core.generate import Controls, Progress, RunResult
@@ -18,21 +18,65 @@ if TYPE_CHECKING:
 
 EXTRAS_SETTING = "results.extra_models"
 CHECKPOINTS_SETTING = "results.checkpoints"
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+def _url(value: str) -> str:
+    return value.strip().rstrip("/").lower()
+
+
+def provider_url(ws: "Workspace") -> str:
+    """The provider the workspace calls, as configured: the `--base-url` override, the spec's
+    base_url ("offline" for the embedded provider), OPENAI_BASE_URL, the Azure endpoint, or OpenAI's.
+
+    The same form fine-tuning keeps with each job as `data["base_url"]`.
+    """
+    import os
+
+    provider = ws.spec.provider
+    url = ws.base_url or provider.base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url and provider.kind == "azure":
+        url = provider.azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+    return url or OPENAI_URL
+
+
+def same_provider(ws: "Workspace", url: str | None) -> bool:
+    """Whether a job recorded with base URL `url` lives on the workspace's provider (no URL: yes)."""
+    from distill_tui.core.provider import is_offline
+
+    if not url:
+        return True
+    if ws.offline and is_offline(None, url):  # "offline", or this process's embedded server
+        return True
+    return _url(url) == _url(provider_url(ws))
+
+
+def _elsewhere(model: str, url: str) -> str:
+    return f"{model} was trained on another provider ({url}); evaluate it there with --base-url"
 
 
 def models_of_interest(ws: "Workspace", extra: Iterable[str] = (), *, checkpoints: bool = False) -> list[EvalModel]:
     """Teacher, base student, each fine-tuned model of the workspace (oldest first, each followed
-    by its checkpoints when asked), then the extra models; a model listed twice keeps its first role."""
+    by its checkpoints when asked), then the extra models; a model listed twice keeps its first role.
+
+    A job trained on another provider than the workspace's (its record's `base_url`) cannot be
+    asked here: its models come with a `skip` reason, so the run passes them by and the table
+    lists them as skipped.
+    """
     spec = ws.spec
     found = [EvalModel(spec.teacher.model, TEACHER), EvalModel(spec.student.model, BASE)]
     for job in reversed(ws.store.jobs()):
+        trained_on = (job.data or {}).get("base_url")
+        elsewhere = trained_on if isinstance(trained_on, str) and not same_provider(ws, trained_on) else None
         if job.status == "succeeded" and job.fine_tuned_model:
-            found.append(EvalModel(job.fine_tuned_model, DISTILLED, note=job.id))
+            skip = _elsewhere(job.fine_tuned_model, elsewhere) if elsewhere else None
+            found.append(EvalModel(job.fine_tuned_model, DISTILLED, note=job.id, skip=skip))
         if checkpoints:
             for point in ws.store.checkpoints(job.id):
                 if point.get("model_name"):
                     step = point.get("step")
-                    found.append(EvalModel(point["model_name"], CHECKPOINT, note=f"{job.id} step {step}"))
+                    skip = _elsewhere(point["model_name"], elsewhere) if elsewhere else None
+                    found.append(EvalModel(point["model_name"], CHECKPOINT, note=f"{job.id} step {step}", skip=skip))
     for name in extra:
         name = name.strip()
         if not name:
@@ -54,12 +98,29 @@ def save_extras(ws: "Workspace", names: Sequence[str]) -> None:
     ws.store.set_setting(EXTRAS_SETTING, list(dict.fromkeys(n.strip() for n in names if n.strip())))
 
 
+def table_fingerprint(ws: "Workspace") -> tuple[Any, ...]:
+    """A cheap summary of what the table is built from (answers, jobs, checkpoints, curation,
+    exports, the Results settings, the spec): while it is unchanged, a rebuilt table would be the same."""
+    queries = (
+        "SELECT COUNT(*), MAX(created_at) FROM answers",
+        "SELECT COUNT(*), MAX(updated_at) FROM jobs",
+        "SELECT COUNT(*) FROM job_checkpoints",
+        "SELECT COUNT(*), MAX(updated_at) FROM selections",
+        "SELECT COUNT(*), MAX(created_at) FROM exports",
+    )
+    counts = tuple(tuple(ws.store.execute(sql)[0]) for sql in queries)
+    # repr, not the spec object: a spec changed in place must not compare equal to itself.
+    return (*counts, tuple(saved_extras(ws)), ws.store.setting(CHECKPOINTS_SETTING, False), repr(ws.spec), ws.base_url)
+
+
 @dataclass
 class EvalRun:
     """What one evaluation run did, model by model."""
 
     results: list["RunResult"] = field(default_factory=list)
     stopped: str | None = None  # None, "cancelled", "budget", "limit"
+    reasons: dict[str, str] = field(default_factory=dict)
+    """model → why its rows were not asked and running again will not help (for `build_table`)."""
 
     @property
     def cost_usd(self) -> float:
@@ -80,7 +141,7 @@ class EvalRun:
 
     def to_json(self) -> dict[str, Any]:
         return {"stopped": self.stopped, "requests": self.requests, "cost_usd": round(self.cost_usd, 6),
-                "models": [r.to_json() for r in self.results]}
+                "models": [r.to_json() for r in self.results], "reasons": self.reasons}
 
 
 ProgressCallback = Callable[[int, int, "Progress"], None]
@@ -101,7 +162,7 @@ def run_evaluation(
     """Have each model answer the eval rows it has not answered yet, one model after another.
 
     A model that fails (an unknown model name, every request refused) does not stop the others;
-    cancelling or reaching the budget stops the whole run.
+    cancelling or reaching the budget stops the whole run. Models with a `skip` reason are passed by.
 
     Args:
         limit: ask each model at most this many rows (a partial run; resume by calling again).
@@ -111,10 +172,12 @@ def run_evaluation(
             a budget and is not run while one is set.
     """
     from distill_tui.core.generate import Controls, run_model, spent
+    from distill_tui.core.report import money
 
     run = EvalRun()
     controls = controls or Controls()
     budget = budget_usd if budget_usd is not None else ws.spec.generation.budget_usd
+    models = [m for m in models if not m.skip]
     for index, model in enumerate(models):
         if controls.cancelled:
             run.stopped = "cancelled"
@@ -138,7 +201,12 @@ def run_evaluation(
         if on_model_done is not None:
             on_model_done(model, result)
         if result.stopped == "budget" and not result.price_known:
+            run.reasons[model.name] = NO_PRICE if ws.prices.price(model.name) is None else result.message
             continue  # this model alone could not be held to the budget; the others can
+        if result.stopped == "budget":
+            run.reasons[model.name] = result.message
+            spent_all = f"the evaluation budget ({money(budget)}) was spent before its turn; raise budget_usd to go on"
+            run.reasons.update((m.name, spent_all) for m in models[index + 1:])
         if result.stopped in ("cancelled", "budget"):
             run.stopped = result.stopped
             break

@@ -67,6 +67,29 @@ def n_cell(row: "ModelRow") -> str:
     return f"{row.n}" if row.n == row.eval_rows else f"{row.n}/{row.eval_rows}"
 
 
+def row_note(row: "ModelRow", name: str | None = None) -> str | None:
+    """The line under the table saying why a model has no score, or only part of one (after an
+    evaluation run); None when it answered every eval row. `name`: how to write the model's name."""
+    name = name or row.model
+    if row.status == "failed":
+        return f"{name}: FAILED, no row answered" + (f" ({row.last_error})" if row.last_error else "")
+    if row.reason and row.status == "not run":
+        return f"{name}: not run: {row.reason}"
+    if row.reason:
+        return f"{name}: {row.failed + row.missing} rows not asked: {row.reason}"
+    if row.status == "not run":
+        return f"{name}: not run (stopped before its turn); run eval again"
+    if row.status == "partial":
+        return (f"{name}: {row.failed} failed and {row.missing} missing rows are left out of n "
+                f"(coverage {pct(row.coverage)}); run eval again to retry them")
+    return None
+
+
+def notes(table: "ComparisonTable") -> list[str]:
+    """Every note of the table: the models without a full score, then the models left out."""
+    return [n for n in (row_note(r) for r in table.rows) if n] + [m.skip for m in table.skipped if m.skip]
+
+
 def wins(row: "ModelRow") -> str:
     """Discordant pairs against the base student, as +wins/−losses."""
     if row.role == "base student" or row.paired_n == 0:
@@ -136,11 +159,8 @@ def markdown(table: "ComparisonTable", selected: str | None = None, confusions: 
     for row in table.rows:
         out.append("| " + " | ".join(_md_escape(fn(row)) for _, _, fn in COLUMNS) + " |")
     out += ["", LEGEND, ""]
-    failed = [r for r in table.rows if r.status == "failed"]
-    for row in failed:
-        out.append(f"- **{_md_escape(row.model)}** failed, no row answered" + (f": {row.last_error}" if row.last_error else ""))
-    if failed:
-        out.append("")
+    lines = notes(table)
+    out += [f"- {_md_escape(line)}" for line in lines] + ([""] if lines else [])
     shown = [r for r in table.rows if table.details.get(r.model) and table.details[r.model].confusions]
     if shown:
         out += ["## Largest confusions", "", "| model | gold | answered | count |", "|---|---|---|---:|"]

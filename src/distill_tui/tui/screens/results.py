@@ -17,24 +17,15 @@ from textual.widgets import DataTable, Static
 from distill_tui.core import report
 from distill_tui.core.errors import UserError
 from distill_tui.tui.screens.base import BaseScreen
-from distill_tui.tui.widgets.results_detail import MODES, ClassDetail
+from distill_tui.tui.widgets.results_detail import MODES, ClassDetail, short_model
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
-
-MODEL_WIDTH = 26
-
-
-def short_model(name: str, width: int = MODEL_WIDTH) -> str:
-    """A model name cut in the middle, keeping the distinctive end of `ft:` names."""
-    if len(name) <= width:
-        return name
-    head = (width - 1) // 2
-    return name[:head] + "…" + name[len(name) - (width - 1 - head):]
 
 
 @dataclass
 class TableReady(Message):
     table: Any
     models: list[Any]
+    fingerprint: Any = None
 
 
 @dataclass
@@ -85,16 +76,21 @@ already saved are reused, so **r** after an interruption only asks for what is m
 - **inval**: answers that are not one of the labels (counted as wrong). **agree**: same answer as the teacher.
 - **$/1k**: 1,000 predictions at list price; **spent**: what the saved answers cost.
 
+A model **r** cannot ask says why under the table: one with no known price while `budget_usd` is
+set (add it to prices.toml or remove the budget), or a fine-tuned model trained on another provider
+(evaluate it there with `--base-url`).
+
 Scroll right for the rest of the columns. The pane below shows the highlighted model's per-class
 accuracy and largest confusions, or its confusion matrix (**c** switches, and hides it).
 """
+    # Short descriptions: with the app's "? Help" and "1-6 Screens" the footer must fit 80 columns.
     BINDINGS = [
-        Binding("r", "run", "Run/resume"),
+        Binding("r", "run", "Run"),
         Binding("x", "cancel", "Cancel"),
         Binding("c", "cycle_detail", "Detail"),
-        Binding("m", "add_model", "Add model"),
+        Binding("m", "add_model", "Add"),
         Binding("d", "remove_model", "Remove model", show=False),
-        Binding("k", "toggle_checkpoints", "Checkpoints"),
+        Binding("k", "toggle_checkpoints", "Ckpts"),
         Binding("e", "export", "Export"),
     ]
     DEFAULT_CSS = """
@@ -102,7 +98,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     ResultsScreen #summary.warning { color: $warning; text-style: bold; }
     ResultsScreen #summary.error { color: $error; }
     ResultsScreen #models { height: auto; max-height: 9; }
-    ResultsScreen #status { height: 1; padding: 0 1; }
+    ResultsScreen #status { height: auto; max-height: 4; padding: 0 1; }
+    ResultsScreen #status.blocked { color: $warning; }
     ResultsScreen ClassDetail { border-top: solid $panel-lighten-2; }
     """
 
@@ -121,6 +118,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._controls: Any = None
         self._note: str | None = None
         self._failures: dict[str, str] = {}  # model → the error that stopped its last run
+        self._reasons: dict[str, str] = {}  # model → why the last run did not ask it (EvalRun.reasons)
+        self._fingerprint: Any = None  # what the shown table was built from
         self.last_export: Path | None = None
 
     def on_mount(self) -> None:
@@ -129,9 +128,11 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
             table.add_column(Text(short, justify="left" if i < 2 else "right"), key=header)
 
     def on_screen_resume(self) -> None:
-        # Each visit (the first included) re-reads the workspace: a job may have finished meanwhile.
-        # During a run the table follows the run's messages instead.
-        if not self.running:
+        # A visit (or a closed dialog) rebuilds the table only when what it is built from changed, e.g.
+        # a job finished meanwhile. During a run the table follows the run's messages instead.
+        from distill_tui.core.evaluate_run import table_fingerprint
+
+        if not self.running and (self._fingerprint is None or table_fingerprint(self.workspace) != self._fingerprint):
             self.load_table()
 
     def on_unmount(self) -> None:
@@ -151,21 +152,25 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
     def load_table(self) -> None:
         """Rebuild the table from the saved answers (in a worker)."""
-        self._build_table(dict(self._failures))
+        self._build_table(dict(self._failures), dict(self._reasons))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="results-table")
-    def _build_table(self, failures: dict[str, str]) -> None:
+    def _build_table(self, failures: dict[str, str], reasons: dict[str, str]) -> None:
         from distill_tui.core.evaluate import build_table
+        from distill_tui.core.evaluate_run import table_fingerprint
 
         try:
+            # Taken first: a change while the table is built shows as a change on the next visit.
+            fingerprint = table_fingerprint(self.workspace)
             models = self._models_of_interest()
-            self.post_message(TableReady(build_table(self.workspace, models, failures), models))
+            table = build_table(self.workspace, models, failures, reasons)
+            self.post_message(TableReady(table, models, fingerprint))
         except UserError as exc:
             self.post_message(TableFailed(str(exc)))
 
     @on(TableReady)
     def show_table(self, message: TableReady) -> None:
-        self._table, self._models = message.table, message.models
+        self._table, self._models, self._fingerprint = message.table, message.models, message.fingerprint
         widget = self.query_one("#models", DataTable)
         keep = self._selected
         widget.clear()
@@ -190,6 +195,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
     @on(TableFailed)
     def show_failure(self, message: TableFailed) -> None:
+        self._fingerprint = None  # try again on the next visit
         summary = self.query_one("#summary", Static)
         summary.update(Text(message.error))
         summary.set_class(True, "error")
@@ -200,26 +206,34 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         summary.set_class(False, "error")
         summary.set_class(not table.leak.ok, "warning")
         parts = [table.leak.line(), f"prices as of {table.prices_as_of}"]
-        if not any(r.role == "distilled" for r in table.rows):
+        if not any(r.role == "distilled" for r in [*table.rows, *table.skipped]):
             parts.insert(0, "no fine-tuned model yet: press 5 for jobs")
         summary.update(Text(" · ".join(parts)))
 
     def _show_idle_status(self, note: str | None = None) -> None:
-        """The status line when nothing runs: the last outcome (kept across reloads), else what to do."""
+        """The status when nothing runs: the last outcome (kept across reloads), else what to do; then
+        why a model is not asked at all (no price under a budget, trained on another provider)."""
         status = self.query_one("#status", Static)
         self._note = note or self._note
-        if self._note:
-            status.update(Text(self._note))
-            return
         table = self._table
-        if table is None:
-            return
-        todo = [r for r in table.rows if r.status != "ok"]
-        if todo:
-            status.update(Text(f"{len(todo)} of {len(table.rows)} models have rows to answer: press r to run "
-                               f"(saved answers are reused)", style="dim"))
-        else:
-            status.update(Text(f"every model answered all {table.eval_rows} eval rows", style="dim"))
+        lines = [Text(self._note)] if self._note else []
+        blocked: list[str] = []
+        if table is not None:
+            todo = [r for r in table.rows if r.status != "ok" and not r.reason]
+            blocked = [report.row_note(r, name=short_model(r.model)) or "" for r in table.rows if r.reason]
+            blocked += [m.skip for m in table.skipped if m.skip]
+            if not self._note and todo:
+                lines.append(Text(f"{len(todo)} of {len(table.rows)} models have rows to answer: press r to run "
+                                  f"(saved answers are reused)", style="dim"))
+            elif not self._note and not blocked:
+                lines.append(Text(f"every model answered all {table.eval_rows} eval rows", style="dim"))
+        if blocked:
+            shown = blocked[: 2 - bool(lines)]  # each note takes about two lines of the four
+            more = len(blocked) - len(shown)
+            lines += [Text(line, style="bold") for line in shown[:-1]]
+            lines.append(Text(shown[-1] + (f" (+{more} more)" if more else ""), style="bold"))
+        status.set_class(bool(blocked), "blocked")
+        status.update(Text("\n").join(lines))
 
     def _show_detail(self) -> None:
         pane = self.query_one(ClassDetail)
@@ -228,7 +242,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
             return
         row = self._table.row(self._selected or "")
         failure = (row.last_error or "every request failed") if row is not None and row.status == "failed" else None
-        pane.show(self._table.details.get(self._selected or ""), self._detail_mode, failure)
+        reason = row.reason if row is not None else None
+        pane.show(self._table.details.get(self._selected or ""), self._detail_mode, failure, reason)
 
     @on(DataTable.RowHighlighted, "#models")
     def model_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -289,6 +304,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
             self.notify(f"{message.model.name}: {self._failures[result.model]}", severity="error", timeout=8)
         else:
             self._failures.pop(result.model, None)
+        if result.stopped == "budget":
+            self.notify(f"{message.model.name}: {result.message}", severity="warning", timeout=8)
         self.load_table()
 
     @on(EvalFinished)
@@ -299,6 +316,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
             self.notify(message.error, severity="error")
             return
         run = message.run
+        self._reasons = dict(run.reasons)
         what = {"cancelled": "cancelled", "budget": "stopped at the budget"}.get(run.stopped or "", "finished")
         self._show_idle_status(f"Evaluation {what}: {run.requests} requests, ${run.cost_usd:.4f} this run")
         self.load_table()

@@ -21,6 +21,17 @@ LABEL_WIDTH = 18
 """Per-class labels are cut to this, so the scores fit beside the confusions at 80 columns."""
 
 
+MODEL_WIDTH = 26
+
+
+def short_model(name: str, width: int = MODEL_WIDTH) -> str:
+    """A model name cut in the middle, keeping the distinctive end of `ft:` names."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[len(name) - (width - 1 - head):]
+
+
 def abbreviate(labels: list[str], width: int = 5) -> list[str]:
     """Short, distinct column headers: "Pinot Noir" → "PinNo", "Merlot" → "Merlo"."""
     out: list[str] = []
@@ -43,8 +54,8 @@ class ClassDetail(Vertical):
     ClassDetail #detail-title { height: 1; color: $text-muted; }
     ClassDetail ContentSwitcher { height: 1fr; }
     ClassDetail #classes-view { height: 1fr; }
-    ClassDetail #per-class { width: 1fr; height: 1fr; }
-    ClassDetail #confusions { width: 38; height: 1fr; padding-left: 1; }
+    ClassDetail #per-class { width: auto; max-width: 60%; height: 1fr; scrollbar-size-horizontal: 0; }
+    ClassDetail #confusions { width: 1fr; height: 1fr; padding-left: 1; }
     ClassDetail #matrix { height: 1fr; }
     ClassDetail #no-detail { height: 1fr; color: $text-muted; }
     """
@@ -61,8 +72,14 @@ class ClassDetail(Vertical):
     def on_mount(self) -> None:
         self.query_one("#per-class", DataTable).add_columns("label", "n", "acc", "prec", "f1")
 
-    def show(self, detail: "ClassReport | None", mode: str, failure: str | None = None) -> None:
-        """Show a model's detail in `mode` ("classes" or "matrix"); `failure` says why it has none."""
+    def show(self, detail: "ClassReport | None", mode: str, failure: str | None = None,
+             reason: str | None = None) -> None:
+        """Show a model's detail in `mode` ("classes" or "matrix").
+
+        Args:
+            failure: why its every request failed.
+            reason: why it is not asked (r does nothing for it until this is fixed).
+        """
         switcher = self.query_one(ContentSwitcher)
         title = self.query_one("#detail-title", Static)
         if detail is None or detail.n == 0:
@@ -71,14 +88,18 @@ class ClassDetail(Vertical):
             if failure:
                 body = Text.assemble(("FAILED", "bold reverse"), f" {failure}\n",
                                      ("Failed rows are not counted as wrong; fix the cause and press r.", "dim"))
+            elif reason:
+                body = Text.assemble(("NOT RUN", "bold reverse"), f" {reason}\n",
+                                     ("r does not ask this model until that is fixed.", "dim"))
             else:
                 body = Text("Per-class accuracy and confusions appear once the model has answered (press r).",
                             style="dim")
             self.query_one("#no-detail", Static).update(body)
             switcher.current = "no-detail"
             return
-        view = "per-class accuracy · largest confusions" if mode == "classes" else "confusion matrix (rows: gold)"
-        title.update(Text.assemble((detail.model, "bold"), f"  {view} over {detail.n} answers  (c: switch view)"))
+        # Kept within 80 columns: a long ft: name is cut in the middle; the footer's "c" switches views.
+        view = "per-class accuracy" if mode == "classes" else "confusions (rows: gold)"
+        title.update(Text.assemble((short_model(detail.model, 40), "bold"), f"  {view} · {detail.n} answers"))
         if mode == "matrix":
             self._show_matrix(detail)
             switcher.current = "matrix"
