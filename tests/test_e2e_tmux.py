@@ -81,7 +81,7 @@ def test_whole_loop_in_tmux(tmp_path):
         term.send("c")
         screen = term.wait_for("420 selected")
         term.send("e")
-        term.wait_for("Write the training file")
+        term.wait_for("enter: write")
         term.send("Enter")
         term.wait_for("wrote 420 examples")
 

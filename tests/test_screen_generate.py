@@ -126,7 +126,10 @@ async def test_progress_messages_coalesce():
 
 def _freeze(progress):
     """The timings of a finished run, fixed so the snapshot does not depend on the machine."""
-    return dataclasses.replace(progress, elapsed_s=2.0, rows_per_s=15.0, tokens_per_s=2_345.0, eta_s=0.0)
+    limiter = {**progress.limiter, "requests_per_min": 1_200.0, "tokens_per_min": 2_000_000.0, "scale": 1.0,
+               "paused_for_s": 0.0, "paused_until": 0.0}
+    return dataclasses.replace(progress, elapsed_s=2.0, rows_per_s=15.0, tokens_per_s=2_345.0, eta_s=0.0,
+                               limiter=limiter)
 
 
 def test_snapshot_before_start(tmp_path, offline_server, snap_compare):

@@ -268,7 +268,9 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def show_progress(self, p: "Progress") -> None:
         """Paint one snapshot (also used by tests to show a fixed one)."""
         self.last_progress = p
-        self.query_one("#plan", Static).update(self._live_text(p))
+        if p.state in ("running", "paused", "stopping"):
+            # After the run, the plan is recounted from the store (refresh_plan) and shown instead.
+            self.query_one("#plan", Static).update(self._live_text(p))
         bar = self.query_one(ProgressBar)
         bar.update(total=max(1, p.total), progress=p.done + p.failed)
         self.query_one("#state", Label).update(p.state)
