@@ -186,27 +186,16 @@ The same run without a terminal: `distill-tui generate SPEC`.
 
     @staticmethod
     def _plan_text(plan: "Plan") -> str:
-        failed = f" ({plan.failed:,} failed)" if plan.failed else ""
-        line = (f"Teacher [b]{escape(plan.model)}[/b] · {plan.total:,} train rows · {plan.done:,} answered · "
-                f"{plan.to_ask:,} to ask{failed}")
-        cost = fmt.money(plan.cost_usd, unknown="unknown (no price)")
-        second = f"Estimated cost of the rest {cost} · spent so far {fmt.money(plan.spent_usd)}"
-        if plan.budget_usd is not None:
-            second += f" · budget {fmt.money(plan.budget_usd)}"
-        return f"{line}\n{second}"
+        return _plan_lines(plan.model, plan.total, plan.done, plan.to_ask, plan.failed,
+                           f"Estimated cost of the rest {fmt.money(plan.cost_usd, unknown='unknown (no price)')}",
+                           plan.spent_usd, plan.budget_usd)
 
     @staticmethod
     def _live_text(p: "Progress") -> str:
         """The two plan lines, kept current while a run goes on."""
-        to_ask = p.left + p.in_flight
-        failed = f" ({p.failed:,} failed)" if p.failed else ""
-        line = (f"Teacher [b]{escape(p.model)}[/b] · {p.total:,} train rows · {p.done:,} answered · "
-                f"{to_ask:,} to ask{failed}")
-        total = fmt.money(p.estimated_total_usd, unknown="unknown (no price)")
-        second = f"Estimated total {total} · spent so far {fmt.money(p.spent_usd)}"
-        if p.budget_usd is not None:
-            second += f" · budget {fmt.money(p.budget_usd)}"
-        return f"{line}\n{second}"
+        return _plan_lines(p.model, p.total, p.done, p.left + p.in_flight, p.failed,
+                           f"Estimated total {fmt.money(p.estimated_total_usd, unknown='unknown (no price)')}",
+                           p.spent_usd, p.budget_usd)
 
     # running ----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -344,3 +333,15 @@ The same run without a terminal: `distill-tui generate SPEC`.
             self.app.switch_mode("curate")
         except Exception as exc:  # noqa: BLE001 - a missing screen must not crash the app
             self.notify(f"Cannot open curation: {exc}", severity="error")
+
+
+def _plan_lines(model: str, total: int, done: int, to_ask: int, failed: int, cost: str, spent: float,
+                budget: float | None) -> str:
+    """The two lines on top of the screen: rows, and money."""
+    failed_text = f" ({failed:,} failed)" if failed else ""
+    line = (f"Teacher [b]{escape(model)}[/b] · {total:,} train rows · {done:,} answered · "
+            f"{to_ask:,} to ask{failed_text}")
+    second = f"{cost} · spent so far {fmt.money(spent)}"
+    if budget is not None:
+        second += f" · budget {fmt.money(budget)}"
+    return f"{line}\n{second}"
