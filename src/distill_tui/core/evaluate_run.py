@@ -18,31 +18,15 @@ if TYPE_CHECKING:
 
 EXTRAS_SETTING = "results.extra_models"
 CHECKPOINTS_SETTING = "results.checkpoints"
-OPENAI_URL = "https://api.openai.com/v1"
 
 
 def _url(value: str) -> str:
     return value.strip().rstrip("/").lower()
 
 
-def provider_url(ws: "Workspace") -> str:
-    """The provider the workspace calls, as configured: the `--base-url` override, the spec's
-    base_url ("offline" for the embedded provider), OPENAI_BASE_URL, the Azure endpoint, or OpenAI's.
-
-    The same form fine-tuning keeps with each job as `data["base_url"]`.
-    """
-    import os
-
-    provider = ws.spec.provider
-    url = ws.base_url or provider.base_url or os.environ.get("OPENAI_BASE_URL")
-    if not url and provider.kind == "azure":
-        url = provider.azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
-    return url or OPENAI_URL
-
-
 def same_provider(ws: "Workspace", url: str | None) -> bool:
     """Whether a job recorded with base URL `url` lives on the workspace's provider (no URL: yes)."""
-    from distill_tui.core.provider import is_offline
+    from distill_tui.core.provider import is_offline, provider_url
 
     if not url:
         return True

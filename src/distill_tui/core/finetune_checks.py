@@ -10,12 +10,12 @@ ids of earlier uploads are kept per provider and file version, so a retry after 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from distill_tui.core.errors import UserError
+from distill_tui.core.provider import provider_url  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     from distill_tui.core.finetune_backend import FineTuneBackend, JobRequest
@@ -27,7 +27,6 @@ DEFAULT_TOKEN_LIMIT = 65_536
 EXPORT_AGAIN = "export again (press e on the Curate screen, or `distill-tui export SPEC -o FILE`)"
 STALE_EXPORT = "the export is older than your selection: press e / run export again to include your changes"
 UPLOADS = "finetune_uploads"
-OPENAI_URL = "https://api.openai.com/v1"
 
 
 @dataclass
@@ -159,17 +158,6 @@ def check_files(workspace: "Workspace", request: "JobRequest") -> FileCheck:
 
 
 # --- uploads remembered for a retry -------------------------------------------------------------
-
-
-def provider_url(workspace: "Workspace") -> str:
-    """The provider jobs are made on, as configured: the `--base-url` override, the spec's base_url
-    ("offline" for the embedded provider), the Azure endpoint, or OpenAI's. Kept with each job
-    (`data["base_url"]`) so a job attached from another provider can be told apart."""
-    spec = workspace.spec
-    url = workspace.base_url or spec.provider.base_url or os.environ.get("OPENAI_BASE_URL")
-    if not url and spec.provider.kind == "azure":
-        url = spec.provider.azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
-    return (url or OPENAI_URL).rstrip("/")
 
 
 def upload_scope(workspace: "Workspace", backend: "FineTuneBackend") -> str:

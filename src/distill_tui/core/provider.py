@@ -13,9 +13,11 @@ if TYPE_CHECKING:
     import openai
 
     from distill_tui.core.spec import TaskSpec
+    from distill_tui.core.workspace import Workspace
 
 OFFLINE = "offline"
 OFFLINE_KEY = "offline"
+OPENAI_URL = "https://api.openai.com/v1"
 
 _offline_lock = threading.Lock()
 _offline_server: Any = None
@@ -92,3 +94,17 @@ def make_client(
         else:
             raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
     return openai.OpenAI(api_key=key, base_url=url, max_retries=max_retries, timeout=timeout)
+
+
+def provider_url(workspace: "Workspace") -> str:
+    """The provider a workspace calls, as configured: the `--base-url` override, the spec's base_url
+    ("offline" for the embedded provider), OPENAI_BASE_URL, the Azure endpoint, or OpenAI's.
+
+    Fine-tuning keeps it with each job (`data["base_url"]`), so evaluation can tell a job made on
+    another provider apart.
+    """
+    spec = workspace.spec
+    url = workspace.base_url or spec.provider.base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url and spec.provider.kind == "azure":
+        url = spec.provider.azure_endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+    return (url or OPENAI_URL).rstrip("/")
