@@ -78,3 +78,16 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     if isinstance(exc, openai.APIStatusError):
         return f"provider error ({exc.status_code}): {detail}", 1
     return f"{type(exc).__name__}: {detail}", 1
+
+
+def describe(exc: BaseException) -> tuple[str, int]:
+    """One line and an exit code for any exception: a user's mistake or failed work as it says,
+    an API error explained, anything else named by its type (whitespace folded, so one line)."""
+    from distill_tui.core.errors import UserError, WorkFailed
+
+    if isinstance(exc, (UserError, WorkFailed)):
+        return str(exc), exc.exit_code
+    explained = explain(exc)
+    if explained is not None:
+        return explained
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1

@@ -91,12 +91,8 @@ def classify(exc: BaseException, *, rows_succeeded: bool) -> str:
     return "fatal"
 
 
-def explain_line(exc: BaseException) -> tuple[str, int]:
-    """One line and an exit code for any exception a request can raise."""
-    explained = apierrors.explain(exc)
-    if explained is not None:
-        return explained
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1
+explain_line = apierrors.describe
+"""One line and an exit code for any exception a request can raise."""
 
 
 class Limits:

@@ -17,7 +17,6 @@ from textual.message import Message
 from textual.widgets import OptionList, Static, TabbedContent
 from textual.worker import get_current_worker
 
-from distill_tui.core.errors import UserError, WorkFailed
 from distill_tui.core.finetune import TERMINAL, JobPlan
 from distill_tui.core.finetune_errors import JobFailed, Stranded
 from distill_tui.core.finetune_follow import job_events
@@ -334,12 +333,9 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             self._status(str(exc), error=True)
             self.app.push_screen(TrainingClosedScreen.from_error(exc))
             return
-        if isinstance(exc, (UserError, WorkFailed)):
-            line = str(exc)
-        else:
-            from distill_tui.core.apierrors import explain
+        from distill_tui.core.apierrors import describe
 
-            line = (explain(exc) or (f"{type(exc).__name__}: {exc}", 1))[0]
+        line = describe(exc)[0]
         self._status(f"{message.action}: {line}", error=True)
         self.notify(line, title=f"Cannot {message.action}", severity="error")
 

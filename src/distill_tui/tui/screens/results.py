@@ -270,7 +270,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     @work(thread=True, exclusive=True, exit_on_error=False, group="results-eval")
     def run_eval(self, controls: Any) -> None:
         """Evaluate every model of interest; progress and results arrive as messages."""
-        from distill_tui.core.apierrors import explain
+        from distill_tui.core.apierrors import describe
         from distill_tui.core.evaluate_run import run_evaluation
 
         try:
@@ -279,11 +279,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
                 on_progress=lambda i, n, p: self.post_message(EvalProgress(i, n, p)),
                 on_model_done=lambda m, r: self.post_message(ModelEvaluated(m, r)),
             )
-        except UserError as exc:
-            self.post_message(EvalFinished(error=str(exc)))
-        except Exception as exc:  # an API error the engine let through: one line, not a traceback
-            explained = explain(exc)
-            self.post_message(EvalFinished(error=explained[0] if explained else f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # a user's mistake or an API error the engine let through: one line
+            self.post_message(EvalFinished(error=describe(exc)[0]))
         else:
             self.post_message(EvalFinished(run))
 

@@ -60,13 +60,9 @@ def shorten_path(path: str | Path, width: int) -> str:
 
 def error_line(exc: Exception) -> str:
     """One line for a failure in a worker (user mistakes and API errors explained; never a traceback)."""
-    from distill_tui.core.apierrors import explain
-    from distill_tui.core.errors import UserError, WorkFailed
+    from distill_tui.core.apierrors import describe
 
-    if isinstance(exc, (UserError, WorkFailed)):
-        return str(exc)
-    explained = explain(exc)
-    return explained[0] if explained else f"{type(exc).__name__}: {exc}"
+    return describe(exc)[0]
 
 
 class CurationTransfers:
