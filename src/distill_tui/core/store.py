@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from distill_tui.core.store_jobs import JobRecord, JobStore  # noqa: F401  (JobRecord re-exported)
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -154,28 +156,7 @@ def _answer_from_row(row: sqlite3.Row) -> Answer:
     return Answer(**data)
 
 
-@dataclass
-class JobRecord:
-    """A fine-tuning job as this workspace knows it."""
-
-    id: str
-    backend: str
-    base_model: str
-    status: str
-    fine_tuned_model: str | None = None
-    training_file: str | None = None
-    validation_file: str | None = None
-    local_training_path: str | None = None
-    local_validation_path: str | None = None
-    trained_tokens: int | None = None
-    error: str | None = None
-    created_at: float = 0.0
-    updated_at: float = 0.0
-    finished_at: float | None = None
-    data: dict[str, Any] | None = None
-
-
-class Store:
+class Store(JobStore):
     """A workspace database. Safe to share between threads (one connection behind a lock)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -374,63 +355,6 @@ class Store:
         self.execute(
             f"UPDATE runs SET status=?, finished_at=?{extra} WHERE id=?", [status, time.time(), *counts.values(), run_id]
         )
-
-    # jobs --------------------------------------------------------------------------------------
-    def save_job(self, job: JobRecord) -> None:
-        data = asdict(job)
-        data["data"] = json.dumps(data["data"]) if data["data"] is not None else None
-        now = time.time()
-        data["created_at"] = data["created_at"] or now
-        data["updated_at"] = now
-        columns = list(data)
-        self.execute(
-            f"INSERT OR REPLACE INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
-            [data[c] for c in columns],
-        )
-
-    def jobs(self) -> list[JobRecord]:
-        out = []
-        for row in self.execute("SELECT * FROM jobs ORDER BY created_at DESC"):
-            data = dict(row)
-            data["data"] = json.loads(data["data"]) if data["data"] else None
-            out.append(JobRecord(**data))
-        return out
-
-    def job(self, job_id: str) -> JobRecord | None:
-        return next((j for j in self.jobs() if j.id == job_id), None)
-
-    def save_events(self, job_id: str, events: Iterable[dict[str, Any]]) -> int:
-        """Save job events (dicts with id, created_at, level, type, message, data); returns how many were new."""
-        before = self.execute("SELECT COUNT(*) FROM job_events WHERE job_id=?", (job_id,))[0][0]
-        with self.transaction():
-            self._db.executemany(
-                "INSERT OR IGNORE INTO job_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (job_id, e["id"], e.get("created_at") or 0, e.get("level"), e.get("type"), e.get("message"),
-                     json.dumps(e.get("data")) if e.get("data") is not None else None)
-                    for e in events
-                ],
-            )
-        after = self.execute("SELECT COUNT(*) FROM job_events WHERE job_id=?", (job_id,))[0][0]
-        return int(after - before)
-
-    def events(self, job_id: str) -> list[dict[str, Any]]:
-        rows = self.execute("SELECT * FROM job_events WHERE job_id=? ORDER BY created_at, rowid", (job_id,))
-        return [{**dict(r), "data": json.loads(r["data"]) if r["data"] else None} for r in rows]
-
-    def save_checkpoints(self, job_id: str, checkpoints: Iterable[dict[str, Any]]) -> None:
-        with self.transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO job_checkpoints VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (job_id, c["id"], c.get("step"), c.get("model_name"), json.dumps(c.get("metrics")), c.get("created_at"))
-                    for c in checkpoints
-                ],
-            )
-
-    def checkpoints(self, job_id: str) -> list[dict[str, Any]]:
-        rows = self.execute("SELECT * FROM job_checkpoints WHERE job_id=? ORDER BY step", (job_id,))
-        return [{**dict(r), "metrics": json.loads(r["metrics"]) if r["metrics"] else None} for r in rows]
 
     # exports -----------------------------------------------------------------------------------
     def record_export(self, path: str, examples: int, tokens: int, validation_path: str | None = None,
