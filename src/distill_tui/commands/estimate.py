@@ -7,12 +7,7 @@ import sys
 from argparse import Namespace
 
 from distill_tui.core.errors import UserError
-
-
-def _money(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+from distill_tui.core.pricing import format_usd
 
 
 def parse_epochs(text: str | None) -> int | str | None:
@@ -44,15 +39,15 @@ def run(args: Namespace) -> int:
     for s in plan.stages:
         print(
             f"{s.name:<30} {s.model[:28]:<28} {s.requests:>9,} {s.input_tokens:>12,} {s.output_tokens:>11,} "
-            f"{_money(s.cost_usd):>10} {_money(s.batch_cost_usd):>10}"
+            f"{format_usd(s.cost_usd):>10} {format_usd(s.batch_cost_usd):>10}"
         )
         if s.note:
             print(f"{'':<30} {s.note}")
     print("-" * len(header))
-    print(f"{'total':<84}{_money(plan.total_cost_usd):>10} {_money(plan.total_batch_cost_usd):>10}")
+    print(f"{'total':<84}{format_usd(plan.total_cost_usd):>10} {format_usd(plan.total_batch_cost_usd):>10}")
     print(
-        f"per 1k predictions: teacher {_money(plan.teacher_cost_per_1k)}, distilled student "
-        f"{_money(plan.distilled_cost_per_1k)}"
+        f"per 1k predictions: teacher {format_usd(plan.teacher_cost_per_1k)}, distilled student "
+        f"{format_usd(plan.distilled_cost_per_1k)}"
         + (f"; distilling pays off after {plan.break_even_predictions:,} predictions" if plan.break_even_predictions else "")
     )
     for warning in plan.warnings:

@@ -12,6 +12,7 @@ from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
 from distill_tui.core.errors import UserError
+from distill_tui.core.pricing import format_usd
 
 if TYPE_CHECKING:
     from distill_tui.core.finetune import JobPlan
@@ -20,9 +21,7 @@ if TYPE_CHECKING:
 
 
 def money(value: float | None) -> str:
-    if value is None:
-        return "price unknown"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    return format_usd(value, unknown="price unknown")
 
 
 def _err(line: str = "") -> None:

@@ -13,18 +13,14 @@ from argparse import Namespace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distill_tui.core.pricing import format_usd
+
 if TYPE_CHECKING:
     from distill_tui.core.store import JobRecord, Store
 
 
 def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
-
-
-def _money(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def _provider_error(exc: Exception) -> str:
@@ -117,7 +113,8 @@ def run(args: Namespace) -> int:
     headers = ("id", "status", "model", "fine-tuned model", "created", "tokens", "cost")
     table = [
         (job.id, job.status + ("*" if source == "provider" else ""), job.base_model, job.fine_tuned_model or "-",
-         _when(job.created_at), "-" if job.trained_tokens is None else f"{job.trained_tokens:,}", _money(job_cost(job)))
+         _when(job.created_at), "-" if job.trained_tokens is None else f"{job.trained_tokens:,}",
+         format_usd(job_cost(job), unknown="-"))
         for _, job, source in rows
     ]
     if not args.spec:  # jobs of every workspace: say which

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from distill_tui.core.pricing import format_usd
+
 if TYPE_CHECKING:
     from distill_tui.core.generate import Progress
 
 
-def money(value: float | None, *, unknown: str = "unknown") -> str:
-    """Dollars with enough digits for small runs: $0.0123, $12.34."""
-    if value is None:
-        return unknown
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+money = format_usd
+"""Dollars as every progress line shows them (see `pricing.format_usd`)."""
 
 
 def duration(seconds: float | None) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from distill_tui.core import prompts, tokens
 from distill_tui.core.engine import Controls, Limits, Outcome, Pool
 from distill_tui.core.engine_plan import Plan, plan, row_status, spent, teacher_plan
+from distill_tui.core.pricing import format_usd
 from distill_tui.core.store import Answer
 
 if TYPE_CHECKING:
@@ -180,8 +181,6 @@ class _Recorder:
         ))
 
 
-def _money(value: float) -> str:
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
 
 
 def _run_unlocked(
@@ -346,7 +345,7 @@ def _result(
         message = f"cancelled: {len(ok)} done, {to_go} left; run again to resume"
     elif stopped == "budget":
         message = pool.stop_message or (
-            f"budget reached: {_money(total_spent)} spent of {_money(budget_usd or 0)}; {to_go} rows left "
+            f"budget reached: {format_usd(total_spent)} spent of {format_usd(budget_usd or 0)}; {to_go} rows left "
             "(raise budget_usd to go on)")
     elif stopped == "limit":
         message = f"smoke run: {t.ok} rows answered, {t.failed} failed; {to_go} rows left, run again to go on"

@@ -100,6 +100,13 @@ class PriceTable:
         return None if found is None else found[1].get("shutdown_date")
 
 
+def format_usd(value: float | None, *, unknown: str = "unknown") -> str:
+    """Dollars with enough digits for small runs: $0.0123 under a dollar, $12.34 above."""
+    if value is None:
+        return unknown
+    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
 def shutdown_warning(model: str, shutdown_date: str | None, today: dt.date | None = None) -> str | None:
     """A warning line for a model with a known shutdown date."""
     if not shutdown_date:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from distill_tui.core.pricing import format_usd
+
 if TYPE_CHECKING:
     from distill_tui.core.curate import Curation, Totals
 
@@ -61,9 +63,7 @@ def distribution_text(rows: list[tuple[str, int, int]], width: int = 28, limit: 
 
 
 def money(value: float | None) -> str:
-    if value is None:
-        return "price unknown"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+    return format_usd(value, unknown="price unknown")
 
 
 def totals_text(totals: "Totals", cap: int | None = None) -> Text:
