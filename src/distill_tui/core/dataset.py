@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from distill_tui.core import prompts
 from distill_tui.core.errors import DataError, SpecError
@@ -303,8 +303,3 @@ def summarize_columns(frame: "pd.DataFrame", limit_unique: int = 200_000) -> lis
         example = prompts.format_value(first.iloc[0]) if len(first) else prompts.MISSING
         out.append(ColumnSummary(name, str(column.dtype), non_null, unique, example[:60]))
     return out
-
-
-def row_dict(frame: "pd.DataFrame", position: int) -> dict[str, Any]:
-    """One row of a prepared frame as a plain dict."""
-    return frame.iloc[position].to_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from distill_tui.core import prompts, tokens
 from distill_tui.core.pricing import PriceTable, auto_epochs, shutdown_warning
@@ -93,16 +93,6 @@ class PromptCounter:
             + (len(enc.encode_ordinary("system")) if pr.system else 0)
         )
         self.schema_tokens = len(enc.encode_ordinary(tokens.schema_text(fmt))) if fmt else 0
-        self.columns = sorted(set(self._user.fields) | set(self._system.fields if self._system else ()))
-
-    def row_counter(self) -> Callable[[Sequence[Any]], int]:
-        """A function of a tuple of `self.columns` values giving the prompt tokens of that row."""
-        user = self._user.counter_for_columns(self.columns)
-        system = self._system.counter_for_columns(self.columns) if self._system else None
-        base = self.overhead + self.schema_tokens
-        if system is None:
-            return lambda values: base + user(values)
-        return lambda values: base + user(values) + system(values)
 
     def totals(self, frame: Any) -> tuple[int, list[int]]:
         """Sum and per-row prompt tokens over the rows of a DataFrame."""

@@ -70,8 +70,3 @@ def iter_requests(spec: "TaskSpec", data: "PreparedData", model: str, split: str
     for row in frame.to_dict("records"):
         body = request_body(spec, row, data.labels, model)
         yield RowRequest(int(row[ROW]), str(row[SPLIT]), str(row[label_col]), body, prompt_hash(body))
-
-
-def current_hashes(spec: "TaskSpec", data: "PreparedData", model: str, split: str | None = None) -> dict[int, str]:
-    """row_id → prompt hash of the current spec, for matching saved answers to today's prompts."""
-    return {r.row_id: r.prompt_hash for r in iter_requests(spec, data, model, split)}

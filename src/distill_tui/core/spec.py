@@ -7,7 +7,7 @@ the spec are relative to the spec file.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -339,8 +339,3 @@ def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
         if kept:
             out[section] = kept
     return out
-
-
-def replace_section(spec: TaskSpec, section: str, **changes: Any) -> TaskSpec:
-    """A shallow copy with one section's fields changed, without re-validation (for in-memory edits)."""
-    return replace(spec, **{section: replace(getattr(spec, section), **changes)})

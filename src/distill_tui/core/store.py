@@ -289,9 +289,6 @@ class Store(JobStore):
         rows = self.execute("SELECT row_id, prompt_hash FROM answers WHERE model=? AND status='ok'", (model,))
         return {(int(r[0]), r[1]) for r in rows}
 
-    def models_answered(self) -> list[str]:
-        return [r[0] for r in self.execute("SELECT DISTINCT model FROM answers ORDER BY model")]
-
     # selections --------------------------------------------------------------------------------
     def selections(self) -> dict[int, bool]:
         return {int(r[0]): bool(r[1]) for r in self.execute("SELECT row_id, selected FROM selections")}
@@ -304,9 +301,6 @@ class Store(JobStore):
                 "INSERT OR REPLACE INTO selections VALUES (?, ?, ?)",
                 [(int(r), int(bool(s)), now) for r, s in changes.items()],
             )
-
-    def clear_selections(self) -> None:
-        self.execute("DELETE FROM selections")
 
     # runs --------------------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -18,7 +18,6 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from distill_tui.tui.messages import SelectionChanged
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog
 from distill_tui.tui.widgets.curation_panes import (
@@ -215,7 +214,6 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         self.query_one("#totals", Static).update(totals_text(cur.totals(), cur.cap))
         self.query_one("#dist", DistributionPane).update(distribution_text(cur.distribution()))
         self._show_detail(self.table.position)
-        self.app.post_message(SelectionChanged())
 
     def _show_detail(self, position: int | None) -> None:
         pane = self.query_one("#detail", DetailPane)

@@ -15,7 +15,6 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from distill_tui.core.errors import UserError
-from distill_tui.tui.messages import SpecChanged
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.arrow_table import MeasuredArrowBackend
 from distill_tui.tui.widgets.label_bars import label_bars
@@ -181,7 +180,6 @@ label distribution.
             # Keep showing the last rows that worked, and the values that made them, so the fields
             # never show an edit that is not applied; the error line says what was wrong.
             self.workspace.set_spec(self._good_spec)
-            self.app.post_message(SpecChanged())
             self._restore_fields()
             self._error(message.error)
             return
@@ -294,7 +292,6 @@ label distribution.
         self.workspace.set_spec(new_spec)
         self._dirty = True
         self.query_one("#status", Static).update("Applying…")
-        self.app.post_message(SpecChanged())
         self.load(edited=True)
         self.action_focus_table()
 

@@ -15,7 +15,6 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
 from distill_tui.core.errors import UserError
-from distill_tui.tui.messages import SpecChanged
 from distill_tui.tui.screens.base import BaseScreen
 
 SHORT_NAMES = {
@@ -194,7 +193,6 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
             return
         self.workspace.set_spec(new_spec)
         self._dirty = True
-        self.app.post_message(SpecChanged())
         self.action_refresh()
         self.action_focus_table()
 
