@@ -50,3 +50,24 @@ def pytest_configure(config: pytest.Config) -> None:
     # The offline provider caches its trained models; keep that cache out of the user's home and
     # shared by the tests of one worker.
     os.environ["DISTILL_TUI_CACHE_DIR"] = tempfile.mkdtemp(prefix="distill-tui-cache-")
+
+
+@pytest.fixture
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's `snap_compare`, with every screen settled (tests/settle.py) after the
+    test's own `run_before`, so a busy machine photographs the same screen as an idle one."""
+    import inspect
+
+    from tests.settle import settle
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def before(pilot) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            await settle(pilot)
+
+        return snap_compare(app, *args, run_before=before, **kwargs)
+
+    return compare

@@ -19,6 +19,21 @@ from distill_tui.core.errors import UserError
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.results_detail import MODES, ClassDetail, short_model
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
+from distill_tui.tui.widgets.table_fill import fill_table
+
+_HEADERS = [(header, Text(short, justify="left" if i < 2 else "right"))
+            for i, (header, short, _) in enumerate(report.COLUMNS)]
+
+
+def _cells(row: Any) -> list[Text]:
+    """One model's row of the comparison table; the distilled student in bold."""
+    cells = [fn(row) for _, _, fn in report.COLUMNS]
+    cells[0] = short_model(row.model)
+    style = "bold" if row.role == "distilled" else ""
+    shown = [Text(c, style=style, justify="left" if i < 2 else "right") for i, c in enumerate(cells)]
+    if row.status == "failed":
+        shown[3] = Text("FAILED", style="bold reverse", justify="right")
+    return shown
 
 
 @dataclass
@@ -122,11 +137,6 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._fingerprint: Any = None  # what the shown table was built from
         self.last_export: Path | None = None
 
-    def on_mount(self) -> None:
-        table = self.query_one("#models", DataTable)
-        for i, (header, short, _) in enumerate(report.COLUMNS):
-            table.add_column(Text(short, justify="left" if i < 2 else "right"), key=header)
-
     def on_screen_resume(self) -> None:
         # A visit (or a closed dialog) rebuilds the table only when what it is built from changed, e.g.
         # a job finished meanwhile. During a run the table follows the run's messages instead.
@@ -173,15 +183,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._table, self._models, self._fingerprint = message.table, message.models, message.fingerprint
         widget = self.query_one("#models", DataTable)
         keep = self._selected
-        widget.clear()
-        for row in message.table.rows:
-            cells = [fn(row) for _, _, fn in report.COLUMNS]
-            cells[0] = short_model(row.model)
-            style = "bold" if row.role == "distilled" else ""
-            shown = [Text(c, style=style, justify="left" if i < 2 else "right") for i, c in enumerate(cells)]
-            if row.status == "failed":
-                shown[3] = Text("FAILED", style="bold reverse", justify="right")
-            widget.add_row(*shown, key=row.model)
+        fill_table(widget, _HEADERS, [(row.model, _cells(row)) for row in message.table.rows])
         names = [r.model for r in message.table.rows]
         if keep not in names:
             keep = report.default_selected(message.table)

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Static
 
 from distill_tui.core import report
+from distill_tui.tui.widgets.table_fill import fill_table
 
 if TYPE_CHECKING:
     from distill_tui.core.evaluate import ClassReport
@@ -69,9 +70,6 @@ class ClassDetail(Vertical):
             yield DataTable(id="matrix", cursor_type="cell", fixed_columns=1)
             yield Static("", id="no-detail")
 
-    def on_mount(self) -> None:
-        self.query_one("#per-class", DataTable).add_columns("label", "n", "acc", "prec", "f1")
-
     def show(self, detail: "ClassReport | None", mode: str, failure: str | None = None,
              reason: str | None = None) -> None:
         """Show a model's detail in `mode` ("classes" or "matrix").
@@ -108,14 +106,15 @@ class ClassDetail(Vertical):
             switcher.current = "classes-view"
 
     def _show_classes(self, detail: "ClassReport") -> None:
-        table = self.query_one("#per-class", DataTable)
-        table.clear()
+        rows = []
         for c in detail.classes:
             if c.n == 0:
                 continue
             label = c.label if len(c.label) <= LABEL_WIDTH else c.label[: LABEL_WIDTH - 1] + "…"
-            table.add_row(Text(label), str(c.n), report.pct(c.accuracy, 0), report.pct(c.precision, 0),
-                          report.pct(c.f1, 0))
+            rows.append((None, [Text(label), str(c.n), report.pct(c.accuracy, 0), report.pct(c.precision, 0),
+                                report.pct(c.f1, 0)]))
+        columns = [(name, name) for name in ("label", "n", "acc", "prec", "f1")]
+        fill_table(self.query_one("#per-class", DataTable), columns, rows)
         lines = Table.grid(padding=(0, 1))
         lines.add_column(overflow="ellipsis", no_wrap=True, max_width=30)
         lines.add_column(justify="right")
@@ -127,12 +126,9 @@ class ClassDetail(Vertical):
         self.query_one("#confusions", Static).update(lines)
 
     def _show_matrix(self, detail: "ClassReport") -> None:
-        table = self.query_one("#matrix", DataTable)
-        table.clear(columns=True)
         shorts = abbreviate(detail.predicted_labels)
-        table.add_column("gold \\ answer", key="gold")
-        for label, short in zip(detail.predicted_labels, shorts):
-            table.add_column(short, key=label)
+        columns: list[tuple[str, Text | str]] = [("gold", "gold \\ answer"), *zip(detail.predicted_labels, shorts)]
+        rows = []
         for gold in detail.gold_labels:
             cells: list[Text | str] = [Text(gold)]
             for pred in detail.predicted_labels:
@@ -141,4 +137,5 @@ class ClassDetail(Vertical):
                     cells.append(Text("·", style="dim"))
                 else:
                     cells.append(Text(str(count), style="bold" if gold == pred else "reverse"))
-            table.add_row(*cells, key=gold)
+            rows.append((gold, cells))
+        fill_table(self.query_one("#matrix", DataTable), columns, rows)
