@@ -93,3 +93,18 @@ def test_fixed_epochs(tmp_path):
     spec = load_spec(write_spec(tmp_path))
     plan = build_estimate(spec, dataset.prepare(spec), pricing.load_prices(), n_epochs=2)
     assert plan.n_epochs == 2 and plan.stages[3].input_tokens == 2 * plan.training_tokens_per_epoch
+
+
+@pytest.mark.parametrize("teacher", ["gpt-4o", "my-local-llama"])
+def test_headless_estimate_fits_80_columns(tmp_path, capsys, teacher):
+    from distill_tui.cli import main
+
+    spec = write_spec(tmp_path, teacher={"model": teacher}, student={"model": "gpt-4o-mini"})
+    assert main(["estimate", str(spec)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = [line for line in lines if line.startswith(("stage", "teacher:", "total"))]
+    assert len(table) == 4 and all(len(line) <= 80 for line in table), table
+    assert f"models: teacher {teacher} · student gpt-4o-mini" in lines
+    assert len({len(line) for line in table}) == 1  # right-aligned columns end together
+    if teacher == "my-local-llama":
+        assert any("price unknown" in line for line in lines)

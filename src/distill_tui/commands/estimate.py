@@ -33,25 +33,47 @@ def run(args: Namespace) -> int:
         print(json.dumps(plan.to_json()))
         return 0
     print(f"{plan.rows:,} rows: {plan.train_rows:,} train, {plan.eval_rows:,} eval   (prices as of {plan.prices_as_of})")
-    header = f"{'stage':<30} {'model':<28} {'requests':>9} {'input tok':>12} {'output tok':>11} {'cost':>10} {'batch':>10}"
-    print(header)
-    print("-" * len(header))
-    for s in plan.stages:
-        print(
-            f"{s.name:<30} {s.model[:28]:<28} {s.requests:>9,} {s.input_tokens:>12,} {s.output_tokens:>11,} "
-            f"{format_usd(s.cost_usd):>10} {format_usd(s.batch_cost_usd):>10}"
-        )
-        if s.note:
-            print(f"{'':<30} {s.note}")
-    print("-" * len(header))
-    print(f"{'total':<84}{format_usd(plan.total_cost_usd):>10} {format_usd(plan.total_batch_cost_usd):>10}")
-    print(
-        f"per 1k predictions: teacher {format_usd(plan.teacher_cost_per_1k)}, distilled student "
-        f"{format_usd(plan.distilled_cost_per_1k)}"
-        + (f"; distilling pays off after {plan.break_even_predictions:,} predictions" if plan.break_even_predictions else "")
-    )
+    print(models_line(plan.stages))
+    for line in stage_table(plan):
+        print(line)
+    print(f"per 1k predictions: teacher {format_usd(plan.teacher_cost_per_1k)}, "
+          f"distilled student {format_usd(plan.distilled_cost_per_1k)}")
+    if plan.break_even_predictions:
+        print(f"distilling pays off after {plan.break_even_predictions:,} predictions")
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for note in plan.notes:
         print(f"note: {note}")
     return 0
+
+
+_NUMBERS = ("requests", "input tok", "output tok", "cost", "batch")
+
+
+def models_line(stages: list) -> str:
+    """The teacher and the student, once, so the table itself fits 80 columns (the distilled student
+    is the student's fine-tuned name)."""
+    teacher = next((s.model for s in stages if s.name.startswith("teacher")), "?")
+    student = next((s.model for s in stages if s.name.startswith("base student")), "?")
+    return f"models: teacher {teacher} · student {student}"
+
+
+def stage_table(plan) -> list[str]:
+    """The stages as aligned text lines, each column as wide as its widest value."""
+    rows = [(s.name, [f"{s.requests:,}", f"{s.input_tokens:,}", f"{s.output_tokens:,}", format_usd(s.cost_usd),
+                      format_usd(s.batch_cost_usd)], s.note) for s in plan.stages]
+    total = ("total", ["", "", "", format_usd(plan.total_cost_usd), format_usd(plan.total_batch_cost_usd)], None)
+    first = max(len("stage"), *(len(name) for name, _, _ in [*rows, total]))
+    widths = [max(len(head), *(len(cells[i]) for _, cells, _ in [*rows, total])) for i, head in enumerate(_NUMBERS)]
+
+    def line(name: str, cells: list[str]) -> str:
+        return "  ".join([f"{name:<{first}}", *(f"{c:>{w}}" for c, w in zip(cells, widths))])
+
+    header = line("stage", list(_NUMBERS))
+    out = [header, "-" * len(header)]
+    for name, cells, note in rows:
+        out.append(line(name, cells))
+        if note:
+            out.append(f"{'':<{first}}  {note}")
+    out += ["-" * len(header), line(*total[:2])]
+    return out
