@@ -11,7 +11,7 @@ from distill_tui.core.finetune import (
     JobRequest, ModelUnavailable, TrainingClosed, backend_for, create_job, plan_job, request_for,
 )
 from distill_tui.core.finetune_follow import (
-    PollPolicy, attach_job, cancel_job, follow_job, job_events, job_json, metrics_series,
+    PollPolicy, attach_job, cancel_job, control_job, follow_job, job_events, job_json, metrics_series,
 )
 from distill_tui.core.workspace import Workspace
 from tests.helpers import write_spec
@@ -106,6 +106,29 @@ def test_cancel(workspace):
     assert cancelled.status == "cancelled"
     assert workspace.store.job(record.id).status == "cancelled"
     assert follow_job(workspace, record.id, poll=FAST).status == "cancelled"
+
+
+def test_pause_and_resume(tmp_path):
+    from distill_tui.core.errors import UserError
+    from tests.conftest_offline import running
+
+    with running(job_seconds=6.0) as server:
+        ws = make_workspace(tmp_path, server.base_url, lines=40)
+        try:
+            record = create_job(ws, request_for(ws))
+            with pytest.raises(UserError, match="only a running job can be paused"):
+                control_job(ws, record.id, "pause")  # still validating its files
+            follow_job(ws, record.id, poll=FAST, should_stop=lambda: ws.store.job(record.id).status == "running")
+            assert control_job(ws, record.id, "pause").status == "paused"
+            assert ws.store.job(record.id).status == "paused"
+            with pytest.raises(UserError, match="only a running job can be paused"):
+                control_job(ws, record.id, "pause")
+            assert control_job(ws, record.id, "resume").status == "running"
+            done = follow_job(ws, record.id, poll=FAST)
+            assert done.status == "succeeded" and done.fine_tuned_model
+            assert {"Fine-tuning job paused", "Fine-tuning job resumed"} <= {e["message"] for e in job_events(ws.store, record.id)}
+        finally:
+            ws.close()
 
 
 def test_reattach_after_a_restart_shows_the_history_and_resumes(tmp_path, offline_server):

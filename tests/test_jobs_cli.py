@@ -151,3 +151,37 @@ def test_unknown_model_exit_2(tmp_path, offline_server, capsys):
     spec = write_spec(tmp_path, provider={"base_url": offline_server.base_url}, student={"model": "nope-model"})
     assert main(["finetune", str(spec), "--yes"]) == 2
     assert "nope-model cannot be fine-tuned" in capsys.readouterr().err
+
+
+def test_pause_resume_and_cancel_headless(tmp_path, capsys):
+    import time
+
+    from tests.conftest_offline import client_for, running
+
+    with running(job_seconds=8.0) as server:
+        ws = make_workspace(tmp_path, server.base_url, lines=40)
+        ws.close()
+        spec = str(tmp_path / "spec.toml")
+        assert main(["finetune", spec, "--yes"]) == 0
+        job_id = capsys.readouterr().out.strip()
+        client = client_for(server)
+        deadline = time.monotonic() + 30
+        while client.fine_tuning.jobs.retrieve(job_id).status != "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+        assert main(["finetune", spec, "--pause"]) == 2
+        assert "--pause needs the job: --job ID" in capsys.readouterr().err
+        assert main(["finetune", spec, "--job", job_id, "--pause", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["status"] == "paused"
+        assert main(["finetune", spec, "--job", job_id, "--pause"]) == 2  # already paused: one line, no traceback
+        err = capsys.readouterr().err
+        assert "only a running job can be paused" in err and "Traceback" not in err
+        assert main(["jobs", spec, "--json", "--local"]) == 0
+        assert [j["status"] for j in json.loads(capsys.readouterr().out)["jobs"] if j["id"] == job_id] == ["paused"]
+
+        assert main(["finetune", spec, "--job", job_id, "--resume", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["status"] == "running"
+        assert main(["finetune", spec, "--job", job_id, "--cancel"]) == 2  # not a terminal, no --yes
+        assert "pass --yes to cancel the job" in capsys.readouterr().err
+        assert main(["finetune", spec, "--job", job_id, "--cancel", "--yes", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["status"] == "cancelled"

@@ -270,3 +270,45 @@ def test_state_dir_keeps_files_jobs_models_and_completions_across_restarts(tmp_p
         messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id)]
         assert messages.count("Fine-tuning job started") == 1
         client.models.retrieve(job.fine_tuned_model)
+
+
+def _until(client, job_id, status, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while (job := client.fine_tuning.jobs.retrieve(job_id)).status != status and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return job
+
+
+def test_pause_and_resume(tmp_path):
+    lines = _lines(40)
+    with running(state_dir=tmp_path, job_seconds=3.0) as server:
+        client = client_for(server)
+        train = _upload(client, lines)
+        job = client.fine_tuning.jobs.create(model="offline-student", training_file=train.id)
+        with pytest.raises(openai.BadRequestError, match="only a running job can be paused"):
+            client.fine_tuning.jobs.pause(job.id)  # still validating its files
+        assert _until(client, job.id, "running").status == "running"
+        paused = client.fine_tuning.jobs.pause(job.id)
+        assert paused.status == "paused" and paused.estimated_finish is None
+        steps = len([e for e in client.fine_tuning.jobs.list_events(job.id) if e.type == "metrics"])
+        time.sleep(1.5)  # longer than the whole running phase: a paused job does not train
+        held = client.fine_tuning.jobs.retrieve(job.id)
+        assert held.status == "paused" and held.fine_tuned_model is None
+        assert len([e for e in client.fine_tuning.jobs.list_events(job.id) if e.type == "metrics"]) <= steps + 1
+        with pytest.raises(openai.BadRequestError, match="only a running job can be paused"):
+            client.fine_tuning.jobs.pause(job.id)
+    # Still paused after a restart of the provider; resumed, it finishes where it was.
+    with running(state_dir=tmp_path, job_seconds=1.0) as server:
+        client = client_for(server)
+        time.sleep(0.5)
+        assert client.fine_tuning.jobs.retrieve(job.id).status == "paused"
+        resumed = client.fine_tuning.jobs.resume(job.id)
+        assert resumed.status == "running" and resumed.estimated_finish is not None
+        done = _wait(client, job.id)
+        assert done.status == "succeeded" and done.fine_tuned_model
+        messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id)]
+        assert "Fine-tuning job paused" in messages and "Fine-tuning job resumed" in messages
+        steps = [e.data["step"] for e in client.fine_tuning.jobs.list_events(job.id) if e.type == "metrics"]
+        assert sorted(steps) == list(range(1, max(steps) + 1))
+        with pytest.raises(openai.BadRequestError, match="only a paused job can be resumed"):
+            client.fine_tuning.jobs.resume(job.id)

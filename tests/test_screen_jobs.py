@@ -365,3 +365,39 @@ def test_attach_from_the_screen(offline_server, tmp_path):
             assert ws.store.job(job_id).data["source"] == "attached"
 
     asyncio.run(run())
+
+
+def test_pause_and_resume_from_the_screen(tmp_path):
+    from distill_tui.core.finetune import create_job, request_for
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.widgets.job_details import timeline_text
+    from textual.widgets._footer import FooterKey
+    from tests.conftest_offline import running
+
+    with running(job_seconds=10.0) as server:
+        ws = Workspace.open(write_spec(tmp_path, provider={"base_url": server.base_url}))
+        path = write_training(tmp_path / "train.jsonl", n=40)
+        ws.store.record_export(str(path), examples=40, tokens=0)
+        job_id = create_job(ws, request_for(ws)).id
+
+        async def run() -> None:
+            app = DistillApp(ws)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.press("5")
+                screen = app.screen
+                keys = list(screen.query(FooterKey))
+                assert "Pause/resume" in {k.description for k in keys}
+                assert all(k.region.right <= 80 for k in keys)
+                await pilot.press("p")  # validating: nothing to pause yet, says so
+                await _wait_for(pilot, lambda: screen._local[job_id].status == "running")
+                await pilot.press("p")
+                await _wait_for(pilot, lambda: ws.store.job(job_id).status == "paused")
+                await _wait_for(pilot, lambda: screen._local[job_id].status == "paused")
+                assert "‖ paused" in timeline_text(screen._local[job_id]).plain
+                assert "p resumes it" in str(screen.query_one("#jobs-status").render())
+                await pilot.press("p")
+                await _wait_for(pilot, lambda: ws.store.job(job_id).status == "running")
+                await _wait_for(pilot, lambda: screen._local[job_id].status == "succeeded", timeout=60)
+
+        asyncio.run(run())
+        ws.close()

@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the job as one JSON object on stdout")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--job", default=None, metavar="ID", help="follow (reattach to) an existing job instead")
+    act = p.add_mutually_exclusive_group()
+    act.add_argument("--pause", action="store_true", help="pause the running job given by --job")
+    act.add_argument("--resume", action="store_true", help="resume the paused job given by --job")
+    act.add_argument("--cancel", action="store_true", help="cancel the job given by --job (asks unless --yes)")
     p.add_argument("--base-url", default=None, help="override the provider base URL")
 
     p = sub.add_parser("jobs", help="fine-tuning jobs known locally and on the provider")

@@ -1,5 +1,6 @@
-"""`distill-tui finetune SPEC [--follow] [--json] [--yes] [--job ID]`: create (or reattach to) a
-fine-tuning job from the newest export, and optionally follow it to the end.
+"""`distill-tui finetune SPEC [--follow] [--json] [--yes] [--job ID [--pause|--resume|--cancel]]`:
+create (or reattach to) a fine-tuning job from the newest export, pause, resume or cancel it, and
+optionally follow it to the end.
 
 Human lines go to stderr (stdout carries the job id, or the JSON object with `--json`).
 """
@@ -46,13 +47,13 @@ def describe_plan(plan: "JobPlan") -> list[str]:
     return lines
 
 
-def _confirm(args: Namespace) -> bool:
+def _confirm(args: Namespace, question: str = "Create this fine-tuning job?", doing: str = "create the job") -> bool:
     if args.yes:
         return True
     if not sys.stdin.isatty():
-        raise UserError("stdin is not a terminal: pass --yes to create the job without confirmation")
+        raise UserError(f"stdin is not a terminal: pass --yes to {doing} without confirmation")
     try:
-        print("Create this fine-tuning job? [y/N] ", end="", file=sys.stderr, flush=True)
+        print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
         answer = input()
     except EOFError:
         return False
@@ -115,17 +116,40 @@ def _stranded(exc: Any, as_json: bool = False, request: Any = None) -> int:
     return exc.exit_code
 
 
+def _control(workspace: Any, record: "JobRecord", action: str, args: Namespace) -> int:
+    """Pause, resume or cancel an attached job; then follow it when asked."""
+    from distill_tui.core.finetune_follow import control_job, follow_job, job_json
+
+    if action == "cancel" and not _confirm(args, f"Cancel {record.id}? Training stops for good and tokens "
+                                           "trained so far are billed.", "cancel the job"):
+        _err("not cancelled")
+        return 1
+    record = control_job(workspace, record.id, action)
+    _err(f"job {record.id}: {record.status}")
+    if args.follow and record.status not in ("succeeded", "failed", "cancelled", "paused"):
+        record = follow_job(workspace, record.id, on_update=print_update)
+        return _finish(record, args.json, True)
+    if args.json:
+        print(json.dumps(job_json(record)), flush=True)
+    return 0
+
+
 def run(args: Namespace) -> int:
     from distill_tui.core.finetune import ModelUnavailable, TrainingClosed, create_job, plan_job
     from distill_tui.core.finetune_follow import attach_job, follow_job
     from distill_tui.core.workspace import Workspace
 
+    action = next((name for name in ("pause", "resume", "cancel") if getattr(args, name, False)), None)
+    if action and not args.job:
+        raise UserError(f"--{action} needs the job: --job ID (see `distill-tui jobs`)")
     workspace = Workspace.open(args.spec, base_url=args.base_url)
     request = None
     try:
         if args.job:
             record = attach_job(workspace, args.job)
             _err(f"job {record.id}: {record.status} ({record.base_model})")
+            if action:
+                return _control(workspace, record, action, args)
         else:
             plan = plan_job(workspace)
             request = plan.request

@@ -92,6 +92,10 @@ class FineTuneBackend(Protocol):
 
     def cancel(self, job_id: str) -> JobSnapshot: ...
 
+    def pause(self, job_id: str) -> JobSnapshot: ...
+
+    def resume(self, job_id: str) -> JobSnapshot: ...
+
     def list_jobs(self, limit: int = 50) -> list[JobSnapshot]: ...
 
 
@@ -229,6 +233,12 @@ class OpenAIJobsBackend:
 
     def cancel(self, job_id: str) -> JobSnapshot:
         return snapshot_from(self.client.fine_tuning.jobs.cancel(job_id))
+
+    def pause(self, job_id: str) -> JobSnapshot:
+        return snapshot_from(self.client.fine_tuning.jobs.pause(job_id))
+
+    def resume(self, job_id: str) -> JobSnapshot:
+        return snapshot_from(self.client.fine_tuning.jobs.resume(job_id))
 
     def list_jobs(self, limit: int = 50) -> list[JobSnapshot]:
         return [snapshot_from(j) for j in self.client.fine_tuning.jobs.list(limit=limit).data]

@@ -238,17 +238,32 @@ def follow_job(
             return record
 
 
-def cancel_job(workspace: "Workspace", job_id: str, backend: FineTuneBackend | None = None) -> JobRecord:
-    """Ask the provider to cancel a job and save what it answers."""
+JOB_ACTIONS = ("cancel", "pause", "resume")
+
+
+def control_job(workspace: "Workspace", job_id: str, action: str, backend: FineTuneBackend | None = None) -> JobRecord:
+    """Ask the provider to cancel, pause or resume a job and save what it answers.
+
+    Raises:
+        UserError: no such job, or the job cannot take `action` now (e.g. resuming a running job).
+        WorkFailed: the provider failed.
+    """
+    if action not in JOB_ACTIONS:
+        raise ValueError(f"unknown job action {action!r}")
     backend = backend or backend_for(workspace)
     try:
-        snapshot = backend.cancel(job_id)
+        snapshot = getattr(backend, action)(job_id)
     except Exception as exc:
         _raise_for(exc, job_id)
         raise  # pragma: no cover
     record = record_from(snapshot, backend.name, workspace.store.job(job_id))
     workspace.store.save_job(record)
     return record
+
+
+def cancel_job(workspace: "Workspace", job_id: str, backend: FineTuneBackend | None = None) -> JobRecord:
+    """Ask the provider to cancel a job and save what it answers."""
+    return control_job(workspace, job_id, "cancel", backend)
 
 
 # --- what the screens and commands show ------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Fine-tuning jobs: validating_files → queued → running → succeeded/failed/cancelled, in real time.
+"""Fine-tuning jobs: validating_files → queued → running (⇄ paused) → succeeded/failed/cancelled, in
+real time.
 
 Each job runs in a daemon thread. Phases take shares of `job_seconds`; training itself is real
-(see `training.py`), its steps paced over the running phase.
+(see `training.py`), its steps paced over the running phase; time spent paused does not count.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ class Job:
     order: int = field(default_factory=time.time_ns)
     resume_step: int = 0  # steps already reported before a restart
     saved_at: float = 0.0
+    running: threading.Event = field(default_factory=threading.Event)  # clear while paused
+    remaining_s: float | None = None  # time left when paused, to estimate the finish on resume
+
+    def __post_init__(self) -> None:
+        if self.data.get("status") != "paused":
+            self.running.set()
 
 
 def _hyperparameter(value: Any, name: str, low: float, high: float, integer: bool) -> Any:
@@ -170,6 +177,35 @@ class JobManager:
         self._persist(job)
         return self._public(job)
 
+    def pause(self, job_id: str) -> dict[str, Any]:
+        job = self._get(job_id)
+        with self._lock:
+            status = job.data["status"]
+            if status != "running":
+                raise ApiError(400, f"Job {job_id} is {status}; only a running job can be paused.")
+            finish = job.data.get("estimated_finish")
+            job.remaining_s = max(0.0, finish - time.time()) if finish else None
+            job.running.clear()
+            job.data.update(status="paused", estimated_finish=None)
+        self._event(job, "Fine-tuning job paused")
+        self._persist(job)
+        return self._public(job)
+
+    def resume(self, job_id: str) -> dict[str, Any]:
+        job = self._get(job_id)
+        with self._lock:
+            status = job.data["status"]
+            if status != "paused":
+                raise ApiError(400, f"Job {job_id} is {status}; only a paused job can be resumed.")
+            remaining = job.remaining_s
+            if remaining is None:  # paused before a restart of the server
+                remaining = self.options.job_seconds * (1 - _STARTED)
+            job.data.update(status="running", estimated_finish=int(time.time() + remaining))
+            job.running.set()
+        self._event(job, "Fine-tuning job resumed")
+        self._persist(job)
+        return self._public(job)
+
     def shutdown(self) -> None:
         with self._lock:
             jobs = list(self._jobs.values())
@@ -250,11 +286,19 @@ class JobManager:
     def _work(self, job: Job) -> None:
         span = max(0.0, self.options.job_seconds)
         # A resumed job does not wait again for the phases it had already passed.
-        passed = {"queued": _VALIDATED, "running": _STARTED}.get(job.data["status"], 0.0)
+        passed = {"queued": _VALIDATED, "running": _STARTED, "paused": _STARTED}.get(job.data["status"], 0.0)
         start = time.monotonic() - span * passed
 
         def wait_until(share: float) -> bool:
             return not job.stop.wait(max(0.0, start + span * share - time.monotonic()))
+
+        def hold() -> float | None:
+            """Wait while the job is paused: the seconds waited, None when it was cancelled meanwhile."""
+            began = time.monotonic()
+            while not job.running.wait(0.1):
+                if job.stop.is_set():
+                    return None
+            return time.monotonic() - began
 
         model_name = job.data["model"]
         try:
@@ -284,6 +328,8 @@ class JobManager:
         resolved = {"n_epochs": epochs, "batch_size": batch, "learning_rate_multiplier": rate}
         if not wait_until(_STARTED):
             return
+        if hold() is None:  # a job paused before a server restart stays paused
+            return
         if not self._set(job, status="running", hyperparameters=dict(resolved),
                          method={"type": "supervised", "supervised": {"hyperparameters": dict(resolved)}},
                          estimated_finish=int(time.time() + span * (1 - _STARTED))):
@@ -301,8 +347,11 @@ class JobManager:
         history = []
         for step in train_steps(model, train, valid, n_epochs=epochs, batch_size=batch, learning_rate=rate,
                                 seed=job.data["seed"]):
-            if job.stop.is_set():
+            held = hold()
+            if held is None or job.stop.is_set():
                 return
+            begin += held
+            start += held
             history.append(step.metrics)
             if step.step <= job.resume_step:  # reported before a restart; training is seeded, so it repeats
                 begin = time.monotonic() - run_span * step.step / step.total
@@ -316,6 +365,10 @@ class JobManager:
                 self._checkpoint(job, name, step.step, data, model)
             self._persist(job, every=1.0)
             job.stop.wait(max(0.0, begin + run_span * step.step / step.total - time.monotonic()))
+        held = hold()
+        if held is None:
+            return
+        start += held
         if not wait_until(_TRAINED):
             return
         self.registry.add_trained(name, model)

@@ -64,6 +64,8 @@ class OfflineApp:
         route("GET", r"/v1/fine_tuning/jobs", lambda ctx: self.jobs.list(ctx["query"]))
         route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)", lambda ctx, id: self.jobs.retrieve(id))
         route("POST", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/cancel", lambda ctx, id: self.jobs.cancel(id))
+        route("POST", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/pause", lambda ctx, id: self.jobs.pause(id))
+        route("POST", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/resume", lambda ctx, id: self.jobs.resume(id))
         route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/events", lambda ctx, id: self.jobs.events(id, ctx["query"]))
         route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/checkpoints",
               lambda ctx, id: self.jobs.checkpoints(id, ctx["query"]))

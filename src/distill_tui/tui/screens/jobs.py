@@ -58,7 +58,7 @@ class PlanReady(Message):
 
 @dataclass
 class JobReady(Message):
-    """A job was created, attached or cancelled: select it (and follow it while it runs)."""
+    """A job was created, attached, paused, resumed or cancelled: select it (and follow it while it runs)."""
 
     record: JobRecord
 
@@ -70,7 +70,7 @@ class JobWorkFailed(Message):
 
 
 class JobsScreen(BaseScreen):
-    """Fine-tuning jobs: create, follow, cancel, attach."""
+    """Fine-tuning jobs: create, follow, pause/resume, cancel, attach."""
 
     TITLE = "Jobs"
     MODE = "jobs"
@@ -86,7 +86,8 @@ list what the provider reported.
 
 A running job is followed live: polls start at 1 s and slow down to 30 s while nothing changes.
 Job ids are saved the moment they exist, so quitting or losing the SSH link loses nothing: come back
-and the job is here, still followed. `n` creates a job from the newest export. The file is checked
+and the job is here, still followed. `p` pauses a running job and resumes a paused one (where the
+provider offers it; training time is not billed while paused); `x` cancels for good. `n` creates a job from the newest export. The file is checked
 first: rows held out for evaluation today, or a file the provider would reject, stop it there (export
 again); a selection changed since the export is a warning. The dialog sets the model, suffix, seed,
 epochs, batch size and LR multiplier ("auto" allowed; Tab between fields, ctrl+s creates) and shows
@@ -100,7 +101,8 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 """
     BINDINGS = [
         Binding("n", "new_job", "New job"),
-        Binding("x", "cancel_job", "Cancel job"),
+        Binding("p", "pause_job", "Pause/resume"),
+        Binding("x", "cancel_job", "Cancel"),
         Binding("r", "refresh", "Refresh"),
         Binding("a", "attach", "Attach"),
         Binding("t", "next_tab", "Tab"),
@@ -266,13 +268,14 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             self.post_message(JobWorkFailed(exc, "attach"))
 
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
-    def cancel(self, job_id: str) -> None:
-        from distill_tui.core.finetune_follow import cancel_job
+    def control(self, job_id: str, action: str) -> None:
+        """Cancel, pause or resume a job on the provider."""
+        from distill_tui.core.finetune_follow import control_job
 
         try:
-            self.post_message(JobReady(cancel_job(self.workspace, job_id)))
+            self.post_message(JobReady(control_job(self.workspace, job_id, action)))
         except Exception as exc:
-            self.post_message(JobWorkFailed(exc, "cancel"))
+            self.post_message(JobWorkFailed(exc, action))
 
     # messages ----------------------------------------------------------------------------------
     @on(JobUpdated)
@@ -319,10 +322,11 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         record = message.record
         self._local[record.id] = record
         self._remote.pop(record.id, None)
-        self._following = None if record.status in TERMINAL else self._following
+        # Followed again from now: after a pause or resume the next poll should not wait out a backoff.
+        self._following = None
         self._fill_table(select=record.id)
-        if record.status in TERMINAL:
-            self._status(f"{record.id} {record.status}")
+        if record.status in TERMINAL or record.status == "paused":
+            self._status(f"{record.id} {record.status}" + (": p resumes it" if record.status == "paused" else ""))
 
     @on(JobWorkFailed)
     def _work_failed(self, message: JobWorkFailed) -> None:
@@ -353,12 +357,21 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         def answered(yes: bool | None) -> None:
             if yes:
                 self._status(f"cancelling {record.id}…")
-                self.cancel(record.id)
+                self.control(record.id, "cancel")
 
         self.app.push_screen(
             ConfirmDialog(f"Cancel {record.id}?", "Training stops and cannot resume; tokens trained so far "
                           "are billed.", yes="Cancel job"), answered,
         )
+
+    def action_pause_job(self) -> None:
+        record = self._record(self._selected)
+        if record is None or self._selected not in self._local or record.status not in ("running", "paused"):
+            self.notify("Select a running job to pause it, or a paused one to resume it.", severity="warning")
+            return
+        action = "resume" if record.status == "paused" else "pause"
+        self._status(f"{'resuming' if action == 'resume' else 'pausing'} {record.id}…")
+        self.control(record.id, action)
 
     def action_refresh(self) -> None:
         self._status("refreshing…")

@@ -44,7 +44,7 @@ def timeline_text(record: JobRecord) -> Text:
     for status, when in (record.data or {}).get("timeline") or []:
         seen.setdefault(status, when)
     end = record.status if record.status in TERMINAL else "succeeded"
-    order = (*STEPS, end)
+    order = (*STEPS, "paused", end) if record.status == "paused" else (*STEPS, end)
     current = order.index(record.status) if record.status in order else -1
     text = Text(no_wrap=True, overflow="ellipsis")
     previous: float | None = None
@@ -56,6 +56,8 @@ def timeline_text(record: JobRecord) -> Text:
             mark, style = "✗", "bold red"
         elif status == "cancelled":
             mark, style = "■", "bold yellow"
+        elif status == "paused":
+            mark, style = "‖", "bold yellow"
         elif index == current and status not in TERMINAL:
             mark, style = "▶", "bold"
         elif passed or index == current:

@@ -22,6 +22,7 @@ COLUMNS = (("id", 13), ("status", 12), ("model", 11), ("fine-tuned", 14), ("crea
 # A glyph as well as a colour, so statuses read the same with NO_COLOR.
 STATUS_LOOK = {
     "validating_files": ("⋯ validating", "bold"), "queued": ("⋯ queued", "bold"), "running": ("▶ running", "bold"),
+    "paused": ("‖ paused", "bold yellow"),
     "succeeded": ("✓ succeeded", "green"), "failed": ("✗ failed", "bold red"), "cancelled": ("■ cancelled", "yellow"),
 }
 
