@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from distill_tui.core import prompts
 
@@ -233,7 +233,7 @@ class TemplateCounter:
             self.constant += len(self._enc.encode_ordinary("".join(chunk)))  # type: ignore[arg-type]
         self._dynamic = [c for c in self._chunks if any(isinstance(x, prompts.Field) for x in c)]
 
-    def _plan(self, index: Mapping[str, int] | None = None) -> list[tuple[bool, Any]]:
+    def _plan(self) -> list[tuple[bool, str]]:
         # Each dynamic chunk but the first starts with " <letter>" and each but the last ends with a
         # letter, so their concatenation is cut only at safe positions: one encode call per row
         # counts them all.
@@ -241,7 +241,7 @@ class TemplateCounter:
         for chunk in self._dynamic:
             for x in chunk:
                 if isinstance(x, prompts.Field):
-                    plan.append((True, x.name if index is None else index[x.name]))
+                    plan.append((True, x.name))
                 elif x:
                     plan.append((False, x))
         return plan
@@ -301,21 +301,6 @@ class TemplateCounter:
             texts = pc.binary_join_element_wise(*parts, pa.scalar("", type=pa.large_string())).to_pylist()
             totals = [a + len(encode(t)) for a, t in zip(totals, texts)]
         return totals
-
-    def counter_for_columns(self, columns: Sequence[str]) -> Callable[[Sequence[Any]], int]:
-        """A faster per-row counter over tuples whose values follow `columns`."""
-        index = {name: i for i, name in enumerate(columns)}
-        encode = self._enc.encode_ordinary
-        fmt = prompts.format_value
-        plan = self._plan(index)
-        constant = self.constant
-        if not plan:
-            return lambda values: constant
-
-        def count(values: Sequence[Any]) -> int:
-            return constant + len(encode("".join([fmt(values[v]) if is_field else v for is_field, v in plan])))
-
-        return count
 
 
 def format_column(series: Any) -> list[str]:
