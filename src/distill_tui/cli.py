@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     _spec_arg(p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="answer at most N more rows (a smoke run)")
+    p.add_argument("--batch", action="store_true",
+                   help="use the Batch API (half price, answers within 24 h): submit the rows left, or collect "
+                   "the batch in flight")
+    p.add_argument("--wait", action="store_true", help="with --batch: wait for the batch to end and collect it")
     p.add_argument("--base-url", default=None, help="override the provider base URL")
 
     p = sub.add_parser("import-stored", help="import stored completions from the provider by metadata tag")

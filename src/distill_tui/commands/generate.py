@@ -1,12 +1,17 @@
-"""`distill-tui generate SPEC [--limit N] [--json]`: run or resume teacher generation headless.
+"""`distill-tui generate SPEC [--limit N | --batch [--wait]] [--json]`: run or resume teacher generation headless.
 
 Progress goes to stderr: one line rewritten in place on a terminal, a plain line every few seconds
 otherwise (logs, CI, `nohup`). With `--json` the summary is one JSON object on stdout. Ctrl-C
 finishes the requests in flight, saves them and exits 1; a second Ctrl-C quits at once (answers
 already saved stay saved).
 
+With `--batch` the rows go through the Batch API instead (see `core/batch_run.py`): the first run
+submits them, the next ones collect the answers once the batch has ended (`--wait` waits for it;
+Ctrl-C stops waiting and leaves the batch running on the provider).
+
 Exit codes: 0 every row answered (or, with --limit, every row asked answered); 1 rows failed or
-left (cancelled, budget, provider failing); 2 a mistake to fix (spec, data, key, model name).
+left (cancelled, budget, provider failing, a batch still running); 2 a mistake to fix (spec, data,
+key, model name).
 """
 
 from __future__ import annotations
@@ -78,8 +83,9 @@ class StderrProgress:
 class _Interrupts:
     """First Ctrl-C cancels gracefully; the second one quits at once."""
 
-    def __init__(self, controls: Any, progress: StderrProgress) -> None:
-        self.controls, self.progress = controls, progress
+    def __init__(self, controls: Any, progress: StderrProgress,
+                 note: str = "cancelling: finishing the requests in flight (Ctrl-C again to quit now)") -> None:
+        self.controls, self.progress, self.note = controls, progress, note
         self._previous: Any = None
         self._installed = False
 
@@ -97,7 +103,7 @@ class _Interrupts:
         if self.controls.cancelled:
             raise KeyboardInterrupt
         self.controls.cancel()
-        self.progress.say("cancelling: finishing the requests in flight (Ctrl-C again to quit now)")
+        self.progress.say(self.note)
 
 
 def report(result: "RunResult", progress: StderrProgress) -> None:
@@ -114,7 +120,14 @@ def run(args: Namespace) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
+    batch, wait = getattr(args, "batch", False), getattr(args, "wait", False)
+    if wait and not batch:
+        raise UserError("--wait goes with --batch (a normal run always waits for its answers)")
+    if batch and args.limit is not None:
+        raise UserError("--limit does not apply to --batch (a batch holds every row left)")
     workspace = Workspace.open(args.spec, base_url=getattr(args, "base_url", None))
+    if batch:
+        return _run_batch(workspace, wait=wait, as_json=args.json)
     controls = Controls()
     progress = StderrProgress(sys.stderr)
     try:
@@ -127,3 +140,23 @@ def run(args: Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     return result.exit_code
+
+
+def _run_batch(workspace: Any, *, wait: bool, as_json: bool) -> int:
+    """`generate --batch [--wait]`: one line per batch event on stderr, the summary last."""
+    from distill_tui.core.batch_run import run_teacher_batch
+    from distill_tui.core.engine_support import Controls
+
+    controls = Controls()
+    progress = StderrProgress(sys.stderr)
+    note = ("stopping the wait: the batch keeps running on the provider "
+            "(Ctrl-C again to quit now; nothing is lost either way)")
+    try:
+        with _Interrupts(controls, progress, note):
+            summary = run_teacher_batch(workspace, wait=wait, controls=controls, on_status=progress.say)
+    finally:
+        workspace.close()
+    progress.say(f"distill-tui: error: {summary.message}" if summary.fatal else summary.message)
+    if as_json:
+        print(json.dumps(summary.to_json()))
+    return summary.exit_code

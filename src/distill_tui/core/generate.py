@@ -127,13 +127,16 @@ class RunResult:
 
 
 class _Recorder:
-    """Turns API responses into saved `Answer`s (called from worker threads)."""
+    """Turns API responses into saved `Answer`s (called from worker threads, and for Batch API
+    results by `batch_run`, so both kinds of answer are saved alike; `batch` prices them at the
+    Batch price)."""
 
-    def __init__(self, ws: "Workspace", model: str, split: str) -> None:
+    def __init__(self, ws: "Workspace", model: str, split: str, *, batch: bool = False) -> None:
         self.ws, self.model, self.split = ws, model, split
         self.spec = ws.spec
         self.labels = list(ws.data.labels)
         self.price = ws.prices.price(model)
+        self.batch = batch
 
     def prompt_tokens(self, req: "RowRequest") -> int:
         return tokens.count_chat(req.messages, self.model, req.body.get("response_format"))
@@ -141,10 +144,10 @@ class _Recorder:
     def estimate(self, req: "RowRequest") -> tuple[int, float | None]:
         prompt = self.prompt_tokens(req)
         most_out = int(req.body.get("max_completion_tokens") or self.spec.generation.max_tokens)
-        cost = self.price.cost(prompt, most_out) if self.price else None
+        cost = self.price.cost(prompt, most_out, batch=self.batch) if self.price else None
         return prompt + most_out, cost
 
-    def save_ok(self, req: "RowRequest", raw: Any, completion: Any, latency: float, attempts: int) -> Outcome:
+    def save_ok(self, req: "RowRequest", raw: Any, completion: Any, latency: float | None, attempts: int) -> Outcome:
         pr = self.spec.prompt
         choice = completion.choices[0] if getattr(completion, "choices", None) else None
         message = getattr(choice, "message", None)
@@ -163,13 +166,15 @@ class _Recorder:
             prompt_tokens = self.prompt_tokens(req)
             completion_tokens = tokens.count_text(content or "", self.model)
             cached = 0
-        cost = self.price.cost(prompt_tokens, completion_tokens, cached_tokens=cached) if self.price else None
+        cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached)
+                if self.price else None)
         request_id = raw.headers.get("x-request-id") or getattr(completion, "_request_id", None)
+        latency_s = None if latency is None else round(latency, 4)  # None: a batch answer
         self.ws.store.record_answer(Answer(
             model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="ok",
             gold=req.gold, messages=req.messages, content=content, label=parsed.label, valid=parsed.valid,
             problem=problem, finish_reason=getattr(choice, "finish_reason", None), prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens, cached_tokens=cached, latency_s=round(latency, 4), cost_usd=cost,
+            completion_tokens=completion_tokens, cached_tokens=cached, latency_s=latency_s, cost_usd=cost,
             request_id=request_id, attempts=attempts, created_at=time.time(),
         ))
         return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label)
@@ -220,7 +225,9 @@ def _run_unlocked(
     ws, controls = workspace, controls or Controls()
     reqs = list(iter_requests(ws.spec, ws.data, model, split))
     ok, failed_keys = row_status(ws, model, split, reqs)
-    pending = [r for r in reqs if (r.row_id, r.prompt_hash) not in ok]
+    # Rows in a Batch API batch not collected yet are paid for already: never ask them again here.
+    in_batch = ws.store.batch_keys_in_flight(model) - ok
+    pending = [r for r in reqs if (r.row_id, r.prompt_hash) not in ok and (r.row_id, r.prompt_hash) not in in_batch]
     if only_failed:
         pending = [r for r in pending if (r.row_id, r.prompt_hash) in failed_keys]
     elif not retry_failed:
@@ -310,7 +317,8 @@ def _run_unlocked(
                 else:
                     state = "paused" if controls.paused else "running"
                 emit(snapshot(state))
-        result = _result(ws, model, split, reqs, pool, spent_before, budget_usd, beyond_limit, price_known)
+        held = sum((r.row_id, r.prompt_hash) in in_batch for r in reqs)
+        result = _result(ws, model, split, reqs, pool, spent_before, budget_usd, beyond_limit, price_known, held)
         status = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
         final_state = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
         emit(snapshot(final_state, result.message))
@@ -326,7 +334,7 @@ def _run_unlocked(
 
 def _result(
     ws: "Workspace", model: str, split: str, reqs: list["RowRequest"], pool: Pool, spent_before: float,
-    budget_usd: float | None, beyond_limit: int, price_known: bool,
+    budget_usd: float | None, beyond_limit: int, price_known: bool, held: int = 0,
 ) -> RunResult:
     ok, failed = row_status(ws, model, split, reqs)
     t = pool.tally
@@ -349,6 +357,9 @@ def _result(
             "(raise budget_usd to go on)")
     elif stopped == "limit":
         message = f"smoke run: {t.ok} rows answered, {t.failed} failed; {to_go} rows left, run again to go on"
+    elif held:
+        message = (f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; {held} wait in a batch "
+                   "(Batch API): run `distill-tui generate SPEC --batch` to collect them")
     elif failed:
         message = f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; run again to retry them"
     else:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from distill_tui.core.store_batches import BATCH_SCHEMA, BatchRecord, BatchStore  # noqa: F401  (re-exported)
 from distill_tui.core.store_jobs import JobRecord, JobStore  # noqa: F401  (JobRecord re-exported)
 
 SCHEMA_VERSION = 1
@@ -156,7 +157,7 @@ def _answer_from_row(row: sqlite3.Row) -> Answer:
     return Answer(**data)
 
 
-class Store(JobStore):
+class Store(JobStore, BatchStore):
     """A workspace database. Safe to share between threads (one connection behind a lock)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -214,6 +215,9 @@ class Store(JobStore):
                 )
                 if not row:
                     self._db.execute("INSERT OR REPLACE INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+            # Tables added since version 1 need no version step: older workspaces gain them on open,
+            # and an older distill-tui ignores them.
+            self._db.executescript(BATCH_SCHEMA)
 
     def close(self) -> None:
         with self._lock:

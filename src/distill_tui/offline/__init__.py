@@ -1,7 +1,7 @@
 """An OpenAI-compatible provider on loopback, for tests, the demo and rehearsals.
 
 It answers the same SDK calls as the real service (models, chat completions with stored
-completions, files, fine-tuning jobs with events and checkpoints) from small naive Bayes models
+completions, files, fine-tuning jobs with events and checkpoints, batches) from small naive Bayes models
 trained on data, and can add rate limits, latency and injected failures.
 
     server = start_server(OfflineOptions(rpm=600))

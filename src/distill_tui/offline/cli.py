@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="probability of an injected 500 per chat request")
     parser.add_argument("--job-seconds", type=float, default=6.0, metavar="S",
                         help="rough duration of a fine-tuning job (default 6)")
+    parser.add_argument("--batch-seconds", type=float, default=3.0, metavar="S",
+                        help="rough duration of a batch (Batch API) (default 3)")
     parser.add_argument("--require-key", action="store_true", help="answer 401 without an Authorization header")
     parser.add_argument("--api-key", default=None, metavar="KEY",
                         help="accept only this key (401 invalid_api_key for any other): rehearse a bad key")
@@ -38,7 +40,7 @@ def options_from_args(args: argparse.Namespace) -> OfflineOptions:
     return OfflineOptions(
         host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, burst_seconds=args.burst_seconds, latency=args.latency, fail_rate=args.fail_rate,
         job_seconds=args.job_seconds, require_key=args.require_key or bool(args.api_key), api_key=args.api_key,
-        refuse_training=args.refuse_training,
+        refuse_training=args.refuse_training, batch_seconds=args.batch_seconds,
         knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),
     )
 
@@ -56,6 +58,8 @@ def _problem(options: OfflineOptions) -> str | None:
         return "--fail-rate must be between 0 and 1"
     if options.latency < 0 or options.job_seconds < 0:
         return "--latency and --job-seconds must not be negative"
+    if options.batch_seconds < 0:
+        return "--batch-seconds must not be negative"
     return None
 
 

@@ -28,6 +28,8 @@ class OfflineOptions:
         burst_seconds: the window the rate limits are enforced over (OpenAI may enforce per-minute
             limits over shorter periods); 60 lets a client burst a whole minute's allowance.
         job_seconds: rough wall time of a fine-tuning job, all phases.
+        batch_seconds: rough wall time of a batch (Batch API), all phases; longer when its lines
+            take longer (latency, rate limits).
         require_key: answer 401 unless the request carries "Authorization: Bearer <something>".
         api_key: with `require_key`, the one key accepted (401 invalid_api_key for any other).
         refuse_training: answer fine-tuning job creation with OpenAI's 403 training_not_available.
@@ -36,8 +38,9 @@ class OfflineOptions:
         text_columns: the columns models read (default: all but the label and "id").
         failing_models: models that answer every chat request with a 500.
         seed: seeds fault injection, the student's sample of the knowledge and job shuffling.
-        state_dir: a folder where files, jobs, fine-tuned models and stored completions are kept
-            across restarts (None: in memory only). Unfinished jobs resume when the provider restarts.
+        state_dir: a folder where files, jobs, batches, fine-tuned models and stored completions are
+            kept across restarts (None: in memory only). Unfinished jobs and batches resume when the
+            provider restarts.
 
     Injected failures happen before the rate limits are charged, so they cost no quota.
     """
@@ -50,6 +53,7 @@ class OfflineOptions:
     fail_rate: float = 0.0
     burst_seconds: float = 1.0
     job_seconds: float = 6.0
+    batch_seconds: float = 3.0
     require_key: bool = False
     api_key: str | None = None  # with require_key: the only key accepted
     refuse_training: bool = False

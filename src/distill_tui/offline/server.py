@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from distill_tui.offline.batches import BatchManager
 from distill_tui.offline.chat import ChatService, model_not_found, prompt_hash
 from distill_tui.offline.common import ApiError, OfflineOptions
 from distill_tui.offline.files import FileStore
@@ -35,6 +36,7 @@ class OfflineApp:
         self.files = FileStore(state)
         self.chat = ChatService(self.registry, state)
         self.jobs = JobManager(options, self.files, self.registry, state)
+        self.batches = BatchManager(options, self.files, lambda body: self._chat({"json": lambda: body}), state)
         self.limiter = RateLimiter(options.rpm, options.tpm, window=options.burst_seconds)
         self._faults = random.Random(options.seed)
         self._lock = threading.Lock()
@@ -69,6 +71,10 @@ class OfflineApp:
         route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/events", lambda ctx, id: self.jobs.events(id, ctx["query"]))
         route("GET", r"/v1/fine_tuning/jobs/(?P<id>[^/]+)/checkpoints",
               lambda ctx, id: self.jobs.checkpoints(id, ctx["query"]))
+        route("POST", r"/v1/batches", lambda ctx: self.batches.create(ctx["json"]()))
+        route("GET", r"/v1/batches", lambda ctx: self.batches.list(ctx["query"]))
+        route("GET", r"/v1/batches/(?P<id>[^/]+)", lambda ctx, id: self.batches.retrieve(id))
+        route("POST", r"/v1/batches/(?P<id>[^/]+)/cancel", lambda ctx, id: self.batches.cancel(id))
 
     def _route(self, method: str, pattern: str, handler: Handler) -> None:
         self.routes.append((method, re.compile(pattern + r"/?\Z"), handler))
@@ -299,6 +305,7 @@ class OfflineServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self.app.jobs.shutdown()
+        self.app.batches.shutdown()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> "OfflineServer":

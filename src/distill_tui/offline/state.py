@@ -1,7 +1,7 @@
 """Keeping the provider's state in a folder, so a restarted provider still knows its past.
 
-Files, fine-tuning jobs (with their events and checkpoints), fine-tuned models and stored chat
-completions are written as they change and read back at start. Writes are atomic (temporary file
+Files, fine-tuning jobs (with their events and checkpoints), batches, fine-tuned models and stored
+chat completions are written as they change and read back at start. Writes are atomic (temporary file
 and rename), so a crash leaves the previous version. One provider at a time should use a folder.
 """
 
@@ -18,8 +18,8 @@ from typing import Any, Iterator
 class StateStore:
     """A folder holding the state of one offline provider.
 
-    Layout: files/<id>.json + files/<id>.bin, jobs/<id>.json, models/<sha1 of name>.json,
-    completions.jsonl (a log of puts and deletes, replayed in order).
+    Layout: files/<id>.json + files/<id>.bin, jobs/<id>.json, batches/<id>.json,
+    models/<sha1 of name>.json, completions.jsonl (a log of puts and deletes, replayed in order).
     """
 
     def __init__(self, folder: Path) -> None:
@@ -121,3 +121,15 @@ class StateStore:
             elif entry.get("op") == "delete":
                 stored.pop(entry.get("id"), None)
         return stored
+
+    # --- batches --------------------------------------------------------------------------------
+    def save_batch(self, record: dict[str, Any]) -> None:
+        folder = self.folder / "batches"
+        folder.mkdir(exist_ok=True)
+        self._write_json(folder / f"{record['data']['id']}.json", record)
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Stored batch records ({"data", "order"}), oldest first."""
+        records = [self._read_json(p) for p in (self.folder / "batches").glob("*.json")]
+        records = [r for r in records if isinstance(r, dict) and isinstance(r.get("data"), dict)]
+        return sorted(records, key=lambda r: (r.get("order", 0), r["data"].get("created_at", 0)))

@@ -53,10 +53,11 @@ class GenerationFinished(Message):
 class PlanReady(Message):
     """The plan (rows left, estimated cost) was computed, or could not be."""
 
-    def __init__(self, plan: "Plan | None", error: str | None = None) -> None:
+    def __init__(self, plan: "Plan | None", error: str | None = None, batch_note: str | None = None) -> None:
         super().__init__()
         self.plan = plan
         self.error = error
+        self.batch_note = batch_note
 
 
 class ConfirmCancel(ModalScreen[bool]):
@@ -161,6 +162,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     # plan -------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-plan")
     def refresh_plan(self) -> None:
+        from distill_tui.core.batch_run import in_flight_note
         from distill_tui.core.errors import UserError
         from distill_tui.core.generate import teacher_plan
 
@@ -169,7 +171,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         except UserError as exc:
             self.post_message(PlanReady(None, str(exc)))
             return
-        self.post_message(PlanReady(plan))
+        self.post_message(PlanReady(plan, batch_note=in_flight_note(self.workspace, plan.model)))
 
     def on_plan_ready(self, message: PlanReady) -> None:
         plan_widget = self.query_one("#plan", Static)
@@ -177,7 +179,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
             plan_widget.update(f"[b]Cannot plan the run:[/b] {escape(message.error or '')}")
             return
         self.plan = plan = message.plan
-        plan_widget.update(self._plan_text(plan))
+        note = f"\n{escape(message.batch_note)}" if message.batch_note else ""
+        plan_widget.update(self._plan_text(plan) + note)
         if self.last_progress is None:
             self.query_one(ProgressStats).show(None, plan)
             bar = self.query_one(ProgressBar)
