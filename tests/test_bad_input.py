@@ -102,3 +102,34 @@ def test_serve_offline_bad_flag_is_one_line(tmp_path):
                             capture_output=True, text=True, env=os.environ.copy(), timeout=60)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_is_a_quiet_exit_not_a_traceback(tmp_path):
+    """`distill-tui estimate SPEC | head -1`: the reader goes away before the output is written."""
+    from tests.helpers import write_spec
+
+    spec = write_spec(tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "distill_tui.cli", "estimate", str(spec)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    process.stdout.close()  # before the child has imported anything, so its first write fails
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert b"Traceback" not in err and b"BrokenPipe" not in err and b"Exception ignored" not in err
+
+
+def test_serve_offline_with_a_key_does_not_echo_it(tmp_path):
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "distill_tui.cli", "serve-offline", "--port", "0", "--require-key",
+         "--api-key", "sk-test-SECRET123"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    try:
+        first, hint = process.stdout.readline(), process.stdout.readline()
+        assert "http://127.0.0.1:" in first, first + process.stderr.read()
+        assert "OPENAI_API_KEY=<the key given to --api-key>" in hint
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert "SECRET123" not in first + hint + out + err

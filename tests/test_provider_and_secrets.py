@@ -58,3 +58,25 @@ def test_the_key_never_lands_on_disk(tmp_path, offline_server):
     assert any(p.suffix == ".sqlite" for p in written)
     for path in written:
         assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_401_without_any_key_set_says_to_set_one(tmp_path, monkeypatch, capsys):
+    """A local endpoint gets a placeholder key when none is set; if it wants a real one, say so."""
+    from distill_tui.core.apierrors import explain
+    from distill_tui.core.provider import make_client
+    from distill_tui.offline import OfflineOptions, start_server
+
+    server = start_server(OfflineOptions(require_key=True, api_key="sk-right"))
+    try:
+        client = make_client(None, base_url=server.base_url, max_retries=0)
+        with pytest.raises(Exception) as caught:
+            client.models.list()
+        line, code = explain(caught.value)
+        assert code == 2 and "none is set: set OPENAI_API_KEY" in line
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+        with pytest.raises(Exception) as caught:
+            make_client(None, base_url=server.base_url, max_retries=0).models.list()
+        line, _ = explain(caught.value)
+        assert line.startswith("the provider refused the API key (401)") and "sk-wrong" not in line
+    finally:
+        server.shutdown()

@@ -140,6 +140,13 @@ def _guard(action) -> int:
     except KeyboardInterrupt:
         print("distill-tui: interrupted", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep the flush at exit from failing again.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except Exception as exc:  # an API error that reached the top: still one line
         from distill_tui.core.apierrors import explain
 

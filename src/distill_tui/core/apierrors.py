@@ -44,6 +44,16 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
+def _sent_no_key(exc: BaseException) -> bool:
+    """Whether the failed request carried the placeholder key `make_client` sends when none is set."""
+    from distill_tui.core.provider import NO_KEY
+
+    try:
+        return exc.request.headers.get("authorization") == f"Bearer {NO_KEY}"  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - an error without its request: nothing to tell
+        return False
+
+
 def explain(exc: BaseException) -> tuple[str, int] | None:
     """A one-line message and exit code for an `openai` error; None for anything else."""
     try:
@@ -57,6 +67,9 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     detail = " ".join(str(detail).split())[:300]
     code = error_code(exc)
     if isinstance(exc, openai.AuthenticationError):
+        if _sent_no_key(exc):
+            return ("the provider wants an API key (401) and none is set: set OPENAI_API_KEY "
+                    "(or the variable named by [provider] api_key_env)"), 2
         return f"the provider refused the API key (401): {detail}", 2
     if isinstance(exc, openai.PermissionDeniedError):
         if code == "training_not_available":

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 OFFLINE = "offline"
 OFFLINE_KEY = "offline"
+NO_KEY = "none"
+"""Sent when no key is set for a non-OpenAI endpoint; a 401 then says no key was set."""
 OPENAI_URL = "https://api.openai.com/v1"
 
 _offline_lock = threading.Lock()
@@ -90,7 +92,7 @@ def make_client(
     key = OFFLINE_KEY if offline else os.environ.get(key_env)
     if not key:
         if url and not url.startswith("https://api.openai.com"):
-            key = "none"  # local OpenAI-compatible servers (vLLM, Ollama…) often need no key
+            key = NO_KEY  # local OpenAI-compatible servers (vLLM, Ollama…) often need no key
         else:
             raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
     return openai.OpenAI(api_key=key, base_url=url, max_retries=max_retries, timeout=timeout)

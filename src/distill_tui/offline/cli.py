@@ -81,7 +81,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         print(f"distill-tui serve-offline: error: {problem}", file=sys.stderr)
         return 2
     print(f"offline provider listening on {server.base_url}", flush=True)
-    print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=offline", flush=True)
+    # The key given to --api-key is not echoed: a terminal's scrollback is a log too.
+    key = "<the key given to --api-key>" if options.require_key and options.api_key else "offline"
+    print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY={key}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
