@@ -185,3 +185,27 @@ def test_pause_resume_and_cancel_headless(tmp_path, capsys):
         assert "pass --yes to cancel the job" in capsys.readouterr().err
         assert main(["finetune", spec, "--job", job_id, "--cancel", "--yes", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["status"] == "cancelled"
+
+
+def test_follow_prints_metrics_at_most_every_few_seconds_and_the_last_one(capsys):
+    from types import SimpleNamespace
+
+    from distill_tui.commands.finetune import UpdatePrinter
+
+    now = [0.0]
+    printer = UpdatePrinter(every_s=5.0, clock=lambda: now[0])
+
+    def update(steps, status_changed=False, status="running"):
+        events = [{"type": "metrics", "data": {"step": s, "train_loss": 1.0 / s}} for s in steps]
+        return SimpleNamespace(new_events=events, status_changed=status_changed, note=None,
+                               record=SimpleNamespace(status=status))
+
+    for second in range(12):  # 100 steps a second for 12 s
+        now[0] = float(second)
+        printer(update(range(second * 100 + 1, second * 100 + 101)))
+    now[0] = 12.0
+    printer(update([], status_changed=True, status="succeeded"))
+    lines = capsys.readouterr().err.splitlines()
+    steps = [line.split(",")[0].strip() for line in lines if "train loss" in line]
+    assert steps == ["step 1", "step 501", "step 1001", "step 1200"]  # every 5 s, then the last before the end
+    assert lines[-1] == "status: succeeded"

@@ -70,17 +70,43 @@ def metrics_line(data: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def print_update(update: "JobUpdate") -> None:
-    """Progress on stderr: status changes, event messages and metrics lines."""
-    for event in update.new_events:
-        if event.get("type") == "metrics" and isinstance(event.get("data"), dict):
-            _err(f"  {metrics_line(event['data'])}")
-        elif event.get("message"):
-            _err(f"  {event.get('level') or 'info'}: {event['message']}")
-    if update.status_changed:  # after its events: the status is where they led
-        _err(f"status: {update.record.status}")
-    if update.note:
-        _err(f"note: {update.note}")
+class UpdatePrinter:
+    """Progress on stderr: status changes, event messages, and metrics lines at most one per
+    `every_s` seconds (a job reports every step: hundreds of lines would flood an SSH terminal).
+    The newest held-back metrics line is printed before a status change, so the last step shows."""
+
+    def __init__(self, every_s: float = 5.0, clock: Any = None) -> None:
+        import time
+
+        self.every_s = every_s
+        self.clock = clock or time.monotonic
+        self._last_at: float | None = None
+        self._held: str | None = None
+
+    def __call__(self, update: "JobUpdate") -> None:
+        for event in update.new_events:
+            if event.get("type") == "metrics" and isinstance(event.get("data"), dict):
+                self._metrics(f"  {metrics_line(event['data'])}")
+            elif event.get("message"):
+                _err(f"  {event.get('level') or 'info'}: {event['message']}")
+        if update.status_changed:  # after its events: the status is where they led
+            self.flush()
+            _err(f"status: {update.record.status}")
+        if update.note:
+            _err(f"note: {update.note}")
+
+    def _metrics(self, line: str) -> None:
+        now = self.clock()
+        if self._last_at is None or now - self._last_at >= self.every_s:
+            _err(line)
+            self._last_at, self._held = now, None
+        else:
+            self._held = line
+
+    def flush(self) -> None:
+        if self._held is not None:
+            _err(self._held)
+            self._held = None
 
 
 def _finish(record: "JobRecord", as_json: bool, followed: bool) -> int:
@@ -127,7 +153,7 @@ def _control(workspace: Any, record: "JobRecord", action: str, args: Namespace) 
     record = control_job(workspace, record.id, action)
     _err(f"job {record.id}: {record.status}")
     if args.follow and record.status not in ("succeeded", "failed", "cancelled", "paused"):
-        record = follow_job(workspace, record.id, on_update=print_update)
+        record = follow_job(workspace, record.id, on_update=UpdatePrinter())
         return _finish(record, args.json, True)
     if args.json:
         print(json.dumps(job_json(record)), flush=True)
@@ -163,7 +189,7 @@ def run(args: Namespace) -> int:
                 print(record.id, flush=True)
         if args.follow and record.status not in ("succeeded", "failed", "cancelled"):
             try:
-                record = follow_job(workspace, record.id, on_update=print_update)
+                record = follow_job(workspace, record.id, on_update=UpdatePrinter())
             except KeyboardInterrupt:
                 _err(f"stopped following; job {record.id} goes on. Reattach: distill-tui finetune "
                      f"{args.spec} --job {record.id} --follow")
