@@ -203,6 +203,9 @@ def test_leak_check_clean_selected_and_exported(ws: Workspace, tmp_path: Path) -
     assert leak.leaked == sorted([requests[1].row_id, requests[2].row_id])
     assert "1 exported file" in leak.sources
     assert leak.line().startswith("WARNING: 2 of")
+    ws.store.record_export(str(jsonl), examples=2, tokens=0)  # the same file exported again
+    leak = evaluate.build_table(ws, three_models()).leak
+    assert "1 exported file" in leak.sources and leak.line().count(str(jsonl)) == 1
 
 
 def test_models_of_interest(ws: Workspace) -> None:

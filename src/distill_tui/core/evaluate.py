@@ -324,15 +324,16 @@ def leak_check(ws: "Workspace", eval_ids: Iterable[int]) -> LeakCheck:
             if user is not None:
                 by_text[user] = request.row_id
         files = 0
-        for record in exports:
-            for path in (record.get("path"), record.get("validation_path")):
-                found = _rows_in_file(path, by_text)
-                if found is None:
-                    continue
-                files += 1
-                if found:
-                    leaked |= found
-                    check.problems.append(f"{len(found)} in {path}")
+        # An export written twice to the same file is one file to check (and to name).
+        paths = dict.fromkeys(p for r in exports for p in (r.get("path"), r.get("validation_path")) if p)
+        for path in paths:
+            found = _rows_in_file(path, by_text)
+            if found is None:
+                continue
+            files += 1
+            if found:
+                leaked |= found
+                check.problems.append(f"{len(found)} in {path}")
         if files:
             check.sources.append(f"{files} exported file{'s' if files != 1 else ''}")
     check.leaked = sorted(leaked)
