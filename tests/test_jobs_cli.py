@@ -40,6 +40,7 @@ def test_finetune_yes_json_follow_succeeds(spec, capsys):
     assert job["trained_tokens"] > 0 and job["training_cost_usd"] == pytest.approx(job["trained_tokens"] * 3e-6)
     assert job["error"] is None
     assert "estimated training:" in err and "status: succeeded" in err and "train loss" in err
+    assert "base model: offline-student on the OpenAI-compatible endpoint http://127.0.0.1:" in err
     assert f"job {job['id']} created" in err
 
 

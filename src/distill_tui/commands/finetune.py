@@ -39,7 +39,7 @@ def describe_plan(plan: "JobPlan") -> list[str]:
         lines.append(f"validation file: {req.validation_path} ({plan.validation_examples:,} examples)")
     hyper = ", ".join(f"{k}={v}" for k, v in req.hyperparameters().items())
     lines += [
-        f"base model: {req.model} on {plan.backend}" + (f", suffix {req.suffix}" if req.suffix else ""),
+        f"base model: {req.model} on {plan.where or plan.backend}" + (f", suffix {req.suffix}" if req.suffix else ""),
         f"hyperparameters: {hyper}",
         f"estimated training: {plan.epochs} epochs, {plan.trained_tokens:,} trained tokens, {money(plan.cost_usd)}",
     ]

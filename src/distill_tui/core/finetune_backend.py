@@ -258,6 +258,16 @@ def backend_name(workspace: "Workspace") -> str:
     return "openai" if not url or url.startswith("https://api.openai.com") else "compatible"
 
 
+def backend_label(workspace: "Workspace") -> str:
+    """Where a job of this workspace trains, in words ("OpenAI", "the offline provider", …)."""
+    name = backend_name(workspace)
+    if name == "compatible":
+        from distill_tui.core.provider import provider_url
+
+        return f"the OpenAI-compatible endpoint {provider_url(workspace)}"
+    return {"offline": "the offline provider", "azure": "Azure OpenAI", "openai": "OpenAI"}[name]
+
+
 def backend_for(workspace: "Workspace") -> FineTuneBackend:
     """The backend of the workspace's provider (raises UserError when the key is missing)."""
     return OpenAIJobsBackend(workspace.client(), backend_name(workspace))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distill_tui.core.errors import UserError
-from distill_tui.core.finetune_backend import NO_EXPORT, JobRequest, _get, backend_name
+from distill_tui.core.finetune_backend import NO_EXPORT, JobRequest, _get, backend_label, backend_name
 
 if TYPE_CHECKING:
     from distill_tui.core.pricing import PriceTable
@@ -119,6 +119,8 @@ class JobPlan:
     fingerprint: tuple = ()
     shutdown_dates: dict[str, str | None] | None = None
     file_warnings: list[str] = field(default_factory=list)
+    where: str = ""
+    """`backend` in words, for people (see `backend_label`)."""
 
 
 def provider_shutdown_dates(workspace: "Workspace") -> dict[str, str | None] | None:
@@ -168,4 +170,4 @@ def plan_job(workspace: "Workspace", request: JobRequest | None = None, *, live:
     dates = provider_shutdown_dates(workspace) if live else None
     warnings = model_warnings(workspace.prices, request.model, dates) + check.warnings
     return JobPlan(request, backend_name(workspace), examples, validation, trained, cost, epochs, warnings,
-                   check.fingerprint, dates, check.warnings)
+                   check.fingerprint, dates, check.warnings, backend_label(workspace))
