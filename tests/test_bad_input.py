@@ -51,6 +51,9 @@ CASES = {
     "malformed CSV": (spec_dict(), b'description,points,price,variety\n"unclosed,1,2,A\n'),
     "lone brace in prompt": (spec_dict(prompt={"system": "JSON like {this"}), b"default"),
     "bad epochs flag": (spec_dict(), b"default"),
+    "base_url is not a URL": (spec_dict(provider={"base_url": "not a url"}), b"default"),
+    "azure_endpoint without scheme": (spec_dict(provider={"kind": "azure", "azure_endpoint": "myres.openai.azure.com"}),
+                                      b"default"),
 }
 
 

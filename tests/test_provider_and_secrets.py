@@ -80,3 +80,17 @@ def test_a_401_without_any_key_set_says_to_set_one(tmp_path, monkeypatch, capsys
         assert line.startswith("the provider refused the API key (401)") and "sk-wrong" not in line
     finally:
         server.shutdown()
+
+
+def test_a_base_url_that_is_not_a_url_is_one_line_naming_where_it_came_from(monkeypatch):
+    from distill_tui.core.errors import UserError
+    from distill_tui.core.provider import make_client
+
+    with pytest.raises(UserError, match=r"^--base-url must be an http\(s\) URL"):
+        make_client(None, base_url="not a url")
+    monkeypatch.setenv("OPENAI_BASE_URL", "localhost:8000/v1")
+    with pytest.raises(UserError, match=r"^OPENAI_BASE_URL must be an http\(s\) URL .* not 'localhost:8000/v1'"):
+        make_client(None)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:8000/v1")
+    assert str(make_client(None).base_url).startswith("http://localhost:8000/v1")

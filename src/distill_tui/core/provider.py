@@ -71,9 +71,15 @@ def make_client(
     """
     import openai
 
+    from distill_tui.core.spec import url_problem
+
     provider = spec.provider if spec else None
     url = resolve_base_url(spec, base_url)
     offline = is_offline(spec, base_url)
+    problem = None if offline else url_problem(url)
+    if problem:
+        source = "--base-url" if base_url else ("[provider] base_url" if provider and provider.base_url else "OPENAI_BASE_URL")
+        raise UserError(f"{source} {problem}")
     key_env = provider.api_key_env if provider else "OPENAI_API_KEY"
     kind = provider.kind if provider else "openai"
     if kind == "azure" and not offline:

@@ -291,6 +291,23 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         raise SpecError(f"{where}: [finetune] validation_fraction must be at least 0 and below 1")
     if pv.kind not in ("openai", "azure"):
         raise SpecError(f"{where}: [provider] kind must be \"openai\" or \"azure\", not {pv.kind!r}")
+    for key in ("base_url", "azure_endpoint"):
+        problem = url_problem(getattr(pv, key), offline_ok=key == "base_url")
+        if problem:
+            raise SpecError(f"{where}: [provider] {key} {problem}")
+
+
+def url_problem(url: str | None, *, offline_ok: bool = True) -> str | None:
+    """Why `url` cannot be an API base URL (None when it can, or is unset)."""
+    from urllib.parse import urlsplit
+
+    if not url or (offline_ok and url == "offline"):
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        example = ' (or "offline")' if offline_ok else ""
+        return f"must be an http(s) URL like https://api.openai.com/v1{example}, not {url!r}"
+    return None
 
 
 def save_spec(spec: TaskSpec, path: str | Path | None = None) -> Path:
