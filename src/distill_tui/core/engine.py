@@ -30,6 +30,7 @@ from distill_tui.core.engine_support import (  # noqa: F401 - re-exported: the e
     Controls,
     Item,
     Limits,
+    RecentErrors,
     RowQueue,
     classify,
     explain_line,
@@ -68,7 +69,7 @@ class Tally:
     error_streak: int = 0  # failed attempts (5xx, timeouts, connection) since the last answer
     failing_since: float = 0.0  # when that streak began
     recent: deque = field(default_factory=lambda: deque())  # (time, tokens) of recent answers
-    last_errors: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+    last_errors: RecentErrors = field(default_factory=lambda: RecentErrors(RECENT))
     last_answers: deque = field(default_factory=lambda: deque(maxlen=RECENT))
 
     def rates(self, now: float, elapsed: float) -> tuple[float, float]:
@@ -263,6 +264,8 @@ class Pool:
                 tally.cost_usd += outcome.cost_usd
             tally.recent.append((now, outcome.total_tokens))
             tally.last_answers.append((item.req.row_id, outcome.label, item.req.gold))
+            if item.attempts > 1:
+                tally.last_errors.answered(item.req.row_id)
             self.rows_succeeded = True
             self._release(item)
 
@@ -277,8 +280,6 @@ class Pool:
         now = time.monotonic()
         with self.lock:
             self.tally.reserved_usd -= item.reserve_usd
-            if kind != "fatal":
-                self.tally.last_errors.append((item.req.row_id, line))
             if kind == "rate_limited":
                 self.tally.rate_limited += 1
                 item.rate_limited += 1
@@ -305,6 +306,8 @@ class Pool:
                             f"{outage:.0f} s): {line}")
                 elif item.errors > self.max_retries:
                     kind = "row"
+            if kind != "fatal":
+                self.tally.last_errors.add(item.req.row_id, line, final=kind == "row")
             if kind in ("rate_limited", "retry"):
                 self.tally.retries += 1
                 due = now if kind == "rate_limited" else now + retry_delay(item.errors - 1, retry_after)

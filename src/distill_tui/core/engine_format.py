@@ -71,7 +71,10 @@ def progress_line(p: "Progress") -> str:
     if p.failed:
         parts.append(f"{p.failed:,} failed")
     parts += [f"{p.in_flight} in flight", f"{p.left:,} left", f"{p.rows_per_s:.1f} rows/s",
-              f"{count(p.tokens_per_s)} tok/s", f"ETA {duration(p.eta_s)}", spend_text(p)]
+              f"{count(p.tokens_per_s)} tok/s"]
+    if not p.finished:  # a run that has ended, by the limit or otherwise, has nothing left to wait for
+        parts.append(f"ETA {duration(p.eta_s)}")
+    parts.append(spend_text(p))
     if p.rate_limited:
         parts.append(f"{p.rate_limited} × 429")
     if p.retries:

@@ -1,14 +1,20 @@
 """What a generation run would do before it starts: rows answered, failed and left, the cost of
-the rest (exact prompt tokens, as `estimate` counts them), and what was spent so far."""
+the rest (exact prompt tokens, as `estimate` counts them), what was spent so far, and whether
+another run of the model holds the workspace now."""
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from distill_tui.core.requests import RowRequest
+    from distill_tui.core.store import Store
     from distill_tui.core.workspace import Workspace
+
+_HOLDER = re.compile(r"pid (\d+), started (\S+)")
 
 
 @dataclass
@@ -74,3 +80,80 @@ def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = 
 def teacher_plan(ws: "Workspace") -> Plan:
     """`plan` for the teacher on the train rows, with the spec's budget."""
     return plan(ws, ws.spec.teacher.model, "train", budget_usd=ws.spec.generation.budget_usd)
+
+
+@dataclass(frozen=True)
+class RunHolder:
+    """Who holds a model's run lock (`Store.run_lock`) in a workspace."""
+
+    pid: int
+    started: str  # clock time, as the holder wrote it
+    kind: str | None  # "generate", "evaluate"… (the newest unfinished run of the model), if known
+
+    @property
+    def this_process(self) -> bool:
+        return self.pid == os.getpid()
+
+    @property
+    def doing(self) -> str:
+        """`generating`, `evaluating`, or `running`."""
+        return {"generate": "generating", "evaluate": "evaluating"}.get(self.kind or "", "running")
+
+
+def run_holder(store: "Store", model: str) -> RunHolder | None:
+    """Who is running `model` in this workspace now, without taking (even briefly) the lock.
+
+    Taking and dropping the lock to test it could make a run starting at that instant refuse to
+    start, so this reads what the holder wrote in the lock file and checks that that process
+    still holds it (`/proc/locks`; where there is none, that the process is alive).
+
+    Returns:
+        The holder, or None when nobody runs `model` here.
+    """
+    path = store.run_lock_path(model)
+    try:
+        found = _HOLDER.match(path.read_text(encoding="utf-8"))
+        inode = path.stat().st_ino
+    except OSError:
+        return None
+    if found is None or not _holds(int(found[1]), inode):
+        return None
+    rows = store.execute("SELECT kind FROM runs WHERE model=? AND finished_at IS NULL ORDER BY id DESC LIMIT 1",
+                         (model,))
+    return RunHolder(int(found[1]), found[2], rows[0][0] if rows else None)
+
+
+def _holds(pid: int, inode: int) -> bool:
+    """Whether process `pid` holds a `flock` on the file with this inode."""
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            table = handle.read()
+    except OSError:
+        return _alive(pid)
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:2426350 0 EOF"; a waiting lock adds "->" first.
+        if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        if fields[4] == str(pid) and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, but not ours to signal
+        return True
+    return True
+
+
+def recent_answers(store: "Store", model: str, split: str, count: int) -> list[tuple[int, str | None, str]]:
+    """The last `count` answers saved for `model` on `split`, oldest first, as `(row, label, gold)`:
+    what a run in another process has just answered."""
+    rows = store.execute(
+        "SELECT row_id, label, gold FROM answers WHERE model=? AND split=? AND status='ok' "
+        "ORDER BY created_at DESC LIMIT ?", (model, split, count))
+    return [(int(r[0]), r[1], r[2]) for r in reversed(rows)]

@@ -95,6 +95,52 @@ explain_line = apierrors.describe
 """One line and an exit code for any exception a request can raise."""
 
 
+class RecentErrors:
+    """The last errors of a run, one entry per row, oldest first, each with what became of the row.
+
+    An entry is `[row_id, line, outcome]`: "retrying" (the row is asked again), "answered" (a retry
+    got its answer) or "failed" (final, saved as failed). When full, an answered retry makes room
+    first and a final failure last, so a burst of 429s cannot push the failures out of sight.
+    Called with the pool's lock held.
+
+    Args:
+        size: How many entries to keep.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: list[list] = []
+
+    def add(self, row_id: int, line: str, *, final: bool) -> None:
+        """Note a failed attempt of `row_id`; it replaces that row's earlier entry."""
+        self._items = [e for e in self._items if e[0] != row_id]
+        self._items.append([row_id, line, "failed" if final else "retrying"])
+        for outcome in ("answered", "retrying", "failed"):
+            if len(self._items) <= self.size:
+                break
+            self._items = _drop_oldest(self._items, outcome, len(self._items) - self.size)
+
+    def answered(self, row_id: int) -> None:
+        """`row_id` got its answer after a failed attempt."""
+        for entry in self._items:
+            if entry[0] == row_id and entry[2] == "retrying":
+                entry[2] = "answered"
+
+    def snapshot(self) -> list[tuple[int, str, str]]:
+        """`(row_id, line, outcome)` of each entry, oldest first."""
+        return [(row, line, outcome) for row, line, outcome in self._items]
+
+
+def _drop_oldest(items: list[list], outcome: str, count: int) -> list[list]:
+    kept, dropped = [], 0
+    for entry in items:
+        if dropped < count and entry[2] == outcome:
+            dropped += 1
+            continue
+        kept.append(entry)
+    return kept
+
+
 class Limits:
     """The spec's limits and the provider's, both kept: whichever is slower paces the pool.
 

@@ -60,7 +60,7 @@ class Progress:
     tokens_per_s: float
     eta_s: float | None
     limiter: dict
-    last_errors: list[tuple[int, str]]
+    last_errors: list[tuple[int, str, str]]  # (row, line, "retrying" | "answered" | "failed")
     last_answers: list[tuple[int, str | None, str]]
     state: str  # "running" | "paused" | "stopping" | "done" | "cancelled" | "budget" | "failed" | "limit"
     budget_usd: float | None
@@ -271,7 +271,7 @@ def _run_unlocked(
             in_flight = t.in_flight
             cost = t.cost_usd
             avg = cost / t.ok if t.ok and t.cost_known else row_cost
-            last_errors, last_answers = list(t.last_errors), list(t.last_answers)
+            last_errors, last_answers = t.last_errors.snapshot(), list(t.last_answers)
             counters = (t.requests, t.retries, t.rate_limited, t.input_tokens, t.output_tokens)
         left = max(0, len(reqs) - done - failed - in_flight)
         remaining = queued + in_flight

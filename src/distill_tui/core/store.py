@@ -307,6 +307,11 @@ class Store(JobStore, BatchStore):
             )
 
     # runs --------------------------------------------------------------------------------------
+    def run_lock_path(self, name: str) -> Path:
+        """The file `run_lock(name)` locks (beside the database; it stays after the run)."""
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:12]
+        return self.path.with_name(f"{self.path.name}.{digest}.lock")
+
     @contextlib.contextmanager
     def run_lock(self, name: str) -> Iterator[None]:
         """Hold an exclusive, advisory lock named `name` on this workspace for a paid run.
@@ -319,9 +324,7 @@ class Store(JobStore, BatchStore):
         """
         from distill_tui.core.errors import UserError
 
-        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:12]
-        path = self.path.with_name(f"{self.path.name}.{digest}.lock")
-        handle = open(path, "a+")
+        handle = open(self.run_lock_path(name), "a+")
         try:
             try:
                 import fcntl

@@ -45,6 +45,19 @@ class BaseScreen(Screen):
         self.notify(f"Saved {path}")
         return True
 
+    def spec_unsaved(self) -> bool:
+        """Whether the workspace's spec differs from its file (an edit set back to the saved value
+        is no longer unsaved); True when the file cannot be read as a spec."""
+        from distill_tui.core.errors import UserError
+        from distill_tui.core.spec import load_spec
+
+        spec = self.workspace.spec
+        try:
+            saved = load_spec(spec.source)
+        except (OSError, UserError):
+            return True
+        return saved.to_toml_dict() != spec.to_toml_dict()
+
     @property
     def distill(self) -> "DistillApp":
         return self.app  # type: ignore[return-value]

@@ -97,6 +97,10 @@ or held out for evaluation: those rows are never exported).
   with the estimated training cost.
 - **enter** shows the whole row, **p** hides the panes, **+**/**-** change the epochs of the cost.
 
+The pane on the right counts the selection by **teacher label** (the answer the student is trained
+on, and what the cap counts) beside every row's; **l** and `label=` filter by gold label, `answer=`
+by teacher label.
+
 The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes the same one.
 """
     DEFAULT_CSS = """
@@ -211,7 +215,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         else:
             self.table.refresh()
         self._show_bar()
-        self.query_one("#totals", Static).update(totals_text(cur.totals(), cur.cap))
+        self.query_one("#totals", Static).update(totals_text(cur.totals(), cur.cap, cur.n))
         self.query_one("#dist", DistributionPane).update(distribution_text(cur.distribution()))
         self._show_detail(self.table.position)
 

@@ -119,7 +119,6 @@ label distribution.
     def on_mount(self) -> None:
         self._data = None
         self._good_spec = None
-        self._dirty = False
         self.load()
 
     # loading -----------------------------------------------------------------------------------
@@ -199,7 +198,7 @@ label distribution.
             f"{data.rows_in_file:,} in file",
         ]
         parts += data.notes()
-        if self._dirty:
+        if self.spec_unsaved():
             parts.append("unsaved edits: Ctrl+S saves the spec")
         status.update(Text(" · ".join(parts)))
 
@@ -208,13 +207,20 @@ label distribution.
 
         from distill_tui.core.dataset import summarize_columns
 
-        table = Table(box=None, pad_edge=False)
-        for name in ("column", "type", "filled", "distinct", "example"):
-            table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=40 if name == "example" else 24)
         frame = self._data.frame
+        rows = []
         for col in summarize_columns(frame):
             unique = "—" if col.unique < 0 else f"{col.unique:,}"
-            table.add_row(Text(col.name), col.dtype, f"{col.non_null:,}/{len(frame):,}", unique, Text(col.example))
+            rows.append((Text(col.name), col.dtype, f"{col.non_null:,}/{len(frame):,}", unique, Text(col.example)))
+        table = Table(box=None, pad_edge=False)
+        for index, name in enumerate(("column", "type", "filled", "distinct", "example")):
+            # Counts and types are never cut: when the pane is narrow the names and examples give way.
+            fixed = index in (1, 2, 3)
+            widest = max((len(str(row[index])) for row in rows), default=0)
+            table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=40 if name == "example" else 24,
+                             min_width=max(widest, len(name)) if fixed else None)
+        for row in rows:
+            table.add_row(*row)
         self.query_one("#columns-text", Static).update(table)
 
     def _show_labels(self) -> None:
@@ -290,7 +296,6 @@ label distribution.
             self.action_focus_table()
             return
         self.workspace.set_spec(new_spec)
-        self._dirty = True
         self.query_one("#status", Static).update("Applying…")
         self.load(edited=True)
         self.action_focus_table()
@@ -309,7 +314,6 @@ label distribution.
 
     def action_save_spec(self) -> None:
         if self.save_spec():
-            self._dirty = False
             if self._data is not None:
                 self._show_status()
 

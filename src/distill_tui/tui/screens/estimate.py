@@ -17,6 +17,10 @@ from textual.widgets import DataTable, Input, Label, Static
 from distill_tui.core.errors import UserError
 from distill_tui.tui.screens.base import BaseScreen
 
+MODEL_WIDTH = 13
+# The stage table's width with the model column at MODEL_WIDTH: its 7 columns plus 2 cells of padding each.
+TABLE_WIDTH_AT_80 = 15 + MODEL_WIDTH + 6 + 9 + 7 + 8 + 8 + 7 * 2
+
 SHORT_NAMES = {
     "teacher: train rows": "teacher train",
     "teacher: eval rows": "teacher eval",
@@ -79,7 +83,7 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
     EstimateScreen #f-epochs { width: 6; }
     EstimateScreen #stages { height: auto; max-height: 9; margin-top: 1; }
     EstimateScreen #summary { height: 1fr; }
-    EstimateScreen #status { height: 1; color: $text-muted; }
+    EstimateScreen #status { height: auto; max-height: 2; color: $text-muted; }
     EstimateScreen #status.error { color: $error; }
     """
 
@@ -98,13 +102,32 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
         with VerticalScroll(id="summary"):
             yield Static("", id="summary-text")
 
+    _plan: Any = None
+    _model_width = 0
+
     def on_mount(self) -> None:
-        table = self.query_one("#stages", DataTable)
-        for name, width in (("stage", 15), ("model", 13), ("req", 6), ("input tok", 9), ("output", 7),
-                            ("cost", 8), ("batch", 8)):
-            table.add_column(name, width=width, key=name)
-        self._dirty = False
+        self._set_columns()
         self.action_refresh()
+
+    def _set_columns(self) -> None:
+        """(Re)create the columns; the model column takes the room beyond 80 columns, up to the
+        longest model name."""
+        table = self.query_one("#stages", DataTable)
+        longest = max((len(stage.model) for stage in self._plan.stages), default=0) if self._plan else 0
+        spare = max(0, self.size.width - TABLE_WIDTH_AT_80)
+        width = max(MODEL_WIDTH, min(MODEL_WIDTH + spare, longest))
+        if width == self._model_width:
+            return
+        self._model_width = width
+        table.clear(columns=True)
+        for name, cells in (("stage", 15), ("model", width), ("req", 6), ("input tok", 9), ("output", 7),
+                            ("cost", 8), ("batch", 8)):
+            table.add_column(name, width=cells, key=name)
+        if self._plan is not None:
+            self._fill(self._plan)
+
+    def on_resize(self) -> None:
+        self._set_columns()
 
     def on_screen_resume(self) -> None:
         # Another screen may have edited the spec while this one was hidden.
@@ -136,13 +159,22 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
 
     @on(EstimateReady)
     def show_estimate(self, message: EstimateReady) -> None:
-        plan = message.estimate
+        self._plan = plan = message.estimate
+        self._show_status()
+        self._model_width = 0  # the table is filled again below, with the model column fitted
+        self._set_columns()
+        self.query_one("#summary-text", Static).update(self._summary(plan))
+
+    def _show_status(self) -> None:
+        plan = self._plan
         status = self.query_one("#status", Static)
         status.remove_class("error")
         status.update(
             f"{plan.rows:,} rows · {plan.train_rows:,} train · {plan.eval_rows:,} eval · prices as of {plan.prices_as_of}"
-            + (" · unsaved edits (Ctrl+S)" if self._dirty else "")
+            + (" · unsaved edits (Ctrl+S)" if self.spec_unsaved() else "")
         )
+
+    def _fill(self, plan: Any) -> None:
         table = self.query_one("#stages", DataTable)
         table.clear()
         for stage in plan.stages:
@@ -152,7 +184,6 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
             )
         table.add_row(Text("total", style="bold"), "", "", "", "", Text(money(plan.total_cost_usd), style="bold"),
                       Text(money(plan.total_batch_cost_usd), style="bold"))
-        self.query_one("#summary-text", Static).update(self._summary(plan))
 
     def _summary(self, plan: Any) -> Text:
         text = Text()
@@ -192,13 +223,12 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
             self.show_failure(EstimateFailed(str(exc)))
             return
         self.workspace.set_spec(new_spec)
-        self._dirty = True
         self.action_refresh()
         self.action_focus_table()
 
     def action_save_spec(self) -> None:
-        if self.save_spec():
-            self._dirty = False
+        if self.save_spec() and self._plan is not None:
+            self._show_status()
 
     def action_focus_field(self, name: str) -> None:
         self.query_one(f"#f-{name}", Input).focus()

@@ -2,12 +2,14 @@
 
 The run happens in a thread worker that calls `core.generate.run_teacher`; its progress snapshots
 arrive as `GenerationProgress` messages that coalesce (only the newest waiting one is handled), so
-the UI stays responsive however fast answers land.
+the UI stays responsive however fast answers land. While another process runs the teacher in this
+workspace, the plan is recounted from the store every few seconds instead.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -25,9 +27,14 @@ from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
 from distill_tui.tui.widgets.progress_stats import ProgressStats
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from distill_tui.core.engine_plan import RunHolder
     from distill_tui.core.generate import Controls, Plan, Progress, RunResult
 
 SMOKE_ROWS = 20
+POLL_S = 2.0
+"""Seconds between recounts while another process runs the teacher (longer if recounting is slow)."""
 
 
 class GenerationProgress(Message):
@@ -51,13 +58,18 @@ class GenerationFinished(Message):
 
 
 class PlanReady(Message):
-    """The plan (rows left, estimated cost) was computed, or could not be."""
+    """The plan (rows left, estimated cost) was computed, or could not be; with who else runs the
+    teacher here now, and that run's latest answers."""
 
-    def __init__(self, plan: "Plan | None", error: str | None = None, batch_note: str | None = None) -> None:
+    def __init__(self, plan: "Plan | None", error: str | None = None, batch_note: str | None = None, *,
+                 holder: "RunHolder | None" = None, answers: list | None = None, took_s: float = 0.0) -> None:
         super().__init__()
         self.plan = plan
         self.error = error
         self.batch_note = batch_note
+        self.holder = holder
+        self.answers = answers or []
+        self.took_s = took_s
 
 
 class ConfirmCancel(ModalScreen[bool]):
@@ -103,6 +115,9 @@ Rows already answered are never asked again; rows that failed are asked again.
 - **r** asks again only the rows that failed.
 - **c** opens curation.
 
+In **last errors**, ↻ marks a row that is asked again, ✓ (dimmed) one a retry answered, and ✗ a
+row that failed (asked again by **r** or the next run).
+
 The run keeps to the rate limits in the spec (`rpm`, `tpm`) or learns them from the provider's
 `x-ratelimit-*` headers; a 429 slows the whole pool down. It stops before the spend would pass
 `budget_usd` (counting earlier runs), and at once on a bad key, an unknown model or no quota.
@@ -114,7 +129,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     GenerateScreen #bar-row ProgressBar { width: 1fr; }
     GenerateScreen #bar-row Bar { width: 1fr; }
     GenerateScreen #state { width: auto; padding: 0 0 0 1; }
-    GenerateScreen #status { height: auto; max-height: 2; padding: 0 1; }
+    GenerateScreen #status { height: auto; max-height: 3; padding: 0 1; }
     GenerateScreen #feeds { height: 1fr; min-height: 5; }
     GenerateScreen AnswerFeed { width: 46; height: 1fr; border: round $primary; padding: 0 1; }
     GenerateScreen ErrorFeed { width: 1fr; height: 1fr; border: round $error; padding: 0 1; }
@@ -128,6 +143,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.last_progress: Progress | None = None
         self.last_result: RunResult | None = None
         self.last_error: str | None = None
+        self.holder: RunHolder | None = None
+        self._poll: Timer | None = None
         self._ended = threading.Event()
         self._ended.set()
 
@@ -136,7 +153,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         with Horizontal(id="bar-row"):
             yield ProgressBar(total=None, show_eta=False, id="bar")
             yield Label("idle", id="state")
-        yield Static("Press s to start (or resume), f to try 20 rows first.", id="status")
+        yield Static("", id="status")
         yield ProgressStats(id="stats")
         with Horizontal(id="feeds"):
             answers = AnswerFeed(id="answers")
@@ -163,15 +180,21 @@ The same run without a terminal: `distill-tui generate SPEC`.
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-plan")
     def refresh_plan(self) -> None:
         from distill_tui.core.batch_run import in_flight_note
+        from distill_tui.core.engine_plan import recent_answers, run_holder
         from distill_tui.core.errors import UserError
         from distill_tui.core.generate import teacher_plan
 
+        started = time.monotonic()
+        store, model = self.workspace.store, self.workspace.spec.teacher.model
+        holder = run_holder(store, model)
+        answers = recent_answers(store, model, "train", AnswerFeed.SIZE) if holder else None
         try:
             plan = teacher_plan(self.workspace)
         except UserError as exc:
-            self.post_message(PlanReady(None, str(exc)))
+            self.post_message(PlanReady(None, str(exc), holder=holder))
             return
-        self.post_message(PlanReady(plan, batch_note=in_flight_note(self.workspace, plan.model)))
+        self.post_message(PlanReady(plan, batch_note=in_flight_note(self.workspace, plan.model), holder=holder,
+                                    answers=answers, took_s=time.monotonic() - started))
 
     def on_plan_ready(self, message: PlanReady) -> None:
         plan_widget = self.query_one("#plan", Static)
@@ -181,24 +204,57 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.plan = plan = message.plan
         note = f"\n{escape(message.batch_note)}" if message.batch_note else ""
         plan_widget.update(self._plan_text(plan) + note)
+        held_before, self.holder = self.holder, None if self.running else message.holder
+        if self.holder is not None:
+            self.last_progress = None  # a run of ours that ended before this one is history now
+            self.query_one(AnswerFeed).show(message.answers)
+            self.query_one(ErrorFeed).show([])
+            self._stop_polling()
+            self._poll = self.set_timer(max(POLL_S, 2 * message.took_s), self.refresh_plan)
         if self.last_progress is None:
             self.query_one(ProgressStats).show(None, plan)
             bar = self.query_one(ProgressBar)
             bar.update(total=max(1, plan.total), progress=plan.done)
+        fresh = self.last_result is None and not self.last_error
+        if not self.running and (self.holder != held_before or fresh):
+            self._show_stored_state(plan)
         self.refresh_bindings()
+
+    def _show_stored_state(self, plan: "Plan") -> None:
+        """The state and hint when nothing runs here: from the store, so a restart shows them too."""
+        state = self.query_one("#state", Label)
+        if self.holder is not None:
+            state.update("running elsewhere")
+            self._set_status(escape(_holder_text(self.holder, plan.model)))
+            return
+        if plan.total and not plan.to_ask:
+            state.update("done")
+            self._set_status(f"all {plan.total:,} rows answered · c to curate")
+            return
+        state.update("idle")
+        if not plan.done and not plan.failed:
+            self._set_status(f"Press s to start, f to try {SMOKE_ROWS} rows first.")
+            return
+        failed = f", {plan.failed:,} failed; r asks them again" if plan.failed else ""
+        more = f" · s resumes, f tries {SMOKE_ROWS} rows first" if plan.left else ""
+        self._set_status(f"{plan.done:,} of {plan.total:,} rows answered{failed}{more}")
+
+    def _stop_polling(self) -> None:
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
 
     @staticmethod
     def _plan_text(plan: "Plan") -> str:
-        return _plan_lines(plan.model, plan.total, plan.done, plan.to_ask, plan.failed,
-                           f"Estimated cost of the rest {fmt.money(plan.cost_usd, unknown='unknown (no price)')}",
+        return _plan_lines(plan.model, plan.total, plan.done, plan.to_ask, plan.failed, plan.cost_usd,
                            plan.spent_usd, plan.budget_usd)
 
     @staticmethod
     def _live_text(p: "Progress") -> str:
         """The two plan lines, kept current while a run goes on."""
-        return _plan_lines(p.model, p.total, p.done, p.left + p.in_flight, p.failed,
-                           f"Estimated total {fmt.money(p.estimated_total_usd, unknown='unknown (no price)')}",
-                           p.spent_usd, p.budget_usd)
+        rest = None if p.estimated_total_usd is None else max(0.0, p.estimated_total_usd - p.spent_usd)
+        return _plan_lines(p.model, p.total, p.done, p.left + p.in_flight, p.failed, rest, p.spent_usd,
+                           p.budget_usd)
 
     # running ----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -227,6 +283,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.controls = Controls()
         self.running = True
         self.last_error = None
+        self._stop_polling()
         self._ended.clear()
         self._set_status("Starting…")
         self.query_one("#state", Label).update("running")
@@ -241,7 +298,13 @@ The same run without a terminal: `distill-tui generate SPEC`.
         try:
             result = run_teacher(self.workspace, controls=controls, on_progress=self._post_progress, **options)
         except UserError as exc:
-            self.post_message(GenerationFinished(None, str(exc)))
+            from distill_tui.core.engine_plan import run_holder
+
+            model = self.workspace.spec.teacher.model
+            holder = run_holder(self.workspace.store, model)
+            # The lock's own refusal is too long for the status lines; say the same in fewer words.
+            line = _holder_text(holder, model, starting=True) if holder else str(exc)
+            self.post_message(GenerationFinished(None, line))
         except Exception as exc:  # noqa: BLE001 - shown on screen as one line, never a traceback
             from distill_tui.core.engine import explain_line
 
@@ -338,13 +401,30 @@ The same run without a terminal: `distill-tui generate SPEC`.
             self.notify(f"Cannot open curation: {exc}", severity="error")
 
 
-def _plan_lines(model: str, total: int, done: int, to_ask: int, failed: int, cost: str, spent: float,
-                budget: float | None) -> str:
-    """The two lines on top of the screen: rows, and money."""
+def _plan_lines(model: str, total: int, done: int, to_ask: int, failed: int, rest_usd: float | None,
+                spent: float, budget: float | None) -> str:
+    """The two lines on top of the screen: rows, and money (what the rows left should cost, so the
+    figures before, during and after a run are all the same kind of number)."""
     failed_text = f" ({failed:,} failed)" if failed else ""
     line = (f"Teacher [b]{escape(model)}[/b] · {total:,} train rows · {done:,} answered · "
             f"{to_ask:,} to ask{failed_text}")
+    if to_ask:
+        cost = f"Estimate for the {to_ask:,} rows left {fmt.money(rest_usd, unknown='unknown (no price)')}"
+    else:
+        cost = "Nothing left to ask"
     second = f"{cost} · spent so far {fmt.money(spent)}"
     if budget is not None:
         second += f" · budget {fmt.money(budget)}"
     return f"{line}\n{second}"
+
+
+def _holder_text(holder: "RunHolder", model: str, *, starting: bool = False) -> str:
+    """Who else runs the teacher here, in two lines at 80 columns (plain text, not markup)."""
+    if holder.this_process:
+        who = f"this app is already {holder.doing} {model} (since {holder.started})"
+    else:
+        who = f"another distill-tui (pid {holder.pid}, since {holder.started}) is {holder.doing} {model} here"
+    if starting:
+        return f"{who}; wait for it to end."
+    follows = " counts update as it answers." if holder.doing == "generating" else ""
+    return f"{who[0].upper()}{who[1:]};{follows} s works once it ends."

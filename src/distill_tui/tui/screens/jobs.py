@@ -21,6 +21,7 @@ from distill_tui.core.finetune import TERMINAL, JobPlan
 from distill_tui.core.finetune_errors import JobFailed, Stranded
 from distill_tui.core.finetune_follow import job_events
 from distill_tui.core.store import JobRecord
+from distill_tui.core.validate_jsonl import plural
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.training_closed import TrainingClosedScreen
 from distill_tui.tui.widgets.job_details import JobDetails
@@ -303,7 +304,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         if message.note:
             self._status(message.note)
         elif self._selected is None or self._selected in self._local and self._local[self._selected].status in TERMINAL:
-            self._status(f"{len(self._local)} jobs here, {len(self._remote)} more on the provider")
+            self._status(f"{plural(len(self._local), 'job')} here, {len(self._remote)} more on the provider")
 
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from distill_tui.core import engine_format as fmt
 from distill_tui.core import report
 from distill_tui.core.errors import UserError
 from distill_tui.tui.screens.base import BaseScreen
@@ -289,10 +290,10 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     @on(EvalProgress)
     def show_progress(self, message: EvalProgress) -> None:
         p = message.progress
-        eta = "" if p.eta_s is None else f" · ETA {int(p.eta_s)}s"
-        limiter = f" · {p.limiter}" if getattr(p, "limiter", None) else ""
+        eta = "" if p.eta_s is None or p.finished else f" · ETA {fmt.duration(p.eta_s)}"
+        limiter = f" · {fmt.limiter_text(p.limiter)}" if getattr(p, "limiter", None) else ""
         text = (f"[{message.index + 1}/{message.count}] {short_model(p.model, 30)}: {p.done}/{p.total} rows · "
-                f"{p.failed} failed · {p.rows_per_s:.1f}/s · ${p.cost_usd:.4f}{eta}{limiter}")
+                f"{p.failed} failed · {p.rows_per_s:.1f}/s · {fmt.money(p.cost_usd)}{eta}{limiter}")
         self.query_one("#status", Static).update(Text(text))
 
     @on(ModelEvaluated)

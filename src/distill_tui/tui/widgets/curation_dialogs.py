@@ -46,6 +46,15 @@ class AskDialog(ModalScreen[dict | None]):
         self.dismiss(None)
 
 
+def _home_relative(path: object) -> str:
+    """`path` with the home folder written as `~`."""
+    import os
+    from pathlib import Path
+
+    text, home = str(path), str(Path.home())
+    return "~" + text[len(home):] if text == home or text.startswith(home + os.sep) else text
+
+
 def parse_fraction(text: str) -> float | None:
     """The validation share typed in the export dialog: 0 to below 1, or a percentage ("10%"); None
     when it is neither."""
@@ -104,12 +113,16 @@ class ExportDialog(ModalScreen[dict | None]):
         from distill_tui.core.export import validation_path_for
 
         path, fraction = self._values()
+        # The field scrolls to its end and cuts a long path on the left, so the whole path is
+        # repeated here, folded over as many lines as it needs.
+        text = Text(overflow="fold")
+        text.append(f"training file: {_home_relative(path)}\n" if path else "training file: (give one)\n")
         if fraction is None:
-            text = Text("validation share: a number from 0 to below 1 (e.g. 0.1)", style="bold")
+            text.append("validation share: a number from 0 to below 1 (e.g. 0.1)", style="bold")
         elif fraction == 0:
-            text = Text("no validation file")
+            text.append("no validation file")
         else:
-            text = Text(f"validation file: {validation_path_for(path or 'train.jsonl')}")
+            text.append(f"validation file: {_home_relative(validation_path_for(path or 'train.jsonl'))}")
         self.query_one("#export-validation", Static).update(text)
         close = "escape: cancel" if self._ok else "escape: close"
         if fraction is not None and fraction != self._fraction:

@@ -45,11 +45,12 @@ def detail_text(cur: "Curation", p: int) -> Text:
 
 
 def distribution_text(rows: list[tuple[str, int, int]], width: int = 28, limit: int = 40) -> Text:
-    """`label  selected/all  bar` lines (the bar is the selected count, in characters: it works
-    without colour)."""
+    """`teacher label  selected/all  bar` lines (the bar is the selected count, in characters: it
+    works without colour)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     name_width = max(4, width - 15)
-    text.append(f"{'label':<{name_width}}  sel/all\n", style="bold")
+    # "teacher": the pane counts the answers trained on, while `l` and `label=` filter by gold label.
+    text.append(f"{'teacher label':<{name_width}}  sel/all\n", style="bold")
     top = max((r[1] for r in rows), default=0) or 1
     for label, chosen, total in rows[:limit]:
         name = label if len(label) <= name_width else label[: name_width - 1] + "…"
@@ -66,11 +67,21 @@ def money(value: float | None) -> str:
     return format_usd(value, unknown="price unknown")
 
 
-def totals_text(totals: "Totals", cap: int | None = None) -> Text:
-    """One line: examples, tokens, epochs and cost of training on the selection."""
+def totals_text(totals: "Totals", cap: int | None = None, rows: int | None = None) -> Text:
+    """One line: examples, tokens, epochs and cost of training on the selection.
+
+    Args:
+        totals: The curation's totals.
+        cap: The cap per label, if any.
+        rows: How many rows the curation has: when every one is shown, the line says "N selected
+            of `rows` rows" rather than counting the shown rows apart.
+    """
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{totals.examples:,}", style="bold")
-    text.append(f" selected ({totals.selected_shown:,} of {totals.shown:,} shown) · ")
+    if rows is not None and totals.shown == rows:
+        text.append(f" selected of {rows:,} rows · ")
+    else:
+        text.append(f" selected · {totals.shown:,} shown, {totals.selected_shown:,} of them selected · ")
     text.append(f"{totals.tokens:,}", style="bold")
     text.append(f" tok × {totals.epochs} ep = ")
     text.append(money(totals.cost_usd), style="bold")

@@ -9,7 +9,8 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Log, Static, TabbedContent, TabPane
+from textual.events import Resize
+from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 
 from distill_tui.core.finetune import TERMINAL
 from distill_tui.core.finetune_follow import estimated_finish, job_cost, metrics_series
@@ -126,6 +127,33 @@ def event_line(event: dict[str, Any]) -> str:
     return f"{clock(event.get('created_at'))} {level:<4} {event.get('message') or event.get('type') or ''}"
 
 
+class EventLog(RichLog):
+    """The event lines, wrapped to the width (a model name in an event is copied from here, so it is
+    never cut); written again at a new width."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, wrap=True, auto_scroll=True)
+        self.texts: list[str] = []
+        self._wrapped_at = 0
+
+    def add_lines(self, lines: list[str]) -> None:
+        """Append lines (one write: a job's history can be over a thousand events)."""
+        if lines:
+            self.texts.extend(lines)
+            self.write(Text("\n".join(lines)))
+
+    def clear_lines(self) -> None:
+        self.texts = []
+        self.clear()
+
+    def on_resize(self, event: Resize) -> None:
+        width = event.size.width
+        if self._wrapped_at and width and width != self._wrapped_at and self.texts:
+            self.clear()
+            self.write(Text("\n".join(self.texts)))
+        self._wrapped_at = width or self._wrapped_at
+
+
 def _metric(metrics: dict[str, Any] | None, key: str, percent: bool = False) -> str:
     value = (metrics or {}).get(key)
     if not isinstance(value, (int, float)):
@@ -162,7 +190,7 @@ class JobDetails(Vertical):
                     yield Static("No job selected. Press n to create one, a to attach one.", id="job-summary")
                     yield LossChart(id="job-chart")
             with TabPane("Events", id="tab-events"):
-                yield Log(id="job-events", auto_scroll=True)
+                yield EventLog(id="job-events")
             with TabPane("Checkpoints", id="tab-checkpoints"):
                 yield DataTable(id="job-checkpoints", cursor_type="row", zebra_stripes=True)
 
@@ -172,26 +200,29 @@ class JobDetails(Vertical):
             table.add_column(name, width=width, key=name)
 
     def clear(self, message: str) -> None:
+        """No job to show: `message` in full across the pane, no summary or chart."""
         self._job_id = None
         self._events_shown = 0
-        self.query_one("#job-model", Static).update("")
-        self.query_one("#job-summary", Static).update(message)
+        self.query_one("#job-model", Static).update(Text(message))
+        self.query_one("#job-overview").display = False
+        self.query_one("#job-summary", Static).update("")
         self.query_one("#job-chart", LossChart).set_series({})
-        self.query_one("#job-events", Log).clear()
+        self.query_one("#job-events", EventLog).clear_lines()
         self.query_one("#job-checkpoints", DataTable).clear()
         self._checkpoints_shown = ()
 
     def show(self, record: JobRecord, events: list[dict[str, Any]], checkpoints: list[dict[str, Any]],
              now: float | None = None) -> None:
         """Draw a job; the event log only appends when the same job gains events."""
-        log = self.query_one("#job-events", Log)
+        log = self.query_one("#job-events", EventLog)
         if record.id != self._job_id or len(events) < self._events_shown:
-            log.clear()
+            log.clear_lines()
             self._events_shown = 0
             self._job_id = record.id
         if len(events) > self._events_shown:
-            log.write_lines([event_line(e) for e in events[self._events_shown:]])
+            log.add_lines([event_line(e) for e in events[self._events_shown:]])
             self._events_shown = len(events)
+        self.query_one("#job-overview").display = True
         self.query_one("#job-model", Static).update(model_text(record))
         self.query_one("#job-summary", Static).update(summary_text(record, events, checkpoints, now))
         self.query_one("#job-chart", LossChart).set_series(metrics_series(events))

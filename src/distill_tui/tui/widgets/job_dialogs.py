@@ -24,6 +24,7 @@ DIALOG_CSS = """
 {cls} .title {{ text-style: bold; color: $accent; }}
 {cls} .buttons {{ height: 3; align-horizontal: right; }}
 {cls} .buttons Button {{ margin-left: 1; min-width: 10; }}
+{cls} .buttons .keys {{ width: 1fr; height: 3; content-align: left middle; color: $text-muted; }}
 {cls} .field {{ height: 1; margin-top: 1; }}
 {cls} .field Label {{ width: 9; color: $text-muted; }}
 {cls} .field Input {{ border: none; height: 1; padding: 0; width: 1fr; background: $boost; }}
@@ -131,6 +132,7 @@ class NewJobDialog(ModalScreen["JobPlan | None"]):
             with VerticalScroll(id="estimate-box"):
                 yield Static("", id="estimate")
             with Horizontal(classes="buttons"):
+                yield Static("enter or ctrl+s: create   escape: cancel", classes="keys")
                 yield Button("Cancel", id="cancel")
                 yield Button("Create job", id="create", variant="primary")
 
@@ -207,6 +209,7 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Static(self._title, classes="title")
             yield Static(Text(self._body))
             with Horizontal(classes="buttons"):
+                yield Static("y: yes   n or escape: no", classes="keys")
                 yield Button("No", id="no")
                 yield Button(self._yes, id="yes", variant="error")
 
@@ -236,6 +239,7 @@ class AttachDialog(ModalScreen["str | None"]):
                 yield Label("Job id")
                 yield Input(placeholder="ftjob-…", id="f-job")
             with Horizontal(classes="buttons"):
+                yield Static("enter: attach   escape: cancel", classes="keys")
                 yield Button("Cancel", id="cancel")
                 yield Button("Attach", id="attach", variant="primary")
 

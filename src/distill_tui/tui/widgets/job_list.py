@@ -19,6 +19,9 @@ from distill_tui.core.store import JobRecord
 
 # Fits 80 columns with the 2-cell gaps and a 1-cell scrollbar.
 COLUMNS = (("id", 13), ("status", 12), ("model", 11), ("fine-tuned", 14), ("created", 11), ("cost", 6))
+# The columns that take the room a wider terminal gives, as far as their values need it.
+GROWING = ("id", "model", "fine-tuned")
+Columns = tuple[tuple[str, int], ...]
 # A glyph as well as a colour, so statuses read the same with NO_COLOR.
 STATUS_LOOK = {
     "validating_files": ("⋯ validating", "bold"), "queued": ("⋯ queued", "bold"), "running": ("▶ running", "bold"),
@@ -33,22 +36,42 @@ def _cell(value: str, width: int, style: str = "") -> Text:
     return text
 
 
-def header_text() -> Text:
-    return Text("  ").join(_cell(name, width) for name, width in COLUMNS)
+def header_text(columns: Columns = COLUMNS) -> Text:
+    return Text("  ").join(_cell(name, width) for name, width in columns)
 
 
-def row_text(job: JobRecord, remote: bool = False) -> Text:
-    """One job as a line; `remote` marks a job only the provider knows (`*`)."""
+def _cells(job: JobRecord, remote: bool) -> tuple[tuple[str, str], ...]:
     label, style = STATUS_LOOK.get(job.status, (job.status, "bold"))
     cost = job_cost(job)
     # The "ftjob-" prefix is the same on every row; the summary beside shows the whole id.
     short_id = job.id.removeprefix("ftjob-")
-    cells = (
+    return (
         (short_id + ("*" if remote else ""), ""), (label, style), (job.base_model, ""), (job.fine_tuned_model or "-", ""),
         (time.strftime("%m-%d %H:%M", time.localtime(job.created_at)) if job.created_at else "-", ""),
         ("-" if cost is None else f"${cost:,.2f}", ""),
     )
-    return Text("  ").join(_cell(value, width, style) for (value, style), (_, width) in zip(cells, COLUMNS))
+
+
+def row_text(job: JobRecord, remote: bool = False, columns: Columns = COLUMNS) -> Text:
+    """One job as a line; `remote` marks a job only the provider knows (`*`)."""
+    return Text("  ").join(_cell(value, width, style) for (value, style), (_, width) in zip(_cells(job, remote), columns))
+
+
+def fit_columns(width: int, records: list[tuple[JobRecord, bool]]) -> Columns:
+    """The columns for a list `width` cells wide: COLUMNS at 80, and beyond that the id, model and
+    fine-tuned columns grow in turn, a cell at a time, until their longest value fits."""
+    spare = max(0, width - 80)
+    widths = dict(COLUMNS)
+    need = {name: max((len(_cells(job, remote)[index][0]) for job, remote in records), default=0)
+            for index, (name, _) in enumerate(COLUMNS) if name in GROWING}
+    while spare:
+        growing = [name for name in GROWING if widths[name] < need[name]]
+        if not growing:
+            break
+        for name in growing[:spare]:
+            widths[name] += 1
+            spare -= 1
+    return tuple((name, widths[name]) for name, _ in COLUMNS)
 
 
 class JobList(Vertical):
@@ -64,6 +87,8 @@ class JobList(Vertical):
     def __init__(self, *, list_id: str) -> None:
         super().__init__()
         self._list_id = list_id
+        self._records: list[tuple[JobRecord, bool]] = []
+        self._columns: Columns = COLUMNS
 
     def compose(self) -> ComposeResult:
         yield Static(header_text(), id="job-list-header")
@@ -77,21 +102,43 @@ class JobList(Vertical):
         return [o.id for o in self.options.options if o.id]
 
     def show(self, records: list[tuple[JobRecord, bool]]) -> None:
-        """Show these jobs in this order; unchanged rows are left alone."""
+        """Show these jobs in this order; unchanged rows are left alone (unless the columns change)."""
         options = self.options
-        if self.ids() == [job.id for job, _ in records]:
+        self._records = list(records)
+        if not self._fit() and self.ids() == [job.id for job, _ in records]:
             for job, remote in records:
-                self.update(job, remote)
+                self._replace(job, remote)
             return
         highlighted = options.highlighted_option.id if options.highlighted_option else None
         options.clear_options()
-        options.add_options(Option(row_text(job, remote), id=job.id) for job, remote in records)
+        options.add_options(Option(row_text(job, remote, self._columns), id=job.id) for job, remote in records)
         if highlighted in self.ids():
             options.highlighted = options.get_option_index(highlighted)
 
+    def _fit(self) -> bool:
+        """Fit the columns to the width and the jobs; True (and the header redrawn) when they changed."""
+        columns = fit_columns(self.size.width or self.app.size.width, self._records)
+        if columns == self._columns:
+            return False
+        self._columns = columns
+        self.query_one("#job-list-header", Static).update(header_text(columns))
+        return True
+
+    def on_resize(self) -> None:
+        if self._fit():
+            self.show(self._records)
+
     def update(self, job: JobRecord, remote: bool = False) -> None:
+        """Redraw one job's row (every row when its new values change the columns)."""
+        self._records = [(job, remote) if old.id == job.id else (old, was) for old, was in self._records]
+        if self._fit():
+            self.show(self._records)
+        else:
+            self._replace(job, remote)
+
+    def _replace(self, job: JobRecord, remote: bool) -> None:
         options = self.options
-        prompt = row_text(job, remote)
+        prompt = row_text(job, remote, self._columns)
         if job.id in self.ids() and str(options.get_option(job.id).prompt) != str(prompt):
             options.replace_option_prompt(job.id, prompt)
 

@@ -14,6 +14,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from distill_tui.core.engine import RECENT
+
 _STATUS_PREFIX = re.compile(r"^[a-z ]+\((\d{3})[^)]*\):\s*")
 
 
@@ -35,6 +37,8 @@ class AnswerFeed(Static):
     DEFAULT_CSS = """
     AnswerFeed { height: 1fr; }
     """
+    SIZE = RECENT
+    """How many answers a progress snapshot carries."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -59,8 +63,20 @@ class AnswerFeed(Static):
         return len(self.rows)
 
 
+_OUTCOMES = {
+    # what became of the row: (mark, style of the mark, style of the row and error)
+    "retrying": ("↻", "yellow", ""),
+    "answered": ("✓", "green", "dim"),
+    "failed": ("✗", "bold red", ""),
+}
+
+
 class ErrorFeed(Static):
-    """The last errors with their row, newest first, each cut to one line."""
+    """The last errors with their row and what became of it, newest first, each cut to one line.
+
+    A row asked again after an error is marked ↻, then ✓ and dimmed once a retry got its answer;
+    a row that failed for good is marked ✗ in red (the marks of the answers beside it).
+    """
 
     DEFAULT_CSS = """
     ErrorFeed { height: 1fr; }
@@ -68,18 +84,21 @@ class ErrorFeed(Static):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.rows: list[tuple[int, str]] = []
+        self.rows: list[tuple[int, str, str]] = []
 
     def on_mount(self) -> None:
         self.show([])
 
-    def show(self, errors: list[tuple[int, str]]) -> None:
+    def show(self, errors: list[tuple[int, str, str]]) -> None:
+        """Show `(row, error line, outcome)` entries, oldest first as the engine keeps them."""
         if errors == self.rows and self.rows:
             return
         self.rows = list(errors)
-        table = _table(("row", 4), ("error", None))
-        for row, line in reversed(errors):
-            table.add_row(str(row), short_error(line))
+        table = _table(("row", 4), ("error", None), ("", 1))
+        for row, line, outcome in reversed(errors):
+            shown, style, line_style = _OUTCOMES.get(outcome, _OUTCOMES["failed"])
+            table.add_row(Text(str(row), style=line_style), Text(short_error(line), style=line_style),
+                          Text(shown, style=style))
         self.update(table)
 
     @property

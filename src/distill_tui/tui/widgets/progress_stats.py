@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -14,13 +15,22 @@ if TYPE_CHECKING:
     from distill_tui.core.generate import Plan, Progress
 
 
-def stats_table(progress: "Progress | None", plan: "Plan | None") -> Table:
-    """A two-pair-per-line grid; before any run, the plan's counts and dashes for the rest."""
+def _grid(*widths: int | None) -> Table:
     grid = Table.grid(padding=(0, 1), expand=True)
-    grid.add_column(style="bold", width=10, no_wrap=True)
-    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-    grid.add_column(style="bold", width=9, no_wrap=True)
-    grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+    for i, width in enumerate(widths):
+        grid.add_column(style="bold" if i % 2 == 0 else "", width=width, ratio=None if width else 1,
+                        no_wrap=True, overflow="ellipsis")
+    return grid
+
+
+def stats_table(progress: "Progress | None", plan: "Plan | None") -> Group:
+    """Two label/value pairs a line, then the limiter on a line of its own (its text is the longest);
+    before any run, the plan's counts and dashes for the rest.
+
+    `spend` is only what was spent: the estimate is on the screen's top lines, for the rows left.
+    """
+    grid = _grid(10, None, 9, None)
+    limiter = _grid(10, None)
     p = progress
     if p is None:
         total = plan.total if plan else 0
@@ -29,25 +39,29 @@ def stats_table(progress: "Progress | None", plan: "Plan | None") -> Table:
         left = f"{plan.left + plan.failed:,}" if plan else "–"
         spend, budget = "–", "none"
         if plan is not None:
-            est = fmt.money(plan.spent_usd + plan.cost_usd) if plan.cost_usd is not None else None
-            spend = fmt.money(plan.spent_usd) + (f" of ~{est}" if est else " (price unknown)")
+            spend = fmt.money(plan.spent_usd) + ("" if plan.cost_usd is not None else " (price unknown)")
             budget = fmt.money(plan.budget_usd, unknown="none")
         grid.add_row("done", done, "rows/s", "–")
         grid.add_row("failed", failed, "tokens/s", "–")
         grid.add_row("in flight", "0", "ETA", "–")
         grid.add_row("left", left, "elapsed", "–")
         grid.add_row("spend", spend, "budget", budget)
-        grid.add_row("429s", "–", "limiter", "–")
-        return grid
+        grid.add_row("requests", "–", "429s", "–")
+        limiter.add_row("limiter", "–")
+        return Group(grid, limiter)
     failed = Text(f"{p.failed:,}", style="bold red" if p.failed else "")
+    if p.price_known:
+        spend = fmt.money(p.spent_usd)
+    else:
+        spend = f"{fmt.count(p.input_tokens)} in / {fmt.count(p.output_tokens)} out tokens"
     grid.add_row("done", f"{p.done:,} of {p.total:,}", "rows/s", f"{p.rows_per_s:.1f}")
     grid.add_row("failed", failed, "tokens/s", fmt.count(p.tokens_per_s))
     grid.add_row("in flight", f"{p.in_flight}", "ETA", "–" if p.finished else fmt.duration(p.eta_s))
     grid.add_row("left", f"{p.left:,}", "elapsed", fmt.duration(p.elapsed_s))
-    grid.add_row("spend", fmt.spend_text(p, budget=False), "budget", fmt.money(p.budget_usd, unknown="none"))
-    grid.add_row("429s", f"{p.rate_limited} · {p.retries} retries · {p.requests:,} requests", "limiter",
-                 fmt.limiter_text(p.limiter))
-    return grid
+    grid.add_row("spend", spend, "budget", fmt.money(p.budget_usd, unknown="none"))
+    grid.add_row("requests", f"{p.requests:,} ({p.retries:,} retries)", "429s", f"{p.rate_limited:,}")
+    limiter.add_row("limiter", fmt.limiter_text(p.limiter))
+    return Group(grid, limiter)
 
 
 class ProgressStats(Static):

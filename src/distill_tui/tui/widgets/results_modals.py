@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -35,6 +36,7 @@ class AddModelModal(ModalScreen[str | None]):
             yield Static("Any model the provider serves, e.g. gpt-4.1-mini or a fine-tuned ft:… name. "
                          "It answers the same eval rows with the same prompt.", classes="hint")
             yield Input(placeholder="model name", id="model-name")
+            yield Static("enter: add   escape: cancel", classes="hint")
             with Horizontal():
                 yield Button("Add", variant="primary", id="add")
                 yield Button("Cancel", id="cancel")
@@ -51,11 +53,17 @@ class AddModelModal(ModalScreen[str | None]):
 
 
 class ExportModal(ModalScreen[tuple[str, Path] | None]):
-    """Choose Markdown, CSV or JSON and where to write it; returns (format, path)."""
+    """Choose Markdown, CSV or JSON and where to write it; returns (format, path).
+
+    The path field starts focused so that enter exports at once (on the formats, enter picks one).
+    """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#path"
     DEFAULT_CSS = _MODAL_CSS.format(name="ExportModal") + """
     ExportModal RadioSet { width: 100%; layout: horizontal; margin-bottom: 1; }
+    ExportModal Input { margin: 0; }
+    ExportModal #full-path { margin-bottom: 1; }
     """
 
     def __init__(self, folder: Path, stem: str) -> None:
@@ -74,6 +82,9 @@ class ExportModal(ModalScreen[tuple[str, Path] | None]):
                 yield RadioButton("CSV", id="fmt-csv")
                 yield RadioButton("JSON", id="fmt-json")
             yield Input(self._path_for("md"), id="path")
+            # The field scrolls to the end of a long path and hides its start: the whole path, folded.
+            yield Static("", id="full-path", classes="hint")
+            yield Static("enter: export   shift+tab: choose the format   escape: cancel", classes="hint")
             yield Static("", id="problem", classes="error")
             with Horizontal():
                 yield Button("Export", variant="primary", id="export")
@@ -89,6 +100,14 @@ class ExportModal(ModalScreen[tuple[str, Path] | None]):
         path = self.query_one("#path", Input)
         current = Path(path.value.strip() or self._path_for("md"))
         path.value = str(current.with_suffix("." + self.fmt))
+
+    def on_mount(self) -> None:
+        self._show_path()
+
+    @on(Input.Changed, "#path")
+    def _show_path(self) -> None:
+        path = self.query_one("#path", Input).value.strip()
+        self.query_one("#full-path", Static).update(Text(f"writes {path}" if path else "", overflow="fold"))
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#export")
