@@ -201,3 +201,19 @@ def test_formats():
     assert fmt.limiter_text({"requests_per_min": 1200, "tokens_per_min": None, "scale": 0.9,
                              "paused_for_s": 0.0}) == "1,200 rpm (slowed to 90%)"
     assert fmt.limiter_text({"requests_per_min": None, "tokens_per_min": None}) == "not limited"
+
+
+def test_the_summary_names_why_the_last_row_failed():
+    from types import SimpleNamespace
+
+    from distill_tui.core.engine_support import RecentErrors
+    from distill_tui.core.generate import _last_failure
+
+    errors = RecentErrors(8)
+    tally = SimpleNamespace(last_errors=errors)
+    assert _last_failure(tally) == ""
+    errors.add(3, "429 rate limited", final=False)
+    errors.answered(3)
+    assert _last_failure(tally) == ""  # a retry that was answered is no failure
+    errors.add(5, "cannot reach the provider: Connection error.", final=True)
+    assert _last_failure(tally) == " (last error: cannot reach the provider: Connection error.)"

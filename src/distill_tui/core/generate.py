@@ -357,11 +357,13 @@ def _result(
             "(raise budget_usd to go on)")
     elif stopped == "limit":
         message = f"smoke run: {t.ok} rows answered, {t.failed} failed; {to_go} rows left, run again to go on"
+        message += _last_failure(t)
     elif held:
         message = (f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; {held} wait in a batch "
                    "(Batch API): run `distill-tui generate SPEC --batch` to collect them")
     elif failed:
         message = f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; run again to retry them"
+        message += _last_failure(t)
     else:
         message = f"all {len(reqs)} rows answered"
     return RunResult(
@@ -372,6 +374,12 @@ def _result(
         answered_now=t.ok, failed_now=t.failed, price_known=price_known and t.cost_known, spent_usd=total_spent,
         budget_usd=budget_usd, message=message,
     )
+
+
+def _last_failure(tally: Any) -> str:
+    """" (last error: …)" naming why this run's latest row failed; "" when none failed in it."""
+    failures = [line for _, line, outcome in tally.last_errors.snapshot() if outcome == "failed"]
+    return f" (last error: {failures[-1]})" if failures else ""
 
 
 def run_teacher(workspace: "Workspace", **kw: Any) -> RunResult:

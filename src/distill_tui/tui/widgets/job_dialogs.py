@@ -116,7 +116,7 @@ class NewJobDialog(ModalScreen["JobPlan | None"]):
         req = self.plan.request
         initial = self._initial()
         with Vertical():
-            yield Static(f"New fine-tuning job on {self.plan.backend}", classes="title")
+            yield Static(f"New fine-tuning job on {self.plan.where or self.plan.backend}", classes="title")
             files = f"{req.training_path} ({self.plan.examples:,} examples)"
             if req.validation_path:
                 files += f"\nvalidation {req.validation_path} ({self.plan.validation_examples:,})"
