@@ -190,3 +190,32 @@ def test_snapshot_failed_rows_and_errors(tmp_path, snap_compare):
         assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
     finally:
         server.shutdown()
+
+
+async def test_batch_key_submits_then_collects(tmp_path, offline_server):
+    import time
+
+    from distill_tui.tui.widgets.job_dialogs import ConfirmDialog
+
+    app = _app(tmp_path, offline_server.base_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        await pilot.press("b")
+        await _settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Send 32 rows to the Batch API?" in str(app.screen.query(".title").first().render())
+        await pilot.press("y")
+        await _wait_finished(pilot, screen)
+        store = screen.workspace.store
+        [batch] = store.batches(screen.workspace.spec.teacher.model)
+        assert batch.id and batch.requests == 32
+        assert "b checks and collects it" in str(screen.query_one("#plan").render())
+        deadline = time.monotonic() + 60
+        while screen.plan.done < 32 and time.monotonic() < deadline:  # the batch ends after a few seconds
+            await pilot.pause(0.3)
+            await pilot.press("b")  # in flight: no question, it checks and collects
+            assert not isinstance(app.screen, ConfirmDialog)
+            await _wait_finished(pilot, screen)
+        assert screen.plan.done == 32 and screen.plan.to_ask == 0
+        assert "all 32 rows answered" in str(screen.query_one("#status").render())
+        assert len(store.batches(screen.workspace.spec.teacher.model)) == 1  # never submitted twice

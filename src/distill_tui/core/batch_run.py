@@ -150,12 +150,17 @@ def budget_line(model: str, rows: int, worst: float | None, spent_usd: float, bu
             "raise it, or run `distill-tui generate` (it stops at the budget)")
 
 
-def in_flight_note(ws: "Workspace", model: str) -> str | None:
-    """One line on the batches of `model` not collected yet, as last seen (no provider call); None if none."""
+def in_flight_note(ws: "Workspace", model: str,
+                   collect: str = "`distill-tui generate SPEC --batch` collects it") -> str | None:
+    """One line on the batches of `model` not collected yet, as last seen (no provider call); None if none.
+
+    Args:
+        collect: How to collect it, in words for where the line is shown.
+    """
     open_ = ws.store.batches(model, open_only=True)
     if not open_:
         return None
     b = open_[-1]
     more = f" (and {len(open_) - 1} more)" if len(open_) > 1 else ""
     return (f"Batch {b.id or '(being submitted)'}{more}: {b.status.replace('_', ' ')}, {b.completed:,}/"
-            f"{b.requests:,} answered, {b.failed:,} failed · `distill-tui generate SPEC --batch` collects it")
+            f"{b.requests:,} answered, {b.failed:,} failed · {collect}")

@@ -23,6 +23,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from distill_tui.core import engine_format as fmt
 from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.widgets.job_dialogs import ConfirmDialog
 from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
 from distill_tui.tui.widgets.progress_stats import ProgressStats
 
@@ -55,6 +56,22 @@ class GenerationFinished(Message):
         super().__init__()
         self.result = result
         self.error = error
+
+
+class BatchNews(Message):
+    """A line from a Batch API step (submitted, status seen)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+class BatchDone(Message):
+    """A Batch API step ended: its summary line."""
+
+    def __init__(self, line: str, error: bool = False) -> None:
+        super().__init__()
+        self.line, self.error = line, error
 
 
 class PlanReady(Message):
@@ -102,6 +119,7 @@ class GenerateScreen(BaseScreen):
         Binding("x", "cancel", "Cancel"),
         Binding("r", "retry_failed", "Retry failed"),
         Binding("f", "smoke", f"{SMOKE_ROWS} rows first"),
+        Binding("b", "batch", "Batch"),
         Binding("c", "curate", "Curate"),
     ]
     HELP = f"""
@@ -113,6 +131,9 @@ Rows already answered are never asked again; rows that failed are asked again.
 - **p** pauses: no new requests go out, those in flight finish. **p** again resumes.
 - **x** cancels after a confirmation; requests in flight finish and are saved.
 - **r** asks again only the rows that failed.
+- **b** sends the rows left to the **Batch API** instead: half the price, answers within 24 h. The
+  batch id is saved the moment it exists and its rows are never asked twice; press **b** again (now
+  or after a restart) to check on it and collect its answers when it has ended.
 - **c** opens curation.
 
 In **last errors**, ↻ marks a row that is asked again, ✓ (dimmed) one a retry answered, and ✗ a
@@ -193,7 +214,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
         except UserError as exc:
             self.post_message(PlanReady(None, str(exc), holder=holder))
             return
-        self.post_message(PlanReady(plan, batch_note=in_flight_note(self.workspace, plan.model), holder=holder,
+        note = in_flight_note(self.workspace, plan.model, collect="b checks and collects it")
+        self.post_message(PlanReady(plan, batch_note=note, holder=holder,
                                     answers=answers, took_s=time.monotonic() - started))
 
     def on_plan_ready(self, message: PlanReady) -> None:
@@ -233,7 +255,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
             return
         state.update("idle")
         if not plan.done and not plan.failed:
-            self._set_status(f"Press s to start, f to try {SMOKE_ROWS} rows first.")
+            self._set_status(f"Press s to start, f to try {SMOKE_ROWS} rows first, b for the Batch API (half price).")
             return
         failed = f", {plan.failed:,} failed; r asks them again" if plan.failed else ""
         more = f" · s resumes, f tries {SMOKE_ROWS} rows first" if plan.left else ""
@@ -258,7 +280,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
 
     # running ----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("start", "smoke"):
+        if action in ("start", "smoke", "batch"):
             return not self.running
         if action == "retry_failed":
             return not self.running and bool(self.plan and self.plan.failed)
@@ -274,6 +296,68 @@ The same run without a terminal: `distill-tui generate SPEC`.
 
     def action_retry_failed(self) -> None:
         self._start(only_failed=True)
+
+    def action_batch(self) -> None:
+        """Submit the rows left as a batch (after a confirmation), or check and collect the one in flight."""
+        from distill_tui.core.batch_run import in_flight_note
+
+        if self.running:
+            return
+        if in_flight_note(self.workspace, self.workspace.spec.teacher.model) is not None:
+            self._run_batch()
+            return
+        plan = self.plan
+        if plan is not None and not plan.to_ask:
+            self.notify("Every train row is answered: nothing to send to the Batch API.")
+            return
+        rows = f"{plan.to_ask:,} rows" if plan else "the rows left"
+        cost = f" (about {fmt.money(plan.cost_usd / 2)} instead of {fmt.money(plan.cost_usd)})" if (
+            plan and plan.cost_usd is not None) else ""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_batch()
+
+        self.app.push_screen(ConfirmDialog(
+            f"Send {rows} to the Batch API?",
+            f"Half the standard price{cost}; the answers come within 24 hours. The batch id is saved at once "
+            "and these rows are never asked twice: press b again (now or after a restart) to check on it and "
+            "collect its answers.", yes="Submit batch"), answered)
+
+    def _run_batch(self) -> None:
+        self.running = True
+        self._stop_polling()
+        self._ended.clear()
+        self._set_status("Batch API: asking the provider…")
+        self.query_one("#state", Label).update("batch")
+        self.refresh_bindings()
+        self.batch_step()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate-run")
+    def batch_step(self) -> None:
+        """One `generate --batch` step: submit the rows left, or poll and collect the batch in flight."""
+        from distill_tui.core.batch_run import run_teacher_batch
+
+        try:
+            summary = run_teacher_batch(self.workspace, on_status=lambda line: self.post_message(BatchNews(line)))
+        except Exception as exc:  # noqa: BLE001 - shown on screen as one line, never a traceback
+            from distill_tui.core.engine import explain_line
+
+            self.post_message(BatchDone(explain_line(exc)[0], error=True))
+        else:
+            self.post_message(BatchDone(summary.message, error=summary.fatal is not None))
+        finally:
+            self._ended.set()
+
+    def on_batch_news(self, message: "BatchNews") -> None:
+        self._set_status(escape(message.line))
+
+    def on_batch_done(self, message: "BatchDone") -> None:
+        self.running = False
+        self.query_one("#state", Label).update("batch")
+        self._set_status(("[b]Batch:[/b] " if message.error else "") + escape(message.line), error=message.error)
+        self.refresh_bindings()
+        self.refresh_plan()
 
     def _start(self, **options: object) -> None:
         if self.running:
