@@ -359,5 +359,6 @@ async def test_the_generate_screen_notes_a_batch_in_flight(tmp_path, slow):
         await pilot.pause()
         assert isinstance(pilot.app.screen, GenerateScreen)
         text = str(pilot.app.screen.query_one("#plan").render())
-        assert f"Batch {summary.submitted[0]}" in text and "0/88 answered" in text and "--batch" in text
+        assert f"Batch {summary.submitted[0]}" in text and "0/88 answered" in text
+        assert "b checks and collects it" in text
     _sdk(slow).batches.cancel(summary.submitted[0])
