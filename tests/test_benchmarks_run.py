@@ -1,0 +1,28 @@
+"""The benchmark scripts still run (tiny sizes; their timings are printed, never asserted here).
+
+A benchmark is only run by hand, so an API it uses can go away unnoticed; this catches that.
+The estimate and dataset-screen benchmarks read ../shared data, which tests must not depend on.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("script", "args"), [
+    ("bench_curate.py", ["--rows", "200"]),
+    ("bench_generate.py", ["--rows", "40", "--rpm", "12000", "--only", "fresh"]),
+    ("bench_resume.py", ["--rows", "60", "--rpm", "6000"]),
+])
+def test_benchmark_runs(script, args):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
+                            text=True, env=os.environ.copy(), timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
