@@ -210,6 +210,9 @@ async def test_batch_key_submits_then_collects(tmp_path, offline_server):
         [batch] = store.batches(screen.workspace.spec.teacher.model)
         assert batch.id and batch.requests == 32
         assert "b checks and collects it" in str(screen.query_one("#plan").render())
+        status = str(screen.query_one("#status").render())
+        assert batch.id in status and "Press s to start" not in status  # what the step said stays shown
+        assert str(screen.query_one("#state").render()) == "batch"
         deadline = time.monotonic() + 60
         while screen.plan.done < 32 and time.monotonic() < deadline:  # the batch ends after a few seconds
             await pilot.pause(0.3)

@@ -165,6 +165,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.last_result: RunResult | None = None
         self.last_error: str | None = None
         self.holder: RunHolder | None = None
+        self.batch_note: str | None = None  # a Batch API batch of these rows not collected yet
+        self.batch_line: str | None = None  # what the last Batch API step said
         self._poll: Timer | None = None
         self._ended = threading.Event()
         self._ended.set()
@@ -237,6 +239,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
             self.query_one(ProgressStats).show(None, plan)
             bar = self.query_one(ProgressBar)
             bar.update(total=max(1, plan.total), progress=plan.done)
+        self.batch_note = message.batch_note
         fresh = self.last_result is None and not self.last_error
         if not self.running and (self.holder != held_before or fresh):
             self._show_stored_state(plan)
@@ -248,6 +251,11 @@ The same run without a terminal: `distill-tui generate SPEC`.
         if self.holder is not None:
             state.update("running elsewhere")
             self._set_status(escape(_holder_text(self.holder, plan.model)))
+            return
+        if self.batch_note:
+            state.update("batch")
+            self._set_status(escape(self.batch_line or "A Batch API batch holds rows of this run: b checks on it "
+                                    "and collects its answers once it has ended."))
             return
         if plan.total and not plan.to_ask:
             state.update("done")
@@ -354,6 +362,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
 
     def on_batch_done(self, message: "BatchDone") -> None:
         self.running = False
+        self.batch_line = message.line
+        self.last_error = message.line if message.error else None  # an error stays shown over the stored state
         self.query_one("#state", Label).update("batch")
         self._set_status(("[b]Batch:[/b] " if message.error else "") + escape(message.line), error=message.error)
         self.refresh_bindings()
