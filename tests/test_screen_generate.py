@@ -89,9 +89,9 @@ async def test_pause_resume_and_cancel_with_confirmation(tmp_path):
             assert not screen.controls.paused
             await pilot.press("x")
             await pilot.pause()
-            from distill_tui.tui.screens.generate import ConfirmCancel
+            from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 
-            assert isinstance(app.screen, ConfirmCancel)
+            assert isinstance(app.screen, ConfirmDialog)
             await pilot.press("n")  # changed my mind
             assert not screen.controls.cancelled
             await pilot.press("x")
@@ -195,7 +195,7 @@ def test_snapshot_failed_rows_and_errors(tmp_path, snap_compare):
 async def test_batch_key_submits_then_collects(tmp_path, offline_server):
     import time
 
-    from distill_tui.tui.widgets.job_dialogs import ConfirmDialog
+    from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 
     app = _app(tmp_path, offline_server.base_url)
     async with app.run_test(size=(80, 24)) as pilot:

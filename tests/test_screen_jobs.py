@@ -315,7 +315,7 @@ def test_cancel_from_the_screen(tmp_path):
     from distill_tui.core.finetune import create_job, request_for
     from distill_tui.offline import OfflineOptions, start_server
     from distill_tui.tui.app import DistillApp
-    from distill_tui.tui.widgets.job_dialogs import ConfirmDialog
+    from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 
     server = start_server(OfflineOptions(job_seconds=60.0))
     ws = Workspace.open(write_spec(tmp_path, provider={"base_url": server.base_url}))

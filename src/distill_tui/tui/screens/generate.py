@@ -16,14 +16,13 @@ from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar, Static
 
 from distill_tui.core import engine_format as fmt
 from distill_tui.tui.screens.base import BaseScreen
-from distill_tui.tui.widgets.job_dialogs import ConfirmDialog
+from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
 from distill_tui.tui.widgets.progress_stats import ProgressStats
 
@@ -87,25 +86,6 @@ class PlanReady(Message):
         self.holder = holder
         self.answers = answers or []
         self.took_s = took_s
-
-
-class ConfirmCancel(ModalScreen[bool]):
-    """Asks before cancelling a run."""
-
-    BINDINGS = [Binding("y", "answer(True)", "Yes, cancel"), Binding("n,escape", "answer(False)", "No, go on")]
-    DEFAULT_CSS = """
-    ConfirmCancel { align: center middle; }
-    ConfirmCancel > Vertical { width: 60; height: auto; border: round $warning; background: $surface; padding: 0 1; }
-    """
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label("Cancel the run? Requests in flight finish and are saved;")
-            yield Label("the rest can be resumed later with s.")
-            yield Label("[b]y[/b] cancel   [b]n[/b] go on")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
 
 
 class GenerateScreen(BaseScreen):
@@ -333,12 +313,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
             "collect its answers.", yes="Submit batch"), answered)
 
     def _run_batch(self) -> None:
-        self.running = True
-        self._stop_polling()
-        self._ended.clear()
-        self._set_status("Batch API: asking the provider…")
-        self.query_one("#state", Label).update("batch")
-        self.refresh_bindings()
+        self._begin("batch", "Batch API: asking the provider…")
         self.batch_step()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-run")
@@ -375,14 +350,18 @@ The same run without a terminal: `distill-tui generate SPEC`.
         from distill_tui.core.generate import Controls
 
         self.controls = Controls()
-        self.running = True
         self.last_error = None
+        self._begin("running", "Starting…")
+        self.run_generation(self.controls, options)
+
+    def _begin(self, state: str, status: str) -> None:
+        """Mark the screen busy (a run or a Batch API step) before its worker starts."""
+        self.running = True
         self._stop_polling()
         self._ended.clear()
-        self._set_status("Starting…")
-        self.query_one("#state", Label).update("running")
+        self._set_status(status)
+        self.query_one("#state", Label).update(state)
         self.refresh_bindings()
-        self.run_generation(self.controls, options)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-run")
     def run_generation(self, controls: "Controls", options: dict) -> None:
@@ -486,7 +465,9 @@ The same run without a terminal: `distill-tui generate SPEC`.
                 controls.cancel()
                 self._set_status("Cancelling: waiting for the requests in flight…")
 
-        self.app.push_screen(ConfirmCancel(), confirmed)
+        self.app.push_screen(ConfirmDialog(
+            "Cancel the run?", "Requests in flight finish and are saved; the rest can be resumed later with s.",
+            yes="Cancel run"), confirmed)
 
     def action_curate(self) -> None:
         try:

@@ -25,7 +25,8 @@ from distill_tui.core.validate_jsonl import plural
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.training_closed import TrainingClosedScreen
 from distill_tui.tui.widgets.job_details import JobDetails
-from distill_tui.tui.widgets.job_dialogs import AttachDialog, ConfirmDialog, NewJobDialog
+from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+from distill_tui.tui.widgets.job_dialogs import AttachDialog, NewJobDialog
 from distill_tui.tui.widgets.job_list import JobList
 
 TABS = ("tab-overview", "tab-events", "tab-checkpoints")

@@ -1,5 +1,5 @@
-"""Dialogs of the Jobs screen: a new job (its settings, estimated cost and warnings), confirm a
-cancel, and attach a job id."""
+"""Dialogs of the Jobs screen: a new job (its settings, estimated cost and warnings) and attach a
+job id (a cancel is confirmed with `confirm_dialog.ConfirmDialog`)."""
 
 from __future__ import annotations
 
@@ -15,21 +15,9 @@ from textual.widgets import Button, Input, Label, Static
 
 from distill_tui.core.finetune import JobPlan, JobRequest, model_warnings
 from distill_tui.core.pricing import PriceTable, auto_epochs
+from distill_tui.tui.widgets.confirm_dialog import DIALOG_CSS
 from distill_tui.tui.widgets.job_details import money
 
-DIALOG_CSS = """
-{cls} {{ align: center middle; }}
-{cls} > Vertical {{ width: 76; max-width: 100%; height: auto; max-height: 100%; border: round $accent;
-    background: $surface; padding: 0 1; }}
-{cls} .title {{ text-style: bold; color: $accent; }}
-{cls} .buttons {{ height: 3; align-horizontal: right; }}
-{cls} .buttons Button {{ margin-left: 1; min-width: 10; }}
-{cls} .buttons .keys {{ width: 1fr; height: 3; content-align: left middle; color: $text-muted; }}
-{cls} .field {{ height: 1; margin-top: 1; }}
-{cls} .field Label {{ width: 9; color: $text-muted; }}
-{cls} .field Input {{ border: none; height: 1; padding: 0; width: 1fr; background: $boost; }}
-{cls} .field Input:focus {{ background: $accent 30%; }}
-"""
 # Fields two to a row, one line each, so the dialog with its warnings fits 80x24.
 NEW_JOB_CSS = DIALOG_CSS.format(cls="NewJobDialog") + """
 NewJobDialog .field { margin-top: 0; }
@@ -192,36 +180,6 @@ class NewJobDialog(ModalScreen["JobPlan | None"]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question (y / n / Esc)."""
-
-    DEFAULT_CSS = DIALOG_CSS.format(cls="ConfirmDialog")
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
-
-    def __init__(self, title: str, body: str, yes: str = "Yes") -> None:
-        super().__init__()
-        self._title, self._body, self._yes = title, body, yes
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(self._title, classes="title")
-            yield Static(Text(self._body))
-            with Horizontal(classes="buttons"):
-                yield Static("y: yes   n or escape: no", classes="keys")
-                yield Button("No", id="no")
-                yield Button(self._yes, id="yes", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    def action_answer(self, value: bool) -> None:
-        self.dismiss(value)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
 
 
 class AttachDialog(ModalScreen["str | None"]):
