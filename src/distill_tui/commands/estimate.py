@@ -60,20 +60,17 @@ def models_line(stages: list) -> str:
 
 def stage_table(plan) -> list[str]:
     """The stages as aligned text lines, each column as wide as its widest value."""
-    rows = [(s.name, [f"{s.requests:,}", f"{s.input_tokens:,}", f"{s.output_tokens:,}", format_usd(s.cost_usd),
-                      format_usd(s.batch_cost_usd)], s.note) for s in plan.stages]
-    total = ("total", ["", "", "", format_usd(plan.total_cost_usd), format_usd(plan.total_batch_cost_usd)], None)
-    first = max(len("stage"), *(len(name) for name, _, _ in [*rows, total]))
-    widths = [max(len(head), *(len(cells[i]) for _, cells, _ in [*rows, total])) for i, head in enumerate(_NUMBERS)]
+    from distill_tui.core.aligned import aligned, column_widths
 
-    def line(name: str, cells: list[str]) -> str:
-        return "  ".join([f"{name:<{first}}", *(f"{c:>{w}}" for c, w in zip(cells, widths))])
-
-    header = line("stage", list(_NUMBERS))
+    rows = [["stage", *_NUMBERS]]
+    rows += [[s.name, f"{s.requests:,}", f"{s.input_tokens:,}", f"{s.output_tokens:,}", format_usd(s.cost_usd),
+              format_usd(s.batch_cost_usd)] for s in plan.stages]
+    rows.append(["total", "", "", "", format_usd(plan.total_cost_usd), format_usd(plan.total_batch_cost_usd)])
+    header, *lines, total = aligned(rows, right=range(1, len(rows[0])))
+    indent = " " * (column_widths(rows)[0] + 2)
     out = [header, "-" * len(header)]
-    for name, cells, note in rows:
-        out.append(line(name, cells))
-        if note:
-            out.append(f"{'':<{first}}  {note}")
-    out += ["-" * len(header), line(*total[:2])]
-    return out
+    for line, stage in zip(lines, plan.stages):
+        out.append(line)
+        if stage.note:
+            out.append(indent + stage.note)
+    return out + ["-" * len(header), total]

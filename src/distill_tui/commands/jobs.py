@@ -13,6 +13,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distill_tui.core.aligned import aligned
 from distill_tui.core.pricing import format_usd
 
 if TYPE_CHECKING:
@@ -121,15 +122,8 @@ def run(args: Namespace) -> int:
         headers = ("workspace", *headers)
         table = [(label, *cells) for (label, _, _), cells in zip(rows, table)]
     # Ids and model names are copied from here, so columns fit them instead of cutting them.
-    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
-    right = {len(headers) - 2, len(headers) - 1}
-
-    def line(cells) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    print(line(headers))
-    for cells in table:
-        print(line(cells))
+    for line in aligned([headers, *table], right={len(headers) - 2, len(headers) - 1}):
+        print(line)
     if any(source == "provider" for _, _, source in rows):
         print("* on the provider only: attach with `distill-tui finetune SPEC --job ID`")
     return 0

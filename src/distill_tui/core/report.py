@@ -125,17 +125,11 @@ LEGEND = (
 
 def text_table(table: "ComparisonTable", short: bool = True) -> str:
     """The table as aligned plain text, for the CLI."""
-    headers = [c[1] if short else c[0] for c in COLUMNS]
-    cells = [[fn(r) for _, _, fn in COLUMNS] for r in table.rows]
-    widths = [max(len(h), *(len(row[i]) for row in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    left = {0, 1}
+    from distill_tui.core.aligned import aligned, column_widths
 
-    def line(values: list[str]) -> str:
-        return "  ".join(v.ljust(w) if i in left else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
-
-    out = [line(headers), "  ".join("-" * w for w in widths)]
-    out += [line(row) for row in cells]
-    return "\n".join(s.rstrip() for s in out)
+    rows = [[c[1] if short else c[0] for c in COLUMNS], *([fn(r) for _, _, fn in COLUMNS] for r in table.rows)]
+    header, *lines = aligned(rows, right=range(2, len(COLUMNS)))
+    return "\n".join([header, "  ".join("-" * w for w in column_widths(rows)), *lines])
 
 
 def _md_escape(text: str) -> str:
