@@ -31,6 +31,17 @@ def write_training(path: Path, n: int = 12, label: str = "Merlot") -> Path:
     return path
 
 
+def exported_workspace(folder: Path, base_url: str, n: int = 12):
+    """A workspace on `base_url` whose newest export is a valid training file of `n` lines."""
+    from distill_tui.core.workspace import Workspace
+    from tests.helpers import write_spec
+
+    ws = Workspace.open(write_spec(folder, provider={"base_url": base_url}))
+    path = write_training(folder / "train.jsonl", n=n)
+    ws.store.record_export(str(path), examples=n, tokens=0)
+    return ws
+
+
 class FakeBackend:
     """Scripted job: one status per poll, events arriving at chosen polls."""
 

@@ -14,7 +14,7 @@ from distill_tui.core.finetune import JobRequest
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.widgets.job_dialogs import edited_request
 from tests.helpers import write_spec
-from tests.test_finetune_poll import write_training
+from tests.test_finetune_poll import exported_workspace, write_training
 from tests.test_screen_jobs import _open_jobs, _wait_for, build_history, demo_plan, utc  # noqa: F401  (fixture)
 
 LONG_MODEL = "ft:gpt-4o-mini-2024-07-18:acme-research-lab:wine-variety-classifier:AbCdEf12"
@@ -180,9 +180,7 @@ def test_a_refused_export_says_why_and_opens_no_dialog(offline_server, tmp_path)
     from distill_tui.tui.app import DistillApp
     from distill_tui.tui.widgets.job_dialogs import NewJobDialog
 
-    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": offline_server.base_url}))
-    path = write_training(tmp_path / "train.jsonl", n=3)
-    ws.store.record_export(str(path), examples=3, tokens=0)
+    ws = exported_workspace(tmp_path, offline_server.base_url, n=3)
 
     async def run() -> None:
         app = DistillApp(ws)

@@ -13,7 +13,7 @@ from distill_tui.core.store import JobRecord
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.widgets.loss_chart import VALID_MARK, render_chart
 from tests.helpers import write_spec
-from tests.test_finetune_poll import write_training
+from tests.test_finetune_poll import exported_workspace, write_training
 
 UNREACHABLE = "http://127.0.0.1:9/v1"  # nothing listens: the provider list fails at once, deterministically
 
@@ -225,9 +225,7 @@ def test_create_and_follow_a_job_from_the_screen(offline_server, tmp_path):
     from distill_tui.tui.screens.jobs import JobsScreen
     from distill_tui.tui.widgets.job_dialogs import NewJobDialog
 
-    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": offline_server.base_url}))
-    path = write_training(tmp_path / "train.jsonl", n=12)
-    ws.store.record_export(str(path), examples=12, tokens=0)
+    ws = exported_workspace(tmp_path, offline_server.base_url)
 
     async def run() -> None:
         app = DistillApp(ws)
@@ -256,9 +254,7 @@ def test_restart_shows_the_job_and_resumes_following(offline_server, tmp_path):
     from distill_tui.tui.app import DistillApp
     from distill_tui.tui.screens.jobs import JobsScreen
 
-    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": offline_server.base_url}))
-    path = write_training(tmp_path / "train.jsonl", n=12)
-    ws.store.record_export(str(path), examples=12, tokens=0)
+    ws = exported_workspace(tmp_path, offline_server.base_url)
     job_id = create_job(ws, request_for(ws)).id  # created, never followed: then the "SSH link drops"
     ws.close()
 
@@ -285,9 +281,8 @@ def test_training_closed_opens_the_way_forward(tmp_path):
     from distill_tui.tui.widgets.job_dialogs import NewJobDialog
 
     server = start_server(OfflineOptions(job_seconds=1.0, refuse_training=True))
-    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": server.base_url}))
-    path = write_training(tmp_path / "train.jsonl", n=12)
-    ws.store.record_export(str(path), examples=12, tokens=0)
+    ws = exported_workspace(tmp_path, server.base_url)
+    path = tmp_path / "train.jsonl"
 
     async def run() -> None:
         app = DistillApp(ws)
@@ -318,9 +313,7 @@ def test_cancel_from_the_screen(tmp_path):
     from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 
     server = start_server(OfflineOptions(job_seconds=60.0))
-    ws = Workspace.open(write_spec(tmp_path, provider={"base_url": server.base_url}))
-    path = write_training(tmp_path / "train.jsonl", n=12)
-    ws.store.record_export(str(path), examples=12, tokens=0)
+    ws = exported_workspace(tmp_path, server.base_url)
     job_id = create_job(ws, request_for(ws)).id
 
     async def run() -> None:
@@ -375,9 +368,7 @@ def test_pause_and_resume_from_the_screen(tmp_path):
     from tests.conftest_offline import running
 
     with running(job_seconds=10.0) as server:
-        ws = Workspace.open(write_spec(tmp_path, provider={"base_url": server.base_url}))
-        path = write_training(tmp_path / "train.jsonl", n=40)
-        ws.store.record_export(str(path), examples=40, tokens=0)
+        ws = exported_workspace(tmp_path, server.base_url, n=40)
         job_id = create_job(ws, request_for(ws)).id
 
         async def run() -> None:
