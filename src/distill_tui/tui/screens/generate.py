@@ -17,11 +17,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Label, ProgressBar, Static
 
 from distill_tui.core import engine_format as fmt
 from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.screens.generate_batch import BatchActions
+from distill_tui.tui.screens.generate_messages import (
+    GenerationFinished, GenerationProgress, PlanReady,
+)
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
 from distill_tui.tui.widgets.progress_stats import ProgressStats
@@ -37,58 +40,7 @@ POLL_S = 2.0
 """Seconds between recounts while another process runs the teacher (longer if recounting is slow)."""
 
 
-class GenerationProgress(Message):
-    """A progress snapshot from the run worker; a newer one replaces any still waiting."""
-
-    def __init__(self, progress: "Progress") -> None:
-        super().__init__()
-        self.progress = progress
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, GenerationProgress)
-
-
-class GenerationFinished(Message):
-    """The run ended: a result, or the one line saying why it could not start."""
-
-    def __init__(self, result: "RunResult | None", error: str | None = None) -> None:
-        super().__init__()
-        self.result = result
-        self.error = error
-
-
-class BatchNews(Message):
-    """A line from a Batch API step (submitted, status seen)."""
-
-    def __init__(self, line: str) -> None:
-        super().__init__()
-        self.line = line
-
-
-class BatchDone(Message):
-    """A Batch API step ended: its summary line."""
-
-    def __init__(self, line: str, error: bool = False) -> None:
-        super().__init__()
-        self.line, self.error = line, error
-
-
-class PlanReady(Message):
-    """The plan (rows left, estimated cost) was computed, or could not be; with who else runs the
-    teacher here now, and that run's latest answers."""
-
-    def __init__(self, plan: "Plan | None", error: str | None = None, batch_note: str | None = None, *,
-                 holder: "RunHolder | None" = None, answers: list | None = None, took_s: float = 0.0) -> None:
-        super().__init__()
-        self.plan = plan
-        self.error = error
-        self.batch_note = batch_note
-        self.holder = holder
-        self.answers = answers or []
-        self.took_s = took_s
-
-
-class GenerateScreen(BaseScreen):
+class GenerateScreen(BatchActions, BaseScreen):
     """Run or resume the teacher on the train rows, and watch it."""
 
     TITLE = "Generate"
@@ -284,65 +236,6 @@ The same run without a terminal: `distill-tui generate SPEC`.
 
     def action_retry_failed(self) -> None:
         self._start(only_failed=True)
-
-    def action_batch(self) -> None:
-        """Submit the rows left as a batch (after a confirmation), or check and collect the one in flight."""
-        from distill_tui.core.batch_run import in_flight_note
-
-        if self.running:
-            return
-        if in_flight_note(self.workspace, self.workspace.spec.teacher.model) is not None:
-            self._run_batch()
-            return
-        plan = self.plan
-        if plan is not None and not plan.to_ask:
-            self.notify("Every train row is answered: nothing to send to the Batch API.")
-            return
-        rows = f"{plan.to_ask:,} rows" if plan else "the rows left"
-        cost = f" (about {fmt.money(plan.cost_usd / 2)} instead of {fmt.money(plan.cost_usd)})" if (
-            plan and plan.cost_usd is not None) else ""
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._run_batch()
-
-        self.app.push_screen(ConfirmDialog(
-            f"Send {rows} to the Batch API?",
-            f"Half the standard price{cost}; the answers come within 24 hours. The batch id is saved at once "
-            "and these rows are never asked twice: press b again (now or after a restart) to check on it and "
-            "collect its answers.", yes="Submit batch"), answered)
-
-    def _run_batch(self) -> None:
-        self._begin("batch", "Batch API: asking the provider…")
-        self.batch_step()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="generate-run")
-    def batch_step(self) -> None:
-        """One `generate --batch` step: submit the rows left, or poll and collect the batch in flight."""
-        from distill_tui.core.batch_run import run_teacher_batch
-
-        try:
-            summary = run_teacher_batch(self.workspace, on_status=lambda line: self.post_message(BatchNews(line)))
-        except Exception as exc:  # noqa: BLE001 - shown on screen as one line, never a traceback
-            from distill_tui.core.engine import explain_line
-
-            self.post_message(BatchDone(explain_line(exc)[0], error=True))
-        else:
-            self.post_message(BatchDone(summary.message, error=summary.fatal is not None))
-        finally:
-            self._ended.set()
-
-    def on_batch_news(self, message: "BatchNews") -> None:
-        self._set_status(escape(message.line))
-
-    def on_batch_done(self, message: "BatchDone") -> None:
-        self.running = False
-        self.batch_line = message.line
-        self.last_error = message.line if message.error else None  # an error stays shown over the stored state
-        self.query_one("#state", Label).update("batch")
-        self._set_status(("[b]Batch:[/b] " if message.error else "") + escape(message.line), error=message.error)
-        self.refresh_bindings()
-        self.refresh_plan()
 
     def _start(self, **options: object) -> None:
         if self.running:
