@@ -11,7 +11,7 @@ from distill_tui.core.finetune import (
     JobRequest, ModelUnavailable, TrainingClosed, backend_for, create_job, plan_job, request_for,
 )
 from distill_tui.core.finetune_follow import (
-    PollPolicy, attach_job, cancel_job, control_job, follow_job, job_events, job_json, metrics_series,
+    PollPolicy, attach_job, control_job, follow_job, job_events, job_json, metrics_series,
 )
 from distill_tui.core.workspace import Workspace
 from tests.helpers import write_spec
@@ -102,7 +102,7 @@ def test_a_bad_file_fails_with_the_providers_message(tmp_path, offline_server):
 
 def test_cancel(workspace):
     record = create_job(workspace, request_for(workspace))
-    cancelled = cancel_job(workspace, record.id)
+    cancelled = control_job(workspace, record.id, "cancel")
     assert cancelled.status == "cancelled"
     assert workspace.store.job(record.id).status == "cancelled"
     assert follow_job(workspace, record.id, poll=FAST).status == "cancelled"

@@ -28,14 +28,14 @@ class BatchSession:
 
     def __init__(self, ws: "Workspace", model: str, split: str, budget: float | None,
                  controls: "Controls | None", on_status: Callable[[str], None] | None) -> None:
-        from distill_tui.core.generate import _Recorder
+        from distill_tui.core.generate import AnswerRecorder
         from distill_tui.core.requests import iter_requests
 
         self.ws, self.model, self.split, self.budget = ws, model, split, budget
         self.controls, self.on_status = controls, on_status
         self.started = time.monotonic()
         self.reqs = list(iter_requests(ws.spec, ws.data, model, split))
-        self.recorder = _Recorder(ws, model, split, batch=True)
+        self.recorder = AnswerRecorder(ws, model, split, batch=True)
         self.touched: list[str] = []
         self.waiting = False  # say each change seen while polling only when waiting (else the summary says it)
         self._client: Any = None

@@ -137,7 +137,7 @@ def _namespace(value: Any) -> Any:
 
 
 class Headers:
-    """Stands in for the raw HTTP response `_Recorder.save_ok` reads the request id from."""
+    """Stands in for the raw HTTP response `AnswerRecorder.save_ok` reads the request id from."""
 
     def __init__(self, request_id: str | None) -> None:
         self.headers = {"x-request-id": request_id} if request_id else {}

@@ -11,7 +11,7 @@ One call of `run_teacher_batch` does what the workspace needs next:
 Nothing paid is lost and no row is asked twice: a batch is saved the moment it is created (see
 `store_batches`), rows in a batch are skipped by every other run until it is committed, and a
 batch's answers are committed in one transaction with its "committed" mark, through the very
-`_Recorder` the threaded engine saves its answers with, so curation and evaluation see no
+`AnswerRecorder` the threaded engine saves its answers with, so curation and evaluation see no
 difference. Rows whose line failed become failed rows, asked again by the next run of either kind.
 """
 

@@ -216,7 +216,7 @@ def _request_json(request: JobRequest) -> dict[str, Any]:
     return data
 
 
-_FOLLOW_NAMES = ("PollPolicy", "JobUpdate", "follow_job", "attach_job", "cancel_job", "control_job", "metrics_series", "merge_listing",
+_FOLLOW_NAMES = ("PollPolicy", "JobUpdate", "follow_job", "attach_job", "control_job", "metrics_series", "merge_listing",
                  "job_events", "job_json", "estimated_finish")
 
 

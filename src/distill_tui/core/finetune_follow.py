@@ -261,11 +261,6 @@ def control_job(workspace: "Workspace", job_id: str, action: str, backend: FineT
     return record
 
 
-def cancel_job(workspace: "Workspace", job_id: str, backend: FineTuneBackend | None = None) -> JobRecord:
-    """Ask the provider to cancel a job and save what it answers."""
-    return control_job(workspace, job_id, "cancel", backend)
-
-
 # --- what the screens and commands show ------------------------------------------------------
 
 

@@ -126,7 +126,7 @@ class RunResult:
         }
 
 
-class _Recorder:
+class AnswerRecorder:
     """Turns API responses into saved `Answer`s (called from worker threads, and for Batch API
     results by `batch_run`, so both kinds of answer are saved alike; `batch` prices them at the
     Batch price)."""
@@ -239,7 +239,7 @@ def _run_unlocked(
     asked = {(r.row_id, r.prompt_hash) for r in pending}
     failed_aside = len(failed_keys - asked)
     client = ws.client().with_options(max_retries=0) if pending else None
-    recorder = _Recorder(ws, model, split)
+    recorder = AnswerRecorder(ws, model, split)
     price_known = recorder.price is not None
     spent_before = spent(ws, model, split)
     gen = ws.spec.generation
