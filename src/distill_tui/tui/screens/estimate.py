@@ -18,8 +18,10 @@ from distill_tui.core.errors import UserError
 from distill_tui.tui.screens.base import BaseScreen
 
 MODEL_WIDTH = 13
-# The stage table's width with the model column at MODEL_WIDTH: its 7 columns plus 2 cells of padding each.
-TABLE_WIDTH_AT_80 = 15 + MODEL_WIDTH + 6 + 9 + 7 + 8 + 8 + 7 * 2
+STAGE_COLUMNS = (("stage", 15), ("model", MODEL_WIDTH), ("req", 6), ("input tok", 9), ("output", 7), ("cost", 8),
+                 ("batch", 8))
+# The stage table's width with the model column at MODEL_WIDTH (80): each column plus 2 cells of padding.
+TABLE_WIDTH_AT_80 = sum(width + 2 for _, width in STAGE_COLUMNS)
 
 SHORT_NAMES = {
     "teacher: train rows": "teacher train",
@@ -109,22 +111,22 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
         self._set_columns()
         self.action_refresh()
 
-    def _set_columns(self) -> None:
-        """(Re)create the columns; the model column takes the room beyond 80 columns, up to the
-        longest model name."""
+    def _set_columns(self) -> bool:
+        """(Re)create the columns (and refill the rows) when the model column's width changes: it takes
+        the room beyond 80 columns, up to the longest model name. True when it did."""
         table = self.query_one("#stages", DataTable)
         longest = max((len(stage.model) for stage in self._plan.stages), default=0) if self._plan else 0
         spare = max(0, self.size.width - TABLE_WIDTH_AT_80)
         width = max(MODEL_WIDTH, min(MODEL_WIDTH + spare, longest))
         if width == self._model_width:
-            return
+            return False
         self._model_width = width
         table.clear(columns=True)
-        for name, cells in (("stage", 15), ("model", width), ("req", 6), ("input tok", 9), ("output", 7),
-                            ("cost", 8), ("batch", 8)):
-            table.add_column(name, width=cells, key=name)
+        for name, cells in STAGE_COLUMNS:
+            table.add_column(name, width=width if name == "model" else cells, key=name)
         if self._plan is not None:
             self._fill(self._plan)
+        return True
 
     def on_resize(self) -> None:
         self._set_columns()
@@ -161,8 +163,8 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
     def show_estimate(self, message: EstimateReady) -> None:
         self._plan = plan = message.estimate
         self._show_status()
-        self._model_width = 0  # the table is filled again below, with the model column fitted
-        self._set_columns()
+        if not self._set_columns():  # the columns fit the new plan already: only the rows change
+            self._fill(plan)
         self.query_one("#summary-text", Static).update(self._summary(plan))
 
     def _show_status(self) -> None:
