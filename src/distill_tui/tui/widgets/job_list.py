@@ -62,7 +62,8 @@ def fit_columns(width: int, records: list[tuple[JobRecord, bool]]) -> Columns:
     fine-tuned columns grow in turn, a cell at a time, until their longest value fits."""
     spare = max(0, width - 80)
     widths = dict(COLUMNS)
-    need = {name: max((len(_cells(job, remote)[index][0]) for job, remote in records), default=0)
+    rows = [_cells(job, remote) for job, remote in records]
+    need = {name: max((len(row[index][0]) for row in rows), default=0)
             for index, (name, _) in enumerate(COLUMNS) if name in GROWING}
     while spare:
         growing = [name for name in GROWING if widths[name] < need[name]]
