@@ -246,7 +246,7 @@ class OpenAIJobsBackend:
 
 def backend_name(workspace: "Workspace") -> str:
     """"offline", "azure", "openai", or "compatible" (another OpenAI-compatible base_url)."""
-    from distill_tui.core.provider import resolve_base_url
+    from distill_tui.core.provider import is_openai, resolve_base_url
 
     if workspace.offline:
         return "offline"
@@ -255,7 +255,7 @@ def backend_name(workspace: "Workspace") -> str:
     url = workspace.base_url or workspace.spec.provider.base_url or ""
     if not url:
         url = resolve_base_url(workspace.spec, None) or ""
-    return "openai" if not url or url.startswith("https://api.openai.com") else "compatible"
+    return "openai" if is_openai(url) else "compatible"
 
 
 def backend_label(workspace: "Workspace") -> str:

@@ -21,6 +21,12 @@ NO_KEY = "none"
 """Sent when no key is set for a non-OpenAI endpoint; a 401 then says no key was set."""
 OPENAI_URL = "https://api.openai.com/v1"
 
+
+def is_openai(url: str | None) -> bool:
+    """Whether `url` (None: the SDK's default) is OpenAI's own API rather than another endpoint."""
+    return not url or url.startswith("https://api.openai.com")
+
+
 _offline_lock = threading.Lock()
 _offline_server: Any = None
 
@@ -97,7 +103,7 @@ def make_client(
         )
     key = OFFLINE_KEY if offline else os.environ.get(key_env)
     if not key:
-        if url and not url.startswith("https://api.openai.com"):
+        if not is_openai(url):
             key = NO_KEY  # local OpenAI-compatible servers (vLLM, Ollama…) often need no key
         else:
             raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
