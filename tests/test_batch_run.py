@@ -252,7 +252,8 @@ def test_a_refused_submission_frees_its_rows(tmp_path, fast, capsys, monkeypatch
     before = set(_batch_ids(fast))
 
     def refuse(self, **kwargs):
-        raise openai.APIConnectionError(request=None)
+        # A real connection failure (nothing listens on port 9), so the error is built by the SDK itself.
+        openai.OpenAI(base_url="http://127.0.0.1:9/v1", api_key="x", max_retries=0).batches.list()
 
     monkeypatch.setattr(openai.resources.batches.Batches, "create", refuse)
     code, data, err = _batch(spec, capsys=capsys)

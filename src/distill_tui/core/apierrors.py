@@ -45,13 +45,11 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def _sent_no_key(exc: BaseException) -> bool:
-    """Whether the failed request carried the placeholder key `make_client` sends when none is set."""
-    from distill_tui.core.provider import NO_KEY
+    """Whether the failed request went through a client `make_client` built with no key set."""
+    from distill_tui.core.provider import sent_without_key
 
-    try:
-        return exc.request.headers.get("authorization") == f"Bearer {NO_KEY}"  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - an error without its request: nothing to tell
-        return False
+    request = getattr(exc, "request", None)
+    return request is not None and sent_without_key(str(request.url))
 
 
 def explain(exc: BaseException) -> tuple[str, int] | None:

@@ -27,6 +27,19 @@ def is_openai(url: str | None) -> bool:
     return not url or url.startswith("https://api.openai.com")
 
 
+_keyless_urls: set[str] = set()
+"""Base URLs whose latest client `make_client` built without a key (it sent `NO_KEY`)."""
+
+
+def sent_without_key(request_url: str) -> bool:
+    """Whether a request to `request_url` went through a client we configured with no key.
+
+    Decided from our own configuration, not from the failed request: the SDK strips the
+    Authorization header from the requests it keeps on its errors.
+    """
+    return any(request_url.startswith(url) for url in _keyless_urls)
+
+
 _offline_lock = threading.Lock()
 _offline_server: Any = None
 
@@ -102,12 +115,16 @@ def make_client(
             api_key=key, azure_endpoint=endpoint, api_version=version, max_retries=max_retries, timeout=timeout
         )
     key = OFFLINE_KEY if offline else os.environ.get(key_env)
-    if not key:
-        if not is_openai(url):
-            key = NO_KEY  # local OpenAI-compatible servers (vLLM, Ollama…) often need no key
-        else:
-            raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
-    return openai.OpenAI(api_key=key, base_url=url, max_retries=max_retries, timeout=timeout)
+    if not key and is_openai(url):
+        raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
+    # Local OpenAI-compatible servers (vLLM, Ollama…) often need no key: send a placeholder.
+    client = openai.OpenAI(api_key=key or NO_KEY, base_url=url, max_retries=max_retries, timeout=timeout)
+    client_url = str(client.base_url)
+    if key:
+        _keyless_urls.discard(client_url)
+    else:
+        _keyless_urls.add(client_url)
+    return client
 
 
 def provider_url(workspace: "Workspace") -> str:
