@@ -35,3 +35,17 @@ async def settle(pilot: Any, timeout: float = 20.0) -> None:
         await pilot.pause()
         quiet = quiet + 1 if not _pending(pilot.app) else 0
     await pilot.pause()
+
+
+async def workers_done(app: Any) -> None:
+    """Wait until every worker of `app` has ended, however it ended.
+
+    `WorkerManager.wait_for_complete` raises `WorkerCancelled` when any worker was cancelled, which
+    an exclusive worker (the prompt of the highlighted row) is each time a newer one replaces it:
+    for a test that only waits for the work to be over, a cancelled worker is over.
+    """
+    import asyncio
+
+    workers = list(app.workers)
+    if workers:
+        await asyncio.gather(*(worker.wait() for worker in workers), return_exceptions=True)

@@ -22,6 +22,7 @@ from distill_tui.core.requests import iter_requests
 from distill_tui.core.workspace import Workspace
 from distill_tui.offline import OfflineOptions, prompt_hash, start_server
 from tests.helpers import write_spec
+from tests.settle import workers_done
 
 
 @pytest.fixture(scope="module")
@@ -356,7 +357,7 @@ async def test_the_generate_screen_notes_a_batch_in_flight(tmp_path, slow):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         assert isinstance(pilot.app.screen, GenerateScreen)
         text = str(pilot.app.screen.query_one("#plan").render())

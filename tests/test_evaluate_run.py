@@ -15,6 +15,7 @@ from distill_tui.core.evaluate_run import models_of_interest, run_evaluation
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
+from tests.settle import workers_done
 
 ROWS = 48  # 12 eval rows at eval_fraction 0.25: quick, and enough for every statistic
 
@@ -136,14 +137,14 @@ async def test_screen_runs_the_evaluation(tmp_path: Path, offline_server) -> Non
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("6")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         screen = app.screen
         assert [r.status for r in screen._table.rows] == ["not run", "not run"]
         await pilot.press("r")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert not screen.running
         assert screen._table.complete
@@ -152,7 +153,7 @@ async def test_screen_runs_the_evaluation(tmp_path: Path, offline_server) -> Non
         requests = offline_server.stats["chat_requests"]
         await pilot.press("r")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert offline_server.stats["chat_requests"] == requests
         assert "0 requests" in str(screen.query_one("#status", Static).render())
@@ -167,15 +168,15 @@ async def test_screen_cancels_a_running_evaluation(tmp_path: Path) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("6")
             await pilot.pause()
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             screen = app.screen
             await pilot.press("r")
             await pilot.pause()
             assert screen.running
             await pilot.press("x")
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
             assert not screen.running
             assert "Evaluation cancelled" in str(screen.query_one("#status", Static).render())

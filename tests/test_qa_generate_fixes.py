@@ -29,6 +29,7 @@ LIMITER = {"requests_per_min": 10_000.0, "tokens_per_min": 30_000_000.0, "paused
 HOLD = """
 import sys
 from distill_tui.core.store import Store
+from tests.settle import workers_done
 store = Store(sys.argv[1])
 with store.run_lock(sys.argv[2]):
     store.start_run("generate", sys.argv[2])
@@ -53,7 +54,7 @@ def _spec(folder: Path, base_url: str, **generation) -> Path:
 
 async def _settle(pilot) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
 
 

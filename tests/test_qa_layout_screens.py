@@ -15,6 +15,7 @@ from distill_tui.tui.widgets.curation_panes import distribution_text, totals_tex
 from tests.helpers import write_spec
 from tests.test_jobs_dialog import visible_text
 from tests.test_screen_jobs import UNREACHABLE, _open_jobs
+from tests.settle import workers_done
 
 LONG_MODEL = "ft:offline-student:offline:distill:PbpDVFKY"
 
@@ -23,7 +24,7 @@ async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
     """Pause until `condition()` holds (workers done), or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         if condition():
             return
@@ -134,6 +135,18 @@ async def test_dataset_columns_tab_shows_whole_counts(demo_spec: Path):
         await wait_for(pilot, lambda: screen._data is not None)
         await pilot.press("o")
         await wait_for(pilot, lambda: "600/600" in visible_text(screen.query_one("#columns-text")))
+
+
+async def test_waiting_for_workers_survives_a_replaced_prompt_worker(demo_spec: Path):
+    """Moving the cursor replaces the prompt worker (exclusive): the one it replaces is cancelled, and
+    waiting for the screen's work must treat that as done (it raised WorkerCancelled: a flaky test)."""
+    app = DistillApp(Workspace.open(demo_spec))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen._data is not None)
+        for position in (1, 2, 3):
+            screen.render_prompt(position)
+        await wait_for(pilot, lambda: "row " in visible_text(screen.query_one("#prompt-text")))
 
 
 async def test_an_edit_set_back_to_the_saved_value_is_not_unsaved(tmp_path):

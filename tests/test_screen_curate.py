@@ -16,6 +16,7 @@ from distill_tui.tui import app as app_module
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
 from tests.test_curate import fabricate, make_ws
+from tests.settle import workers_done
 
 SIZE = (80, 24)
 
@@ -29,7 +30,7 @@ class CurateApp(DistillApp):
 
 async def settle(pilot) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
 
 

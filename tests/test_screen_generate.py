@@ -10,6 +10,7 @@ import pytest
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
+from tests.settle import workers_done
 
 
 def _app(folder: Path, base_url: str, rows: int = 40, **generation) -> DistillApp:
@@ -19,7 +20,7 @@ def _app(folder: Path, base_url: str, rows: int = 40, **generation) -> DistillAp
 
 async def _settle(pilot) -> None:
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.pause()
 
 

@@ -14,6 +14,7 @@ from distill_tui.core.workspace import Workspace
 from distill_tui.tui.widgets.loss_chart import VALID_MARK, render_chart
 from tests.helpers import write_spec
 from tests.test_finetune_poll import exported_workspace, write_training
+from tests.settle import workers_done
 
 UNREACHABLE = "http://127.0.0.1:9/v1"  # nothing listens: the provider list fails at once, deterministically
 
@@ -89,7 +90,7 @@ async def _open_jobs(pilot) -> None:
 async def _settle(pilot, condition, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
         await pilot.pause()
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()

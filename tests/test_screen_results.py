@@ -16,6 +16,7 @@ from distill_tui.core.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import LABELS, write_dataset, write_spec
 from tests.test_evaluate import BASE_M, TEACHER_M, eval_requests, fabricate
+from tests.settle import workers_done
 
 TUNED_M = "ft:offline-student:wine-demo:abc123"
 ELSEWHERE_M = "ft:gpt-4o-mini-2024-07-18:acme::xyz"
@@ -47,11 +48,11 @@ def make_workspace(folder: Path, *, tuned: bool = True, failed_extra: bool = Fal
 async def open_results(pilot) -> None:
     # Let the first screen finish loading, then wait until the Results screen's own workers are done.
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await workers_done(pilot.app)
     await pilot.press("6")
     for _ in range(3):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await workers_done(pilot.app)
     await pilot.pause()
 
 
@@ -118,7 +119,7 @@ async def test_add_remove_model_and_checkpoints(tmp_path: Path) -> None:
         app.screen.query_one("#model-name", Input).value = "gpt-4.1-mini"
         await pilot.press("enter")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         screen = app.screen
         assert saved_extras(screen.workspace) == ["gpt-4.1-mini"]
@@ -127,14 +128,14 @@ async def test_add_remove_model_and_checkpoints(tmp_path: Path) -> None:
         table.move_cursor(row=table.get_row_index("gpt-4.1-mini"))
         await pilot.pause()
         await pilot.press("d")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert saved_extras(screen.workspace) == []
         assert screen._table.row("gpt-4.1-mini") is None
 
         screen.workspace.store.save_checkpoints("ftjob-1", [{"id": "cp-1", "step": 8, "model_name": TUNED_M + ":ckpt-step-8"}])
         await pilot.press("k")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
         assert screen.workspace.store.setting(CHECKPOINTS_SETTING) is True
         assert screen._table.row(TUNED_M + ":ckpt-step-8").role == "checkpoint"
@@ -191,7 +192,7 @@ async def test_no_reload_without_changes(tmp_path: Path) -> None:
             for key in keys:
                 await pilot.press(key)
                 await pilot.pause()
-            await app.workers.wait_for_complete()
+            await workers_done(app)
             await pilot.pause()
             assert app.screen is screen and screen._table is shown, keys
         # New answers (e.g. from the CLI meanwhile) are shown on the next visit.

@@ -10,6 +10,7 @@ from distill_tui.core.spec import load_spec
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
+from tests.settle import workers_done
 
 
 def _app(folder: Path, **sections) -> DistillApp:
@@ -18,7 +19,7 @@ def _app(folder: Path, **sections) -> DistillApp:
 
 async def _settle(pilot, app) -> None:
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
 
 
