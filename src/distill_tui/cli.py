@@ -8,9 +8,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 COMMANDS = ("demo", "estimate", "generate", "import-stored", "export", "finetune", "jobs", "eval", "serve-offline")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake in the flags reported like every other mistake: one line, exit 2,
+    and the JSON object with `--json` (instead of its usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        from distill_tui.core.errors import UserError
+
+        raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
 def _spec_arg(parser: argparse.ArgumentParser) -> None:
@@ -18,13 +28,18 @@ def _spec_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from distill_tui.core.filter_expr import ALLOWED as FILTER_FORMS
+
+    parser = _Parser(
         prog="distill-tui",
         description="Distil a large model into a small one: preview the data, price the run, generate teacher "
         "answers, curate them, fine-tune a student and compare the models. Run without a command to open the "
         "terminal UI on SPEC (or the bundled demo spec).",
-        epilog="Exit codes: 0 done, 1 the work failed, 2 bad input. Environment: OPENAI_API_KEY, OPENAI_BASE_URL, "
-        "AZURE_OPENAI_API_KEY/AZURE_OPENAI_ENDPOINT/OPENAI_API_VERSION, DISTILL_TUI_DATA_DIR, NO_COLOR.",
+        epilog="Exit codes: 0 done, 1 the work failed, 2 bad input (one line on stderr). With --json, stdout holds "
+        'one JSON object, also on an error: {"error": "<that line>", "exit_code": N}. '
+        "Environment: OPENAI_API_KEY, OPENAI_BASE_URL, "
+        "AZURE_OPENAI_API_KEY/AZURE_OPENAI_ENDPOINT/OPENAI_API_VERSION, DISTILL_TUI_DATA_DIR, NO_COLOR. "
+        f"A spec's [dataset] filter is an expression over the columns, and only these forms: {FILTER_FORMS}.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -112,34 +127,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
         if len(args_list) > 1:
-            print(f"distill-tui: error: unexpected arguments after SPEC: {' '.join(args_list[1:])}", file=sys.stderr)
-            return 2
+            return _fail(f"unexpected arguments after SPEC: {' '.join(args_list[1:])}", 2, "--json" in args_list)
         return _guard(lambda: _run_tui(args_list[0]))
-    parser = build_parser()
-    args = parser.parse_args(args_list)
+    # Read from the words, not the parsed flags, so a mistake in the flags themselves still answers in JSON.
+    return _guard(lambda: _run_command(args_list), as_json="--json" in args_list)
+
+
+def _run_command(args_list: list[str]) -> int:
+    args = build_parser().parse_args(args_list)
     if args.version:
         from distill_tui import __version__
 
         print(f"distill-tui {__version__}")
         return 0
     if args.command is None:
-        return _guard(lambda: _run_tui(None))
+        return _run_tui(None)
     module = importlib.import_module(f"distill_tui.commands.{args.command.replace('-', '_')}")
-    return _guard(lambda: module.run(args))
+    return module.run(args)
 
 
-def _guard(action) -> int:
+def _guard(action, *, as_json: bool = False) -> int:
     """Run a command, turning user mistakes and failed work into one line and an exit code."""
     from distill_tui.core.errors import UserError, WorkFailed
 
     try:
         return int(action() or 0)
     except (UserError, WorkFailed) as exc:
-        print(f"distill-tui: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(str(exc), exc.exit_code, as_json, getattr(exc, "payload", None))
     except KeyboardInterrupt:
-        print("distill-tui: interrupted", file=sys.stderr)
-        return 1
+        return _fail("interrupted", 1, as_json, prefix="distill-tui: ")
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep the flush at exit from failing again.
         import os
@@ -154,8 +170,19 @@ def _guard(action) -> int:
         if explained is None:
             raise
         message, code = explained
-        print(f"distill-tui: error: {message}", file=sys.stderr)
-        return code
+        return _fail(message, code, as_json)
+
+
+def _fail(message: str, code: int, as_json: bool, payload: dict | None = None,
+          prefix: str = "distill-tui: error: ") -> int:
+    """Report an error: one line on stderr and, with `--json`, the one object on stdout
+    (`{"error": message, "exit_code": code}`, added to what the command had to say, if anything)."""
+    print(f"{prefix}{message}", file=sys.stderr)
+    if as_json:
+        import json
+
+        print(json.dumps({**(payload or {}), "error": message, "exit_code": code}), flush=True)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,20 +49,19 @@ def run(args: Namespace) -> int:
         result = write_export(plan, args.output, args.validation, store=ws.store) if plan.ok else None
     finally:
         ws.close()
-    if args.json:
-        data = plan.to_json()
-        data["written"] = result is not None
-        data["output"] = str(result.path) if result else None
-        data["validation"] = str(result.validation_path) if result and result.validation_path else None
-        print(json.dumps(data))
-    else:
+    data = plan.to_json()
+    data["written"] = result is not None
+    data["output"] = str(result.path) if result else None
+    data["validation"] = str(result.validation_path) if result and result.validation_path else None
+    if not args.json:
         stream = sys.stdout if plan.ok else sys.stderr
         for line in plan.lines():
             print(line, file=stream)
     if result is None:
-        print("distill-tui: error: the provider would reject this export; nothing written", file=sys.stderr)
-        return 2
-    if not args.json:
+        raise UserError("the provider would reject this export; nothing written", payload=data)
+    if args.json:
+        print(json.dumps(data))
+    else:
         print(f"wrote {result.examples:,} examples to {result.path}"
               + (f" and {result.validation_examples:,} to {result.validation_path}" if result.validation_path else ""))
     return 0

@@ -12,7 +12,7 @@ import sys
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
-from distill_tui.core.errors import UserError
+from distill_tui.core.errors import UserError, WorkFailed
 from distill_tui.core.pricing import format_usd
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _stranded(exc: Any, as_json: bool = False, request: Any = None) -> int:
         print(json.dumps({
             "id": None, "status": "not_created", "model": getattr(request, "model", None),
             "fine_tuned_model": None, "trained_tokens": None, "training_cost_usd": None, "error": str(exc),
-            "error_code": getattr(exc, "code", None), "local_training_path": exc.paths[0] if exc.paths else None,
+            "exit_code": exc.exit_code, "error_code": getattr(exc, "code", None), "local_training_path": exc.paths[0] if exc.paths else None,
         }), flush=True)
     return exc.exit_code
 
@@ -148,8 +148,7 @@ def _control(workspace: Any, record: "JobRecord", action: str, args: Namespace) 
 
     if action == "cancel" and not _confirm(args, f"Cancel {record.id}? Training stops for good and tokens "
                                            "trained so far are billed.", "cancel the job"):
-        _err("not cancelled")
-        return 1
+        raise WorkFailed(f"not cancelled: job {record.id} goes on")
     record = control_job(workspace, record.id, action)
     _err(f"job {record.id}: {record.status}")
     if args.follow and record.status not in ("succeeded", "failed", "cancelled", "paused"):
@@ -182,8 +181,7 @@ def run(args: Namespace) -> int:
             for line in describe_plan(plan):
                 _err(line)
             if not _confirm(args):
-                _err("not created")
-                return 1
+                raise WorkFailed("not created: the job was not confirmed")
             record = create_job(workspace, plan.request, estimate=plan, on_status=lambda s: _err(s))
             if not args.json:
                 print(record.id, flush=True)
@@ -191,9 +189,8 @@ def run(args: Namespace) -> int:
             try:
                 record = follow_job(workspace, record.id, on_update=UpdatePrinter())
             except KeyboardInterrupt:
-                _err(f"stopped following; job {record.id} goes on. Reattach: distill-tui finetune "
-                     f"{args.spec} --job {record.id} --follow")
-                return 1
+                raise WorkFailed(f"stopped following; job {record.id} goes on. Reattach: distill-tui finetune "
+                                 f"{args.spec} --job {record.id} --follow") from None
         return _finish(record, args.json, args.follow)
     except (TrainingClosed, ModelUnavailable) as exc:
         return _stranded(exc, args.json, request)

@@ -1,6 +1,14 @@
-"""Errors a user can cause, each carrying the one line the CLI prints and its exit code."""
+"""Errors a user can cause, each carrying the one line the CLI prints and its exit code.
+
+With `--json` the CLI prints the error as `{"error": message, "exit_code": N}` on stdout, merged into
+`payload` when the command had more to say (an export's validation report).
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from distill_tui.core.redact import redact
 
 
 class UserError(Exception):
@@ -8,9 +16,11 @@ class UserError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, payload: dict[str, Any] | None = None) -> None:
+        message = redact(message)  # a key pasted into the wrong place is never echoed
         super().__init__(message)
         self.message = message
+        self.payload = payload
 
     def __str__(self) -> str:
         return self.message
@@ -29,9 +39,11 @@ class WorkFailed(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, payload: dict[str, Any] | None = None) -> None:
+        message = redact(message)  # a key pasted into the wrong place is never echoed
         super().__init__(message)
         self.message = message
+        self.payload = payload
 
     def __str__(self) -> str:
         return self.message
