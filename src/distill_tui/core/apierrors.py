@@ -5,6 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 
+class BadResponse(Exception):
+    """A 200 whose body is not the object asked for (not JSON, cut off, no `choices`): a fault
+    of one attempt, retried like a 5xx."""
+
+
+def one_line(text: Any, limit: int = 300) -> str:
+    """Provider text as one line: whitespace folded, at most `limit` characters (… when cut)."""
+    folded = " ".join(str(text).split())
+    return folded if len(folded) <= limit else folded[: limit - 1] + "…"
+
+
 def _body_error(exc: Any) -> dict[str, Any]:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -34,6 +45,9 @@ def is_fatal(exc: BaseException) -> bool:
 
 def is_retryable(exc: BaseException) -> bool:
     import openai
+
+    if isinstance(exc, BadResponse):
+        return True
 
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
         return True
@@ -98,6 +112,8 @@ def describe(exc: BaseException) -> tuple[str, int]:
 
     if isinstance(exc, (UserError, WorkFailed)):
         return str(exc), exc.exit_code
+    if isinstance(exc, BadResponse):
+        return one_line(exc), 1
     explained = explain(exc)
     if explained is not None:
         return explained

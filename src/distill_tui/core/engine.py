@@ -10,8 +10,10 @@ happens, so a crash loses at most the requests in flight.
 What stops a run:
 - `Controls.cancel()`: no new requests; those in flight finish and are saved.
 - A fatal error (`classify` says so: bad key, no permission, unknown model, no quota, a 400 that
-  is the request's shape rather than the row's, or `max_error_streak` failed attempts in a row
-  with no answer between, i.e. a provider that is down): the same.
+  is the request's shape rather than the row's): the same.
+- Giving up: `max_error_streak` failed attempts in a row (429s, 5xx, timeouts, refused connections,
+  broken 200s alike) and no answer for `give_up_s` seconds, i.e. a provider that is down or lets
+  nothing through; the run stops as "fatal" with one line saying what it answered and for how long.
 - The budget: a request is sent only when the spend so far plus what is reserved for requests in
   flight plus this request's worst case (prompt estimate + max tokens) stays within it.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -34,6 +36,9 @@ from distill_tui.core.engine_support import (  # noqa: F401 - re-exported: the e
     RowQueue,
     classify,
     explain_line,
+    failure_kind,
+    give_up_line,
+    read_completion,
 )
 from distill_tui.core.ratelimit import RateLimiter, retry_after_from_headers, retry_delay
 
@@ -44,11 +49,11 @@ RECENT = 8
 """How many recent answers and errors a progress snapshot carries."""
 
 RATE_WINDOW_S = 10.0
+"""Rows/s and tokens/s are measured over this many recent seconds."""
 MAX_OUTAGE_S = 60.0
-"""A run stops as "the provider keeps failing" only after failures with no answer for this long."""
+"""Default `give_up_s`: a run gives up on its provider only after failures with no answer for this long."""
 OUTAGE_PAUSE_CAP_S = 2.0
 """Longest pause of the whole pool while every worker keeps failing (5xx, timeouts, refused)."""
-"""Rows/s and tokens/s are measured over this many recent seconds."""
 
 
 @dataclass
@@ -66,8 +71,9 @@ class Tally:
     cost_known: bool = True
     in_flight: int = 0
     reserved_usd: float = 0.0
-    error_streak: int = 0  # failed attempts (5xx, timeouts, connection) since the last answer
+    error_streak: int = 0  # failed attempts (429, 5xx, timeouts, connection…) since the last answer
     failing_since: float = 0.0  # when that streak began
+    streak_kinds: Counter = field(default_factory=Counter)  # what those attempts were ("429", "502"…)
     recent: deque = field(default_factory=lambda: deque())  # (time, tokens) of recent answers
     last_errors: RecentErrors = field(default_factory=lambda: RecentErrors(RECENT))
     last_answers: deque = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -107,6 +113,8 @@ class Pool:
         save_failed: `(req, line, attempts) -> None`: commit a failed row.
         budget_left: USD the run may still spend (None: no budget).
         rows_succeeded: Whether rows with this request shape already got answers (see `classify`).
+        give_up_s: Stop the run when nothing but failed attempts came back for this long (and at
+            least `max_error_streak` of them); None: `MAX_OUTAGE_S`.
     """
 
     def __init__(
@@ -123,6 +131,7 @@ class Pool:
         save_failed: Callable[["RowRequest", str, int], None],
         budget_left: float | None = None,
         rows_succeeded: bool = False,
+        give_up_s: float | None = None,
     ) -> None:
         self.client = client
         self.limiter = limiter
@@ -140,6 +149,8 @@ class Pool:
         self.fatal: tuple[str, int] | None = None
         self.stop_message: str | None = None  # why, when the reason alone does not say
         self.max_error_streak = max(20, 3 * self.workers)
+        self.give_up_s = MAX_OUTAGE_S if give_up_s is None else give_up_s
+        self.gave_up = False  # the run stopped because the provider answered nothing but errors
         self.started = time.monotonic()
         self._threads: list[threading.Thread] = []
 
@@ -235,7 +246,7 @@ class Pool:
         started = time.monotonic()
         try:
             raw = self.client.chat.completions.with_raw_response.create(**item.req.body)
-            completion = raw.parse()
+            completion = read_completion(raw)
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             self._on_error(item, exc)
             return
@@ -256,6 +267,7 @@ class Pool:
             tally.reserved_usd -= item.reserve_usd
             tally.ok += 1
             tally.error_streak = 0
+            tally.streak_kinds.clear()
             tally.input_tokens += outcome.prompt_tokens
             tally.output_tokens += outcome.completion_tokens
             if outcome.cost_usd is None:
@@ -279,9 +291,16 @@ class Pool:
         retry_after = retry_after_from_headers(headers)
         now = time.monotonic()
         with self.lock:
-            self.tally.reserved_usd -= item.reserve_usd
+            tally = self.tally
+            tally.reserved_usd -= item.reserve_usd
+            counted = kind in ("rate_limited", "retry")  # what an outage answers; a row's own fault is not
+            if counted:
+                tally.error_streak += 1
+                if tally.error_streak == 1:
+                    tally.failing_since = now
+                tally.streak_kinds[failure_kind(exc)] += 1
             if kind == "rate_limited":
-                self.tally.rate_limited += 1
+                tally.rate_limited += 1
                 item.rate_limited += 1
                 if item.rate_limited > RATE_LIMIT_RETRIES:
                     kind = "row"
@@ -290,22 +309,19 @@ class Pool:
                     self.limiter.penalize(retry_delay(item.rate_limited - 1, retry_after))
             elif kind == "retry":
                 item.errors += 1
-                self.tally.error_streak += 1
-                if self.tally.error_streak == 1:
-                    self.tally.failing_since = now
-                outage = now - self.tally.failing_since
-                if self.tally.error_streak >= self.workers:
+                if tally.error_streak >= self.workers:
                     # Everyone is failing: the provider is down or overloaded. Slow the whole pool
                     # (a refused connection fails in microseconds) rather than each row on its own.
-                    rounds = self.tally.error_streak // self.workers
+                    rounds = tally.error_streak // self.workers
                     self.limiter.penalize(min(OUTAGE_PAUSE_CAP_S, 0.25 * 2 ** (rounds - 1)))
-                if self.tally.error_streak >= self.max_error_streak and outage >= MAX_OUTAGE_S:
-                    # The provider is down, or every request is broken: stop, do not burn retries.
-                    kind, code = "fatal", 1
-                    line = (f"the provider keeps failing ({self.tally.error_streak} attempts in a row over "
-                            f"{outage:.0f} s): {line}")
-                elif item.errors > self.max_retries:
+                if item.errors > self.max_retries:
                     kind = "row"
+            outage = now - tally.failing_since
+            if counted and tally.error_streak >= self.max_error_streak and outage >= self.give_up_s:
+                # One rule for every outage (429s, 5xx, timeouts, broken bodies): stop, do not burn
+                # retries; every answer so far is saved and the next run resumes.
+                kind, code, self.gave_up = "fatal", 1, True
+                line = give_up_line(tally.streak_kinds, outage, tally.error_streak, line)
             if kind != "fatal":
                 self.tally.last_errors.add(item.req.row_id, line, final=kind == "row")
             if kind in ("rate_limited", "retry"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,56 @@ def classify(exc: BaseException, *, rows_succeeded: bool) -> str:
 
 explain_line = apierrors.describe
 """One line and an exit code for any exception a request can raise."""
+
+
+def read_completion(raw: Any) -> Any:
+    """The chat completion a raw 200 response carries.
+
+    Raises:
+        BadResponse: the body is not JSON, is cut off, or has no `choices` with a message (a proxy's
+            error page, a dropped connection): a fault of this attempt, not of the run.
+    """
+    try:
+        completion = raw.parse()
+    except ValueError as exc:  # json.JSONDecodeError, pydantic's ValidationError
+        raise apierrors.BadResponse(_bad_body(raw, "is not valid JSON")) from exc
+    choices = getattr(completion, "choices", None)
+    if not isinstance(choices, list) or not choices or getattr(choices[0], "message", None) is None:
+        what = "is not JSON" if isinstance(completion, str) else "has no choices"
+        raise apierrors.BadResponse(_bad_body(raw, what))
+    return completion
+
+
+def _bad_body(raw: Any, what: str) -> str:
+    response = getattr(raw, "http_response", None)
+    kind = (response.headers.get("content-type") or "no content type").split(";")[0] if response else "?"
+    text = apierrors.one_line(response.text if response is not None else "", 80)
+    return f"the provider answered {getattr(raw, 'status_code', 200)} ({kind}) with a body that {what}: {text!r}"
+
+
+def failure_kind(exc: BaseException) -> str:
+    """What a failed attempt was, as the give-up line counts it: "429", "502", "timeouts"…"""
+    import openai
+
+    if isinstance(exc, apierrors.BadResponse):
+        return "broken 200s"
+    if isinstance(exc, openai.APIStatusError):
+        return str(exc.status_code)
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeouts"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection errors"
+    return type(exc).__name__
+
+
+def give_up_line(kinds: "Counter[str]", seconds: float, attempts: int, last: str) -> str:
+    """Why a run gave up on its provider, in one line: what it answered, for how long, and the last error."""
+    if len(kinds) == 1:
+        what = f"only {next(iter(kinds))}"
+    else:
+        what = "only errors (" + ", ".join(f"{kind} ×{n}" for kind, n in kinds.most_common()) + ")"
+    return (f"gave up: the provider answered {what} for {seconds:.0f} s, {attempts} attempts in a row without "
+            f"an answer (last: {apierrors.one_line(last, 160)})")
 
 
 class RecentErrors:

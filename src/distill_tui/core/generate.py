@@ -248,6 +248,7 @@ def _run_unlocked(
         client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
         estimate=recorder.estimate, save_ok=recorder.save_ok, save_failed=recorder.save_failed,
         budget_left=None if budget_usd is None else budget_usd - spent_before, rows_succeeded=bool(ok),
+        give_up_s=gen.give_up_after_s,
     )
     row_cost = None
     if pending and price_known:
@@ -349,6 +350,8 @@ def _result(
     to_go = left + len(failed)
     if stopped == "fatal":
         message = fatal[0] if fatal else "stopped"
+        if pool.gave_up:
+            message += f"; {len(ok)} of {len(reqs)} answers saved, run again to resume"
     elif stopped == "cancelled":
         message = f"cancelled: {len(ok)} done, {to_go} left; run again to resume"
     elif stopped == "budget":

@@ -52,6 +52,7 @@ class GenerationSpec:
     rpm: int | None = None
     tpm: int | None = None
     max_retries: int = 6
+    give_up_after_s: float | None = None  # None: the engine's default (60 s)
 
 
 @dataclass
@@ -134,6 +135,7 @@ _TYPES: dict[str, dict[str, tuple[type, ...] | str]] = {
     "generation": {
         "workers": (int,), "max_tokens": (int,), "store": (bool,), "metadata": (dict,), "budget_usd": (int, float),
         "temperature": (int, float), "rpm": (int,), "tpm": (int,), "max_retries": (int,),
+        "give_up_after_s": (int, float),
     },
     "finetune": {
         "n_epochs": "auto-int", "batch_size": "auto-int", "learning_rate_multiplier": "auto-float",
@@ -272,6 +274,8 @@ def _check_values(spec: TaskSpec, where: str) -> None:
             raise SpecError(f"{where}: [generation] {key} must be at least 1, not {value}")
     if gen.max_retries < 0:
         raise SpecError(f"{where}: [generation] max_retries must be 0 or more, not {gen.max_retries}")
+    if gen.give_up_after_s is not None and not 0 < gen.give_up_after_s < float("inf"):
+        raise SpecError(f"{where}: [generation] give_up_after_s must be above 0, not {gen.give_up_after_s}")
     if len(gen.metadata) > 16:
         raise SpecError(f"{where}: [generation] metadata has {len(gen.metadata)} pairs; the API takes at most 16")
     for key, value in gen.metadata.items():

@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from distill_tui.offline.common import OfflineOptions
+from distill_tui.offline.common import FAULTS, OfflineOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="enforce the limits over windows of S seconds (default 1; 60 = a whole minute's burst)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="S", help="seconds added to each chat request")
     parser.add_argument("--fail-rate", type=float, default=0.0, metavar="P",
-                        help="probability of an injected 500 per chat request")
+                        help="probability of an injected fault per chat request (see --fault)")
+    parser.add_argument("--fault", choices=FAULTS, default="500",
+                        help="what an injected fault answers: 500 (default), 502, 429 (with --fail-rate 1: a "
+                             "provider that answers only 429), or a 200 with a broken body: not-json, bad-json, "
+                             "no-choices")
+    parser.add_argument("--odd-jobs", action="store_true",
+                        help="fine-tuning jobs report text where numbers belong and fail with a multi-line error")
     parser.add_argument("--job-seconds", type=float, default=6.0, metavar="S",
                         help="rough duration of a fine-tuning job (default 6)")
     parser.add_argument("--batch-seconds", type=float, default=3.0, metavar="S",
@@ -39,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> OfflineOptions:
     return OfflineOptions(
         host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, burst_seconds=args.burst_seconds, latency=args.latency, fail_rate=args.fail_rate,
+        fault=getattr(args, "fault", "500"), odd_jobs=getattr(args, "odd_jobs", False),
         job_seconds=args.job_seconds, require_key=args.require_key or bool(args.api_key), api_key=args.api_key,
         refuse_training=args.refuse_training, batch_seconds=args.batch_seconds,
         knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),

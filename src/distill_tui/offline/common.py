@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping, Sequence
 ORGANIZATION = "org-offline"
 _ALPHABET = string.ascii_letters + string.digits
 MAX_PAGE = 1000
+FAULTS = ("500", "502", "429", "not-json", "bad-json", "no-choices")
+"""What `--fault` can make an injected fault answer."""
 
 
 @dataclass
@@ -24,7 +26,14 @@ class OfflineOptions:
         rpm: requests per minute allowed on chat completions (None: unlimited).
         tpm: tokens per minute (prompt + max_tokens, charged on admission; None: unlimited).
         latency: seconds added to every admitted chat request.
-        fail_rate: probability of an injected 500 per chat request (seeded, so runs repeat).
+        fail_rate: probability of an injected fault per chat request (seeded, so runs repeat).
+        fault: what an injected fault answers (one of `FAULTS`): "500" (default), "502", "429" (a
+            rate limit with Retry-After: with fail_rate 1, a provider that answers only 429), or a 200
+            whose body is broken: "not-json" (an HTML page), "bad-json" (cut-off JSON), "no-choices"
+            (JSON without `choices`).
+        odd_jobs: fine-tuning jobs carry provider text where numbers belong (trained_tokens,
+            estimated_finish, metrics) and fail with a multi-line error, as a proxy or a young
+            provider might answer.
         burst_seconds: the window the rate limits are enforced over (OpenAI may enforce per-minute
             limits over shorter periods); 60 lets a client burst a whole minute's allowance.
         job_seconds: rough wall time of a fine-tuning job, all phases.
@@ -33,6 +42,7 @@ class OfflineOptions:
         require_key: answer 401 unless the request carries "Authorization: Bearer <something>".
         api_key: with `require_key`, the one key accepted (401 invalid_api_key for any other).
         refuse_training: answer fine-tuning job creation with OpenAI's 403 training_not_available.
+            do: rehearses a key leaking through an error message.
         knowledge: the labelled file the base models learn from (default: the bundled knowledge.csv).
         label: the label column of `knowledge` (default "variety").
         text_columns: the columns models read (default: all but the label and "id").
@@ -51,6 +61,8 @@ class OfflineOptions:
     tpm: int | None = None
     latency: float = 0.0
     fail_rate: float = 0.0
+    fault: str = "500"
+    odd_jobs: bool = False
     burst_seconds: float = 1.0
     job_seconds: float = 6.0
     batch_seconds: float = 3.0

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from distill_tui.offline.batches import BatchManager
 from distill_tui.offline.chat import ChatService, model_not_found, prompt_hash
-from distill_tui.offline.common import ApiError, OfflineOptions
+from distill_tui.offline.common import ORGANIZATION, ApiError, OfflineOptions
 from distill_tui.offline.files import FileStore
 from distill_tui.offline.jobs import JobManager
 from distill_tui.offline.limits import RateLimiter, retry_headers
@@ -42,6 +42,7 @@ class OfflineApp:
         self._lock = threading.Lock()
         self.stats: dict[str, Any] = {
             "chat_requests": 0, "chat_ok": 0, "chat_rate_limited": 0, "chat_failed": 0, "chat_invalid": 0,
+            "chat_broken": 0,
             "prompt_tokens": 0, "completion_tokens": 0, "chat_ok_by_model": Counter(),
             "requests_by_prompt_hash": Counter(),
         }
@@ -124,12 +125,16 @@ class OfflineApp:
                 with self._lock:
                     fail = self._faults.random() < self.options.fail_rate
                 if fail:
+                    broken = injected_fault(self.options.fault, request["model"])
+                    if ctx.get("http"):  # a broken body only on the wire; a batch line gets a 500
+                        self._count("chat_broken")
+                        return broken
                     raise server_error()
             if self.options.latency > 0:
                 time.sleep(self.options.latency)
             completion = self.chat.complete(request)
         except ApiError as error:
-            key = {429: "chat_rate_limited", 500: "chat_failed"}.get(error.status, "chat_invalid")
+            key = "chat_rate_limited" if error.status == 429 else "chat_failed" if error.status >= 500 else "chat_invalid"
             self._count(key)
             raise
         with self._lock:
@@ -139,6 +144,25 @@ class OfflineApp:
             self.stats["prompt_tokens"] += completion["usage"]["prompt_tokens"]
             self.stats["completion_tokens"] += completion["usage"]["completion_tokens"]
         return completion
+
+
+def injected_fault(kind: str, model: str) -> "RawBody | dict[str, Any]":
+    """What an injected fault of `kind` (see `OfflineOptions.fault`) answers: an error is raised,
+    a 200 with a broken body is returned."""
+    if kind == "429":
+        raise ApiError(429, f"Rate limit reached for {model} in organization {ORGANIZATION} on requests per min "
+                       "(RPM): Limit 0, Used 0, Requested 1. Please try again in 1s.", type="requests",
+                       code="rate_limit_exceeded", headers=retry_headers(1.0))
+    if kind == "502":
+        raise ApiError(502, "Bad gateway.", type="server_error")
+    if kind == "not-json":
+        return RawBody(b"<html><head><title>504 Gateway Time-out</title></head>\n<body>upstream timed out</body></html>",
+                       "text/html")
+    if kind == "bad-json":
+        return RawBody(b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"ind', "application/json")
+    if kind == "no-choices":
+        return {"id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion", "model": model}
+    raise server_error()
 
 
 def server_error() -> ApiError:
@@ -207,7 +231,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                                "aren't using your HTTP library correctly.)") from None
 
         ctx: dict[str, Any] = {"query": parse_qs(url.query), "body": body, "json": parse_json,
-                               "content_type": self.headers.get("Content-Type") or ""}
+                               "content_type": self.headers.get("Content-Type") or "", "http": True}
         status, headers = 200, {}
         try:
             if path.startswith("/v1/") and app.options.require_key:
