@@ -126,6 +126,8 @@ def run(args: Namespace) -> int:
     if batch and args.limit is not None:
         raise UserError("--limit does not apply to --batch (a batch holds every row left)")
     workspace = Workspace.open(args.spec, base_url=getattr(args, "base_url", None))
+    for line in workspace.notes_on_open():  # answers reused from where the spec was before
+        print(f"note: {line}", file=sys.stderr)
     if batch:
         return _run_batch(workspace, wait=wait, as_json=args.json)
     controls = Controls()

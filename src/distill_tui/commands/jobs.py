@@ -42,6 +42,9 @@ def _stores(args: Namespace) -> list[tuple[str, "Store", Any]]:
     out = []
     for path in iter_workspaces():
         store = Store(path)
+        if store.meta("moved_to"):  # its spec moved: its jobs are listed under the new path
+            store.close()
+            continue
         spec_path = store.meta("spec_path")
         out.append((Path(spec_path).name if spec_path else path.stem, store, None))
     return out

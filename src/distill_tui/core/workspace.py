@@ -27,6 +27,9 @@ class Workspace:
         self.spec = spec
         self.base_url = base_url
         self.store = store or Store.for_spec(spec.source)
+        # A workspace found by the spec's path looks once for answers saved under another path.
+        self._look_for_answers = store is None
+        self._notes: list[str] = []
         self._lock = threading.RLock()
         self._data: PreparedData | None = None
         self._prices: PriceTable | None = None
@@ -44,7 +47,35 @@ class Workspace:
                 from distill_tui.core import dataset
 
                 self._data = dataset.prepare(self.spec)
+                if self._look_for_answers:
+                    self._look_for_answers = False
+                    self._reuse_answers(self._data)
             return self._data
+
+    def _reuse_answers(self, data: "PreparedData") -> None:
+        """Start from the answers this spec has under another path (renamed, moved, copied)."""
+        from distill_tui.core.workspace_reuse import adopt
+
+        note = adopt(self.store, self.spec, data)
+        if note:
+            self._notes.append(note)
+
+    def notes_on_open(self) -> list[str]:
+        """Prepare the data now and return `take_notes()`; when the data cannot be prepared, close
+        the workspace and raise as `data` does (the caller is opening it and will not use it)."""
+        try:
+            self.data
+        except BaseException:
+            self.close()
+            raise
+        return self.take_notes()
+
+    def take_notes(self) -> list[str]:
+        """Lines for the user about what opening the workspace did (answers reused from where),
+        each returned once; they come with the first use of `data`."""
+        with self._lock:
+            notes, self._notes = self._notes, []
+            return notes
 
     @property
     def prices(self) -> "PriceTable":

@@ -58,6 +58,11 @@ class BaseScreen(Screen):
             return True
         return saved.to_toml_dict() != spec.to_toml_dict()
 
+    def show_workspace_notes(self) -> None:
+        """Notify what opening the workspace did (answers reused from a spec's old path), once."""
+        for line in self.workspace.take_notes():
+            self.notify(line, timeout=15)
+
     @property
     def distill(self) -> "DistillApp":
         return self.app  # type: ignore[return-value]

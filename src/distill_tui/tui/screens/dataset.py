@@ -155,6 +155,7 @@ label distribution.
 
         self._data = message.data
         self._good_spec = self.workspace.spec
+        self.show_workspace_notes()
         box = self.query_one("#table-box")
         await box.remove_children()
         table = DataTable(

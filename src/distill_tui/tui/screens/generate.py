@@ -158,6 +158,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
             plan_widget.update(f"[b]Cannot plan the run:[/b] {escape(message.error or '')}")
             return
         self.plan = plan = message.plan
+        self.show_workspace_notes()
         note = f"\n{escape(message.batch_note)}" if message.batch_note else ""
         plan_widget.update(self._plan_text(plan) + note)
         held_before, self.holder = self.holder, None if self.running else message.holder
