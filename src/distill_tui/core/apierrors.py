@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from distill_tui.core.redact import redact
+
 
 class BadResponse(Exception):
     """A 200 whose body is not the object asked for (not JSON, cut off, no `choices`): a fault
@@ -76,7 +78,7 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
         return None
     inner = _body_error(exc)
     detail = inner.get("message") or getattr(exc, "message", None) or str(exc)
-    detail = " ".join(str(detail).split())[:300]
+    detail = redact(" ".join(str(detail).split())[:300])  # some proxies echo the key they refused
     code = error_code(exc)
     if isinstance(exc, openai.AuthenticationError):
         if _sent_no_key(exc):
@@ -94,7 +96,7 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
             return f"out of quota (429 insufficient_quota): {detail}", 1
         return f"rate limited (429): {detail}", 1
     if isinstance(exc, openai.BadRequestError):
-        param = inner.get("param")
+        param = redact(str(inner.get("param") or ""))
         return f"bad request (400{', ' + str(param) if param else ''}): {detail}", 2
     if isinstance(exc, openai.APITimeoutError):
         return "the provider did not answer in time", 1
@@ -117,4 +119,4 @@ def describe(exc: BaseException) -> tuple[str, int]:
     explained = explain(exc)
     if explained is not None:
         return explained
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}", 1
+    return redact(f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"), 1

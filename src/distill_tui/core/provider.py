@@ -8,6 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from distill_tui.core.errors import UserError
+from distill_tui.core.redact import remember
 
 if TYPE_CHECKING:
     import openai
@@ -111,10 +112,13 @@ def make_client(
             raise UserError("no Azure endpoint: set AZURE_OPENAI_ENDPOINT or [provider] azure_endpoint")
         if not version:
             raise UserError("no Azure API version: set OPENAI_API_VERSION or [provider] api_version")
+        remember(key)
         return openai.AzureOpenAI(
             api_key=key, azure_endpoint=endpoint, api_version=version, max_retries=max_retries, timeout=timeout
         )
     key = OFFLINE_KEY if offline else os.environ.get(key_env)
+    if not offline:
+        remember(key)
     if not key and is_openai(url):
         raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
     # Local OpenAI-compatible servers (vLLM, Ollama…) often need no key: send a placeholder.

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from distill_tui.core import prompts
 from distill_tui.core.errors import SpecError
+from distill_tui.core.redact import looks_like_key
 
 Auto = Literal["auto"]
 
@@ -216,6 +217,10 @@ def parse_spec(data: dict[str, Any], source: Path) -> TaskSpec:
                 raise SpecError(f"{where}: [{name}] unknown key '{key}' (known: {', '.join(types)})")
             if not _type_ok(value, types[key]):
                 raise SpecError(f"{where}: [{name}] {key} must be {_describe(types[key])}, not {value!r}")
+            if name != "prompt" and isinstance(value, str) and looks_like_key(value):
+                raise SpecError(f"{where}: [{name}] {key} holds what looks like an API key; a spec is shared, so "
+                                "keys stay in the environment (OPENAI_API_KEY, or the variable [provider] "
+                                "api_key_env names)")
         required_keys = [f.name for f in fields(cls) if f.default is f.default_factory is _MISSING]
         for key in required_keys:
             if key not in section:

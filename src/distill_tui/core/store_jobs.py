@@ -9,6 +9,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
+from distill_tui.core.redact import redact, redact_value
+
 
 @dataclass
 class JobRecord:
@@ -44,6 +46,7 @@ class JobStore:
     def save_job(self, job: JobRecord) -> None:
         data = asdict(job)
         data["data"] = json.dumps(data["data"]) if data["data"] is not None else None
+        data["error"] = redact(data["error"]) if data["error"] else data["error"]  # provider text
         now = time.time()
         data["created_at"] = data["created_at"] or now
         data["updated_at"] = now
@@ -67,8 +70,9 @@ class JobStore:
             self._db.executemany(
                 "INSERT OR IGNORE INTO job_events VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (job_id, e["id"], e.get("created_at") or 0, e.get("level"), e.get("type"), e.get("message"),
-                     json.dumps(e.get("data")) if e.get("data") is not None else None)
+                    (job_id, e["id"], e.get("created_at") or 0, e.get("level"), e.get("type"),
+                     redact(e["message"]) if isinstance(e.get("message"), str) else e.get("message"),
+                     json.dumps(redact_value(e["data"])) if e.get("data") is not None else None)
                     for e in events
                 ],
             )

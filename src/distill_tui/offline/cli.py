@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require-key", action="store_true", help="answer 401 without an Authorization header")
     parser.add_argument("--api-key", default=None, metavar="KEY",
                         help="accept only this key (401 invalid_api_key for any other): rehearse a bad key")
+    parser.add_argument("--echo-key", action="store_true",
+                        help="refuse every key with a 401 that repeats it whole, as some proxies do: rehearse a leak")
     parser.add_argument("--refuse-training", action="store_true",
                         help="refuse job creation with 403 training_not_available, as OpenAI now does")
     parser.add_argument("--knowledge", type=Path, default=None, metavar="FILE",
@@ -47,7 +49,7 @@ def options_from_args(args: argparse.Namespace) -> OfflineOptions:
         host=args.host, port=args.port, rpm=args.rpm, tpm=args.tpm, burst_seconds=args.burst_seconds, latency=args.latency, fail_rate=args.fail_rate,
         fault=getattr(args, "fault", "500"), odd_jobs=getattr(args, "odd_jobs", False),
         job_seconds=args.job_seconds, require_key=args.require_key or bool(args.api_key), api_key=args.api_key,
-        refuse_training=args.refuse_training, batch_seconds=args.batch_seconds,
+        refuse_training=args.refuse_training, batch_seconds=args.batch_seconds, echo_key=getattr(args, "echo_key", False),
         knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),
     )
 

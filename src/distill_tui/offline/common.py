@@ -42,6 +42,7 @@ class OfflineOptions:
         require_key: answer 401 unless the request carries "Authorization: Bearer <something>".
         api_key: with `require_key`, the one key accepted (401 invalid_api_key for any other).
         refuse_training: answer fine-tuning job creation with OpenAI's 403 training_not_available.
+        echo_key: refuse every request's key with a 401 that repeats the whole key, as some proxies
             do: rehearses a key leaking through an error message.
         knowledge: the labelled file the base models learn from (default: the bundled knowledge.csv).
         label: the label column of `knowledge` (default "variety").
@@ -69,6 +70,7 @@ class OfflineOptions:
     require_key: bool = False
     api_key: str | None = None  # with require_key: the only key accepted
     refuse_training: bool = False
+    echo_key: bool = False
     knowledge: Path | None = None
     label: str | None = None
     text_columns: list[str] | None = None

@@ -234,6 +234,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                                "content_type": self.headers.get("Content-Type") or "", "http": True}
         status, headers = 200, {}
         try:
+            if path.startswith("/v1/") and app.options.echo_key:
+                _echo_key(self.headers.get("Authorization"))
             if path.startswith("/v1/") and app.options.require_key:
                 _check_key(self.headers.get("Authorization"), app.options.api_key)
             handler, args = self._find(app, method, path)
@@ -279,6 +281,12 @@ def _check_key(header: str | None, expected: str | None = None) -> None:
     if scheme != "Bearer" or not key.strip():
         raise ApiError(401, "Incorrect API key provided. The offline provider accepts any non-empty key.",
                        code="invalid_api_key")
+
+
+def _echo_key(header: str | None) -> None:
+    """The fault `echo_key`: a careless proxy's 401, which repeats the key it was sent."""
+    key = (header or "").partition(" ")[2].strip()
+    raise ApiError(401, f"Incorrect API key provided: {key}. Check the key and try again.", code="invalid_api_key")
 
 
 class _HTTPServer(ThreadingHTTPServer):
