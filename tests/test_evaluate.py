@@ -233,8 +233,8 @@ def test_exports(ws: Workspace, tmp_path: Path) -> None:
 
     md = report.export(table, tmp_path / "out" / "table.md").read_text(encoding="utf-8")
     assert "| model | role | n | accuracy | 95% CI | p vs base |" in md
-    assert f"| {BASE_M} | base | {total} | {report.pct((total - 10) / total)} |" in md
-    assert f"| {TUNED_M} | tuned | 0/{total} | FAILED |" in md
+    assert f"| {BASE_M} | base student | {total} | {report.pct((total - 10) / total)} |" in md
+    assert f"| {TUNED_M} | distilled | 0/{total} | FAILED |" in md
     assert f"- {TUNED_M}: FAILED, no row answered (provider error (500): boom)" in md
     assert "## Largest confusions" in md and f"## Per-class accuracy: {BASE_M}" in md
     assert "disjoint from training rows" in md

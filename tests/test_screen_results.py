@@ -78,6 +78,17 @@ async def test_table_state(tmp_path: Path) -> None:
         assert "no fine-tuned model yet" not in str(screen.query_one("#summary", Static).render())
 
 
+async def test_roles_read_as_in_the_json_and_the_key_columns_fit_80(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        assert [cells(app, m)[1] for m in (TEACHER_M, BASE_M, TUNED_M)] == ["teacher", "base student", "distilled"]
+        table = app.screen.query_one("#models", DataTable)
+        shown = [c.get_render_width(table) for c in table.columns.values()]
+        # model, role, n, accuracy, CI, p vs base and cost / 1k are in view without scrolling
+        assert sum(shown[:7]) <= table.scrollable_content_region.width, shown
+
+
 async def test_highlight_and_detail_modes(tmp_path: Path) -> None:
     app = DistillApp(make_workspace(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("md", "csv", "json")
 DASH = "–"
-ROLE_SHORT = {"teacher": "teacher", "base student": "base", "distilled": "tuned", "checkpoint": "ckpt", "extra": "extra"}
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -100,7 +99,7 @@ def wins(row: "ModelRow") -> str:
 # (header, short header for 80 columns, cell)
 COLUMNS: list[tuple[str, str, Callable[["ModelRow"], str]]] = [
     ("model", "model", lambda r: r.model),
-    ("role", "role", lambda r: ROLE_SHORT.get(r.role, r.role)),
+    ("role", "role", lambda r: r.role),  # the JSON's words ("base student", "distilled"), never a short form
     ("n", "n", n_cell),
     ("accuracy", "acc", accuracy),
     ("95% CI", "95% CI", ci),

@@ -22,7 +22,9 @@ LABEL_WIDTH = 18
 """Per-class labels are cut to this, so the scores fit beside the confusions at 80 columns."""
 
 
-MODEL_WIDTH = 26
+MODEL_WIDTH = 21
+"""Model names in the comparison table are cut to this, so the columns up to cost / 1k fit at 80
+columns beside a role as long as "base student"."""
 
 
 def short_model(name: str, width: int = MODEL_WIDTH) -> str:
