@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from distill_tui.core import prompts
+from distill_tui.core import filter_expr, prompts
 from distill_tui.core.errors import DataError, SpecError
 
 if TYPE_CHECKING:
@@ -182,15 +182,8 @@ def check_columns(spec: "TaskSpec", columns: list[str]) -> None:
 
 
 def apply_filter(frame: "pd.DataFrame", expression: str, where: str) -> "pd.DataFrame":
-    """Keep the rows a pandas query expression selects."""
-    try:
-        mask = frame.eval(expression, engine="python")
-    except Exception as exc:  # pandas raises many types for a bad expression
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError(f"{where}: [dataset] filter {expression!r}: {message}") from None
-    if getattr(mask, "dtype", None) is None or str(mask.dtype) not in ("bool", "boolean"):
-        raise SpecError(f"{where}: [dataset] filter {expression!r} must give true/false per row")
-    return frame[mask.fillna(False).astype(bool)]
+    """Keep the rows the filter selects (the closed language of `core.filter_expr`, never pandas' eval)."""
+    return filter_expr.apply(frame, expression, where)
 
 
 def split_rows(labels: list[str], rows: list[int], eval_fraction: float, seed: int) -> tuple[set[int], list[str]]:

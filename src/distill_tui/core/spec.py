@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from distill_tui.core import prompts
+from distill_tui.core import filter_expr, prompts
 from distill_tui.core.errors import SpecError
 from distill_tui.core.redact import looks_like_key
 
@@ -253,6 +253,8 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         raise SpecError(f"{where}: [dataset] eval_fraction must be at least 0 and below 1, not {ds.eval_fraction}")
     if ds.filter is not None and not ds.filter.strip():
         raise SpecError(f"{where}: [dataset] filter is empty (remove the key to keep every row)")
+    if ds.filter is not None:
+        filter_expr.parse(ds.filter, where)  # refuse what is not in the language before any data is read
     for key in ("system", "user"):
         try:
             prompts.parse_template(getattr(pr, key))
