@@ -53,14 +53,18 @@ def limiter_text(limiter: dict) -> str:
 
 
 def spend_text(p: "Progress", *, budget: bool = True) -> str:
-    """`$0.0123 of ~$0.41 (budget $5.00)`, or tokens when the price is unknown."""
+    """`$0.0123 of ~$0.41 (budget left $4.99)`, or tokens when the price is unknown.
+
+    The budget shown is what the run may still spend (its cap less what is spent): in an evaluation
+    each model's cap is its own spend plus what the evaluation has left, so the cap itself reads as
+    a different budget for every model."""
     if not p.price_known:
         return f"{count(p.input_tokens)} in / {count(p.output_tokens)} out tokens (price unknown)"
     text = money(p.spent_usd)
     if p.estimated_total_usd is not None:
         text += f" of ~{money(p.estimated_total_usd)}"
     if budget and p.budget_usd is not None:
-        text += f" (budget {money(p.budget_usd)})"
+        text += f" (budget left {money(max(0.0, p.budget_usd - p.spent_usd))})"
     return text
 
 
