@@ -41,6 +41,11 @@ def user_prices_file() -> Path:
     return config_dir() / "prices.toml"
 
 
+def user_models_file() -> Path:
+    """A user's table of model limits (context window, max output) that overrides the bundled one."""
+    return config_dir() / "models.toml"
+
+
 def workspaces_dir() -> Path:
     return data_dir() / "workspaces"
 

@@ -128,6 +128,7 @@ def run(args: Namespace) -> int:
     workspace = Workspace.open(args.spec, base_url=getattr(args, "base_url", None))
     for line in workspace.notes_on_open():  # answers reused from where the spec was before
         print(f"note: {line}", file=sys.stderr)
+    _say_preflight(workspace)
     if batch:
         return _run_batch(workspace, wait=wait, as_json=args.json)
     controls = Controls()
@@ -142,6 +143,15 @@ def run(args: Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     return result.exit_code
+
+
+def _say_preflight(workspace: Any) -> None:
+    """A note before spending when the embedded offline provider knows none of the labels."""
+    from distill_tui.core.preflight import offline_note
+
+    note = offline_note(workspace.spec, workspace.data.labels, workspace.base_url)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _run_batch(workspace: Any, *, wait: bool, as_json: bool) -> int:

@@ -34,6 +34,8 @@ class Plan:
     budget_usd: float | None
     prices_as_of: str
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what would go wrong (preflight), one line each
+    too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
 
     @property
     def to_ask(self) -> int:
@@ -58,12 +60,15 @@ def spent(ws: "Workspace", model: str, split: str) -> float:
 
 def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = None) -> Plan:
     """Count the rows left and estimate their cost like `estimate` does (exact prompt tokens)."""
+    from distill_tui.core.capabilities import load_models
     from distill_tui.core.dataset import ROW
     from distill_tui.core.estimate import PromptCounter, answer_tokens
+    from distill_tui.core.preflight import fitting_requests, offline_note
     from distill_tui.core.requests import iter_requests
 
     data = ws.data
-    reqs = list(iter_requests(ws.spec, data, model, split))
+    reqs, too_long, too_long_note = fitting_requests(list(iter_requests(ws.spec, data, model, split)), model,
+                                                     load_models())
     ok, failed = row_status(ws, model, split, reqs)
     todo = {r.row_id for r in reqs if (r.row_id, r.prompt_hash) not in ok}
     frame = data.frame[data.frame[ROW].isin(todo)]
@@ -73,8 +78,9 @@ def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = 
     price = ws.prices.price(model)
     cost = price.cost(input_tokens, output_tokens) if price else None
     notes = [] if price else [f"no price known for {model}: cost shown in tokens only"]
+    warnings = [line for line in (too_long_note, offline_note(ws.spec, data.labels, ws.base_url)) if line]
     return Plan(model, split, len(reqs), len(ok), len(failed), len(todo) - len(failed), input_tokens,
-                output_tokens, cost, spent(ws, model, split), budget_usd, ws.prices.as_of, notes)
+                output_tokens, cost, spent(ws, model, split), budget_usd, ws.prices.as_of, notes, warnings, too_long)
 
 
 def teacher_plan(ws: "Workspace") -> Plan:

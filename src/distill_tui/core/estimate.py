@@ -6,10 +6,11 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
-from distill_tui.core import prompts, tokens
+from distill_tui.core import preflight, prompts, tokens
 from distill_tui.core.pricing import PriceTable, auto_epochs, shutdown_warning
 
 if TYPE_CHECKING:
+    from distill_tui.core.capabilities import ModelTable
     from distill_tui.core.dataset import PreparedData
     from distill_tui.core.spec import TaskSpec
 
@@ -26,6 +27,8 @@ class Stage:
     cost_usd: float | None
     batch_cost_usd: float | None = None
     note: str | None = None
+    too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
+    context_window: int | None = None
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Estimate:
     break_even_predictions: int | None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    structured_outputs: dict[str, Any] | None = None  # preflight.structured_check; None: not checked
 
     def to_json(self) -> dict[str, Any]:
         """The `estimate --json` object (DESIGN.md contract, plus extra keys)."""
@@ -68,6 +72,7 @@ class Estimate:
             "break_even_predictions": self.break_even_predictions,
             "warnings": self.warnings,
             "notes": self.notes,
+            "structured_outputs": self.structured_outputs,
         }
 
 
@@ -121,34 +126,47 @@ def build_estimate(
     *,
     n_epochs: int | str | None = None,
     today: dt.date | None = None,
+    models: "ModelTable | None" = None,
 ) -> Estimate:
     """Plan every stage: teacher on train rows, teacher and base student on eval rows, fine-tune
-    training, and the distilled student on eval rows."""
+    training, and the distilled student on eval rows. Rows too long for a model's context window
+    (`models`: the model limits, by default the bundled table and the user's) are left out of its
+    stages, as runs leave them out, and counted in `Stage.too_long`."""
+    from distill_tui.core.capabilities import load_models
+
+    table = models if models is not None else load_models()
     teacher, student = spec.teacher.model, spec.student.model
     train, evaluation = data.train, data.eval
     notes: list[str] = list(data.notes())
     warnings: list[str] = []
-    counted: dict[str, tuple[int, int, list[int]]] = {}
+    counted: dict[str, tuple[int, int, list[int], list[int]]] = {}
 
-    def prompt_tokens(model: str) -> tuple[int, int, list[int]]:
+    def prompt_tokens(model: str) -> tuple[int, int, list[int], list[int]]:
         encoding, note = tokens.encoding_for_model(model)
         if encoding not in counted:
             if note:
                 notes.append(note)
             counter = PromptCounter(spec, data.labels, model)
             train_total, train_rows = counter.totals(train)
-            eval_total, _ = counter.totals(evaluation)
-            counted[encoding] = (train_total, eval_total, train_rows)
+            eval_total, eval_rows = counter.totals(evaluation)
+            counted[encoding] = (train_total, eval_total, train_rows, eval_rows)
         return counted[encoding]
 
-    def stage(name: str, model: str, requests: int, input_tokens: int, output_tokens: int, note: str | None = None) -> Stage:
+    context = _ContextCheck(table, spec.generation.max_tokens)
+
+    def stage(name: str, model: str, per_row: list[int], output_per: int) -> Stage:
+        long, window = context.mask(model, per_row)
+        kept = [n for n, out in zip(per_row, long) if not out]
+        requests, input_tokens, output_tokens = len(kept), sum(kept), len(kept) * output_per
+        note = f"{sum(long):,} rows too long for the context window: left out" if any(long) else None
         price = prices.price(model)
         if price is None:
             note = (note + "; " if note else "") + "price unknown"
-            return Stage(name, model, requests, input_tokens, output_tokens, None, None, note)
+            return Stage(name, model, requests, input_tokens, output_tokens, None, None, note, sum(long), window)
         return Stage(
             name, model, requests, input_tokens, output_tokens,
             price.cost(input_tokens, output_tokens), price.cost(input_tokens, output_tokens, batch=True), note,
+            sum(long), window,
         )
 
     out_teacher, how = answer_tokens(spec, data.labels, teacher)
@@ -161,37 +179,40 @@ def build_estimate(
                             "the longest label's answer needs: those answers will be cut off")
     out_student, _ = answer_tokens(spec, data.labels, student)
     notes.append(how)
-    t_train, t_eval, _ = prompt_tokens(teacher)
-    s_train, s_eval, s_rows = prompt_tokens(student)
+    t_train, t_eval, t_train_rows, t_eval_rows = prompt_tokens(teacher)
+    s_train, s_eval, s_rows, s_eval_rows = prompt_tokens(student)
     n_train, n_eval = len(train), len(evaluation)
     # A student that is itself fine-tuned trains into another fine-tune of the same base model.
     base_student = student[3:].split(":", 1)[0] if student.startswith("ft:") else student
     distilled = f"ft:{base_student}:distilled"
 
     stages = [
-        stage("teacher: train rows", teacher, n_train, t_train, n_train * out_teacher),
-        stage("teacher: eval rows", teacher, n_eval, t_eval, n_eval * out_teacher),
-        stage("base student: eval rows", student, n_eval, s_eval, n_eval * out_student),
+        stage("teacher: train rows", teacher, t_train_rows, out_teacher),
+        stage("teacher: eval rows", teacher, t_eval_rows, out_teacher),
+        stage("base student: eval rows", student, s_eval_rows, out_student),
     ]
-    # A training line holds the prompt messages plus the assistant answer, but no response_format.
+    # A training line holds the prompt messages plus the assistant answer, but no response_format;
+    # a row the teacher cannot answer (too long for it) makes none.
     enc = tokens.encoding_for(student)
     schema = PromptCounter(spec, data.labels, student).schema_tokens
     assistant = tokens.TOKENS_PER_MESSAGE + len(enc.encode_ordinary("assistant")) + out_student
-    per_epoch = sum(t - schema - tokens.REPLY_PRIMING + assistant for t in s_rows)
+    unanswered, _ = context.mask(teacher, t_train_rows)
+    per_epoch = sum(t - schema - tokens.REPLY_PRIMING + assistant for t, out in zip(s_rows, unanswered) if not out)
+    n_lines = n_train - sum(unanswered)
     epochs_value = n_epochs if n_epochs is not None else spec.finetune.n_epochs
     epochs_auto = epochs_value == "auto"
-    epochs = auto_epochs(n_train) if epochs_auto else int(epochs_value)
+    epochs = auto_epochs(n_lines) if epochs_auto else int(epochs_value)
     training_price = prices.training_price(student)
     trained_tokens = per_epoch * epochs
     training_cost = None if training_price is None else trained_tokens * training_price / 1_000_000
     stages.append(
         Stage(
-            "fine-tune training", student, n_train, trained_tokens, 0, training_cost, training_cost,
+            "fine-tune training", student, n_lines, trained_tokens, 0, training_cost, training_cost,
             f"{epochs} epochs{' (auto)' if epochs_auto else ''} × {per_epoch:,} tokens"
             + ("" if training_price is not None else "; price unknown"),
         )
     )
-    stages.append(stage("distilled student: eval rows", distilled, n_eval, s_eval, n_eval * out_student))
+    stages.append(stage("distilled student: eval rows", distilled, s_eval_rows, out_student))
 
     def total(attr: str) -> float | None:
         values = [getattr(s, attr) for s in stages]
@@ -213,13 +234,58 @@ def build_estimate(
         warning = shutdown_warning(model, prices.shutdown_date(model), today)
         if warning:
             warnings.append(warning)
+    warnings += context.warnings((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
+    notes += context.unknown_notes((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
+    check = preflight.structured_check(spec, data.labels, table)
+    if check and not check["ok"]:
+        warnings += [f"{p['message']}: every request would be refused; {check['fix']}" for p in check["problems"]]
+    offline = preflight.offline_note(spec, data.labels)
+    if offline:
+        warnings.append(offline)
     return Estimate(
         rows=len(data.frame), train_rows=n_train, eval_rows=n_eval, stages=stages,
         prices_as_of=prices.as_of, prices_source=prices.source, n_epochs=epochs, epochs_auto=epochs_auto,
         training_tokens_per_epoch=per_epoch, total_cost_usd=total("cost_usd"), total_batch_cost_usd=total("batch_cost_usd"),
         teacher_cost_per_1k=teacher_1k, distilled_cost_per_1k=distilled_1k, break_even_predictions=break_even,
-        warnings=warnings, notes=list(dict.fromkeys(notes)),
+        warnings=warnings, notes=list(dict.fromkeys(notes)), structured_outputs=check,
     )
+
+
+class _ContextCheck:
+    """Which rows are too long for each model's context window (see `preflight.too_long_rows`)."""
+
+    def __init__(self, table: "ModelTable", max_tokens: int) -> None:
+        self.table, self.max_tokens = table, max_tokens
+
+    def window(self, model: str) -> int | None:
+        limits = self.table.limits(model)
+        return limits.context_window if limits else None
+
+    def mask(self, model: str, per_row: list[int]) -> tuple[list[bool], int | None]:
+        window = self.window(model)
+        return preflight.too_long_rows(per_row, self.max_tokens, window), window
+
+    def warnings(self, *asked: tuple[str, list[int]]) -> list[str]:
+        """One line per model with rows left out (teacher: train and eval rows together)."""
+        out = []
+        for model, per_row in asked:
+            window = self.window(model)
+            long = sum(preflight.too_long_rows(per_row, self.max_tokens, window))
+            if long and window is not None:
+                out.append(preflight.context_note(model, long, len(per_row), window, self.max_tokens))
+        return out
+
+    def unknown_notes(self, *asked: tuple[str, list[int]]) -> list[str]:
+        """"context window unknown" only where it matters: for a model without a known window whose
+        longest prompt would not fit the smallest window a known model has."""
+        smallest = self.table.smallest_context_window()
+        out = []
+        for model, per_row in asked:
+            longest = max(per_row, default=0) + self.max_tokens
+            if self.window(model) is None and smallest is not None and longest > smallest:
+                out.append(f"{model}: context window unknown, so rows are not checked against it (the longest "
+                           f"prompt + max_tokens is {longest:,} tokens); add it to your models.toml to check")
+        return out
 
 
 def estimate_spec(spec: "TaskSpec", *, n_epochs: int | str | None = None) -> Estimate:

@@ -182,6 +182,8 @@ def run_evaluation(
             progress_interval=progress_interval, kind="evaluate",
         )
         run.results.append(result)
+        if result.too_long_note:
+            run.reasons[model.name] = result.too_long_note  # asking again will not help those rows
         if on_model_done is not None:
             on_model_done(model, result)
         if result.stopped == "budget" and not result.price_known:

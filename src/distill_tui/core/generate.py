@@ -100,6 +100,8 @@ class RunResult:
     spent_usd: float = 0.0
     budget_usd: float | None = None
     message: str = ""
+    too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
+    too_long_note: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -123,6 +125,7 @@ class RunResult:
             "stopped": self.stopped, "error": self.fatal_error, "retries": self.retries,
             "rate_limited": self.rate_limited, "price_known": self.price_known,
             "spent_usd": round(self.spent_usd, 6), "budget_usd": self.budget_usd, "message": self.message,
+            "too_long": self.too_long,
         }
 
 
@@ -220,10 +223,14 @@ def _run_unlocked(
     Raises:
         UserError: no API key, or the spec/data cannot be used.
     """
+    from distill_tui.core.capabilities import load_models
+    from distill_tui.core.preflight import fitting_requests
     from distill_tui.core.requests import iter_requests
 
     ws, controls = workspace, controls or Controls()
-    reqs = list(iter_requests(ws.spec, ws.data, model, split))
+    # Rows too long for the model's context window would only be refused: never ask them.
+    reqs, too_long, too_long_note = fitting_requests(list(iter_requests(ws.spec, ws.data, model, split)), model,
+                                                     load_models())
     ok, failed_keys = row_status(ws, model, split, reqs)
     # Rows in a Batch API batch not collected yet are paid for already: never ask them again here.
     in_batch = ws.store.batch_keys_in_flight(model) - ok
@@ -320,6 +327,9 @@ def _run_unlocked(
                 emit(snapshot(state))
         held = sum((r.row_id, r.prompt_hash) in in_batch for r in reqs)
         result = _result(ws, model, split, reqs, pool, spent_before, budget_usd, beyond_limit, price_known, held)
+        if too_long_note:
+            result.too_long, result.too_long_note = too_long, too_long_note
+            result.message += f"; {too_long_note}"
         status = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
         final_state = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
         emit(snapshot(final_state, result.message))

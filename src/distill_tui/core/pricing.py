@@ -122,7 +122,7 @@ def shutdown_warning(model: str, shutdown_date: str | None, today: dt.date | Non
     return f"{model} shuts down on {shutdown_date} (in {days} days)"
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -154,7 +154,7 @@ def load_prices(user_file: Path | None = None) -> PriceTable:
         user_file = locations.user_prices_file()
     used = None
     if user_file.is_file():
-        data = _read_toml(user_file, "price file")
+        data = read_toml(user_file, "price file")
         for name, entry in _validate(data.get("models", {}), str(user_file)).items():
             entries.setdefault(name, {}).update(entry)
         if "as_of" in data:

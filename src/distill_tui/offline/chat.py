@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from distill_tui.core import tokens
 from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
-from distill_tui.offline.models import ModelRegistry
+from distill_tui.offline.models import ModelEntry, ModelRegistry
 from distill_tui.offline.state import StateStore
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
@@ -87,6 +87,22 @@ def _positive_int(body: Mapping[str, Any], name: str) -> int | None:
     return value
 
 
+def _check_window(entry: ModelEntry, prompt_tokens: int, max_tokens: int | None) -> None:
+    """Refuse what OpenAI refuses: an answer budget over the model's output limit, or a prompt plus
+    answer budget over its context window (both worded as the real API words them)."""
+    if max_tokens is not None and max_tokens > entry.max_output_tokens:
+        raise ApiError(400, f"max_tokens is too large: {max_tokens}. This model supports at most "
+                       f"{entry.max_output_tokens} completion tokens, whereas you provided {max_tokens}.",
+                       param="max_tokens", code="invalid_value")
+    if prompt_tokens + (max_tokens or 0) <= entry.context_window:
+        return
+    asked = (f"you requested {prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, {max_tokens} in "
+             "the completion). Please reduce the length of the messages or completion." if max_tokens else
+             f"your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages.")
+    raise ApiError(400, f"This model's maximum context length is {entry.context_window} tokens. However, {asked}",
+                   param="messages", code="context_length_exceeded")
+
+
 class ChatService:
     """Answers and stores chat completions."""
 
@@ -120,6 +136,9 @@ class ChatService:
         metadata = check_metadata(body.get("metadata"))
         plain = [{k: (_text_of(v) if k == "content" else v) for k, v in m.items()} for m in messages]
         prompt_tokens = tokens.count_chat(plain, model, body.get("response_format"))
+        entry = self.registry.entry(model)
+        if entry is not None:
+            _check_window(entry, prompt_tokens, max_tokens)
         return {"model": model, "messages": messages, "field": field, "labels": labels, "max_tokens": max_tokens,
                 "n": n, "metadata": metadata, "prompt_tokens": prompt_tokens, "store": bool(body.get("store"))}
 

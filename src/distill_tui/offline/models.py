@@ -34,6 +34,8 @@ DEFAULT_LABEL = "variety"
 STUDENT_FRACTION = 0.004  # of the knowledge rows (80 of 20,000); tuned with assets/measure_offline_models.py
 SMOOTHING = 1000.0
 _CREATED = 1_767_225_600  # 2026-01-01: a fixed "created" for the built-in models
+CONTEXT_WINDOW = 128_000  # tokens of prompt + max_completion_tokens, like gpt-4o (data/models.toml says the same)
+MAX_OUTPUT_TOKENS = 16_384
 
 
 def bundled_knowledge() -> Path:
@@ -52,6 +54,8 @@ class ModelEntry:
     listed: bool = True
     factory: Callable[[], NaiveBayes] | None = None
     learner: NaiveBayes | None = None
+    context_window: int = CONTEXT_WINDOW
+    max_output_tokens: int = MAX_OUTPUT_TOKENS
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def get(self) -> NaiveBayes:

@@ -160,7 +160,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.plan = plan = message.plan
         self.show_workspace_notes()
         note = f"\n{escape(message.batch_note)}" if message.batch_note else ""
-        plan_widget.update(self._plan_text(plan) + note)
+        warnings = "".join(f"\n[b]⚠[/b] {escape(line)}" for line in plan.warnings)
+        plan_widget.update(self._plan_text(plan) + warnings + note)
         held_before, self.holder = self.holder, None if self.running else message.holder
         if self.holder is not None:
             self.last_progress = None  # a run of ours that ended before this one is history now
