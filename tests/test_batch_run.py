@@ -69,7 +69,7 @@ def _keys(ws: Workspace) -> dict[tuple[int, str], object]:
     return {(r.row_id, r.prompt_hash): r for r in iter_requests(ws.spec, ws.data, ws.spec.teacher.model, "train")}
 
 
-def test_submit_then_wait_commits_answers_at_the_batch_price_like_the_engine(tmp_path, fast, capsys):
+def test_submit_then_wait_commits_answers_at_the_batch_price_like_the_engine(tmp_path, fast, capsys, monkeypatch):
     spec = _spec(tmp_path / "batch", fast)
     code, first, err = _batch(spec, capsys=capsys)
     assert code == 1 and len(first["submitted"]) == 1 and first["requests"] == first["total"] == 88
@@ -86,6 +86,8 @@ def test_submit_then_wait_commits_answers_at_the_batch_price_like_the_engine(tmp
 
     # The same rows answered by the threaded engine in another workspace: the same answers, at twice the price.
     engine_spec = _spec(tmp_path / "engine", fast)
+    # A copy of a spec would reuse the batch's answers (core/workspace_reuse.py): here the engine must ask.
+    monkeypatch.setattr("distill_tui.core.workspace_reuse.adopt", lambda *args: None)
     assert main(["generate", str(engine_spec)]) == 0
     capsys.readouterr()
     ws, engine_ws = Workspace.open(spec), Workspace.open(engine_spec)
@@ -251,6 +253,7 @@ def test_a_submission_cut_short_is_found_again_not_resubmitted(tmp_path, fast, c
 def test_a_refused_submission_frees_its_rows(tmp_path, fast, capsys, monkeypatch):
     spec = _spec(tmp_path, fast)
     before = set(_batch_ids(fast))
+    create = openai.resources.batches.Batches.create
 
     def refuse(self, **kwargs):
         # A real connection failure (nothing listens on port 9), so the error is built by the SDK itself.
@@ -259,8 +262,8 @@ def test_a_refused_submission_frees_its_rows(tmp_path, fast, capsys, monkeypatch
     monkeypatch.setattr(openai.resources.batches.Batches, "create", refuse)
     code, data, err = _batch(spec, capsys=capsys)
     assert code == 1 and data["error"].startswith("cannot reach the provider") and "Traceback" not in err
-    monkeypatch.undo()
-    monkeypatch.setattr(batch_run, "POLL_FIRST_S", 0.05)
+    # Only the refusal is undone: undo() would also drop the isolated data folder (tests/conftest.py).
+    monkeypatch.setattr(openai.resources.batches.Batches, "create", create)
     code, data, _ = _batch(spec, "--wait", capsys=capsys)
     assert code == 0 and len(data["submitted"]) == 1 and set(_batch_ids(fast)) - before == set(data["submitted"])
 
