@@ -121,7 +121,8 @@ def _finish(record: "JobRecord", as_json: bool, followed: bool) -> int:
         _stranded(failed)
         return failed.exit_code
     if record.status == "succeeded":
-        _err(f"succeeded: {record.fine_tuned_model}; trained tokens {record.trained_tokens or 0:,}, "
+        tokens = "unknown" if record.trained_tokens is None else f"{record.trained_tokens:,}"
+        _err(f"succeeded: {record.fine_tuned_model}; trained tokens {tokens}, "
              f"cost {money(job_cost(record))}")
     elif followed:
         _err(f"job {record.id} is {record.status}")

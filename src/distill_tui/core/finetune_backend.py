@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from distill_tui.core.provider_data import as_int, as_metrics, as_text, as_time
+
 if TYPE_CHECKING:
     from distill_tui.core.workspace import Workspace
 
@@ -112,56 +114,66 @@ def _plain(obj: Any) -> Any:
     if obj is None or isinstance(obj, (str, int, float, bool, list, dict)):
         return obj
     dump = getattr(obj, "model_dump", None)
-    return dump(exclude_none=True) if dump else obj
+    # warnings=False: a provider's text where the SDK's model expects a number is read, not warned about
+    return dump(exclude_none=True, warnings=False) if dump else obj
 
 
 def snapshot_from(job: Any) -> JobSnapshot:
-    """A `JobSnapshot` from an SDK `FineTuningJob` (or the same data as a dict)."""
+    """A `JobSnapshot` from an SDK `FineTuningJob` (or the same data as a dict).
+
+    Whatever the provider sent, each field comes out in its type or None (`provider_data`): text
+    where a number belongs never reaches a format string, and provider text is one line.
+    """
     error = _get(job, "error")
     hyper = _plain(_get(job, "hyperparameters"))
     method = _plain(_get(job, "method")) or {}
     if not hyper and isinstance(method, dict):
-        hyper = ((method.get("supervised") or {}).get("hyperparameters")) or None
+        supervised = method.get("supervised")
+        hyper = (supervised.get("hyperparameters") if isinstance(supervised, dict) else None) or None
+    metadata = _plain(_get(job, "metadata"))
+    files = _get(job, "result_files")
     return JobSnapshot(
-        id=_get(job, "id"),
-        status=_get(job, "status") or "unknown",
-        model=_get(job, "model") or "",
-        fine_tuned_model=_get(job, "fine_tuned_model"),
-        training_file=_get(job, "training_file"),
-        validation_file=_get(job, "validation_file"),
-        trained_tokens=_get(job, "trained_tokens"),
-        error=(_get(error, "message") or None) if error else None,
-        error_code=_get(error, "code") if error else None,
-        error_param=_get(error, "param") if error else None,
-        created_at=_get(job, "created_at"),
-        finished_at=_get(job, "finished_at"),
-        estimated_finish=_get(job, "estimated_finish"),
-        hyperparameters=hyper or None,
-        suffix=_get(job, "user_provided_suffix") or _get(job, "suffix"),
-        seed=_get(job, "seed"),
-        metadata=_plain(_get(job, "metadata")) or None,
-        result_files=list(_get(job, "result_files") or []),
+        id=str(_get(job, "id")),
+        status=as_text(_get(job, "status"), 40) or "unknown",
+        model=as_text(_get(job, "model"), 200) or "",
+        fine_tuned_model=as_text(_get(job, "fine_tuned_model"), 200),
+        training_file=as_text(_get(job, "training_file"), 200),
+        validation_file=as_text(_get(job, "validation_file"), 200),
+        trained_tokens=as_int(_get(job, "trained_tokens")),
+        error=as_text(_get(error, "message") if error else None) or (as_text(error) if isinstance(error, str) else None),
+        error_code=as_text(_get(error, "code"), 100) if isinstance(error, dict) or hasattr(error, "code") else None,
+        error_param=as_text(_get(error, "param"), 100) if isinstance(error, dict) or hasattr(error, "param") else None,
+        created_at=as_time(_get(job, "created_at")),
+        finished_at=as_time(_get(job, "finished_at")),
+        estimated_finish=as_time(_get(job, "estimated_finish")),
+        hyperparameters=hyper if isinstance(hyper, dict) and hyper else None,
+        suffix=as_text(_get(job, "user_provided_suffix") or _get(job, "suffix"), 100),
+        seed=as_int(_get(job, "seed")),
+        metadata=metadata if isinstance(metadata, dict) and metadata else None,
+        result_files=[str(f) for f in files] if isinstance(files, list) else [],
     )
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
+    kind = as_text(_get(event, "type"), 40)
+    data = _plain(_get(event, "data"))
     return {
-        "id": _get(event, "id"),
-        "created_at": _get(event, "created_at") or 0,
-        "level": _get(event, "level"),
-        "type": _get(event, "type"),
-        "message": _get(event, "message"),
-        "data": _plain(_get(event, "data")),
+        "id": str(_get(event, "id")),
+        "created_at": as_time(_get(event, "created_at")) or 0,
+        "level": as_text(_get(event, "level"), 20),
+        "type": kind,
+        "message": as_text(_get(event, "message")),
+        "data": as_metrics(data) if kind == "metrics" else (data if isinstance(data, dict) else None),
     }
 
 
 def _checkpoint_dict(ckpt: Any) -> dict[str, Any]:
     return {
-        "id": _get(ckpt, "id"),
-        "step": _get(ckpt, "step_number"),
-        "model_name": _get(ckpt, "fine_tuned_model_checkpoint"),
-        "metrics": _plain(_get(ckpt, "metrics")),
-        "created_at": _get(ckpt, "created_at"),
+        "id": str(_get(ckpt, "id")),
+        "step": as_int(_get(ckpt, "step_number")),
+        "model_name": as_text(_get(ckpt, "fine_tuned_model_checkpoint"), 300),
+        "metrics": as_metrics(_plain(_get(ckpt, "metrics"))),
+        "created_at": as_time(_get(ckpt, "created_at")),
     }
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core.errors import UserError, WorkFailed
 from distill_tui.core.finetune import TERMINAL, FineTuneBackend, JobSnapshot, backend_for, record_from, training_cost
+from distill_tui.core.provider_data import as_int, as_time
 from distill_tui.core.store import JobRecord
 
 if TYPE_CHECKING:
@@ -273,9 +274,9 @@ def metrics_series(events: list[dict[str, Any]]) -> dict[str, list[tuple[int, fl
     by_step: dict[str, dict[int, float]] = {name: {} for name in METRICS}
     for event in events:
         data = event.get("data")
-        if event.get("type") != "metrics" or not isinstance(data, dict) or data.get("step") is None:
+        step = as_int(data.get("step")) if isinstance(data, dict) else None
+        if event.get("type") != "metrics" or step is None:
             continue
-        step = int(data["step"])
         for name in METRICS:
             value = data.get(name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -290,9 +291,9 @@ def estimated_finish(record: JobRecord, events: list[dict[str, Any]], now: float
     """When a running job should end: the provider's estimate, else extrapolated from "Step n/N" events."""
     if record.status in TERMINAL:
         return None
-    given = (record.data or {}).get("estimated_finish")
+    given = as_time((record.data or {}).get("estimated_finish"))
     if given:
-        return float(given)
+        return given
     steps = [(e["created_at"], int(m.group(1)), int(m.group(2)))
              for e in events if (m := _STEP.search(e.get("message") or ""))]
     if len(steps) < 2:
@@ -348,6 +349,7 @@ def merge_listing(
             continue
         updated = record_from(snap, backend, base, training_cost_usd=cost)
         if _differs(base, updated):
-            store.save_job(updated)
+            if not getattr(store, "read_only", False):  # a read-only workspace still lists today's status
+                store.save_job(updated)
             local[snap.id] = updated
     return sorted(local.values(), key=lambda j: j.created_at, reverse=True), others

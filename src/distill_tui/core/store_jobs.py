@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
+from distill_tui.core.provider_data import as_int, as_text, as_time
 from distill_tui.core.redact import redact, redact_value
 
 
@@ -36,6 +37,14 @@ class JobRecord:
 def _job_from_row(row: sqlite3.Row) -> JobRecord:
     data = dict(row)
     data["data"] = json.loads(data["data"]) if data["data"] else None
+    # Saved by a version that stored the provider's values as sent ("n/a" tokens, a date as text,
+    # an error over several lines): read in their types, so one odd job cannot break `jobs`.
+    data["trained_tokens"] = as_int(data["trained_tokens"])
+    data["created_at"] = as_time(data["created_at"]) or 0.0
+    data["finished_at"] = as_time(data["finished_at"])
+    data["error"] = as_text(data["error"])
+    if isinstance(data["data"], dict) and "estimated_finish" in data["data"]:
+        data["data"]["estimated_finish"] = as_time(data["data"]["estimated_finish"])
     return JobRecord(**data)
 
 

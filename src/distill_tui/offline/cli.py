@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "provider that answers only 429), or a 200 with a broken body: not-json, bad-json, "
                              "no-choices")
     parser.add_argument("--odd-jobs", action="store_true",
-                        help="fine-tuning jobs report text where numbers belong and fail with a multi-line error")
+                        help="fine-tuning jobs report text where numbers belong; a job with the suffix "
+                             "'fail' fails with a multi-line error")
     parser.add_argument("--job-seconds", type=float, default=6.0, metavar="S",
                         help="rough duration of a fine-tuning job (default 6)")
     parser.add_argument("--batch-seconds", type=float, default=3.0, metavar="S",

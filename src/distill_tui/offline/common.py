@@ -32,8 +32,8 @@ class OfflineOptions:
             whose body is broken: "not-json" (an HTML page), "bad-json" (cut-off JSON), "no-choices"
             (JSON without `choices`).
         odd_jobs: fine-tuning jobs carry provider text where numbers belong (trained_tokens,
-            estimated_finish, metrics) and fail with a multi-line error, as a proxy or a young
-            provider might answer.
+            created_at, estimated_finish, metrics, checkpoint steps), as a proxy or a young
+            provider might answer; a job with the suffix "fail" fails with a multi-line error.
         burst_seconds: the window the rate limits are enforced over (OpenAI may enforce per-minute
             limits over shorter periods); 60 lets a client burst a whole minute's allowance.
         job_seconds: rough wall time of a fine-tuning job, all phases.

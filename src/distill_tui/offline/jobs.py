@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from distill_tui.offline.common import (
     ORGANIZATION, ApiError, OfflineOptions, check_metadata, cursor_page, new_id, now, query_metadata,
 )
+from distill_tui.offline import odd_jobs
 from distill_tui.offline.files import FileStore
 from distill_tui.offline.models import ModelRegistry, root_model
 from distill_tui.offline.state import StateStore
@@ -155,14 +156,14 @@ class JobManager:
     def events(self, job_id: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
         job = self._get(job_id)
         with self._lock:
-            items = list(reversed(job.events))
-        return cursor_page(items, query)
+            items = copy.deepcopy(list(reversed(job.events)))
+        return cursor_page([odd_jobs.event(e) for e in items] if self.options.odd_jobs else items, query)
 
     def checkpoints(self, job_id: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
         job = self._get(job_id)
         with self._lock:
-            items = list(reversed(job.checkpoints))
-        return cursor_page(items, query)
+            items = copy.deepcopy(list(reversed(job.checkpoints)))
+        return cursor_page([odd_jobs.checkpoint(c) for c in items] if self.options.odd_jobs else items, query)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         job = self._get(job_id)
@@ -227,7 +228,8 @@ class JobManager:
 
     def _public(self, job: Job) -> dict[str, Any]:
         with self._lock:
-            return copy.deepcopy(job.data)
+            data = copy.deepcopy(job.data)
+        return odd_jobs.job(data) if self.options.odd_jobs else data
 
     def _check_file(self, file_id: Any, param: str, required: bool) -> str | None:
         if file_id is None and not required:
@@ -370,6 +372,10 @@ class JobManager:
             return
         start += held
         if not wait_until(_TRAINED):
+            return
+        if self.options.odd_jobs and job.data["user_provided_suffix"] == odd_jobs.FAILING_SUFFIX:
+            self._set(job, trained_tokens=train.tokens_per_epoch * epochs)
+            self._fail(job, "training_failed", odd_jobs.MULTILINE_ERROR, None)
             return
         self.registry.add_trained(name, model)
         results = self.files.add("step_metrics.csv", "fine-tune-results", _results_file(history))
