@@ -1,9 +1,9 @@
 """`distill-tui generate SPEC [--limit N | --batch [--wait]] [--json]`: run or resume teacher generation headless.
 
 Progress goes to stderr: one line rewritten in place on a terminal, a plain line every few seconds
-otherwise (logs, CI, `nohup`). With `--json` the summary is one JSON object on stdout. Ctrl-C
-finishes the requests in flight, saves them and exits 1; a second Ctrl-C quits at once (answers
-already saved stay saved).
+otherwise (logs, CI, `nohup`). With `--json` the summary is one JSON object on stdout. Ctrl-C,
+SIGTERM and SIGHUP (a dropped SSH link) finish the requests in flight, save them and exit 1; a
+second Ctrl-C quits at once (answers already saved stay saved).
 
 With `--batch` the rows go through the Batch API instead (see `core/batch_run.py`): the first run
 submits them, the next ones collect the answers once the batch has ended (`--wait` waits for it;
@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sys
-import threading
 import time
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from distill_tui.core.errors import UserError
+from distill_tui.stop_signals import GracefulStop
 
 if TYPE_CHECKING:
     from distill_tui.core.generate import Progress, RunResult
@@ -80,30 +79,14 @@ class StderrProgress:
         self.stream.flush()
 
 
-class _Interrupts:
-    """First Ctrl-C cancels gracefully; the second one quits at once."""
+class _Interrupts(GracefulStop):
+    """Ctrl-C, SIGTERM and SIGHUP cancel gracefully (see `distill_tui.stop_signals`); a second Ctrl-C
+    quits at once."""
 
     def __init__(self, controls: Any, progress: StderrProgress,
-                 note: str = "cancelling: finishing the requests in flight (Ctrl-C again to quit now)") -> None:
-        self.controls, self.progress, self.note = controls, progress, note
-        self._previous: Any = None
-        self._installed = False
-
-    def __enter__(self) -> "_Interrupts":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-            self._installed = True
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.controls.cancelled:
-            raise KeyboardInterrupt
-        self.controls.cancel()
-        self.progress.say(self.note)
+                 note: str = "finishing the requests in flight and saving them (Ctrl-C again to quit now)") -> None:
+        super().__init__(controls.cancel, progress.say, note)
+        self.controls = controls
 
 
 def report(result: "RunResult", progress: StderrProgress) -> None:
@@ -161,7 +144,7 @@ def _run_batch(workspace: Any, *, wait: bool, as_json: bool) -> int:
 
     controls = Controls()
     progress = StderrProgress(sys.stderr)
-    note = ("stopping the wait: the batch keeps running on the provider "
+    note = ("no more waiting: the batch keeps running on the provider "
             "(Ctrl-C again to quit now; nothing is lost either way)")
     try:
         with _Interrupts(controls, progress, note):

@@ -1,0 +1,94 @@
+"""Every way out saves what was paid: SIGTERM and SIGHUP (a dropped SSH link) stop `generate` and
+`eval` the way Ctrl-C does, so the requests in flight are saved and a resume asks nothing twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from distill_tui import locations
+from distill_tui.offline import OfflineOptions, start_server
+from tests.helpers import write_spec
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+
+TRAIN_ROWS = 88  # write_spec's 120 rows, filtered and split
+
+
+@pytest.fixture
+def slow_server():
+    server = start_server(OfflineOptions(latency=0.3))
+    yield server
+    server.shutdown()
+
+
+def _spec(tmp_path: Path) -> Path:
+    return write_spec(tmp_path, provider={"base_url": "offline"}, generation={"workers": 4})
+
+
+def _cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "distill_tui.cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
+def _saved(spec: Path, split: str | None = None) -> int:
+    db = locations.workspace_db(spec)
+    if not db.exists():
+        return 0
+    where = "status='ok'" + (f" AND split='{split}'" if split else "")
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute(f"SELECT count(*) FROM answers WHERE {where}").fetchone()[0]
+    except sqlite3.OperationalError:  # the table does not exist yet
+        return 0
+
+
+def _wait_until_in_flight(spec: Path, proc: subprocess.Popen, server, split: str | None = None) -> None:
+    """Until some answers are saved and requests are out that the server has not answered yet."""
+    deadline = time.monotonic() + 60
+    while not (_saved(spec, split) >= 4 and server.stats["chat_requests"] > server.stats["chat_ok"]):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no requests in flight in time"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGTERM], [signal.SIGHUP, signal.SIGHUP]], ids=["SIGTERM", "SIGHUP x2"])
+def test_generate_saves_the_requests_in_flight_on_a_signal(tmp_path, slow_server, signals):
+    spec = _spec(tmp_path)
+    proc = _cli("generate", str(spec), "--json", "--base-url", slow_server.base_url)
+    _wait_until_in_flight(spec, proc, slow_server)
+    for sig in signals:  # a hang-up sends SIGHUP twice: the kernel to the job, the shell to its jobs
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    data = json.loads(out)
+    saved = _saved(spec)
+    assert data["stopped"] == "cancelled" and data["done"] == saved < TRAIN_ROWS
+    assert slow_server.stats["chat_ok"] == slow_server.stats["chat_requests"] == saved  # every answer paid is kept
+    assert "Traceback" not in err
+
+    again = _cli("generate", str(spec), "--json", "--base-url", slow_server.base_url)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    assert json.loads(out)["requests"] == TRAIN_ROWS - saved
+    counts = slow_server.stats["requests_by_prompt_hash"]
+    assert len(counts) == TRAIN_ROWS and max(counts.values()) == 1  # 0 prompts asked twice
+
+
+def test_eval_saves_the_requests_in_flight_on_sigterm(tmp_path, slow_server):
+    spec = _spec(tmp_path)
+    proc = _cli("eval", str(spec), "--json", "--base-url", slow_server.base_url)
+    _wait_until_in_flight(spec, proc, slow_server, "eval")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert json.loads(out)["run"]["stopped"] == "cancelled"
+    assert slow_server.stats["chat_ok"] == slow_server.stats["chat_requests"] == _saved(spec, "eval")
