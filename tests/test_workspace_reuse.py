@@ -12,7 +12,6 @@ from pathlib import Path
 
 from distill_tui import locations
 from distill_tui.cli import main
-from distill_tui.core.generate import run_model
 from distill_tui.core.store import JobRecord
 from distill_tui.core.workspace import Workspace
 from tests.helpers import write_spec
@@ -122,18 +121,18 @@ def test_several_candidates_pick_the_one_with_most_answers_and_say_so(tmp_path, 
     assert f"the most of 2 that hold some: also {spec} (~10)" in note
 
 
-def test_evaluation_answers_are_reused_too(tmp_path, offline_server):
-    spec = write_spec(tmp_path, provider={"base_url": offline_server.base_url})
-    with closing(Workspace.open(spec)) as ws:
-        first = run_model(ws, "offline-student", "eval")
-    assert first.requests == first.total > 0
+def test_evaluation_answers_are_reused_too(tmp_path, offline_server, capsys):
+    spec = write_spec(tmp_path)
+    evaluate = ["--json", "--base-url", offline_server.base_url]
+    assert main(["eval", str(spec), *evaluate]) == 0
+    capsys.readouterr()
     moved = spec.rename(tmp_path / "moved.toml")
     asked = offline_server.stats["chat_requests"]
-    with closing(Workspace.open(moved)) as ws:
-        again = run_model(ws, "offline-student", "eval")
-        assert any("reusing" in line for line in ws.take_notes())
-    assert again.requests == 0 and again.done == first.total
-    assert offline_server.stats["chat_requests"] == asked
+    assert main(["eval", str(moved), *evaluate]) == 0
+    out, err = capsys.readouterr()
+    assert offline_server.stats["chat_requests"] == asked, "the evaluation answers are not bought again"
+    assert json.loads(out)["run"]["requests"] == 0
+    assert f"note: reusing 64 answers from the workspace of {spec}" in err  # 32 eval rows, teacher and student
 
 
 async def test_the_tui_says_which_answers_it_reused(tmp_path, offline_server, capsys):

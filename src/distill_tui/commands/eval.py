@@ -69,6 +69,8 @@ def run(args: Namespace) -> int:
     ws = Workspace.open(args.spec, base_url=args.base_url)
     try:
         ws.data  # noqa: B018 - a spec or data mistake stops here with one line
+        for line in ws.take_notes():  # answers reused from where the spec was before
+            print(f"note: {line}", file=sys.stderr)
         models = models_of_interest(ws, args.model, checkpoints=args.checkpoints)
         build_table(ws, models)  # checks there are eval rows before any request
         if args.json:  # the table's notes are not printed then; a skipped model still deserves a line
