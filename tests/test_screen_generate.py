@@ -111,6 +111,7 @@ async def test_no_key_is_shown_on_screen(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _open(pilot)
         await pilot.press("s")
+        await pilot.press("y")  # no budget is set: s asks first
         await _wait_finished(pilot, screen)
         status = screen.query_one("#status")
         assert status.has_class("error") and "NO_KEY_HERE" in str(status.render())

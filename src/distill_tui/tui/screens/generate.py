@@ -20,8 +20,10 @@ from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar, Static
 
 from distill_tui.core import engine_format as fmt
+from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.generate_batch import BatchActions
+from distill_tui.tui.screens.generate_confirm import ASK_ABOVE_SHARE, SpendConfirm
 from distill_tui.tui.screens.generate_messages import (
     GenerationFinished, GenerationProgress, PlanReady,
 )
@@ -40,7 +42,7 @@ POLL_S = 2.0
 """Seconds between recounts while another process runs the teacher (longer if recounting is slow)."""
 
 
-class GenerateScreen(BatchActions, BaseScreen):
+class GenerateScreen(SpendConfirm, BatchActions, BaseScreen):
     """Run or resume the teacher on the train rows, and watch it."""
 
     TITLE = "Generate"
@@ -60,6 +62,8 @@ nothing paid for is lost: quit, crash or lose the connection, then press **s** a
 Rows already answered are never asked again; rows that failed are asked again.
 
 - **s** starts (or resumes) the run; **f** asks only {SMOKE_ROWS} rows first, to check prompts and cost.
+  **s** and **r** ask first, showing the estimate, when no `budget_usd` is set or the run would take
+  more than {ASK_ABOVE_SHARE:.0%} of the budget left.
 - **p** pauses: no new requests go out, those in flight finish. **p** again resumes.
 - **x** cancels after a confirmation; requests in flight finish and are saved.
 - **r** asks again only the rows that failed.
@@ -129,7 +133,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def on_unmount(self) -> None:
         if self.controls is not None and self.running:
             self.controls.cancel()
-            self._ended.wait(5.0)  # let in-flight answers be saved before the store closes
+            self._ended.wait(STOP_WAIT_S)  # let in-flight answers be saved before the store closes
 
     # plan -------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-plan")
@@ -230,16 +234,14 @@ The same run without a terminal: `distill-tui generate SPEC`.
             return self.running
         return True
 
-    def action_start(self) -> None:
-        self._start()
-
     def action_smoke(self) -> None:
         self._start(limit=SMOKE_ROWS)
 
-    def action_retry_failed(self) -> None:
-        self._start(only_failed=True)
-
     def _start(self, **options: object) -> None:
+        if not self.running:
+            self.go_with_edits("starting the run", lambda: self._launch(options))
+
+    def _launch(self, options: dict) -> None:
         if self.running:
             return
         from distill_tui.core.generate import Controls
@@ -247,6 +249,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.controls = Controls()
         self.last_error = None
         self._begin("running", "Starting…")
+        self.distill.track_run(self.controls, self._ended)
         self.run_generation(self.controls, options)
 
     def _begin(self, state: str, status: str) -> None:
