@@ -138,7 +138,8 @@ def _stranded(exc: Any, as_json: bool = False, request: Any = None) -> int:
         print(json.dumps({
             "id": None, "status": "not_created", "model": getattr(request, "model", None),
             "fine_tuned_model": None, "trained_tokens": None, "training_cost_usd": None, "error": str(exc),
-            "exit_code": exc.exit_code, "error_code": getattr(exc, "code", None), "local_training_path": exc.paths[0] if exc.paths else None,
+            "exit_code": exc.exit_code, "error_code": getattr(exc, "code", None),
+            "local_training_path": exc.paths[0] if exc.paths else None,
         }), flush=True)
     return exc.exit_code
 

@@ -19,7 +19,8 @@ ASK_ABOVE_SHARE = 0.5
 the budget would stop it, but a run that may take most of what is left deserves a look first."""
 
 
-def spend_question(plan: "Plan | None", budget_usd: float | None, *, only_failed: bool = False) -> tuple[str, str] | None:
+def spend_question(plan: "Plan | None", budget_usd: float | None, *,
+                   only_failed: bool = False) -> tuple[str, str] | None:
     """The title and text of the question to ask before a run, or None to start at once.
 
     Args:
