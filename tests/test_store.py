@@ -37,7 +37,7 @@ def test_unusable_workspaces_are_one_line_user_errors(tmp_path):
 
     corrupt = tmp_path / "corrupt.sqlite"
     corrupt.write_bytes(b"\x13\x37 not sqlite at all " * 200)
-    with pytest.raises(UserError, match="not a usable workspace database"):
+    with pytest.raises(UserError, match="the workspace database is damaged"):
         Store(corrupt)
     newer = tmp_path / "newer.sqlite"
     with Store(newer) as store:

@@ -23,6 +23,56 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def cache_dir() -> Path:
+    """The folder for caches that can be rebuilt (the offline provider's trained models).
+
+    `DISTILL_TUI_CACHE_DIR` overrides; otherwise, when `DISTILL_TUI_DATA_DIR` is set, `cache` inside
+    it (so one variable keeps everything together); else the platformdirs default.
+    """
+    override = os.environ.get("DISTILL_TUI_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    if os.environ.get("DISTILL_TUI_DATA_DIR"):
+        return data_dir() / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents readable by their owner only (0700), whatever the umask:
+    workspaces hold paid answers and prompts built from the user's data. Existing folders keep their mode.
+
+    Raises:
+        OSError: a folder cannot be created.
+    """
+    missing = []
+    folder = Path(path)
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # made meanwhile by another process
+        else:
+            os.chmod(folder, 0o700)  # mkdir's mode is narrowed by the umask, never widened; be exact
+    if not Path(path).is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(path))
+    return Path(path)
+
+
+def make_output_dir(folder: Path) -> Path:
+    """Create the folder a file is written to: private (see `make_private_dir`) inside the data
+    folder, as the umask says elsewhere (a place the user chose)."""
+    folder = Path(folder).expanduser()
+    if folder.resolve().is_relative_to(data_dir().expanduser().resolve()):
+        return make_private_dir(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def config_dir() -> Path:
     """The folder holding user configuration such as a price override file.
 

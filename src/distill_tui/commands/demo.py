@@ -19,7 +19,7 @@ def prepare_demo(reset: bool = False) -> Path:
         db = locations.workspace_db(target / "demo.toml")
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
-    target.mkdir(parents=True, exist_ok=True)
+    locations.make_private_dir(target)
     for name in DEMO_FILES:
         if not (target / name).exists():
             shutil.copyfile(locations.package_assets() / name, target / name)

@@ -37,7 +37,7 @@ def run(args: Namespace) -> int:
 
     filters, actions = parse_filters(args.filter) if args.filter else (None, None)
     check_paths(args.output, args.validation)
-    ws = Workspace.open(args.spec)
+    ws = Workspace.open(args.spec, allow_read_only=True)
     try:
         fraction = validation_fraction(args, ws.spec.finetune.validation_fraction)
         cur = Curation.from_workspace(ws)
@@ -59,6 +59,9 @@ def run(args: Namespace) -> int:
             print(line, file=stream)
     if result is None:
         raise UserError("the provider would reject this export; nothing written", payload=data)
+    if ws.store.read_only:
+        print(f"note: {ws.store.path} is read-only, so this export is not recorded there "
+              "(eval's leak check will not know it)", file=sys.stderr)
     if args.json:
         print(json.dumps(data))
     else:

@@ -37,11 +37,11 @@ def _stores(args: Namespace) -> list[tuple[str, "Store", Any]]:
     from distill_tui.core.workspace import Workspace
 
     if args.spec:
-        workspace = Workspace.open(args.spec, base_url=args.base_url)
+        workspace = Workspace.open(args.spec, base_url=args.base_url, allow_read_only=True)
         return [(workspace.spec.source.name, workspace.store, workspace)]
     out = []
     for path in iter_workspaces():
-        store = Store(path)
+        store = Store(path, allow_read_only=True)
         if store.meta("moved_to"):  # its spec moved: its jobs are listed under the new path
             store.close()
             continue

@@ -190,7 +190,9 @@ def check_paths(output: str | Path, validation: str | Path | None) -> tuple[Path
 
 
 def _write_temp(path: Path, lines: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from distill_tui import locations
+
+    locations.make_output_dir(path.parent)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
@@ -236,7 +238,7 @@ def write_export(plan: ExportPlan, output: str | Path, validation: str | Path | 
         raise UserError(f"{out.parent}: cannot write the export ({exc.strerror or exc})") from None
     for temp, final in temps:
         os.replace(temp, final)
-    if store is not None:
+    if store is not None and not getattr(store, "read_only", False):
         store.record_export(str(out.resolve()), len(plan.train), plan.train_tokens,
                             str(val.resolve()) if val else None, len(plan.validation))
     return ExportResult(out, val, len(plan.train), len(plan.validation), plan.train_tokens)

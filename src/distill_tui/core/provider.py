@@ -54,7 +54,7 @@ def offline_base_url() -> str:
             from distill_tui.offline import OfflineOptions, start_server
 
             options = OfflineOptions()
-            state_dir = locations.data_dir() / "offline-provider"
+            state_dir = locations.make_private_dir(locations.data_dir() / "offline-provider")
             if hasattr(options, "state_dir"):
                 options.state_dir = state_dir
             _offline_server = start_server(options)

@@ -233,7 +233,9 @@ def export(table: "ComparisonTable", path: str | Path, fmt: str | None = None, s
     target = Path(path).expanduser()
     text = render(table, format_of(target, fmt), selected)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        from distill_tui import locations
+
+        locations.make_output_dir(target.parent)
         handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:

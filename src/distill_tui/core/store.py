@@ -160,45 +160,57 @@ def _answer_from_row(row: sqlite3.Row) -> Answer:
 class Store(JobStore, BatchStore):
     """A workspace database. Safe to share between threads (one connection behind a lock)."""
 
-    def __init__(self, path: str | Path) -> None:
-        """Open (or create) a workspace database.
+    def __init__(self, path: str | Path, *, allow_read_only: bool = False) -> None:
+        """Open (or create) a workspace database, private to its owner (0700 folders, 0600 files).
+
+        Args:
+            path: The database file.
+            allow_read_only: For commands that only read: a file or folder that cannot be written
+                is opened read-only (`read_only` is then True and any write fails with one line).
 
         Raises:
-            UserError: the folder cannot be made, or the file is not a usable workspace.
+            UserError: the folder cannot be made, or the file is read-only, damaged or not a workspace.
         """
-        from distill_tui.core.errors import UserError
+        from distill_tui import locations
+        from distill_tui.core import store_open
+        from distill_tui.core.errors import UserError, WorkFailed
 
         self.path = Path(path)
         self._lock = threading.RLock()
+        self.read_only = False
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            locations.make_private_dir(self.path.parent)
         except OSError as exc:
             raise UserError(
                 f"{self.path.parent}: cannot create the workspace folder ({exc.strerror or exc}); "
                 "set DISTILL_TUI_DATA_DIR to a writable folder"
             ) from None
         try:
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db = store_open.open_read_write(self.path)
+        except (UserError, WorkFailed) as exc:
+            if not (allow_read_only and store_open.may_read_only(self.path, exc)):
+                raise
+            self._db, self.read_only = store_open.open_read_only(self.path), True
+        try:
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path}: not a usable workspace database ({exc}); move it away to start afresh") from None
+        except BaseException:
+            self._db.close()
+            raise
 
     @classmethod
-    def for_spec(cls, spec_path: str | Path) -> "Store":
-        """The workspace database of a spec file, created on first use."""
+    def for_spec(cls, spec_path: str | Path, *, allow_read_only: bool = False) -> "Store":
+        """The workspace database of a spec file, created on first use (see `__init__`)."""
         from distill_tui import locations
 
-        store = cls(locations.workspace_db(Path(spec_path)))
-        store.set_meta("spec_path", str(Path(spec_path).expanduser().resolve()))
+        store = cls(locations.workspace_db(Path(spec_path)), allow_read_only=allow_read_only)
+        if not store.read_only:
+            store.set_meta("spec_path", str(Path(spec_path).expanduser().resolve()))
         return store
 
     def _migrate(self) -> None:
         with self._lock:
-            self._db.executescript(_SCHEMA)
+            if not self.read_only:
+                self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -208,6 +220,8 @@ class Store(JobStore, BatchStore):
                     f"{self.path}: workspace schema {version} is newer than this distill-tui ({SCHEMA_VERSION}); "
                     "upgrade distill-tui"
                 )
+            if self.read_only:
+                return
             if version < SCHEMA_VERSION:
                 # Future migrations go here, one step at a time.
                 self._db.execute(

@@ -23,12 +23,13 @@ class Workspace:
     Thread-safe for reading; change the spec only from one thread (the UI).
     """
 
-    def __init__(self, spec: TaskSpec, *, base_url: str | None = None, store: Store | None = None) -> None:
+    def __init__(self, spec: TaskSpec, *, base_url: str | None = None, store: Store | None = None,
+                 allow_read_only: bool = False) -> None:
         self.spec = spec
         self.base_url = base_url
-        self.store = store or Store.for_spec(spec.source)
+        self.store = store or Store.for_spec(spec.source, allow_read_only=allow_read_only)
         # A workspace found by the spec's path looks once for answers saved under another path.
-        self._look_for_answers = store is None
+        self._look_for_answers = store is None and not getattr(self.store, "read_only", False)
         self._notes: list[str] = []
         self._lock = threading.RLock()
         self._data: PreparedData | None = None
@@ -36,8 +37,9 @@ class Workspace:
         self._client: Any = None
 
     @classmethod
-    def open(cls, spec_path: str | Path, *, base_url: str | None = None) -> "Workspace":
-        return cls(load_spec(spec_path), base_url=base_url)
+    def open(cls, spec_path: str | Path, *, base_url: str | None = None, allow_read_only: bool = False) -> "Workspace":
+        """The workspace of a spec file; `allow_read_only` for commands that only read (see `Store`)."""
+        return cls(load_spec(spec_path), base_url=base_url, allow_read_only=allow_read_only)
 
     @property
     def data(self) -> "PreparedData":
