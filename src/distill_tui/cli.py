@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 done, 1 the work failed, 2 bad input (one line on stderr). With --json, stdout holds "
         'one JSON object, also on an error: {"error": "<that line>", "exit_code": N}. '
         "Environment: OPENAI_API_KEY, OPENAI_BASE_URL, "
-        "AZURE_OPENAI_API_KEY/AZURE_OPENAI_ENDPOINT/OPENAI_API_VERSION, DISTILL_TUI_DATA_DIR, NO_COLOR. "
+        "AZURE_OPENAI_API_KEY/AZURE_OPENAI_ENDPOINT/OPENAI_API_VERSION, DISTILL_TUI_DATA_DIR (workspaces), "
+        "DISTILL_TUI_CACHE_DIR (default: cache/ in DISTILL_TUI_DATA_DIR), DISTILL_TUI_CONFIG_DIR, NO_COLOR. "
         f"A spec's [dataset] filter is an expression over the columns, and only these forms: {FILTER_FORMS}.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")

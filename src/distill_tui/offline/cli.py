@@ -73,6 +73,20 @@ def _problem(options: OfflineOptions) -> str | None:
     return None
 
 
+def _exposure(bound_host: str) -> str | None:
+    """Where a server bound to `bound_host` can be reached from beyond this machine, in words;
+    None for a loopback address."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(bound_host)
+    except ValueError:
+        return bound_host
+    if address.is_loopback:
+        return None
+    return f"{bound_host} (every interface)" if address.is_unspecified else bound_host
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; returns the exit code (2, with one line on stderr, for bad flags)."""
     from distill_tui.offline.models import KnowledgeError
@@ -90,7 +104,12 @@ def run_from_args(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"distill-tui serve-offline: error: {problem}", file=sys.stderr)
         return 2
-    print(f"offline provider listening on {server.base_url}", flush=True)
+    exposed = _exposure(server.bound_host)
+    if exposed:
+        guard = "only holders of the --api-key key" if options.api_key else "anyone, with any key (add --api-key)"
+        print(f"distill-tui serve-offline: warning: listening on {exposed}: {guard} can use it from other machines",
+              file=sys.stderr, flush=True)
+    print(f"offline provider listening on http://{server.bound_host}:{server.port}/v1", flush=True)
     # The key given to --api-key is not echoed: a terminal's scrollback is a log too.
     key = "<the key given to --api-key>" if options.require_key and options.api_key else "offline"
     print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY={key}", flush=True)

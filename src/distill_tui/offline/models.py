@@ -144,13 +144,10 @@ class KnowledgeError(ValueError):
 
 
 def cache_dir() -> Path:
-    """Where trained base models are kept between runs (`DISTILL_TUI_CACHE_DIR` overrides)."""
-    override = os.environ.get("DISTILL_TUI_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
+    """Where trained base models are kept between runs (see `locations.cache_dir`)."""
+    from distill_tui import locations
 
-    return Path(platformdirs.user_cache_dir("distill-tui", appauthor=False)) / "offline-models"
+    return locations.cache_dir() / "offline-models"
 
 
 class Knowledge:
@@ -228,7 +225,9 @@ class Knowledge:
             pass
         model = build()
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
+            from distill_tui import locations
+
+            locations.make_private_dir(cached.parent)
             partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             partial.write_text(json.dumps(model.to_state(), ensure_ascii=False, separators=(",", ":")), "utf-8")
             os.replace(partial, cached)

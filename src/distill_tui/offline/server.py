@@ -314,6 +314,8 @@ class OfflineServer:
         self._httpd = httpd
         self._thread = thread
         host, port = httpd.server_address[:2]
+        self.bound_host = str(host)
+        """The address the socket is bound to ("0.0.0.0": every interface)."""
         self.host = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
         self.port = int(port)
         self.base_url = f"http://{self.host}:{self.port}/v1"
