@@ -135,6 +135,21 @@ def test_evaluation_answers_are_reused_too(tmp_path, offline_server, capsys):
     assert f"note: reusing 64 answers from the workspace of {spec}" in err  # 32 eval rows, teacher and student
 
 
+def test_another_spec_on_the_same_data_with_another_teacher_is_not_adopted(tmp_path, offline_server, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    spec = write_spec(tmp_path / "a")
+    _generate(spec, offline_server, capsys, "--limit", "10")
+    with closing(Workspace.open(spec)) as ws:
+        ws.store.set_selections({3: False})
+    other = write_spec(tmp_path / "b", teacher={"model": "offline-student"})  # same rows, prompts and student
+
+    code, data, err, asked = _generate(other, offline_server, capsys, "--limit", "5")
+    assert code == 0 and asked == 5 and "note:" not in err
+    with closing(Workspace.open(other)) as ws:
+        assert ws.store.selections() == {} and ws.store.answers("offline-teacher") == []
+
+
 async def test_the_tui_says_which_answers_it_reused(tmp_path, offline_server, capsys):
     from distill_tui.tui.app import DistillApp
     from tests.settle import workers_done

@@ -2,12 +2,12 @@
 
 A workspace is named after its spec's absolute path (`locations.workspace_db`), so a spec at a new
 path opens a new, empty workspace. `adopt` looks, in every other workspace of this machine, for
-saved answers to what this spec asks: the same row with the same prompt hash (the hash does not
-cover the model, so teacher and evaluation answers match alike). The workspace matching most is
-copied in: its answers, selections, settings, runs and Batch API rows (a batch in flight is paid
-for already). When the spec file it belonged to is gone (a move or rename), its jobs and exports
-come too, and it is marked `moved_to` so that it is neither listed nor adopted again. When that spec
-still exists (a copy), its workspace is only read: the copy's later answers and edits never reach it.
+saved answers to what this spec asks: the same teacher model, row and prompt hash. The workspace
+matching most is copied in: its answers (evaluation answers too), selections, settings, runs and
+Batch API rows (a batch in flight is paid for already). When the spec file it belonged to is gone
+(a move or rename), its jobs and exports come too, and it is marked `moved_to` so that it is
+neither listed nor adopted again. When that spec still exists (a copy), its workspace is only read:
+the copy's later answers and edits never reach it.
 
 The spend a budget counts is the sum of the saved answers' costs, so it follows the answers: a moved
 spec resumes with the budget it had spent, not at $0.
@@ -43,7 +43,7 @@ class Candidate:
 
     path: Path
     spec_path: str | None
-    answers: int  # successful answers it holds
+    answers: int  # successful answers of this spec's teacher it holds
     sampled: int
     matched: int  # of the sampled answers, those to this spec's requests
     mtime: float
@@ -158,16 +158,22 @@ class _Hashes:
 
 
 def _probe(path: Path, hashes: _Hashes) -> Candidate | None:
-    """What workspace `path` holds for this spec, read without writing to it."""
+    """What workspace `path` holds of this spec's teacher answers, read without writing to it.
+
+    Only the teacher's answers are compared: a workspace of another spec that shares only the
+    student (or the data) is another experiment, not this spec under another path.
+    """
+    model = hashes.spec.teacher.model
     db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
     try:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        answers = db.execute("SELECT COUNT(*) FROM answers WHERE status='ok'").fetchone()[0]
+        answers = db.execute("SELECT COUNT(*) FROM answers WHERE status='ok' AND model=?", (model,)).fetchone()[0]
         if not answers:
             return None
         # Ordered by hash: a spread of rows that is the same on every look.
         sample = db.execute(
-            "SELECT row_id, prompt_hash FROM answers WHERE status='ok' ORDER BY prompt_hash LIMIT ?", (SAMPLE,)
+            "SELECT row_id, prompt_hash FROM answers WHERE status='ok' AND model=? ORDER BY prompt_hash LIMIT ?",
+            (model, SAMPLE),
         ).fetchall()
     finally:
         db.close()
