@@ -115,7 +115,7 @@ def describe(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, (UserError, WorkFailed)):
         return str(exc), exc.exit_code
     if isinstance(exc, BadResponse):
-        return one_line(exc), 1
+        return redact(one_line(exc)), 1
     explained = explain(exc)
     if explained is not None:
         return explained
