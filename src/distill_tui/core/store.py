@@ -171,26 +171,11 @@ class Store(JobStore, BatchStore):
         Raises:
             UserError: the folder cannot be made, or the file is read-only, damaged or not a workspace.
         """
-        from distill_tui import locations
-        from distill_tui.core import store_open
-        from distill_tui.core.errors import UserError, WorkFailed
+        from distill_tui.core.store_open import open_store
 
         self.path = Path(path)
         self._lock = threading.RLock()
-        self.read_only = False
-        try:
-            locations.make_private_dir(self.path.parent)
-        except OSError as exc:
-            raise UserError(
-                f"{self.path.parent}: cannot create the workspace folder ({exc.strerror or exc}); "
-                "set DISTILL_TUI_DATA_DIR to a writable folder"
-            ) from None
-        try:
-            self._db = store_open.open_read_write(self.path)
-        except (UserError, WorkFailed) as exc:
-            if not (allow_read_only and store_open.may_read_only(self.path, exc)):
-                raise
-            self._db, self.read_only = store_open.open_read_only(self.path), True
+        self._db, self.read_only = open_store(self.path, allow_read_only=allow_read_only)
         try:
             self._migrate()
         except BaseException:

@@ -189,6 +189,18 @@ def open_read_only(path: Path) -> Connection:
     raise failure
 
 
-def may_read_only(path: Path, exc: Exception) -> bool:
-    """Whether opening `path` for writing failed only because it cannot be written."""
-    return path.is_file() and _read_only_why(path) is not None and isinstance(exc, (StoreUnusable, WorkFailed))
+def open_store(path: Path, *, allow_read_only: bool) -> tuple[Connection, bool]:
+    """The connection of `Store(path)` and whether it is read-only (see `Store.__init__`)."""
+    from distill_tui import locations
+
+    try:
+        locations.make_private_dir(path.parent)
+    except OSError as exc:
+        raise UserError(f"{path.parent}: cannot create the workspace folder ({exc.strerror or exc}); "
+                        "set DISTILL_TUI_DATA_DIR to a writable folder") from None
+    try:
+        return open_read_write(path), False
+    except (StoreUnusable, WorkFailed):
+        if not (allow_read_only and path.is_file() and _read_only_why(path) is not None):
+            raise
+    return open_read_only(path), True
