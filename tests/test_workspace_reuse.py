@@ -54,6 +54,40 @@ def test_a_renamed_spec_asks_nothing_again_and_keeps_what_it_spent(tmp_path, off
     assert [j["id"] for j in json.loads(capsys.readouterr().out)["jobs"]] == ["ftjob-1"]
 
 
+def test_a_spec_moved_back_takes_the_answers_bought_meanwhile(tmp_path, offline_server, capsys):
+    spec = write_spec(tmp_path)
+    _generate(spec, offline_server, capsys, "--limit", "10")
+    with closing(Workspace.open(spec)) as ws:
+        ws.store.save_job(JobRecord(id="ftjob-1", backend="offline", base_model="offline-student", status="running"))
+    away = spec.rename(tmp_path / "away.toml")
+    _generate(away, offline_server, capsys, "--limit", "10")
+    back = away.rename(spec)
+
+    code, data, err, asked = _generate(back, offline_server, capsys)
+    assert f"note: reusing 20 answers from the workspace of {away}" in err
+    assert asked == data["requests"] == data["total"] - 20
+    assert main(["jobs", "--local", "--json"]) == 0
+    jobs = json.loads(capsys.readouterr().out)["jobs"]
+    assert [(j["id"], j["workspace"]) for j in jobs] == [("ftjob-1", "spec.toml")]
+
+
+def test_a_spec_back_home_whose_other_workspace_is_gone_is_listed_again(tmp_path, offline_server, capsys):
+    spec = write_spec(tmp_path)
+    _generate(spec, offline_server, capsys, "--limit", "2")
+    with closing(Workspace.open(spec)) as ws:
+        ws.store.save_job(JobRecord(id="ftjob-1", backend="offline", base_model="offline-student", status="running"))
+    away = spec.rename(tmp_path / "away.toml")
+    _generate(away, offline_server, capsys, "--limit", "1")
+    for leftover in locations.workspaces_dir().glob(locations.workspace_db(away).name + "*"):
+        leftover.unlink()  # the user cleared that workspace away
+    away.rename(spec)
+
+    code, data, err, asked = _generate(spec, offline_server, capsys, "--limit", "1")
+    assert code == 0 and asked == 1 and "note:" not in err
+    assert main(["jobs", "--local", "--json"]) == 0
+    assert [j["id"] for j in json.loads(capsys.readouterr().out)["jobs"]] == ["ftjob-1"]
+
+
 def test_a_moved_spec_resumes_under_the_budget_it_had_spent(tmp_path, offline_server, capsys):
     old = tmp_path / "old"
     old.mkdir()

@@ -104,6 +104,7 @@ def adopt(store: "Store", spec: "TaskSpec", data: "PreparedData") -> str | None:
     except sqlite3.Error as exc:  # e.g. a read-only or damaged own workspace: reuse is a bonus
         return f"could not look for answers saved under another path of this spec ({exc})"
     if not found:
+        _clear_moved(store)
         if unreadable:
             return (f"could not read {len(unreadable)} other workspace(s) for answers this spec may already "
                     f"have paid for: {unreadable[0]}")
@@ -251,6 +252,15 @@ def _mark_moved(source: Path, spec_path: Path) -> None:
                            (MOVED_TO, str(Path(spec_path).expanduser().resolve())))
         finally:
             db.close()
+    except sqlite3.Error:
+        pass
+
+
+def _clear_moved(store: "Store") -> None:
+    """A spec back at a path it had left, with nowhere else holding its answers: its workspace is its own again."""
+    try:
+        if store.meta(MOVED_TO) is not None:
+            store.execute("DELETE FROM meta WHERE key=?", (MOVED_TO,))
     except sqlite3.Error:
         pass
 
