@@ -21,6 +21,7 @@ from distill_tui.core.generate import Progress, run_teacher
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
+from tests.settle import workers_done
 from tests.test_generate_units import _error, _mock_workspace, _ok
 
 LIMITER = {"requests_per_min": 10_000.0, "tokens_per_min": 30_000_000.0, "paused_until": None,
@@ -29,7 +30,6 @@ LIMITER = {"requests_per_min": 10_000.0, "tokens_per_min": 30_000_000.0, "paused
 HOLD = """
 import sys
 from distill_tui.core.store import Store
-from tests.settle import workers_done
 store = Store(sys.argv[1])
 with store.run_lock(sys.argv[2]):
     store.start_run("generate", sys.argv[2])
