@@ -107,7 +107,8 @@ def test_a_file_the_provider_would_reject_is_not_uploaded_exit_2(tmp_path, offli
     ws.close()
     code = main(["finetune", str(tmp_path / "spec.toml"), "--yes", "--json"])
     out, err = capsys.readouterr()
-    assert code == 2 and out == "" and uploads == []
+    assert code == 2 and uploads == []
+    assert json.loads(out) == {"error": err.removeprefix("distill-tui: error: ").strip(), "exit_code": 2}
     assert err.count("\n") == 1 and "distill-tui: error:" in err
     assert "provider would reject" in err and "only 3 examples; at least 10 are needed" in err and "export again" in err
 
