@@ -1,14 +1,25 @@
-"""The Textual app: one mode (screen stack) per step of the loop, switched with number keys."""
+"""The Textual app: one mode (screen stack) per step of the loop, switched with number keys.
+
+Every way out ends the same way: Ctrl+Q, SIGTERM, SIGHUP (a dropped SSH link) and SIGINT exit the
+app, and each screen with a run in flight stops it and waits (bounded) for the requests in flight to
+be saved as it unmounts. Ctrl+Q first asks about spec edits not saved yet; a signal cannot ask, so
+it keeps them beside the spec (`recovery_path`) instead of dropping them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from typing import Callable
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
 
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from distill_tui import stop_signals
 from distill_tui.core.workspace import Workspace
 from distill_tui.tui.screens import SCREENS
 
@@ -42,6 +53,11 @@ class DistillApp(App[int]):
         self.demo = demo
         name = workspace.spec.source.name
         self.sub_title = f"{name} · OFFLINE DEMO MODELS (no key, no cost)" if demo or workspace.offline else name
+        self.stopped_by: int | None = None  # the signal that ended the app, if one did
+        self._terminals: list[int] = []
+        self._quit_asked = False
+        self._runs: list[tuple[Any, threading.Event]] = []  # (controls, ended) of the paid runs started here
+        self._exiting: asyncio.Task | None = None
 
     def action_help(self) -> None:
         from distill_tui.tui.screens.help import HelpScreen, help_markdown
@@ -50,5 +66,120 @@ class DistillApp(App[int]):
             return
         self.push_screen(HelpScreen(help_markdown(self.screen)))
 
+    def on_mount(self) -> None:
+        self._terminals = stop_signals.terminal_fds()
+        loop = asyncio.get_running_loop()
+        for sig in stop_signals.STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, self.stop_on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
+                pass
+        recovered = recovery_path(self.workspace.spec.source)
+        if recovered.exists():
+            self.notify(f"Edits not saved when the last session was ended by a signal are in {recovered}.",
+                        severity="warning", timeout=15)
+
+    # every way out ------------------------------------------------------------------------------
+    def track_run(self, controls: Any, ended: threading.Event) -> None:
+        """A paid run a screen started: quitting stops it and waits for its requests in flight."""
+        self._runs = [(c, e) for c, e in self._runs if not e.is_set()] + [(controls, ended)]
+
+    def stop_on_signal(self, signum: int) -> None:
+        """SIGTERM, SIGHUP or SIGINT: quit the way Ctrl+Q does, without asking (no one may be there)."""
+        if stop_signals.is_hangup(signum):
+            stop_signals.silence(self._terminals)  # the terminal is gone: drawing must not fail the exit
+            self._terminals = []
+        if self.stopped_by is not None:
+            return
+        self.stopped_by = signum
+        if self.spec_unsaved():
+            self._keep_unsaved_edits()
+        self._exit_saving(return_code=1)
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: ask first when the spec has unsaved edits (save, discard, or stay); then stop the
+        runs in flight, saving their answers."""
+        if self._quit_asked or not self.spec_unsaved():
+            self._exit_saving()
+            return
+        from distill_tui.tui.widgets.choice_dialog import quit_with_unsaved_edits
+
+        def answered(choice: str | None) -> None:
+            self._quit_asked = False
+            if choice == "discard" or (choice == "save" and self.save_spec()):
+                self._exit_saving()
+
+        self._quit_asked = True
+        self.push_screen(quit_with_unsaved_edits(self.workspace.spec.source.name), answered)
+
+    def _exit_saving(self, return_code: int = 0) -> None:
+        """Exit once every run of this app has saved its requests in flight (waiting at most
+        `STOP_WAIT_S`), saying so meanwhile; called again while waiting, exit at once."""
+        runs = [(c, e) for c, e in self._runs if not e.is_set()]
+        if not runs or self._exiting is not None:
+            self.exit(return_code=return_code)
+            return
+        for controls, _ in runs:
+            controls.cancel()
+        self.notify("Quitting: waiting for the requests in flight to be answered and saved…",
+                    timeout=stop_signals.STOP_WAIT_S)
+
+        async def wait_then_exit() -> None:
+            await asyncio.to_thread(_wait_all, [e for _, e in runs], stop_signals.STOP_WAIT_S)
+            self.exit(return_code=return_code)
+
+        self._exiting = asyncio.get_running_loop().create_task(wait_then_exit())
+
+    # the spec's edits ---------------------------------------------------------------------------
+    def spec_unsaved(self) -> bool:
+        """Whether the workspace's spec differs from its file (an edit set back to the saved value
+        is no longer unsaved); True when the file cannot be read as a spec."""
+        from distill_tui.core.errors import UserError
+        from distill_tui.core.spec import load_spec
+
+        spec = self.workspace.spec
+        try:
+            saved = load_spec(spec.source)
+        except (OSError, UserError):
+            return True
+        return saved.to_toml_dict() != spec.to_toml_dict()
+
+    def save_spec(self) -> bool:
+        """Write the workspace's (edited) spec back to its file; says so in a notification."""
+        from distill_tui.core.spec import save_spec
+
+        try:
+            path = save_spec(self.workspace.spec)
+        except OSError as exc:
+            self.notify(f"Cannot save the spec: {exc}", severity="error")
+            return False
+        self.notify(f"Saved {path}")
+        return True
+
+    def _keep_unsaved_edits(self) -> None:
+        from distill_tui.core.spec import save_spec
+
+        try:
+            save_spec(self.workspace.spec, recovery_path(self.workspace.spec.source))
+        except OSError:
+            pass  # nowhere to keep them; the signal's exit must go on
+
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in stop_signals.STOP_SIGNALS:
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
         self.workspace.close()
+
+
+def _wait_all(events: list[threading.Event], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for event in events:
+        event.wait(max(0.0, deadline - time.monotonic()))
+
+
+def recovery_path(spec: Path) -> Path:
+    """Where edits not saved when a signal ended the app are kept: beside the spec."""
+    return spec.with_name(f"{spec.stem}.unsaved{spec.suffix or '.toml'}")

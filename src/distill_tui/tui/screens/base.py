@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -35,28 +35,30 @@ class BaseScreen(Screen):
 
     def save_spec(self) -> bool:
         """Write the workspace's (edited) spec back to its file; says so in a notification."""
-        from distill_tui.core.spec import save_spec
-
-        try:
-            path = save_spec(self.workspace.spec)
-        except OSError as exc:
-            self.notify(f"Cannot save the spec: {exc}", severity="error")
-            return False
-        self.notify(f"Saved {path}")
-        return True
+        return self.distill.save_spec()
 
     def spec_unsaved(self) -> bool:
-        """Whether the workspace's spec differs from its file (an edit set back to the saved value
-        is no longer unsaved); True when the file cannot be read as a spec."""
-        from distill_tui.core.errors import UserError
-        from distill_tui.core.spec import load_spec
+        """Whether the workspace's spec differs from its file (see `DistillApp.spec_unsaved`)."""
+        return self.distill.spec_unsaved()
 
-        spec = self.workspace.spec
-        try:
-            saved = load_spec(spec.source)
-        except (OSError, UserError):
-            return True
-        return saved.to_toml_dict() != spec.to_toml_dict()
+    def go_with_edits(self, what: str, go: Callable[[], object]) -> None:
+        """Call `go` (a step that pays the provider), first asking to save the spec when it has
+        unsaved edits: the step uses the edited values, which the file would not show.
+
+        Args:
+            what: The step, as in "save them before {what}?" (e.g. "starting the run").
+            go: Starts the step.
+        """
+        if not self.spec_unsaved():
+            go()
+            return
+        from distill_tui.tui.widgets.choice_dialog import run_on_unsaved_edits
+
+        def answered(choice: str | None) -> None:
+            if choice == "run" or (choice == "save" and self.save_spec()):
+                go()
+
+        self.app.push_screen(run_on_unsaved_edits(self.workspace.spec.source.name, what), answered)
 
     def show_workspace_notes(self) -> None:
         """Notify what opening the workspace did (answers reused from a spec's old path), once."""

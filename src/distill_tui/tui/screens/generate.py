@@ -20,6 +20,7 @@ from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar, Static
 
 from distill_tui.core import engine_format as fmt
+from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.generate_batch import BatchActions
 from distill_tui.tui.screens.generate_confirm import ASK_ABOVE_SHARE, SpendConfirm
@@ -132,7 +133,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def on_unmount(self) -> None:
         if self.controls is not None and self.running:
             self.controls.cancel()
-            self._ended.wait(5.0)  # let in-flight answers be saved before the store closes
+            self._ended.wait(STOP_WAIT_S)  # let in-flight answers be saved before the store closes
 
     # plan -------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-plan")
@@ -237,6 +238,10 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self._start(limit=SMOKE_ROWS)
 
     def _start(self, **options: object) -> None:
+        if not self.running:
+            self.go_with_edits("starting the run", lambda: self._launch(options))
+
+    def _launch(self, options: dict) -> None:
         if self.running:
             return
         from distill_tui.core.generate import Controls
@@ -244,6 +249,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.controls = Controls()
         self.last_error = None
         self._begin("running", "Starting…")
+        self.distill.track_run(self.controls, self._ended)
         self.run_generation(self.controls, options)
 
     def _begin(self, state: str, status: str) -> None:

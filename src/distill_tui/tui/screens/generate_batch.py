@@ -38,7 +38,7 @@ class BatchActions:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._run_batch()
+                self.go_with_edits("submitting the batch", self._run_batch)
 
         self.app.push_screen(ConfirmDialog(
             f"Send {rows} to the Batch API?",

@@ -3,6 +3,7 @@ honest statistics, per-class detail and exports."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from textual.widgets import DataTable, Static
 from distill_tui.core import engine_format as fmt
 from distill_tui.core import report
 from distill_tui.core.errors import UserError
+from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.results_detail import MODES, ClassDetail, short_model
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
@@ -137,6 +139,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._reasons: dict[str, str] = {}  # model → why the last run did not ask it (EvalRun.reasons)
         self._fingerprint: Any = None  # what the shown table was built from
         self.last_export: Path | None = None
+        self._ended = threading.Event()  # set while no evaluation worker runs
+        self._ended.set()
 
     def on_screen_resume(self) -> None:
         # A visit (or a closed dialog) rebuilds the table only when what it is built from changed, e.g.
@@ -149,6 +153,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     def on_unmount(self) -> None:
         if self._controls is not None:
             self._controls.cancel()
+            self._ended.wait(STOP_WAIT_S)  # let in-flight answers be saved before the store closes
 
     @property
     def running(self) -> bool:
@@ -263,10 +268,17 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         if self.running:
             self.notify("An evaluation is already running (x cancels it).")
             return
+        self.go_with_edits("evaluating", self._start_eval)
+
+    def _start_eval(self) -> None:
+        if self.running:
+            return
         from distill_tui.core.generate import Controls
 
         self._controls = Controls()
         self._note = None
+        self._ended.clear()
+        self.distill.track_run(self._controls, self._ended)
         self.query_one("#status", Static).update(Text("Starting the evaluation…"))
         self.run_eval(self._controls)
 
@@ -286,6 +298,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
             self.post_message(EvalFinished(error=describe(exc)[0]))
         else:
             self.post_message(EvalFinished(run))
+        finally:
+            self._ended.set()
 
     @on(EvalProgress)
     def show_progress(self, message: EvalProgress) -> None:
