@@ -64,7 +64,46 @@ async def test_dataset_bad_filter_is_one_line_and_keeps_the_spec(tmp_path):
         status = app.screen.query_one("#status")
         assert status.has_class("error")
         assert app.workspace.spec.dataset.filter is None
-        assert app.screen.query_one("#f-filter").value == "", "the field shows what is applied"
+        field = app.screen.query_one("#f-filter")
+        assert field.value == "country ==" and field.has_class("-rejected"), "the refused text stays to be fixed"
+        await pilot.press("escape")
+        assert field.value == "" and not field.has_class("-rejected"), "Esc puts back what is applied"
+
+
+async def test_dataset_filter_typo_lists_the_columns_and_stays_editable(tmp_path):
+    app = _app(tmp_path, dataset={"filter": "points > 0"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        field = app.screen.query_one("#f-filter")
+        field.value = "contry == 'France'"
+        field.focus()
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        status = " ".join(str(app.screen.query_one("#status").render()).split())
+        assert "no column 'contry' (did you mean 'country'? columns: id, country, description" in status
+        assert app.workspace.spec.dataset.filter == "points > 0"
+        assert field.value == "contry == 'France'" and field.has_class("-rejected")
+        field.value = "country == 'France'"
+        field.focus()
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        assert app.workspace.spec.dataset.filter == "country == 'France'"
+        assert app.screen.query_one("#rows").row_count == 48 and not field.has_class("-rejected")
+
+
+async def test_dataset_filter_that_would_run_code_is_refused_with_the_allowed_forms(tmp_path):
+    app = _app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot, app)
+        field = app.screen.query_one("#f-filter")
+        field.value = "@frame.to_csv('pwned.csv') == None"
+        field.focus()
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        status = " ".join(str(app.screen.query_one("#status").render()).split())
+        assert "'@' (local variables) at column 1 is not allowed" in status and "isna(col)" in status
+        assert app.workspace.spec.dataset.filter is None and field.value.startswith("@frame")
+    assert not (tmp_path / "pwned.csv").exists() and not Path("pwned.csv").exists()
 
 
 async def test_dataset_refused_edit_then_another_edit_applies_what_is_shown(tmp_path):

@@ -15,11 +15,13 @@ from textual.message import Message
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
 from distill_tui.core.errors import UserError
+from distill_tui.core.filter_expr import ALLOWED, EXAMPLE, FilterError
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.arrow_table import MeasuredArrowBackend
 from distill_tui.tui.widgets.label_bars import label_bars
 
 SHOWN_TEXT_WIDTH = 48
+FIELD_IDS = ("f-filter", "f-label", "f-sample", "f-seed")
 
 
 @dataclass
@@ -35,6 +37,7 @@ class DataReady(Message):
 class DataFailed(Message):
     error: str
     edited: bool = False
+    in_filter: bool = False  # the filter expression itself was refused: its text stays in the field to fix
 
 
 @dataclass
@@ -49,13 +52,16 @@ class DatasetScreen(BaseScreen):
     TITLE = "Dataset"
     MODE = "dataset"
     AUTO_FOCUS = ""  # the table takes focus once the rows are loaded
-    HELP = """
+    HELP = f"""
 The rows of the task after the spec's filter, label pruning and sampling, with the split each row
 belongs to (`train` rows are answered by the teacher; `eval` rows are held out for the comparison).
-Edit **filter**, **label**, **sample** and **seed** in the fields on top and press Enter to apply;
-**Ctrl+S** writes the changes back to the spec file. The panel at the bottom shows the prompt the
-highlighted row renders to (exactly what is sent) with its token count, the column summary and the
-label distribution.
+Edit **filter**, **label**, **sample** and **seed** in the fields on top and press Enter to apply
+(Esc in a field puts back what is applied); **Ctrl+S** writes the changes back to the spec file.
+The panel at the bottom shows the prompt the highlighted row renders to (exactly what is sent) with
+its token count, the column summary and the label distribution.
+
+The filter is an expression over the columns, not Python: {ALLOWED}. For example
+`country in ['France', 'Italy'] and points >= 90` or `contains(lower(description), 'oak')`.
 """
     BINDINGS = [
         Binding("f", "focus_field('filter')", "Filter"),
@@ -80,7 +86,8 @@ label distribution.
     DatasetScreen Tabs #tabs-list { min-height: 1; }
     DatasetScreen Tab { padding: 0 1; height: 1; }
     DatasetScreen Underline { display: none; }
-    DatasetScreen #status.error { color: $error; }
+    DatasetScreen #status.error { color: $error; max-height: 6; }
+    DatasetScreen #fields Input.-rejected { background: $error 30%; }
     DatasetScreen #table-box { height: 1fr; }
     DatasetScreen #table-box DataTable { height: 1fr; }
     DatasetScreen TabbedContent { height: 9; }
@@ -92,7 +99,7 @@ label distribution.
         ds = self.workspace.spec.dataset
         with Horizontal(id="fields"):
             yield Label("Filter")
-            yield Input(ds.filter or "", placeholder="pandas query, e.g. country == 'France'", id="f-filter")
+            yield Input(ds.filter or "", placeholder=f"e.g. {EXAMPLE}", id="f-filter")
             yield Label("Label")
             yield Input(ds.label, id="f-label")
             yield Label("Sample")
@@ -131,6 +138,9 @@ label distribution.
 
         try:
             data = self.workspace.data
+        except FilterError as exc:
+            self.post_message(DataFailed(str(exc), edited, in_filter=True))
+            return
         except UserError as exc:
             self.post_message(DataFailed(str(exc), edited))
             return
@@ -153,6 +163,7 @@ label distribution.
     async def show_data(self, message: DataReady) -> None:
         from textual_fastdatatable import DataTable
 
+        self.query_one("#f-filter", Input).remove_class("-rejected")
         self._data = message.data
         self._good_spec = self.workspace.spec
         self.show_workspace_notes()
@@ -178,11 +189,18 @@ label distribution.
     async def show_failure(self, message: DataFailed) -> None:
         if message.edited and self._good_spec is not None:
             # Keep showing the last rows that worked, and the values that made them, so the fields
-            # never show an edit that is not applied; the error line says what was wrong.
+            # never show an edit that is not applied; the error line says what was wrong. A refused
+            # filter is the exception: its text stays (marked) to be fixed, and Esc puts back the applied one.
+            rejected = self.workspace.spec.dataset.filter or ""
             self.workspace.set_spec(self._good_spec)
             self._restore_fields()
-            self._error(message.error)
+            if message.in_filter:
+                self._keep_rejected_filter(rejected, message.error)
+            else:
+                self._error(message.error)
             return
+        if message.in_filter:
+            self.query_one("#f-filter", Input).add_class("-rejected")
         self._error(message.error)
         box = self.query_one("#table-box")
         await box.remove_children()
@@ -290,6 +308,9 @@ label distribution.
                 full["dataset"][key] = value
         try:
             new_spec = parse_spec(full, spec.source)
+        except FilterError as exc:
+            self._keep_rejected_filter(values["filter"] or "", str(exc))
+            return
         except UserError as exc:
             self._error(str(exc))
             return
@@ -302,11 +323,19 @@ label distribution.
         self.action_focus_table()
 
     def _restore_fields(self) -> None:
-        """Show the applied values again (after an edit the data refused)."""
+        """Show the applied values again (after an edit the data refused, or Esc in a field)."""
         ds = self.workspace.spec.dataset
         for key, value in (("filter", ds.filter or ""), ("label", ds.label),
                            ("sample", "" if ds.sample is None else str(ds.sample)), ("seed", str(ds.seed))):
             self.query_one(f"#f-{key}", Input).value = value
+        self.query_one("#f-filter", Input).remove_class("-rejected")
+
+    def _keep_rejected_filter(self, text: str, error: str) -> None:
+        """Leave a refused filter in its field, marked, for the user to fix rather than retype."""
+        field = self.query_one("#f-filter", Input)
+        field.value = text
+        field.add_class("-rejected")
+        self._error(f"{error} · not applied: fix it and press Enter, or Esc for the applied filter")
 
     def _error(self, text: str) -> None:
         status = self.query_one("#status", Static)
@@ -323,6 +352,10 @@ label distribution.
         self.query_one(f"#f-{name}", Input).focus()
 
     def action_focus_table(self) -> None:
+        if isinstance(self.focused, Input) and self.focused.id in FIELD_IDS:
+            self._restore_fields()  # Esc in a field: leave it showing what is applied
+            if self._data is not None:
+                self._show_status()
         tables = self.query("#rows")
         if tables:
             tables.first().focus()
