@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from distill_tui.core import filter_expr, prompts
 from distill_tui.core.errors import DataError, SpecError
+from distill_tui.core.plain_file import not_a_plain_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,8 +72,12 @@ def load_table(path: str | Path) -> LoadedTable:
     import pandas as pd
 
     path = Path(path).expanduser()
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, not a data file")
+    try:
+        problem = not_a_plain_file(path)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read data file ({exc.strerror or exc})") from None
+    if problem:
+        raise DataError(f"{path}: {problem}, not a data file")
     fmt = file_format(path)
     head = _check_readable(path)
     stat = path.stat()
@@ -87,6 +92,9 @@ def load_table(path: str | Path) -> LoadedTable:
     used_encoding: str | None = None
     try:
         if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            _refuse_duplicates(path, [str(name) for name in pq.read_schema(path).names])
             frame = pd.read_parquet(path)
         else:
             frame = None
@@ -116,11 +124,34 @@ def load_table(path: str | Path) -> LoadedTable:
     if len(frame) == 0:
         raise DataError(f"{path}: data file has a header but no rows")
     frame.columns = [str(c) for c in frame.columns]
+    _refuse_duplicates(path, _header_names(path, fmt, frame, used_encoding))
     frame.insert(0, ROW, range(len(frame)))
     loaded = LoadedTable(frame, None if used_encoding in (None, "utf-8-sig") else used_encoding)
     _cache.clear()  # keep one table: the TUI re-prepares the same file after every edit
     _cache[key] = loaded
     return loaded
+
+
+def _header_names(path: Path, fmt: str, frame: "pd.DataFrame", encoding: str | None) -> list[str]:
+    """The column names as the file has them: pandas renames CSV copies `a`, `a.1` without a word."""
+    import pandas as pd
+
+    if fmt not in ("csv", "tsv"):
+        return [str(c) for c in frame.columns]
+    header = pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", encoding=encoding, header=None, nrows=1,
+                         dtype=str, keep_default_na=False)
+    return [str(v) for v in header.iloc[0].tolist() if str(v) != ""]
+
+
+def _refuse_duplicates(path: Path, names: list[str]) -> None:
+    """Fail on a column name used twice: the spec would silently use one of the copies."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    twice = sorted(((n, name) for name, n in counts.items() if n > 1), key=lambda pair: (-pair[0], pair[1]))
+    if twice:
+        shown = ", ".join(f"'{name}' ({n} times)" for n, name in twice)
+        raise DataError(f"{path}: column names used more than once: {shown}; give each column its own name")
 
 
 @dataclass
@@ -177,6 +208,13 @@ def check_columns(spec: "TaskSpec", columns: list[str]) -> None:
         raise SpecError(f"{where}: [dataset] label: column '{spec.dataset.label}' is not in the data (columns: {shown})")
     for key in ("system", "user"):
         for name in prompts.placeholders(getattr(spec.prompt, key)):
+            if name == prompts.LABELS_PLACEHOLDER and name in columns:
+                # A row's own value would replace the list of allowed labels (the gold answer itself
+                # when the label column is `labels`), without a word.
+                raise SpecError(
+                    f"{where}: [prompt] {key}: {{{name}}} would be the data's column '{name}', not the list of "
+                    f"allowed labels; rename that column in {spec.data_path.name} or leave {{{name}}} out"
+                )
             if name not in columns and name != prompts.LABELS_PLACEHOLDER:
                 raise SpecError(f"{where}: [prompt] {key}: placeholder {{{name}}} names no column (columns: {shown})")
 
@@ -184,6 +222,26 @@ def check_columns(spec: "TaskSpec", columns: list[str]) -> None:
 def apply_filter(frame: "pd.DataFrame", expression: str, where: str) -> "pd.DataFrame":
     """Keep the rows the filter selects (the closed language of `core.filter_expr`, never pandas' eval)."""
     return filter_expr.apply(frame, expression, where)
+
+
+def _refuse_nested_labels(spec: "TaskSpec", values: "pd.Series") -> None:
+    """Fail when the label column holds lists, arrays or objects (JSONL lists, Parquet list/struct
+    columns): as text they would become Python/numpy reprs like "['a' 'b']" and be taught as labels."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return
+    nested = values.map(lambda v: isinstance(v, (list, tuple, dict, set, frozenset, np.ndarray)))
+    if nested.any():
+        first = values[nested].iloc[0]
+        kind = "dict" if isinstance(first, dict) else "list"
+        example = " ".join(repr(first if kind == "dict" else list(first)).split())
+        example = example if len(example) <= 40 else example[:39] + "…"
+        raise DataError(
+            f"{spec.data_path}: label column '{spec.dataset.label}' holds {kind}s (e.g. {example}), not one "
+            f"label per row; choose a column of single values"
+        )
 
 
 def split_rows(labels: list[str], rows: list[int], eval_fraction: float, seed: int) -> tuple[set[int], list[str]]:
@@ -227,6 +285,7 @@ def prepare(spec: "TaskSpec") -> PreparedData:
     if ds.filter:
         frame = apply_filter(frame, ds.filter, where)
     labels_raw = frame[label_col]
+    _refuse_nested_labels(spec, labels_raw)
     has_label = labels_raw.notna() & (labels_raw.astype(str).str.strip() != "")
     without = int((~has_label).sum())
     frame = frame[has_label].copy()

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from distill_tui.core import filter_expr, prompts
 from distill_tui.core.errors import SpecError
+from distill_tui.core.plain_file import not_a_plain_file
 from distill_tui.core.redact import looks_like_key
 
 Auto = Literal["auto"]
@@ -168,6 +169,9 @@ def _describe(expected: tuple[type, ...] | str) -> str:
     return " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in expected))
 
 
+MAX_SPEC_BYTES = 1 << 20  # a spec is a few KB; more is a wrong path, not a spec
+
+
 def load_spec(path: str | Path) -> TaskSpec:
     """Read and validate a spec file.
 
@@ -176,6 +180,9 @@ def load_spec(path: str | Path) -> TaskSpec:
     """
     source = Path(path).expanduser()
     try:
+        problem = not_a_plain_file(source, MAX_SPEC_BYTES)
+        if problem:
+            raise SpecError(f"{source}: {problem}, not a spec file")
         raw = source.read_bytes()
     except FileNotFoundError:
         raise SpecError(f"{source}: spec file not found") from None
