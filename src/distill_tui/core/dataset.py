@@ -232,6 +232,8 @@ def _refuse_nested_labels(spec: "TaskSpec", values: "pd.Series") -> None:
 
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "integer", "floating", "boolean", "empty"):
+        return  # the usual case, decided in C (the per-value check below costs ~50 ms on 130k rows)
     nested = values.map(lambda v: isinstance(v, (list, tuple, dict, set, frozenset, np.ndarray)))
     if nested.any():
         first = values[nested].iloc[0]
