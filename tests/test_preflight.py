@@ -226,3 +226,21 @@ def test_offline_provider_with_wine_labels_says_nothing(tmp_path):
     # Another endpoint (a serve-offline with --knowledge, vLLM…) is not the embedded provider.
     other = spec.with_changes("provider", base_url="http://127.0.0.1:9/v1")
     assert preflight.offline_note(other, ["label 0001"]) is None
+
+
+def test_batch_runs_leave_out_rows_over_the_context_window(tmp_path, monkeypatch, capsys):
+    from distill_tui.core import batch_run
+    from distill_tui.offline import OfflineOptions, start_server
+
+    monkeypatch.setattr(batch_run, "POLL_FIRST_S", 0.05)
+    monkeypatch.setattr(batch_run, "POLL_MAX_S", 0.2)
+    server = start_server(OfflineOptions(batch_seconds=0.2))
+    try:
+        spec_path, _ = _with_long_rows(tmp_path, 130_000, provider={"base_url": server.base_url})
+        assert main(["generate", str(spec_path), "--batch", "--wait", "--json"]) == 0
+        out, err = capsys.readouterr()
+        result = json.loads(out)
+        assert result["too_long"] == 2 and result["failed"] == 0 and result["done"] == result["total"]
+        assert result["answered_now"] == result["total"] and "too long for offline-teacher" in err
+    finally:
+        server.shutdown()

@@ -28,13 +28,17 @@ class BatchSession:
 
     def __init__(self, ws: "Workspace", model: str, split: str, budget: float | None,
                  controls: "Controls | None", on_status: Callable[[str], None] | None) -> None:
+        from distill_tui.core.capabilities import load_models
         from distill_tui.core.generate import AnswerRecorder
+        from distill_tui.core.preflight import fitting_requests
         from distill_tui.core.requests import iter_requests
 
         self.ws, self.model, self.split, self.budget = ws, model, split, budget
         self.controls, self.on_status = controls, on_status
         self.started = time.monotonic()
-        self.reqs = list(iter_requests(ws.spec, ws.data, model, split))
+        # Rows too long for the model's context window would only come back failed: never submit them.
+        self.reqs, self.too_long, self.too_long_note = fitting_requests(
+            list(iter_requests(ws.spec, ws.data, model, split)), model, load_models())
         self.recorder = AnswerRecorder(ws, model, split, batch=True)
         self.touched: list[str] = []
         self.waiting = False  # say each change seen while polling only when waiting (else the summary says it)

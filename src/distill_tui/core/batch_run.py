@@ -61,6 +61,7 @@ class BatchSummary:
     stopped: str | None = None  # None | "budget" | "interrupted" | "fatal"
     fatal: tuple[str, int] | None = None
     message: str = ""
+    too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
 
     @property
     def exit_code(self) -> int:
@@ -80,7 +81,7 @@ class BatchSummary:
             "committed_rows": self.answered_now + self.failed_now, "answered_now": self.answered_now,
             "failed_now": self.failed_now, "price_known": self.cost_known, "spent_usd": round(self.spent_usd, 6),
             "budget_usd": self.budget_usd, "stopped": self.stopped, "error": self.fatal[0] if self.fatal else None,
-            "message": self.message,
+            "message": self.message, "too_long": self.too_long,
         }
 
 
@@ -118,6 +119,9 @@ def _summarize(session: Any, summary: BatchSummary) -> BatchSummary:
     touched = set(session.touched)
     summary.batches = [b for b in ws.store.batches(model) if b.input_file_id in touched or b.open]
     summary.message = summary.message or _message(summary)
+    if session.too_long_note:
+        summary.too_long = session.too_long
+        summary.message += f"; {session.too_long_note}"
     return summary
 
 
