@@ -244,3 +244,31 @@ def test_batch_runs_leave_out_rows_over_the_context_window(tmp_path, monkeypatch
         assert result["answered_now"] == result["total"] and "too long for offline-teacher" in err
     finally:
         server.shutdown()
+
+
+# the screens ------------------------------------------------------------------------------------------
+async def test_estimate_and_generate_screens_say_it(tmp_path):
+    from distill_tui.core.workspace import Workspace
+    from distill_tui.tui.app import DistillApp
+    from tests.settle import workers_done
+
+    spec_path = _many_labels(tmp_path, 1001)  # offline provider, labels its models never learned
+    spec = load_spec(spec_path).with_changes("provider", base_url="https://api.openai.com/v1")
+    app = DistillApp(Workspace(spec))
+    async with app.run_test(size=(100, 30)) as pilot:
+        for key in ("2", None):
+            if key:
+                await pilot.press(key)
+            await pilot.pause()
+            await workers_done(app)
+            await pilot.pause()
+        summary = str(app.screen.query_one("#summary-text").render())
+        assert "1,000 enum values" in summary and "structured = false" in summary
+    app = DistillApp(Workspace.open(spec_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        await workers_done(app)
+        await pilot.pause()
+        plan = str(app.screen.query_one("#plan").render())
+        assert "know none of your labels" in plan and "serve-offline" in plan
