@@ -140,9 +140,9 @@ def context_note(model: str, count: int, total: int, window: int, max_tokens: in
             f"{window:,}-token context window; runs leave {'it' if count == 1 else 'them'} out")
 
 
-def _most_tokens(req: "RowRequest") -> int:
+def _most_tokens(req: "RowRequest", schema_bytes: int) -> int:
     """An upper bound of `tokens.count_chat` that needs no encoding: a token is at least one byte."""
-    total = tokens.REPLY_PRIMING + len(tokens.schema_text(req.body.get("response_format")).encode("utf-8"))
+    total = tokens.REPLY_PRIMING + schema_bytes
     for message in req.messages:
         total += tokens.TOKENS_PER_MESSAGE + tokens.TOKENS_PER_NAME
         total += sum(len(v.encode("utf-8")) for v in message.values() if isinstance(v, str))
@@ -162,9 +162,11 @@ def fitting_requests(
     if window is None or not reqs:
         return reqs, 0, None
     kept = []
+    # Every request of a spec has the same response format (the labels' enum): measure it once.
+    schema_bytes = len(tokens.schema_text(reqs[0].body.get("response_format")).encode("utf-8"))
     for req in reqs:
         budget = int(req.body.get("max_completion_tokens") or 0)
-        if _most_tokens(req) + budget <= window:
+        if _most_tokens(req, schema_bytes) + budget <= window:
             kept.append(req)
         elif tokens.count_chat(req.messages, model, req.body.get("response_format")) + budget <= window:
             kept.append(req)
