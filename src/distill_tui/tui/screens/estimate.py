@@ -68,6 +68,9 @@ seen, lowered so at most 25,000 are), and the distilled student on the eval rows
 longest label. A model without a known price shows its tokens and "unknown", never a guess.
 Edit the teacher, the student or the epochs on top and press Enter; Ctrl+S saves them to the spec.
 Prices are data with a date: put your own in the config folder's `prices.toml` to override them.
+Warnings say what the provider would refuse: a label enum over its structured-output limits, or rows
+whose prompt plus max_tokens exceed a model's context window (left out of its stages and of runs).
+Those limits are dated data too: override or add them in the config folder's `models.toml`.
 """
     BINDINGS = [
         Binding("m", "focus_field('teacher')", "Models"),
