@@ -158,15 +158,16 @@ def build_estimate(
         long, window = context.mask(model, per_row)
         kept = [n for n, out in zip(per_row, long) if not out]
         requests, input_tokens, output_tokens = len(kept), sum(kept), len(kept) * output_per
-        note = f"{sum(long):,} rows too long for the context window: left out" if any(long) else None
+        count = sum(long)
+        note = f"{count:,} row{'s' if count != 1 else ''} too long for the context window: left out" if count else None
         price = prices.price(model)
         if price is None:
             note = (note + "; " if note else "") + "price unknown"
-            return Stage(name, model, requests, input_tokens, output_tokens, None, None, note, sum(long), window)
+            return Stage(name, model, requests, input_tokens, output_tokens, None, None, note, count, window)
         return Stage(
             name, model, requests, input_tokens, output_tokens,
             price.cost(input_tokens, output_tokens), price.cost(input_tokens, output_tokens, batch=True), note,
-            sum(long), window,
+            count, window,
         )
 
     out_teacher, how = answer_tokens(spec, data.labels, teacher)

@@ -135,7 +135,7 @@ def too_long_rows(prompt_tokens: Sequence[int], max_tokens: int, window: int | N
 
 def context_note(model: str, count: int, total: int, window: int, max_tokens: int) -> str:
     """One line on rows left out for the context window."""
-    rows = "row is" if count == 1 else "rows are"
+    rows = "rows is" if count == 1 else "rows are"
     return (f"{count:,} of {total:,} {rows} too long for {model}: prompt + max_tokens ({max_tokens:,}) over its "
             f"{window:,}-token context window; runs leave {'it' if count == 1 else 'them'} out")
 
