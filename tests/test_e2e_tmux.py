@@ -98,7 +98,7 @@ def test_whole_loop_in_tmux(tmp_path):
         term.wait_for("offline-teacher")
         term.send("r")
         screen = term.wait_for("Evaluation finished", timeout=120)
-        for expected in ("offline-teacher", "offline-student", "ft:offline-s", "95% CI", "teacher", "base student", "distilled"):
+        for expected in ("offline-teacher", "offline-student", "ft:offline…", "95% CI", "teacher", "base student", "distilled"):
             assert expected in screen, expected
         assert "disjoint from training rows" in screen
         term.send("ctrl+q")
