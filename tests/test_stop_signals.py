@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -92,3 +93,55 @@ def test_eval_saves_the_requests_in_flight_on_sigterm(tmp_path, slow_server):
     assert proc.returncode == 1, err
     assert json.loads(out)["run"]["stopped"] == "cancelled"
     assert slow_server.stats["chat_ok"] == slow_server.stats["chat_requests"] == _saved(spec, "eval")
+
+
+def _pid_of(pattern: str) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split():
+            if Path(f"/proc/{line}/cmdline").read_bytes().startswith(sys.executable.encode()):
+                return int(line)
+        time.sleep(0.1)
+    raise AssertionError(f"no process matching {pattern!r}")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)")
+def test_the_tui_saves_the_requests_in_flight_when_its_terminal_hangs_up(tmp_path, slow_server):
+    """A real terminal closed under a running generation (`tmux kill-session` = SIGHUP, then writes
+    fail): the app saves every answer in flight and exits instead of hanging on its dead terminal."""
+    spec = write_spec(tmp_path, provider={"base_url": slow_server.base_url},
+                      generation={"workers": 4, "budget_usd": 5.0})
+    name = f"distill-hup-{os.getpid()}"
+    command = f"env DISTILL_TUI_DATA_DIR={os.environ['DISTILL_TUI_DATA_DIR']} TERM=xterm-256color " \
+              f"{sys.executable} -m distill_tui.cli {spec}"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30", command], check=True)
+    try:
+        pid = _pid_of(f"distill_tui.cli {spec}")
+        deadline = time.monotonic() + 60
+        while "Press s to start" not in subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
+                                                       capture_output=True, text=True).stdout:
+            subprocess.run(["tmux", "send-keys", "-t", name, "3"])
+            assert time.monotonic() < deadline, "the Generate screen did not open"
+            time.sleep(0.5)
+        subprocess.run(["tmux", "send-keys", "-t", name, "s"], check=True)
+        deadline = time.monotonic() + 60
+        while not (_saved(spec) >= 4 and slow_server.stats["chat_requests"] > slow_server.stats["chat_ok"]):
+            assert time.monotonic() < deadline, "no requests in flight in time"
+            time.sleep(0.01)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    deadline = time.monotonic() + 60
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError("the app did not exit after its terminal hung up")
+        time.sleep(0.05)
+    assert slow_server.stats["chat_ok"] == slow_server.stats["chat_requests"] == _saved(spec) < TRAIN_ROWS

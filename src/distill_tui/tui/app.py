@@ -59,6 +59,16 @@ class DistillApp(App[int]):
         self._runs: list[tuple[Any, threading.Event]] = []  # (controls, ended) of the paid runs started here
         self._exiting: asyncio.Task | None = None
 
+    def get_driver_class(self):  # noqa: ANN201 - textual's own signature
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:  # not on Windows, nor when TEXTUAL_DRIVER chose another
+            from distill_tui.tui.terminal_driver import HangupSafeDriver
+
+            return HangupSafeDriver
+        return driver
+
     def action_help(self) -> None:
         from distill_tui.tui.screens.help import HelpScreen, help_markdown
 
