@@ -145,3 +145,34 @@ def test_the_tui_saves_the_requests_in_flight_when_its_terminal_hangs_up(tmp_pat
             raise AssertionError("the app did not exit after its terminal hung up")
         time.sleep(0.05)
     assert slow_server.stats["chat_ok"] == slow_server.stats["chat_requests"] == _saved(spec) < TRAIN_ROWS
+
+
+def test_a_signal_while_a_job_is_created_waits_until_its_id_is_saved(tmp_path, offline_server, monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM, SIGHUP) between a job's creation and its record would leave a paid job
+    unknown here, and the next `finetune` would pay for a second one: the signal waits for the record."""
+    import io
+
+    from distill_tui.cli import main
+    from distill_tui.core import finetune
+    from distill_tui.core.store import Store
+    from tests.test_finetune_poll import exported_workspace
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    ws = exported_workspace(tmp_path, offline_server.base_url)
+    spec = ws.spec.source
+    ws.close()
+    real = finetune._create
+
+    def signalled_mid_creation(*args, **kwargs):
+        snapshot = real(*args, **kwargs)  # the job exists on the provider now
+        os.kill(os.getpid(), signal.SIGINT)
+        return snapshot
+
+    monkeypatch.setattr(finetune, "_create", signalled_mid_creation)
+    code = main(["finetune", str(spec), "--yes"])
+    err = capsys.readouterr().err
+    assert code == 1
+    store = Store(locations.workspace_db(spec))
+    jobs = store.jobs()
+    store.close()
+    assert len(jobs) == 1 and f"stopped after creating job {jobs[0].id}" in err and "--follow" in err

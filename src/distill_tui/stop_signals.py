@@ -115,3 +115,29 @@ class GracefulStop:
             self.say(f"{NAMES.get(signum, 'stopping')}: {self.note}")
         except (OSError, ValueError):
             pass
+
+
+class HeldSignals:
+    """Hold SIGINT, SIGTERM and SIGHUP while a step that must not be cut in two runs: one that pays
+    and then records what it paid for (creating a fine-tuning job, then saving its id). The caller
+    stops after the step when `received` says a signal came meanwhile; a second Ctrl-C does not wait.
+
+    Args:
+        say: Writes one line for the user about the wait.
+        what: The step, as in "finishing {what} first".
+    """
+
+    def __init__(self, say: Callable[[str], None], what: str) -> None:
+        self._stop = GracefulStop(lambda: None, say, f"finishing {what} first, then stopping")
+
+    @property
+    def received(self) -> int | None:
+        """The first signal received while held, if any."""
+        return self._stop.received
+
+    def __enter__(self) -> "HeldSignals":
+        self._stop.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.__exit__()

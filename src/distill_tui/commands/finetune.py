@@ -165,6 +165,7 @@ def run(args: Namespace) -> int:
     from distill_tui.core.finetune import ModelUnavailable, TrainingClosed, create_job, plan_job
     from distill_tui.core.finetune_follow import attach_job, follow_job
     from distill_tui.core.workspace import Workspace
+    from distill_tui.stop_signals import HeldSignals
 
     action = next((name for name in ("pause", "resume", "cancel") if getattr(args, name, False)), None)
     if action and not args.job:
@@ -184,7 +185,12 @@ def run(args: Namespace) -> int:
                 _err(line)
             if not _confirm(args):
                 raise WorkFailed("not created: the job was not confirmed")
-            record = create_job(workspace, plan.request, estimate=plan, on_status=lambda s: _err(s))
+            # A signal between the job's creation and its record would leave a paid job unknown here.
+            with HeldSignals(_err, "creating the job") as held:
+                record = create_job(workspace, plan.request, estimate=plan, on_status=lambda s: _err(s))
+            if held.received is not None:
+                raise WorkFailed(f"stopped after creating job {record.id}, which goes on. Follow it: "
+                                 f"distill-tui finetune {args.spec} --job {record.id} --follow")
             if not args.json:
                 print(record.id, flush=True)
         if args.follow and record.status not in ("succeeded", "failed", "cancelled"):
