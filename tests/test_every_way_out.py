@@ -180,3 +180,45 @@ async def test_a_paid_run_on_unsaved_edits_asks_to_save_them_first(tmp_path, off
         await workers_done(app)
         assert "workers = 2" in spec.read_text()
         assert offline_server.stats["chat_requests"] > requests
+
+
+async def test_quitting_while_a_job_is_created_waits_for_its_record(tmp_path, offline_server, monkeypatch):
+    """The job exists on the provider before its id is saved: quitting then must wait for the record,
+    or the paid job is unknown here and the next `n` creates a second one."""
+    import threading
+
+    from distill_tui.core import finetune
+    from distill_tui.core.store import Store
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
+    from tests.test_finetune_poll import exported_workspace
+    from tests.test_screen_jobs import _open_jobs, _wait_for
+
+    ws = exported_workspace(tmp_path, offline_server.base_url)
+    created, release = threading.Event(), threading.Event()
+    real = finetune._create
+
+    def slow_create(*args, **kwargs):
+        snapshot = real(*args, **kwargs)  # the job exists on the provider now
+        created.set()
+        release.wait(10)
+        return snapshot
+
+    monkeypatch.setattr(finetune, "_create", slow_create)
+    app = DistillApp(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_jobs(pilot)
+        await pilot.press("n")
+        await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog) and bool(app.screen.query("#estimate")))
+        await pilot.press("ctrl+s")
+        await _wait_for(pilot, created.is_set)
+        # The job's record comes late: an app that does not wait for it has closed the store by then.
+        threading.Timer(2.0, release.set).start()
+        app.stop_on_signal(signal.SIGTERM)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if not app.is_running:
+                break
+    store = Store(locations.workspace_db(ws.spec.source))
+    jobs = store.jobs()
+    store.close()
+    assert len(jobs) == 1

@@ -91,7 +91,8 @@ class DistillApp(App[int]):
 
     # every way out ------------------------------------------------------------------------------
     def track_run(self, controls: Any, ended: threading.Event) -> None:
-        """A paid run a screen started: quitting stops it and waits for its requests in flight."""
+        """A paid run a screen started: quitting stops it (`controls.cancel()`, unless None) and
+        waits until `ended` is set, i.e. its requests in flight are saved."""
         self._runs = [(c, e) for c, e in self._runs if not e.is_set()] + [(controls, ended)]
 
     def stop_on_signal(self, signum: int) -> None:
@@ -130,7 +131,8 @@ class DistillApp(App[int]):
             self.exit(return_code=return_code)
             return
         for controls, _ in runs:
-            controls.cancel()
+            if controls is not None:  # None: a step that cannot be stopped, only waited for
+                controls.cancel()
         self.notify("Quitting: waiting for the requests in flight to be answered and saved…",
                     timeout=stop_signals.STOP_WAIT_S)
 

@@ -7,6 +7,7 @@ shows at once and a job still training is followed again. Workers do all provide
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -249,7 +250,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             self.post_message(JobWorkFailed(exc, "plan"))
 
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
-    def create(self, plan: JobPlan) -> None:
+    def create(self, plan: JobPlan, ended: threading.Event) -> None:
         from distill_tui.core.finetune import create_job
 
         try:
@@ -258,6 +259,8 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         except Exception as exc:
             self.post_message(JobWorkFailed(exc, "create"))
             return
+        finally:
+            ended.set()
         self.post_message(JobReady(record))
 
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
@@ -315,7 +318,9 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         def chosen(edited: JobPlan | None) -> None:
             if edited is not None:
                 self._status(f"creating a job on {edited.request.model}…")
-                self.create(edited)
+                ended = threading.Event()  # quitting waits for the job's record (see DistillApp.track_run)
+                self.distill.track_run(None, ended)
+                self.create(edited, ended)
 
         self.app.push_screen(NewJobDialog(plan, self.workspace.prices), chosen)
 
