@@ -189,8 +189,6 @@ class AnswerRecorder:
         ))
 
 
-
-
 def _run_unlocked(
     workspace: "Workspace",
     model: str,
