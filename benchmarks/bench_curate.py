@@ -31,9 +31,9 @@ TARGET_MS = 50.0
 def build_workspace(folder: Path, train_rows: int):
     """A spec, a dataset and one fabricated teacher answer per train row (every 5th disagrees,
     every 40th is invalid, every 97th failed)."""
-    from distill_tui.core.requests import iter_requests
-    from distill_tui.core.store import Answer
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.store.database import Answer
+    from distill_tui.core.task.requests import iter_requests
+    from distill_tui.core.workspace.workspace import Workspace
     from tests.helpers import write_spec
 
     spec = write_spec(folder, rows=int(train_rows / 0.75) + 1)
@@ -64,8 +64,8 @@ def timed(fn, repeat: int = 15) -> float:
 
 
 def bench_core(ws) -> list[tuple[str, float]]:
-    from distill_tui.core.curate import Curation
-    from distill_tui.core.curate_filters import Filters
+    from distill_tui.core.curate.filters import Filters
+    from distill_tui.core.curate.selection import Curation
 
     t = time.perf_counter()
     cur = Curation.from_workspace(ws)

@@ -21,7 +21,7 @@ from _common import build_rows, peak_rss_mb, write_spec  # noqa: E402
 
 async def first_paint(spec_path: Path) -> tuple[float, float, float]:
     """Seconds to prepared data, seconds from data to the painted table, and cursor-jump time."""
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.workspace.workspace import Workspace
     from distill_tui.tui.app import DistillApp
 
     workspace = Workspace.open(spec_path)

@@ -17,9 +17,10 @@ from _common import best_of, build_rows, write_spec  # noqa: E402
 
 
 def measure(rows: int, unique_text: bool) -> None:
-    from distill_tui.core import dataset, pricing, prompts, tokens
-    from distill_tui.core.estimate import build_estimate
-    from distill_tui.core.spec import load_spec
+    from distill_tui.core.cost import pricing, tokens
+    from distill_tui.core.cost.estimate import build_estimate
+    from distill_tui.core.task import dataset, prompts
+    from distill_tui.core.task.spec import load_spec
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

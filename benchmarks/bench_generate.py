@@ -103,8 +103,8 @@ def server_delta(before: dict, after: dict) -> dict:
 
 
 def run_ours(spec_path: Path, server) -> dict:
-    from distill_tui.core.generate import run_teacher
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.run.generate import run_teacher
+    from distill_tui.core.workspace.workspace import Workspace
 
     ws = Workspace.open(spec_path)
     _ = ws.data  # load outside the timed part, as the cookbook's DataFrame is
@@ -120,8 +120,8 @@ def run_cookbook(spec_path: Path, server) -> dict:
     """The notebook's `process_dataframe`: every row submitted at once, SDK retries, errors → NaN."""
     import openai
 
-    from distill_tui.core.requests import iter_requests
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.task.requests import iter_requests
+    from distill_tui.core.workspace.workspace import Workspace
 
     ws = Workspace.open(spec_path)
     reqs = list(iter_requests(ws.spec, ws.data, ws.spec.teacher.model, "train"))

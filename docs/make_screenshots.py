@@ -18,7 +18,7 @@ OUT = Path(__file__).parent / "screenshots"
 
 
 async def shoot(spec: Path, key: str, name: str) -> None:
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.workspace.workspace import Workspace
     from distill_tui.tui.app import DistillApp
 
     app = DistillApp(Workspace.open(spec), demo=True)

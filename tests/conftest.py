@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from distill_tui.commands import embedded
 from tests.helpers import write_dataset, write_spec  # noqa: F401  (re-exported for tests)
+
+# Specs with base_url = "offline" reach the embedded provider as they do through the CLI.
+embedded.register()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-from distill_tui.core.aligned import aligned, column_widths
+from distill_tui.core.common.text_table import aligned, column_widths
 
 
 def test_columns_fit_their_widest_cell_and_lines_end_without_spaces():

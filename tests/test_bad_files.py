@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from distill_tui.core import dataset
-from distill_tui.core.errors import DataError, SpecError
-from distill_tui.core.spec import load_spec
+from distill_tui.core.common.errors import DataError, SpecError
+from distill_tui.core.task import dataset
+from distill_tui.core.task.spec import load_spec
 from tests.helpers import spec_dict, write_dataset, write_spec
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")

@@ -13,13 +13,13 @@ import openai
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core import batch_io, batch_run
-from distill_tui.core.batch_collect import BatchSession
-from distill_tui.core.curate import Curation
-from distill_tui.core.engine_plan import spent
-from distill_tui.core.engine_support import Controls
-from distill_tui.core.requests import iter_requests
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.run import batch_api, batch_files, batch_session, batch_summary
+from distill_tui.core.run.batch_session import BatchSession
+from distill_tui.core.run.engine_parts import Controls
+from distill_tui.core.run.plan import spent
+from distill_tui.core.task.requests import iter_requests
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.offline import OfflineOptions, prompt_hash, start_server
 from tests.helpers import write_spec
 from tests.settle import workers_done
@@ -42,8 +42,8 @@ def slow():
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch):
-    monkeypatch.setattr(batch_run, "POLL_FIRST_S", 0.05)
-    monkeypatch.setattr(batch_run, "POLL_MAX_S", 0.2)
+    monkeypatch.setattr(batch_session, "POLL_FIRST_S", 0.05)
+    monkeypatch.setattr(batch_session, "POLL_MAX_S", 0.2)
 
 
 def _spec(folder: Path, server, **generation) -> Path:
@@ -86,8 +86,8 @@ def test_submit_then_wait_commits_answers_at_the_batch_price_like_the_engine(tmp
 
     # The same rows answered by the threaded engine in another workspace: the same answers, at twice the price.
     engine_spec = _spec(tmp_path / "engine", fast)
-    # A copy of a spec would reuse the batch's answers (core/workspace_reuse.py): here the engine must ask.
-    monkeypatch.setattr("distill_tui.core.workspace_reuse.adopt", lambda *args: None)
+    # A copy of a spec would reuse the batch's answers (core/workspace/reuse.py): here the engine must ask.
+    monkeypatch.setattr("distill_tui.core.workspace.reuse.adopt", lambda *args: None)
     assert main(["generate", str(engine_spec)]) == 0
     capsys.readouterr()
     ws, engine_ws = Workspace.open(spec), Workspace.open(engine_spec)
@@ -155,11 +155,11 @@ def test_rows_answered_by_the_engine_are_not_batched(tmp_path, slow, capsys):
         assert record.id == first["submitted"][0] and record.requests == 78
         content = _sdk(slow).files.content(record.input_file_id).text
         lines = [json.loads(line) for line in content.splitlines()]
-        keys = {batch_io.parse_custom_id(line["custom_id"]) for line in lines}
+        keys = {batch_files.parse_custom_id(line["custom_id"]) for line in lines}
         assert len(lines) == len(keys) == 78 and not keys & answered and keys | answered == set(requests)
         for line in lines:
             assert line["method"] == "POST" and line["url"] == "/v1/chat/completions"
-            assert line["body"] == requests[batch_io.parse_custom_id(line["custom_id"])].body
+            assert line["body"] == requests[batch_files.parse_custom_id(line["custom_id"])].body
         assert lines[0]["body"]["response_format"]["type"] == "json_schema" and lines[0]["body"]["store"] is True
     finally:
         ws.close()
@@ -206,7 +206,7 @@ def test_collecting_the_same_output_twice_commits_nothing_twice(tmp_path, fast, 
         (record,) = ws.store.batches()
         batch = _sdk(fast).batches.retrieve(record.id)
         session = BatchSession(ws, "offline-teacher", "train", None, None, None)
-        summary = batch_run.BatchSummary("offline-teacher", "train", str(spec))
+        summary = batch_summary.BatchSummary("offline-teacher", "train", str(spec))
         session.collect(record, batch, summary)  # marked committed: nothing happens
         assert state() == before and summary.answered_now == 0
         ws.store.execute("UPDATE batches SET committed_at=NULL")  # as if the mark were lost
@@ -279,7 +279,7 @@ def test_ctrl_c_while_waiting_leaves_the_batch_running(tmp_path, slow):
         controls.cancel()  # as the command's SIGINT handler does
 
     try:
-        summary = batch_run.run_teacher_batch(ws, wait=True, controls=controls, on_status=on_status)
+        summary = batch_api.run_teacher_batch(ws, wait=True, controls=controls, on_status=on_status)
     finally:
         ws.close()
     assert summary.stopped == "interrupted" and summary.exit_code == 1 and len(summary.submitted) == 1
@@ -314,15 +314,15 @@ def test_flags_that_do_not_go_together(tmp_path, capsys):
 
 
 def test_custom_ids_and_input_files_are_split_at_the_limits():
-    from distill_tui.core.requests import RowRequest
+    from distill_tui.core.task.requests import RowRequest
 
-    assert batch_io.parse_custom_id(batch_io.custom_id(17, "ab12")) == (17, "ab12")
-    assert batch_io.parse_custom_id("request-1") is None and batch_io.parse_custom_id("row-x-ab") is None
+    assert batch_files.parse_custom_id(batch_files.custom_id(17, "ab12")) == (17, "ab12")
+    assert batch_files.parse_custom_id("request-1") is None and batch_files.parse_custom_id("row-x-ab") is None
     reqs = [RowRequest(i, "train", "Merlot", {"model": "m", "messages": [{"role": "user", "content": "x" * 50}]},
                        f"h{i}") for i in range(7)]
-    assert [len(c.reqs) for c in batch_io.chunks(reqs, max_requests=3)] == [3, 3, 1]
-    size = len(batch_io.batch_line(reqs[0])) + 1
-    by_bytes = list(batch_io.chunks(reqs, max_bytes=2 * size + 1))
+    assert [len(c.reqs) for c in batch_files.chunks(reqs, max_requests=3)] == [3, 3, 1]
+    size = len(batch_files.batch_line(reqs[0])) + 1
+    by_bytes = list(batch_files.chunks(reqs, max_bytes=2 * size + 1))
     assert [len(c.reqs) for c in by_bytes] == [2, 2, 2, 1] and all(len(c.content) <= 2 * size + 1 for c in by_bytes)
     assert [json.loads(x)["custom_id"] for x in by_bytes[0].content.splitlines()] == ["row-0-h0", "row-1-h1"]
 
@@ -331,15 +331,15 @@ def test_results_are_joined_on_custom_id_and_errors_read_as_one_line():
     ok = {"custom_id": "row-1-a", "response": {"status_code": 200, "request_id": "r1", "body": {"choices": []}}}
     failed = {"custom_id": "row-1-a", "response": {"status_code": 500, "body": {"error": {"message": "boom\nagain"}}}}
     expired = {"custom_id": "row-2-b", "response": None, "error": {"code": "batch_expired", "message": "too late"}}
-    found = batch_io.read_results([json.dumps(failed), "not json\n" + json.dumps(expired) + "\n" + json.dumps(ok)])
-    assert found["row-1-a"] is not failed and batch_io.line_error(found["row-1-a"]) is None
-    assert batch_io.request_id(found["row-1-a"]) == "r1"
-    assert batch_io.line_error(found["row-2-b"]) == "batch request failed (batch_expired): too late"
-    assert batch_io.line_error(failed) == "batch request failed (500): boom again"
+    found = batch_files.read_results([json.dumps(failed), "not json\n" + json.dumps(expired) + "\n" + json.dumps(ok)])
+    assert found["row-1-a"] is not failed and batch_files.line_error(found["row-1-a"]) is None
+    assert batch_files.request_id(found["row-1-a"]) == "r1"
+    assert batch_files.line_error(found["row-2-b"]) == "batch request failed (batch_expired): too late"
+    assert batch_files.line_error(failed) == "batch request failed (500): boom again"
 
 
 def test_older_workspaces_gain_the_batch_tables(tmp_path):
-    from distill_tui.core.store import Store
+    from distill_tui.core.store.database import Store
 
     path = tmp_path / "ws.sqlite"
     with Store(path) as store:
@@ -355,7 +355,7 @@ async def test_the_generate_screen_notes_a_batch_in_flight(tmp_path, slow):
 
     spec = _spec(tmp_path, slow)
     ws = Workspace.open(spec)
-    summary = batch_run.run_teacher_batch(ws)
+    summary = batch_api.run_teacher_batch(ws)
     app = DistillApp(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")

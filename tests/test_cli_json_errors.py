@@ -12,7 +12,7 @@ import pytest
 
 from distill_tui import cli
 from distill_tui.cli import main
-from distill_tui.core.errors import WorkFailed
+from distill_tui.core.common.errors import WorkFailed
 from tests.test_finetune import make_workspace
 
 

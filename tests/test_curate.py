@@ -13,13 +13,14 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from distill_tui.core import tokens
-from distill_tui.core.curate import Curation, prompt_key
-from distill_tui.core.curate_filters import Filters, parse_filter_line, parse_filters
-from distill_tui.core.errors import UserError
-from distill_tui.core.requests import iter_requests
-from distill_tui.core.store import Answer
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.cost import tokens
+from distill_tui.core.curate.filters import Filters, parse_filter_line, parse_filters
+from distill_tui.core.curate.importer import prompt_key
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.store.database import Answer
+from distill_tui.core.task.requests import iter_requests
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 
 TEACHER = "offline-teacher"
@@ -397,8 +398,8 @@ def test_curation_modules_do_not_import_textual():
     import subprocess
     import sys
 
-    code = ("import sys\nimport distill_tui.core.curate, distill_tui.core.export, distill_tui.core.importer, "
-            "distill_tui.core.validate_jsonl, distill_tui.commands.export\n"
+    code = ("import sys\nimport distill_tui.core.curate.selection, distill_tui.core.curate.export, distill_tui.core.curate.importer, "
+            "distill_tui.core.curate.validate, distill_tui.commands.export\n"
             "print(any(m == 'textual' or m.startswith('textual.') or m == 'rich' for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

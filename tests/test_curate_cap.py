@@ -9,12 +9,12 @@ from collections import Counter
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core.curate import Curation
-from distill_tui.core.curate_filters import Filters, check_known
-from distill_tui.core.errors import UserError
-from distill_tui.core.export import plan_export
-from distill_tui.core.store import Answer
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.curate.export import plan_export
+from distill_tui.core.curate.filters import Filters, check_known
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.store.database import Answer
+from distill_tui.core.workspace.workspace import Workspace
 from tests.test_curate import make_ws
 
 CAP = 2

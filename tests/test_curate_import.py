@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
-from distill_tui.core import importer
-from distill_tui.core.curate import Curation
-from distill_tui.core.curate_filters import Filters
-from distill_tui.core.errors import UserError
-from distill_tui.core.importer import import_stored, parse_metadata, prompt_key
-from distill_tui.core.requests import iter_requests
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.curate import importer
+from distill_tui.core.curate.filters import Filters
+from distill_tui.core.curate.importer import import_stored, parse_metadata, prompt_key
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.task.requests import iter_requests
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 
 
@@ -94,7 +94,7 @@ def test_import_stored_command(tmp_path, offline_server, capsys):
 def generated(tmp_path, offline_server):
     """A workspace whose teacher answered every train and eval row with store=true under a fresh tag,
     plus, stored under the same tag elsewhere: one new prompt of the teacher and one student answer."""
-    from distill_tui.core.generate import run_model, run_teacher
+    from distill_tui.core.run.generate import run_model, run_teacher
 
     tag = {"distillation": f"own-{uuid.uuid4().hex[:8]}"}
     ws = Workspace.open(write_spec(tmp_path, rows=40, provider={"base_url": offline_server.base_url},

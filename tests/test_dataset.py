@@ -1,8 +1,8 @@
 import pytest
 
-from distill_tui.core import dataset
-from distill_tui.core.errors import DataError, SpecError
-from distill_tui.core.spec import load_spec
+from distill_tui.core.common.errors import DataError, SpecError
+from distill_tui.core.task import dataset
+from distill_tui.core.task.spec import load_spec
 from tests.helpers import write_dataset, write_spec
 
 
@@ -59,7 +59,7 @@ def test_non_utf8_file_is_read_and_reported(tmp_path):
 def test_markup_like_cells_survive(tmp_path):
     import pandas as pd
 
-    from distill_tui.core import prompts
+    from distill_tui.core.task import prompts
 
     frame = pd.DataFrame({"description": ["Grey [Glacier] [b]bold[/b] [+]", "x"], "points": [90, 91],
                           "price": [None, 12.0], "variety": ["A", "B"]})

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core import evaluate, report
-from distill_tui.core.errors import UserError
-from distill_tui.core.evaluate import BASE, CHECKPOINT, DISTILLED, EXTRA, TEACHER, EvalModel
-from distill_tui.core.evaluate_run import models_of_interest
-from distill_tui.core.requests import iter_requests
-from distill_tui.core.store import Answer, JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.evaluate import comparison as evaluate
+from distill_tui.core.evaluate import report
+from distill_tui.core.evaluate.comparison import BASE, CHECKPOINT, DISTILLED, EXTRA, TEACHER, EvalModel
+from distill_tui.core.evaluate.run import models_of_interest
+from distill_tui.core.store.database import Answer
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.task.requests import iter_requests
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 
 TEACHER_M, BASE_M, TUNED_M = "offline-teacher", "offline-student", "ft:offline-student:test:abc"

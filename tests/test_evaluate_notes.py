@@ -9,14 +9,20 @@ from pathlib import Path
 
 from distill_tui.cli import main
 from distill_tui.commands.eval import exit_code
-from distill_tui.core import evaluate, report
-from distill_tui.core.evaluate import DISTILLED, EXTRA, NO_PRICE, TEACHER, EvalModel
-from distill_tui.core.evaluate_run import (
-    EXTRAS_SETTING, EvalRun, models_of_interest, run_evaluation, same_provider, table_fingerprint,
+from distill_tui.core.evaluate import comparison as evaluate
+from distill_tui.core.evaluate import report
+from distill_tui.core.evaluate.comparison import DISTILLED, EXTRA, NO_PRICE, TEACHER, EvalModel
+from distill_tui.core.evaluate.run import (
+    EXTRAS_SETTING,
+    EvalRun,
+    models_of_interest,
+    run_evaluation,
+    same_provider,
+    table_fingerprint,
 )
-from distill_tui.core.generate import RunResult
-from distill_tui.core.store import JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.run.generate import RunResult
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 from tests.test_evaluate import BASE_M, TEACHER_M, TUNED_M, eval_requests, fabricate
 

@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import Static
 
 from distill_tui.cli import main
-from distill_tui.core.evaluate import build_table
-from distill_tui.core.evaluate_run import models_of_interest, run_evaluation
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.evaluate.comparison import build_table
+from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
 from tests.settle import workers_done

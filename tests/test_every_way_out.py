@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from distill_tui import locations
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.offline import OfflineOptions, start_server
 from distill_tui.tui.app import DistillApp, recovery_path
 from distill_tui.tui.widgets.choice_dialog import ChoiceDialog
@@ -187,8 +187,8 @@ async def test_quitting_while_a_job_is_created_waits_for_its_record(tmp_path, of
     or the paid job is unknown here and the next `n` creates a second one."""
     import threading
 
-    from distill_tui.core import finetune
-    from distill_tui.core.store import Store
+    from distill_tui.core.train import jobs as finetune
+    from distill_tui.core.store.database import Store
     from distill_tui.tui.widgets.job_dialogs import NewJobDialog
     from tests.test_finetune_poll import exported_workspace
     from tests.test_screen_jobs import _open_jobs, _wait_for

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core.curate import Curation
-from distill_tui.core.curate_filters import Filters
-from distill_tui.core.errors import UserError
-from distill_tui.core.export import check_paths, plan_export, write_export
-from distill_tui.core.workspace import Workspace
-from tests.test_curate import TEACHER, fabricate, make_ws, wrong
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.curate.export import check_paths, plan_export, write_export
+from distill_tui.core.curate.filters import Filters
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
+from tests.test_curate import TEACHER, fabricate, make_ws, wrong
 
 
 def read_jsonl(path: Path) -> list[dict]:

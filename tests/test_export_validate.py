@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from distill_tui.core import tokens
-from distill_tui.core.validate_jsonl import MAX_FILE_BYTES, validate_examples, validate_file
+from distill_tui.core.cost import tokens
+from distill_tui.core.curate.validate import MAX_FILE_BYTES, validate_examples, validate_file
 
 MODEL = "gpt-4o-mini"
 

@@ -9,9 +9,9 @@ import sys
 import pandas as pd
 import pytest
 
-from distill_tui.core import dataset, filter_expr
-from distill_tui.core.errors import SpecError
-from distill_tui.core.spec import load_spec
+from distill_tui.core.common.errors import SpecError
+from distill_tui.core.task import dataset, filter_language
+from distill_tui.core.task.spec import load_spec
 from tests.helpers import write_spec
 
 
@@ -52,7 +52,7 @@ SELECTS = {
 
 @pytest.mark.parametrize("text", sorted(SELECTS))
 def test_the_language_selects_rows(frame, text):
-    assert filter_expr.apply(frame, text, "spec.toml")["_row"].tolist() == SELECTS[text]
+    assert filter_language.apply(frame, text, "spec.toml")["_row"].tolist() == SELECTS[text]
 
 
 PANDAS_FUNCTIONS = ("isna", "notna", "contains", "startswith", "endswith")
@@ -62,7 +62,7 @@ PANDAS_FUNCTIONS = ("isna", "notna", "contains", "startswith", "endswith")
 def test_what_pandas_query_accepted_selects_the_same_rows(frame, text):
     """Specs written for the old pandas filter keep their meaning."""
     old = frame[frame.eval(text, engine="python").fillna(False).astype(bool)]["_row"].tolist()
-    assert filter_expr.apply(frame, text, "spec.toml")["_row"].tolist() == old
+    assert filter_language.apply(frame, text, "spec.toml")["_row"].tolist() == old
 
 
 # Each must be refused before anything is evaluated, naming what is not allowed.
@@ -95,8 +95,8 @@ PAYLOADS = {
 
 @pytest.mark.parametrize("text", sorted(PAYLOADS))
 def test_everything_else_is_refused_without_data(text):
-    with pytest.raises(filter_expr.FilterError) as caught:
-        filter_expr.parse(text, "spec.toml")
+    with pytest.raises(filter_language.FilterError) as caught:
+        filter_language.parse(text, "spec.toml")
     line = str(caught.value)
     assert line.startswith("spec.toml: [dataset] filter ") and "\n" not in line
     assert PAYLOADS[text] in line
@@ -115,8 +115,8 @@ def test_everything_else_is_refused_without_data(text):
     ("1 == 1", "must give true/false per row"),
 ])
 def test_bad_filters_over_data_say_what_is_wrong(frame, text, expected):
-    with pytest.raises(filter_expr.FilterError) as caught:
-        filter_expr.apply(frame, text, "spec.toml")
+    with pytest.raises(filter_language.FilterError) as caught:
+        filter_language.apply(frame, text, "spec.toml")
     assert expected in str(caught.value)
 
 
@@ -165,4 +165,4 @@ def test_the_demo_filter_is_in_the_language():
     from distill_tui.offline.measure import demo_spec
 
     spec, _ = demo_spec()
-    filter_expr.parse(spec["dataset"]["filter"], "demo.toml")
+    filter_language.parse(spec["dataset"]["filter"], "demo.toml")

@@ -7,13 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core.finetune import (
-    JobRequest, ModelUnavailable, TrainingClosed, backend_for, create_job, plan_job, request_for,
+from distill_tui.core.train.backend import JobRequest, backend_for
+from distill_tui.core.train.errors import ModelUnavailable, TrainingClosed
+from distill_tui.core.train.follow import (
+    PollPolicy,
+    attach_job,
+    control_job,
+    follow_job,
+    job_events,
+    job_json,
+    metrics_series,
 )
-from distill_tui.core.finetune_follow import (
-    PollPolicy, attach_job, control_job, follow_job, job_events, job_json, metrics_series,
-)
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.train.jobs import create_job
+from distill_tui.core.train.plan import plan_job, request_for
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 from tests.test_finetune_poll import write_training
 
@@ -80,7 +87,7 @@ def create_unchecked(ws: Workspace, path: Path) -> str:
 
 
 def test_a_bad_file_fails_with_the_providers_message(tmp_path, offline_server):
-    from distill_tui.core.finetune_errors import FIX_THE_FILE, JobFailed
+    from distill_tui.core.train.errors import FIX_THE_FILE, JobFailed
 
     ws = make_workspace(tmp_path, offline_server.base_url, lines=3)
     try:
@@ -109,7 +116,7 @@ def test_cancel(workspace):
 
 
 def test_pause_and_resume(tmp_path):
-    from distill_tui.core.errors import UserError
+    from distill_tui.core.common.errors import UserError
     from tests.conftest_offline import running
 
     with running(job_seconds=6.0) as server:
@@ -197,7 +204,7 @@ def test_unknown_base_model_is_a_clear_input_error(workspace):
 
 
 def test_unknown_job_id_is_a_user_error(workspace):
-    from distill_tui.core.errors import UserError
+    from distill_tui.core.common.errors import UserError
 
     with pytest.raises(UserError, match="no fine-tuning job ftjob-nope"):
         attach_job(workspace, "ftjob-nope")

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core import requests
-from distill_tui.core.errors import UserError
-from distill_tui.core.finetune import (
-    OpenAIJobsBackend, TrainingClosed, create_job, plan_job, provider_url, request_for,
-)
-from distill_tui.core.finetune_checks import STALE_EXPORT, UPLOADS, remember_upload, upload_scope
-from distill_tui.core.finetune_follow import attach_job, job_json
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.task import requests
+from distill_tui.core.train.backend import OpenAIJobsBackend
+from distill_tui.core.train.checks import STALE_EXPORT, UPLOADS, remember_upload, upload_scope
+from distill_tui.core.train.errors import TrainingClosed
+from distill_tui.core.train.follow import attach_job, job_json
+from distill_tui.core.train.jobs import create_job
+from distill_tui.core.train.plan import plan_job, request_for
+from distill_tui.core.workspace.workspace import Workspace, provider_url
 from tests.test_finetune import create_unchecked, make_workspace
 from tests.test_finetune_poll import write_training
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core.errors import UserError
-from distill_tui.core.finetune import (
-    NO_EXPORT, JobRequest, JobSnapshot, estimate_training_cost, plan_job, record_from, request_for,
-)
-from distill_tui.core.finetune_follow import PollPolicy, estimated_finish, follow_job, metrics_series
-from distill_tui.core.store import JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.train.backend import NO_EXPORT, JobRequest, JobSnapshot
+from distill_tui.core.train.follow import PollPolicy, estimated_finish, follow_job, metrics_series
+from distill_tui.core.train.jobs import record_from
+from distill_tui.core.train.plan import estimate_training_cost, plan_job, request_for
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 
 
@@ -33,7 +33,7 @@ def write_training(path: Path, n: int = 12, label: str = "Merlot") -> Path:
 
 def exported_workspace(folder: Path, base_url: str, n: int = 12):
     """A workspace on `base_url` whose newest export is a valid training file of `n` lines."""
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.workspace.workspace import Workspace
     from tests.helpers import write_spec
 
     ws = Workspace.open(write_spec(folder, provider={"base_url": base_url}))

@@ -9,8 +9,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from distill_tui.core.generate import Controls, Progress, run_model, run_teacher, teacher_plan
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.run.generate import Controls, Progress, run_model, run_teacher, teacher_plan
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.offline import OfflineOptions, prompt_hash, start_server
 from tests.helpers import write_spec
 
@@ -40,7 +40,7 @@ def _duplicates(server) -> int:
 
 
 def _train_hashes(ws: Workspace) -> set[str]:
-    from distill_tui.core.requests import iter_requests
+    from distill_tui.core.task.requests import iter_requests
 
     return {prompt_hash(r.messages) for r in iter_requests(ws.spec, ws.data, ws.spec.teacher.model, "train")}
 
@@ -137,7 +137,7 @@ def test_bad_key_stops_at_once_with_one_line(tmp_path, server_factory):
 
 
 def test_no_key_is_a_user_error(tmp_path, monkeypatch):
-    from distill_tui.core.errors import UserError
+    from distill_tui.core.common.errors import UserError
 
     spec = write_spec(tmp_path, provider={"base_url": "https://api.openai.com/v1", "api_key_env": "NO_SUCH_KEY"})
     with pytest.raises(UserError, match="NO_SUCH_KEY"):
@@ -223,7 +223,7 @@ def test_pause_and_resume(tmp_path, server_factory):
 
 
 def test_failing_provider_stops_the_run(tmp_path, server_factory, monkeypatch):
-    from distill_tui.core import engine
+    from distill_tui.core.run import engine
 
     monkeypatch.setattr(engine, "MAX_OUTAGE_S", 0.5)
     monkeypatch.setattr(engine, "OUTAGE_PAUSE_CAP_S", 0.05)
@@ -277,7 +277,7 @@ def test_plan_counts_rows_and_cost(tmp_path, offline_server):
 
 def test_a_short_outage_does_not_stop_the_run(tmp_path, monkeypatch):
     """A provider failing every request for a second: the pool pauses and carries on; no row lost."""
-    from distill_tui.core import engine
+    from distill_tui.core.run import engine
     from distill_tui.offline import OfflineOptions, start_server
 
     monkeypatch.setattr(engine, "OUTAGE_PAUSE_CAP_S", 0.3)

@@ -95,7 +95,7 @@ def test_plain_progress_lines_every_few_seconds(tmp_path, slow_server, capsys, m
 def test_tty_progress_rewrites_one_line():
     from io import StringIO
 
-    from distill_tui.core.generate import Progress
+    from distill_tui.core.run.generate import Progress
 
     class Tty(StringIO):
         def isatty(self) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from distill_tui.core.engine_plan import Plan
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.run.plan import Plan
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.screens.generate_confirm import ASK_ABOVE_SHARE, spend_question
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog

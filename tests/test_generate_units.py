@@ -12,10 +12,10 @@ import httpx2
 import openai
 import pytest
 
-from distill_tui.core import engine_format as fmt
-from distill_tui.core.engine import Limits, RowQueue, classify
-from distill_tui.core.generate import run_teacher
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.run import progress_text as fmt
+from distill_tui.core.run.engine_parts import Limits, RowQueue, classify
+from distill_tui.core.run.generate import run_teacher
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 
 MOCK_URL = "http://mock.invalid/v1"
@@ -168,7 +168,7 @@ def test_classify(exc, succeeded, kind):
 
 
 def test_queue_puts_due_retries_first_and_returns_unsent_rows_first():
-    from distill_tui.core.requests import RowRequest
+    from distill_tui.core.task.requests import RowRequest
 
     reqs = [RowRequest(i, "train", "g", {}, str(i)) for i in range(3)]
     queue = RowQueue(reqs)
@@ -206,8 +206,8 @@ def test_formats():
 def test_the_summary_names_why_the_last_row_failed():
     from types import SimpleNamespace
 
-    from distill_tui.core.engine_support import RecentErrors
-    from distill_tui.core.generate import _last_failure
+    from distill_tui.core.run.engine_parts import RecentErrors
+    from distill_tui.core.run.generate import _last_failure
 
     errors = RecentErrors(8)
     tally = SimpleNamespace(last_errors=errors)

@@ -11,10 +11,10 @@ import sqlite3
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core import provider_data as pd
-from distill_tui.core.finetune_follow import estimated_finish, metrics_series
-from distill_tui.core.store import JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.provider import values as pd
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.train.follow import estimated_finish, metrics_series
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.offline import OfflineOptions, start_server
 from distill_tui.offline.odd_jobs import MULTILINE_ERROR
 from tests.test_finetune import make_workspace
@@ -33,8 +33,9 @@ def odd_provider():
 
 
 def _spec(folder, base_url: str, suffix: str) -> str:
-    import tomli_w
     import tomllib
+
+    import tomli_w
 
     ws = make_workspace(folder, base_url)
     path = ws.spec.source

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core.finetune import NO_EXPORT
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.train.backend import NO_EXPORT
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 from tests.test_finetune import make_workspace
 
@@ -75,7 +75,7 @@ def test_jobs_without_spec_lists_every_workspace(spec, capsys):
 
 def test_jobs_with_an_unreachable_provider_still_lists_local_jobs(tmp_path, capsys):
     ws = Workspace.open(write_spec(tmp_path, provider={"base_url": "http://127.0.0.1:9/v1"}))
-    from distill_tui.core.store import JobRecord
+    from distill_tui.core.store.jobs import JobRecord
 
     ws.store.save_job(JobRecord(id="ftjob-local", backend="openai", base_model="gpt-4o-mini", status="succeeded",
                                 trained_tokens=1000, created_at=1.0))
@@ -99,7 +99,7 @@ def test_no_export_is_an_input_error(tmp_path, offline_server, capsys):
 
 
 def test_a_file_the_provider_would_reject_is_not_uploaded_exit_2(tmp_path, offline_server, capsys, monkeypatch):
-    from distill_tui.core.finetune import OpenAIJobsBackend
+    from distill_tui.core.train.backend import OpenAIJobsBackend
 
     uploads = []
     monkeypatch.setattr(OpenAIJobsBackend, "upload", lambda self, path, purpose="fine-tune": uploads.append(path))

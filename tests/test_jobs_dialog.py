@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core.finetune import JobRequest
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.train.backend import JobRequest
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.widgets.job_dialogs import edited_request
 from tests.helpers import write_spec
 from tests.test_finetune_poll import exported_workspace, write_training
@@ -103,9 +103,10 @@ def test_create_with_the_settings_as_edited(offline_server, tmp_path):
 
 
 def test_editing_the_model_checks_its_shutdown_date_again(tmp_path):
-    from distill_tui.core.pricing import load_prices
-    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
     from textual.app import App
+
+    from distill_tui.core.cost.pricing import load_prices
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
 
     prices = load_prices()
     plan = demo_plan()
@@ -138,8 +139,8 @@ def test_editing_the_model_checks_its_shutdown_date_again(tmp_path):
 
 
 def test_plan_asks_the_provider_for_shutdown_dates(offline_server, tmp_path, monkeypatch):
-    from distill_tui.core import finetune_plan
-    from distill_tui.core.finetune import plan_job
+    from distill_tui.core.train import plan as finetune_plan
+    from distill_tui.core.train.plan import plan_job
     from tests.test_finetune import make_workspace
 
     ws = make_workspace(tmp_path, offline_server.base_url)
@@ -196,7 +197,7 @@ def test_a_refused_export_says_why_and_opens_no_dialog(offline_server, tmp_path)
 
 
 def test_what_now_for_a_rejected_file_says_to_fix_it():
-    from distill_tui.core.store import JobRecord
+    from distill_tui.core.store.jobs import JobRecord
     from distill_tui.tui.screens.training_closed import TrainingClosedScreen
 
     def screen(**data):

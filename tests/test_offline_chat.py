@@ -8,12 +8,13 @@ import uuid
 import httpx2
 import openai
 import pytest
-from tests.conftest_offline import client_for, provider, running, sdk  # noqa: F401  (fixtures)
 from openai.types import Model
 from openai.types.chat import ChatCompletion
 
-from distill_tui.core import prompts, tokens
+from distill_tui.core.cost import tokens
+from distill_tui.core.task import prompts
 from distill_tui.offline import prompt_hash
+from tests.conftest_offline import client_for, provider, running, sdk  # noqa: F401  (fixtures)
 
 LABELS = ["Pinot Noir", "Gamay", "Chardonnay", "Bordeaux-style Red Blend"]
 USER = ("This wine is produced by Domaine Moreau in the Burgundy region of France. It is described as: "

@@ -14,7 +14,8 @@ from openai.types import FileObject
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
-from distill_tui.core import prompts, tokens
+from distill_tui.core.cost import tokens
+from distill_tui.core.task import prompts
 from distill_tui.offline.measure import demo_rows, demo_spec
 from tests.conftest_offline import client_for, provider, running, sdk  # noqa: F401  (fixtures)
 

@@ -13,10 +13,10 @@ import httpx2
 import pytest
 
 from distill_tui.offline import add_arguments, learner
+from distill_tui.offline.cli import options_from_args
 from distill_tui.offline.common import ApiError, cursor_page
 from distill_tui.offline.files import parse_multipart
 from distill_tui.offline.limits import RateLimiter, go_duration
-from distill_tui.offline.cli import options_from_args
 from distill_tui.offline.training import answer_label, auto_batch_size, auto_epochs
 
 

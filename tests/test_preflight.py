@@ -12,10 +12,11 @@ import pytest
 
 from distill_tui import locations
 from distill_tui.cli import main
-from distill_tui.core import capabilities, dataset, preflight, pricing, prompts
-from distill_tui.core.errors import UserError
-from distill_tui.core.estimate import build_estimate
-from distill_tui.core.spec import load_spec
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.cost import capabilities, preflight, pricing
+from distill_tui.core.cost.estimate import build_estimate
+from distill_tui.core.task import dataset, prompts
+from distill_tui.core.task.spec import load_spec
 from tests.helpers import write_dataset, write_spec
 
 PLAIN_USER = "Review: {description} Points: {points}."
@@ -174,9 +175,9 @@ def test_runs_leave_out_rows_over_the_context_window(tmp_path, offline_server, c
     assert "2 of " in err and "too long for offline-teacher" in err and "128,000-token context window" in err
     assert _chat_requests(offline_server) - before == result["requests"]  # the long rows were never sent
     # The evaluation leaves the long eval row out too, and says why in the table.
-    from distill_tui.core.evaluate import TEACHER, EvalModel
-    from distill_tui.core.evaluate_run import run_evaluation
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.evaluate.comparison import TEACHER, EvalModel
+    from distill_tui.core.evaluate.run import run_evaluation
+    from distill_tui.core.workspace.workspace import Workspace
 
     ws = Workspace.open(spec_path)
     try:
@@ -210,9 +211,9 @@ def test_offline_provider_with_unknown_labels_says_so(tmp_path, capsys):
 
 def test_generate_on_the_embedded_provider_with_unknown_labels_says_so(tmp_path, offline_server, monkeypatch,
                                                                        capsys):
-    from distill_tui.core import provider
+    from distill_tui.core.provider import clients
 
-    monkeypatch.setattr(provider, "_offline_server", offline_server)  # "offline" is this test's server
+    monkeypatch.setattr(clients, "_offline_url", offline_server.base_url)  # "offline" is this test's server
     spec_path = _many_labels(tmp_path, 12)
     main(["generate", str(spec_path), "--limit", "1"])
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
@@ -223,17 +224,17 @@ def test_offline_provider_with_wine_labels_says_nothing(tmp_path):
     spec = load_spec(write_spec(tmp_path))
     plan = build_estimate(spec, dataset.prepare(spec), pricing.load_prices())
     assert not any("offline provider" in w for w in plan.warnings)
-    # Another endpoint (a serve-offline with --knowledge, vLLM…) is not the embedded provider.
+    # Another endpoint (a serve-offline with --knowledge, vLLM…) is not the embedded clients.
     other = spec.with_changes("provider", base_url="http://127.0.0.1:9/v1")
     assert preflight.offline_note(other, ["label 0001"]) is None
 
 
 def test_batch_runs_leave_out_rows_over_the_context_window(tmp_path, monkeypatch, capsys):
-    from distill_tui.core import batch_run
+    from distill_tui.core.run import batch_api, batch_session
     from distill_tui.offline import OfflineOptions, start_server
 
-    monkeypatch.setattr(batch_run, "POLL_FIRST_S", 0.05)
-    monkeypatch.setattr(batch_run, "POLL_MAX_S", 0.2)
+    monkeypatch.setattr(batch_session, "POLL_FIRST_S", 0.05)
+    monkeypatch.setattr(batch_session, "POLL_MAX_S", 0.2)
     server = start_server(OfflineOptions(batch_seconds=0.2))
     try:
         spec_path, _ = _with_long_rows(tmp_path, 130_000, provider={"base_url": server.base_url})
@@ -248,7 +249,7 @@ def test_batch_runs_leave_out_rows_over_the_context_window(tmp_path, monkeypatch
 
 # the screens ------------------------------------------------------------------------------------------
 async def test_estimate_and_generate_screens_say_it(tmp_path):
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.workspace.workspace import Workspace
     from distill_tui.tui.app import DistillApp
     from tests.settle import workers_done
 

@@ -4,10 +4,11 @@ import json
 import pytest
 
 from distill_tui import locations
-from distill_tui.core import dataset, pricing
-from distill_tui.core.errors import UserError
-from distill_tui.core.estimate import build_estimate
-from distill_tui.core.spec import load_spec
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.cost import pricing
+from distill_tui.core.cost.estimate import build_estimate
+from distill_tui.core.task import dataset
+from distill_tui.core.task.spec import load_spec
 from tests.helpers import write_spec
 
 

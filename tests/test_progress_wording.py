@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from distill_tui.core import engine_format as fmt
-from distill_tui.core.generate import Progress
+from distill_tui.core.run import progress_text as fmt
+from distill_tui.core.run.generate import Progress
 
 
 def _progress(**changes) -> Progress:

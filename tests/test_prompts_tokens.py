@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from distill_tui.core import prompts, tokens
+from distill_tui.core.cost import tokens
+from distill_tui.core.task import prompts
 
 
 def test_template_parsing_and_rendering():

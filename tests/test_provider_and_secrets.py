@@ -10,9 +10,9 @@ from pathlib import Path
 import openai
 import pytest
 
-from distill_tui.core.errors import UserError
-from distill_tui.core.provider import make_client
-from distill_tui.core.spec import load_spec
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.provider.clients import make_client
+from distill_tui.core.task.spec import load_spec
 from tests.helpers import write_spec
 
 SECRET = "sk-test-SECRET-4b1d9e7c"
@@ -62,8 +62,8 @@ def test_the_key_never_lands_on_disk(tmp_path, offline_server):
 
 def test_a_401_without_any_key_set_says_to_set_one(tmp_path, monkeypatch, capsys):
     """A local endpoint gets a placeholder key when none is set; if it wants a real one, say so."""
-    from distill_tui.core.apierrors import explain
-    from distill_tui.core.provider import make_client
+    from distill_tui.core.provider.api_errors import explain
+    from distill_tui.core.provider.clients import make_client
     from distill_tui.offline import OfflineOptions, start_server
 
     server = start_server(OfflineOptions(require_key=True, api_key="sk-right"))
@@ -83,8 +83,8 @@ def test_a_401_without_any_key_set_says_to_set_one(tmp_path, monkeypatch, capsys
 
 
 def test_a_base_url_that_is_not_a_url_is_one_line_naming_where_it_came_from(monkeypatch):
-    from distill_tui.core.errors import UserError
-    from distill_tui.core.provider import make_client
+    from distill_tui.core.common.errors import UserError
+    from distill_tui.core.provider.clients import make_client
 
     with pytest.raises(UserError, match=r"^--base-url must be an http\(s\) URL"):
         make_client(None, base_url="not a url")

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core.errors import SpecError
-from distill_tui.core.generate import run_teacher
-from distill_tui.core.spec import load_spec
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.common.errors import SpecError
+from distill_tui.core.run.generate import run_teacher
+from distill_tui.core.task.spec import load_spec
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.offline import OfflineOptions, start_server
 from tests.helpers import write_spec
 
@@ -38,7 +38,7 @@ def _workspace(tmp_path: Path, server, rows: int = 40, **generation) -> Workspac
 @pytest.fixture
 def fast_outages(monkeypatch):
     """Pauses after a 429 or an outage of a few milliseconds, so a give-up comes at once."""
-    from distill_tui.core import engine
+    from distill_tui.core.run import engine
 
     monkeypatch.setattr(engine, "retry_after_from_headers", lambda headers: 0.01)
     monkeypatch.setattr(engine, "OUTAGE_PAUSE_CAP_S", 0.01)

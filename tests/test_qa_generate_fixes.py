@@ -14,11 +14,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from distill_tui.core import engine_format as fmt
-from distill_tui.core.engine_plan import run_holder
-from distill_tui.core.engine_support import RecentErrors
-from distill_tui.core.generate import Progress, run_teacher
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.run import progress_text as fmt
+from distill_tui.core.run.engine_parts import RecentErrors
+from distill_tui.core.run.generate import Progress, run_teacher
+from distill_tui.core.run.plan import run_holder
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
 from tests.settle import workers_done
@@ -29,7 +29,7 @@ LIMITER = {"requests_per_min": 10_000.0, "tokens_per_min": 30_000_000.0, "paused
 
 HOLD = """
 import sys
-from distill_tui.core.store import Store
+from distill_tui.core.store.database import Store
 store = Store(sys.argv[1])
 with store.run_lock(sys.argv[2]):
     store.start_run("generate", sys.argv[2])
@@ -131,7 +131,7 @@ def test_run_holder_reports_another_process_without_taking_the_lock(tmp_path):
 
 
 async def test_generate_screen_follows_a_run_in_another_process(tmp_path, offline_server, monkeypatch):
-    from distill_tui.core.generate import _run_unlocked
+    from distill_tui.core.run.generate import _run_unlocked
     from distill_tui.tui.screens import generate as screen_module
 
     monkeypatch.setattr(screen_module, "POLL_S", 0.1)

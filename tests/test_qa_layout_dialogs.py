@@ -7,9 +7,9 @@ from pathlib import Path
 
 from textual.app import App
 
-from distill_tui.core.pricing import load_prices
-from distill_tui.tui.widgets.curation_dialogs import ExportDialog
+from distill_tui.core.cost.pricing import load_prices
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+from distill_tui.tui.widgets.curation_dialogs import ExportDialog
 from distill_tui.tui.widgets.job_dialogs import AttachDialog, NewJobDialog
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
 from tests.test_jobs_dialog import visible_text

@@ -7,15 +7,15 @@ import asyncio
 import time
 from pathlib import Path
 
-from distill_tui.core.curate import Totals
-from distill_tui.core.store import JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.curate.selection import Totals
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.widgets.curation_panes import distribution_text, totals_text
 from tests.helpers import write_spec
+from tests.settle import workers_done
 from tests.test_jobs_dialog import visible_text
 from tests.test_screen_jobs import UNREACHABLE, _open_jobs
-from tests.settle import workers_done
 
 LONG_MODEL = "ft:offline-student:offline:distill:PbpDVFKY"
 

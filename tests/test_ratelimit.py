@@ -1,4 +1,4 @@
-"""Tests for distill_tui.core.ratelimit: a fake clock for timing claims, real threads for smoke."""
+"""Tests for distill_tui.core.run.rate_limiter: a fake clock for timing claims, real threads for smoke."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core import ratelimit
-from distill_tui.core.ratelimit import (
+from distill_tui.core.run import rate_limiter as ratelimit
+from distill_tui.core.run.rate_limiter import RateLimiter
+from distill_tui.core.run.token_bucket import (
     MAX_RETRY_AFTER_S,
     MAX_SLEEP_S,
-    RateLimiter,
     TokenBucket,
     parse_duration,
     retry_after_from_headers,
@@ -545,7 +545,7 @@ def test_real_thread_cancel_is_prompt() -> None:
 
 
 def test_ratelimit_imports_only_the_standard_library() -> None:
-    from distill_tui.core import token_bucket
+    from distill_tui.core.run import token_bucket
 
     for module in (ratelimit, token_bucket):
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
@@ -556,4 +556,4 @@ def test_ratelimit_imports_only_the_standard_library() -> None:
             for alias in node.names
         }
         outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
-        assert outside <= {"__future__", "distill_tui.core.token_bucket"}
+        assert outside <= {"__future__", "distill_tui.core.run.token_bucket"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from distill_tui.cli import main
-from distill_tui.core.redact import REDACTED, redact, remember
+from distill_tui.core.common.redact import REDACTED, redact, remember
 from tests.helpers import write_spec
 
 OWN_KEY = "myOwnKey0123456789abcdef"
@@ -82,7 +82,8 @@ def test_a_key_pasted_as_a_model_or_variable_name_is_refused_without_echo(tmp_pa
 
 
 def test_job_errors_and_events_are_stored_without_keys(tmp_path):
-    from distill_tui.core.store import JobRecord, Store
+    from distill_tui.core.store.database import Store
+    from distill_tui.core.store.jobs import JobRecord
 
     with Store(tmp_path / "w.sqlite") as store:
         store.save_job(JobRecord(id="ftjob-1", backend="openai", base_model="m", status="failed",

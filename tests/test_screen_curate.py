@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core.curate import Curation
-from distill_tui.core.curate_filters import Filters
-from distill_tui.core.requests import iter_requests
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.curate.filters import Filters
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.task.requests import iter_requests
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui import app as app_module
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
-from tests.test_curate import fabricate, make_ws
 from tests.settle import workers_done
+from tests.test_curate import fabricate, make_ws
 
 SIZE = (80, 24)
 
@@ -177,7 +177,7 @@ async def test_unknown_label_in_the_filter_dialog_says_so(ws):
 
 
 async def test_export_writes_after_the_report(ws, tmp_path, monkeypatch):
-    from distill_tui.core import export
+    from distill_tui.core.curate import export
 
     target = tmp_path / "out" / "a-folder-name-long-enough-to-need-shortening" / "curated.jsonl"
     monkeypatch.setattr(export, "default_path", lambda spec: target)
@@ -203,7 +203,7 @@ async def test_export_writes_after_the_report(ws, tmp_path, monkeypatch):
 
 
 async def test_finetune_key_opens_the_job_dialog_on_the_newest_export(ws, tmp_path, monkeypatch):
-    from distill_tui.core import export
+    from distill_tui.core.curate import export
     from distill_tui.tui.screens.jobs import JobsScreen
     from distill_tui.tui.widgets.job_dialogs import NewJobDialog
 
@@ -228,7 +228,7 @@ async def test_finetune_key_opens_the_job_dialog_on_the_newest_export(ws, tmp_pa
 
 
 async def test_rejected_export_writes_nothing(ws, tmp_path, monkeypatch):
-    from distill_tui.core import export
+    from distill_tui.core.curate import export
 
     target = tmp_path / "never.jsonl"
     monkeypatch.setattr(export, "default_path", lambda spec: target)
@@ -285,7 +285,7 @@ async def test_import_key_fetches_stored_completions(tmp_path, offline_server):
 
 
 async def test_export_dialog_writes_a_stratified_validation_file(ws, tmp_path, monkeypatch):
-    from distill_tui.core import export
+    from distill_tui.core.curate import export
     from distill_tui.tui.widgets.curation_dialogs import ExportDialog
 
     target = tmp_path / "curated.jsonl"
@@ -364,7 +364,7 @@ def test_snapshot_filtered_no_color(ws, snap_compare, monkeypatch):
 
 
 def test_snapshot_rejected_export_report(ws, snap_compare, monkeypatch):
-    from distill_tui.core import export
+    from distill_tui.core.curate import export
 
     monkeypatch.setattr(export, "default_path", lambda spec: Path("/home/user/exports/spec-20261121-153000.jsonl"))
 
@@ -377,7 +377,7 @@ def test_snapshot_rejected_export_report(ws, snap_compare, monkeypatch):
 
 
 def test_snapshot_export_dialog(ws, snap_compare, monkeypatch):
-    from distill_tui.core import export
+    from distill_tui.core.curate import export
 
     monkeypatch.setattr(export, "default_path", lambda spec: Path("/home/user/exports/spec-20261121-153000.jsonl"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import write_spec
 from tests.settle import workers_done

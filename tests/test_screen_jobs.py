@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core.store import JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.widgets.loss_chart import VALID_MARK, render_chart
 from tests.helpers import write_spec
-from tests.test_finetune_poll import exported_workspace, write_training
 from tests.settle import workers_done
+from tests.test_finetune_poll import exported_workspace, write_training
 
 UNREACHABLE = "http://127.0.0.1:9/v1"  # nothing listens: the provider list fails at once, deterministically
 
@@ -163,8 +163,9 @@ def test_snapshot_events_tab(history_workspace, snap_compare):
 
 def demo_plan():
     """A plan with fixed paths, both files, a validation warning and a stale export: the busiest dialog."""
-    from distill_tui.core.finetune import JobPlan, JobRequest
-    from distill_tui.core.finetune_checks import STALE_EXPORT
+    from distill_tui.core.train.backend import JobRequest
+    from distill_tui.core.train.checks import STALE_EXPORT
+    from distill_tui.core.train.plan import JobPlan
 
     request = JobRequest(
         "offline-student", Path("/data/exports/wine/wine-20260921-141320.jsonl"),
@@ -250,8 +251,9 @@ def test_create_and_follow_a_job_from_the_screen(offline_server, tmp_path):
 
 
 def test_restart_shows_the_job_and_resumes_following(offline_server, tmp_path):
-    from distill_tui.core.finetune import create_job, request_for
-    from distill_tui.core.finetune_follow import job_events
+    from distill_tui.core.train.follow import job_events
+    from distill_tui.core.train.jobs import create_job
+    from distill_tui.core.train.plan import request_for
     from distill_tui.tui.app import DistillApp
     from distill_tui.tui.screens.jobs import JobsScreen
 
@@ -308,7 +310,8 @@ def test_training_closed_opens_the_way_forward(tmp_path):
 
 
 def test_cancel_from_the_screen(tmp_path):
-    from distill_tui.core.finetune import create_job, request_for
+    from distill_tui.core.train.jobs import create_job
+    from distill_tui.core.train.plan import request_for
     from distill_tui.offline import OfflineOptions, start_server
     from distill_tui.tui.app import DistillApp
     from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
@@ -362,10 +365,12 @@ def test_attach_from_the_screen(offline_server, tmp_path):
 
 
 def test_pause_and_resume_from_the_screen(tmp_path):
-    from distill_tui.core.finetune import create_job, request_for
+    from textual.widgets._footer import FooterKey
+
+    from distill_tui.core.train.jobs import create_job
+    from distill_tui.core.train.plan import request_for
     from distill_tui.tui.app import DistillApp
     from distill_tui.tui.widgets.job_details import timeline_text
-    from textual.widgets._footer import FooterKey
     from tests.conftest_offline import running
 
     with running(job_seconds=10.0) as server:

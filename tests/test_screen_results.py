@@ -9,14 +9,14 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 from textual.widgets._footer import FooterKey
 
-from distill_tui.core.evaluate import NO_PRICE
-from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING, EXTRAS_SETTING, saved_extras
-from distill_tui.core.store import JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.evaluate.comparison import NO_PRICE
+from distill_tui.core.evaluate.run import CHECKPOINTS_SETTING, EXTRAS_SETTING, saved_extras
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.tui.app import DistillApp
 from tests.helpers import LABELS, write_dataset, write_spec
-from tests.test_evaluate import BASE_M, TEACHER_M, eval_requests, fabricate
 from tests.settle import workers_done
+from tests.test_evaluate import BASE_M, TEACHER_M, eval_requests, fabricate
 
 TUNED_M = "ft:offline-student:wine-demo:abc123"
 ELSEWHERE_M = "ft:gpt-4o-mini-2024-07-18:acme::xyz"

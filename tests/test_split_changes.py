@@ -7,11 +7,11 @@ import tomllib
 
 import tomli_w
 
-from distill_tui.core.curate import Curation
-from distill_tui.core.evaluate import build_table
-from distill_tui.core.evaluate_run import models_of_interest
-from distill_tui.core.generate import run_model, run_teacher
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.evaluate.comparison import build_table
+from distill_tui.core.evaluate.run import models_of_interest
+from distill_tui.core.run.generate import run_model, run_teacher
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 
 

@@ -1,4 +1,4 @@
-"""Tests for distill_tui.core.stats against known values and independent computations."""
+"""Tests for distill_tui.core.evaluate.stats against known values and independent computations."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core import stats
-from distill_tui.core.stats import (
+from distill_tui.core.evaluate import stats
+from distill_tui.core.evaluate.stats import (
     NO_ANSWER,
     agreement,
     confusion,

@@ -153,8 +153,8 @@ def test_a_signal_while_a_job_is_created_waits_until_its_id_is_saved(tmp_path, o
     import io
 
     from distill_tui.cli import main
-    from distill_tui.core import finetune
-    from distill_tui.core.store import Store
+    from distill_tui.core.train import jobs as finetune
+    from distill_tui.core.store.database import Store
     from tests.test_finetune_poll import exported_workspace
 
     monkeypatch.setattr("sys.stdin", io.StringIO(""))

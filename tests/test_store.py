@@ -1,4 +1,5 @@
-from distill_tui.core.store import SCHEMA_VERSION, Answer, JobRecord, Store
+from distill_tui.core.store.database import SCHEMA_VERSION, Answer, Store
+from distill_tui.core.store.jobs import JobRecord
 
 
 def test_schema_is_versioned_and_answers_persist(tmp_path):
@@ -33,7 +34,7 @@ def test_selections_settings_and_jobs(tmp_path):
 def test_unusable_workspaces_are_one_line_user_errors(tmp_path):
     import pytest
 
-    from distill_tui.core.errors import UserError
+    from distill_tui.core.common.errors import UserError
 
     corrupt = tmp_path / "corrupt.sqlite"
     corrupt.write_bytes(b"\x13\x37 not sqlite at all " * 200)
@@ -53,7 +54,7 @@ def test_unusable_workspaces_are_one_line_user_errors(tmp_path):
 def test_run_lock_refuses_a_second_run_of_the_same_model(tmp_path):
     import pytest
 
-    from distill_tui.core.errors import UserError
+    from distill_tui.core.common.errors import UserError
 
     with Store(tmp_path / "ws.sqlite") as store:
         with store.run_lock("gpt-4o"):
@@ -72,7 +73,7 @@ def test_concurrent_generate_runs_never_buy_a_row_twice(tmp_path):
     import subprocess
     import sys
 
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.workspace.workspace import Workspace
     from distill_tui.offline import OfflineOptions, start_server
     from tests.helpers import write_spec
 

@@ -15,7 +15,8 @@ import pytest
 
 from distill_tui import locations
 from distill_tui.cli import main
-from distill_tui.core.store import Answer, JobRecord, Store
+from distill_tui.core.store.database import Answer, Store
+from distill_tui.core.store.jobs import JobRecord
 from tests.helpers import write_spec
 
 
@@ -98,7 +99,7 @@ def test_a_damaged_jobs_table_is_one_line_in_jobs(tmp_path, capsys):
 
 
 def test_a_database_that_is_a_folder_or_garbage_is_one_line(tmp_path):
-    from distill_tui.core.errors import UserError
+    from distill_tui.core.common.errors import UserError
 
     folder = tmp_path / "w.sqlite"
     folder.mkdir()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from distill_tui import locations
 from distill_tui.cli import main
-from distill_tui.core.store import JobRecord
-from distill_tui.core.workspace import Workspace
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
 
 

@@ -18,7 +18,7 @@ class _Parser(argparse.ArgumentParser):
     and the JSON object with `--json` (instead of its usage block)."""
 
     def error(self, message: str) -> NoReturn:
-        from distill_tui.core.errors import UserError
+        from distill_tui.core.common.errors import UserError
 
         raise UserError(f"{message} (see `{self.prog} --help`)")
 
@@ -28,7 +28,7 @@ def _spec_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from distill_tui.core.filter_expr import ALLOWED as FILTER_FORMS
+    from distill_tui.core.task.filter_language import ALLOWED as FILTER_FORMS
 
     parser = _Parser(
         prog="distill-tui",
@@ -118,13 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_tui(spec: str | None) -> int:
-    from distill_tui.commands import tui
+    from distill_tui.commands import demo, tui
 
+    if spec is None:
+        return demo.run(argparse.Namespace(reset=False))
     return tui.run(spec)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    from distill_tui.commands import embedded
+
+    embedded.register()
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
         if len(args_list) > 1:
@@ -149,7 +154,7 @@ def _run_command(args_list: list[str]) -> int:
 
 def _guard(action, *, as_json: bool = False) -> int:
     """Run a command, turning user mistakes and failed work into one line and an exit code."""
-    from distill_tui.core.errors import UserError, WorkFailed
+    from distill_tui.core.common.errors import UserError, WorkFailed
 
     try:
         return int(action() or 0)
@@ -165,7 +170,7 @@ def _guard(action, *, as_json: bool = False) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except Exception as exc:  # an API error that reached the top: still one line
-        from distill_tui.core.apierrors import explain
+        from distill_tui.core.provider.api_errors import explain
 
         explained = explain(exc)
         if explained is None:

@@ -6,8 +6,8 @@ import json
 import sys
 from argparse import Namespace
 
-from distill_tui.core.errors import UserError
-from distill_tui.core.pricing import format_usd
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.cost.pricing import format_usd
 
 
 def parse_epochs(text: str | None) -> int | str | None:
@@ -23,8 +23,8 @@ def parse_epochs(text: str | None) -> int | str | None:
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.estimate import estimate_spec
-    from distill_tui.core.spec import load_spec
+    from distill_tui.core.cost.estimate import estimate_spec
+    from distill_tui.core.task.spec import load_spec
 
     epochs = parse_epochs(args.epochs)
     spec = load_spec(args.spec)
@@ -60,7 +60,7 @@ def models_line(stages: list) -> str:
 
 def stage_table(plan) -> list[str]:
     """The stages as aligned text lines, each column as wide as its widest value."""
-    from distill_tui.core.aligned import aligned, column_widths
+    from distill_tui.core.common.text_table import aligned, column_widths
 
     rows = [["stage", *_NUMBERS]]
     rows += [[s.name, f"{s.requests:,}", f"{s.input_tokens:,}", f"{s.output_tokens:,}", format_usd(s.cost_usd),

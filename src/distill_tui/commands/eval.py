@@ -16,9 +16,9 @@ from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from distill_tui.commands.generate import StderrProgress
-    from distill_tui.core.evaluate import ComparisonTable, EvalModel
-    from distill_tui.core.evaluate_run import EvalRun
-    from distill_tui.core.generate import RunResult
+    from distill_tui.core.evaluate.comparison import ComparisonTable, EvalModel
+    from distill_tui.core.evaluate.run import EvalRun
+    from distill_tui.core.run.generate import RunResult
 
 
 def exit_code(table: "ComparisonTable", run: "EvalRun") -> int:
@@ -33,7 +33,7 @@ def exit_code(table: "ComparisonTable", run: "EvalRun") -> int:
 
 
 def print_table(table: "ComparisonTable", out: IO[str]) -> None:
-    from distill_tui.core import report
+    from distill_tui.core.evaluate import report
 
     out.write(table.leak.line() + "\n\n")
     out.write(report.text_table(table) + "\n\n")
@@ -57,11 +57,11 @@ def _model_done(progress: "StderrProgress", model: "EvalModel", result: "RunResu
 def run(args: Namespace) -> int:
     # Ctrl-C handling and the progress line are generation's, so both commands behave alike.
     from distill_tui.commands.generate import StderrProgress, _Interrupts
-    from distill_tui.core import report
-    from distill_tui.core.evaluate import build_table
-    from distill_tui.core.evaluate_run import models_of_interest, run_evaluation
-    from distill_tui.core.generate import Controls
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.evaluate import report
+    from distill_tui.core.evaluate.comparison import build_table
+    from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
+    from distill_tui.core.run.generate import Controls
+    from distill_tui.core.workspace.workspace import Workspace
 
     export = Path(args.export) if args.export else None
     if export is not None:

@@ -12,12 +12,12 @@ import json
 import sys
 from argparse import Namespace
 
-from distill_tui.core.errors import UserError
+from distill_tui.core.common.errors import UserError
 
 
 def validation_fraction(args: Namespace, spec_fraction: float) -> float:
     """The validation share: the flag, else the spec's, else 0.1; 0 without --validation."""
-    from distill_tui.core.export import DEFAULT_VALIDATION_FRACTION
+    from distill_tui.core.curate.export import DEFAULT_VALIDATION_FRACTION
 
     given = getattr(args, "validation_fraction", None)
     if given is not None and not 0 < given < 1:
@@ -30,10 +30,10 @@ def validation_fraction(args: Namespace, spec_fraction: float) -> float:
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.curate import Curation
-    from distill_tui.core.curate_filters import parse_filters
-    from distill_tui.core.export import check_paths, plan_export, write_export
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.curate.export import check_paths, plan_export, write_export
+    from distill_tui.core.curate.filters import parse_filters
+    from distill_tui.core.curate.selection import Curation
+    from distill_tui.core.workspace.workspace import Workspace
 
     filters, actions = parse_filters(args.filter) if args.filter else (None, None)
     check_paths(args.output, args.validation)

@@ -12,13 +12,13 @@ import sys
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any
 
-from distill_tui.core.errors import UserError, WorkFailed
-from distill_tui.core.pricing import format_usd
+from distill_tui.core.common.errors import UserError, WorkFailed
+from distill_tui.core.cost.pricing import format_usd
 
 if TYPE_CHECKING:
-    from distill_tui.core.finetune import JobPlan
-    from distill_tui.core.finetune_follow import JobUpdate
-    from distill_tui.core.store import JobRecord
+    from distill_tui.core.store.jobs import JobRecord
+    from distill_tui.core.train.follow import JobUpdate
+    from distill_tui.core.train.plan import JobPlan
 
 
 def money(value: float | None) -> str:
@@ -111,8 +111,8 @@ class UpdatePrinter:
 
 def _finish(record: "JobRecord", as_json: bool, followed: bool) -> int:
     """Print the outcome (and the JSON object); the exit code of the job's status."""
-    from distill_tui.core.finetune import JobFailed
-    from distill_tui.core.finetune_follow import job_cost, job_json
+    from distill_tui.core.train.errors import JobFailed
+    from distill_tui.core.train.follow import job_cost, job_json
 
     if as_json:
         print(json.dumps(job_json(record)), flush=True)
@@ -146,7 +146,7 @@ def _stranded(exc: Any, as_json: bool = False, request: Any = None) -> int:
 
 def _control(workspace: Any, record: "JobRecord", action: str, args: Namespace) -> int:
     """Pause, resume or cancel an attached job; then follow it when asked."""
-    from distill_tui.core.finetune_follow import control_job, follow_job, job_json
+    from distill_tui.core.train.follow import control_job, follow_job, job_json
 
     if action == "cancel" and not _confirm(args, f"Cancel {record.id}? Training stops for good and tokens "
                                            "trained so far are billed.", "cancel the job"):
@@ -162,9 +162,11 @@ def _control(workspace: Any, record: "JobRecord", action: str, args: Namespace) 
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.finetune import ModelUnavailable, TrainingClosed, create_job, plan_job
-    from distill_tui.core.finetune_follow import attach_job, follow_job
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.train.errors import ModelUnavailable, TrainingClosed
+    from distill_tui.core.train.follow import attach_job, follow_job
+    from distill_tui.core.train.jobs import create_job
+    from distill_tui.core.train.plan import plan_job
+    from distill_tui.core.workspace.workspace import Workspace
     from distill_tui.stop_signals import HeldSignals
 
     action = next((name for name in ("pause", "resume", "cancel") if getattr(args, name, False)), None)

@@ -5,7 +5,7 @@ otherwise (logs, CI, `nohup`). With `--json` the summary is one JSON object on s
 SIGTERM and SIGHUP (a dropped SSH link) finish the requests in flight, save them and exit 1; a
 second Ctrl-C quits at once (answers already saved stay saved).
 
-With `--batch` the rows go through the Batch API instead (see `core/batch_run.py`): the first run
+With `--batch` the rows go through the Batch API instead (see `core/run/batch_api.py`): the first run
 submits them, the next ones collect the answers once the batch has ended (`--wait` waits for it;
 Ctrl-C stops waiting and leaves the batch running on the provider).
 
@@ -23,11 +23,11 @@ import time
 from argparse import Namespace
 from typing import TYPE_CHECKING, Any, TextIO
 
-from distill_tui.core.errors import UserError
+from distill_tui.core.common.errors import UserError
 from distill_tui.stop_signals import GracefulStop
 
 if TYPE_CHECKING:
-    from distill_tui.core.generate import Progress, RunResult
+    from distill_tui.core.run.generate import Progress, RunResult
 
 PLAIN_INTERVAL_S = 5.0
 """Seconds between progress lines when stderr is not a terminal."""
@@ -47,7 +47,7 @@ class StderrProgress:
         self._open = False
 
     def __call__(self, progress: "Progress") -> None:
-        from distill_tui.core.engine_format import progress_line
+        from distill_tui.core.run.progress_text import progress_line
 
         now = time.monotonic()
         if not progress.finished and now - self._last < self.interval:
@@ -98,8 +98,8 @@ def report(result: "RunResult", progress: StderrProgress) -> None:
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.generate import Controls, run_teacher
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.run.generate import Controls, run_teacher
+    from distill_tui.core.workspace.workspace import Workspace
 
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, not {args.limit}")
@@ -130,7 +130,7 @@ def run(args: Namespace) -> int:
 
 def _say_preflight(workspace: Any) -> None:
     """A note before spending when the embedded offline provider knows none of the labels."""
-    from distill_tui.core.preflight import offline_note
+    from distill_tui.core.cost.preflight import offline_note
 
     note = offline_note(workspace.spec, workspace.data.labels, workspace.base_url)
     if note:
@@ -139,8 +139,8 @@ def _say_preflight(workspace: Any) -> None:
 
 def _run_batch(workspace: Any, *, wait: bool, as_json: bool) -> int:
     """`generate --batch [--wait]`: one line per batch event on stderr, the summary last."""
-    from distill_tui.core.batch_run import run_teacher_batch
-    from distill_tui.core.engine_support import Controls
+    from distill_tui.core.run.batch_api import run_teacher_batch
+    from distill_tui.core.run.engine_parts import Controls
 
     controls = Controls()
     progress = StderrProgress(sys.stderr)

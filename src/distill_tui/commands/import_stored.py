@@ -13,9 +13,9 @@ from argparse import Namespace
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.importer import import_stored, model_filter, parse_metadata
-    from distill_tui.core.spec import load_spec
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.curate.importer import import_stored, model_filter, parse_metadata
+    from distill_tui.core.task.spec import load_spec
+    from distill_tui.core.workspace.workspace import Workspace
 
     metadata = parse_metadata(args.metadata)
     spec = load_spec(args.spec)

@@ -13,11 +13,12 @@ from argparse import Namespace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from distill_tui.core.aligned import aligned
-from distill_tui.core.pricing import format_usd
+from distill_tui.core.common.text_table import aligned
+from distill_tui.core.cost.pricing import format_usd
 
 if TYPE_CHECKING:
-    from distill_tui.core.store import JobRecord, Store
+    from distill_tui.core.store.database import Store
+    from distill_tui.core.store.jobs import JobRecord
 
 
 def _when(ts: float | None) -> str:
@@ -25,7 +26,7 @@ def _when(ts: float | None) -> str:
 
 
 def _provider_error(exc: Exception) -> str:
-    from distill_tui.core.apierrors import explain
+    from distill_tui.core.provider.api_errors import explain
 
     explained = explain(exc)
     return explained[0] if explained else str(exc)
@@ -33,8 +34,8 @@ def _provider_error(exc: Exception) -> str:
 
 def _stores(args: Namespace) -> list[tuple[str, "Store", Any]]:
     """(workspace label, store, workspace or None) for SPEC, or for every workspace."""
-    from distill_tui.core.store import Store, iter_workspaces
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.store.database import Store, iter_workspaces
+    from distill_tui.core.workspace.workspace import Workspace
 
     if args.spec:
         workspace = Workspace.open(args.spec, base_url=args.base_url, allow_read_only=True)
@@ -52,8 +53,8 @@ def _stores(args: Namespace) -> list[tuple[str, "Store", Any]]:
 
 def _remote(args: Namespace, workspace: Any) -> tuple[list, str]:
     """The provider's jobs and the backend name (raises whatever the provider raises)."""
-    from distill_tui.core.finetune import OpenAIJobsBackend, backend_for
-    from distill_tui.core.provider import is_offline, make_client
+    from distill_tui.core.provider.clients import is_offline, make_client
+    from distill_tui.core.train.backend import OpenAIJobsBackend, backend_for
 
     if workspace is not None:
         backend = backend_for(workspace)
@@ -65,8 +66,8 @@ def _remote(args: Namespace, workspace: Any) -> tuple[list, str]:
 
 def collect(args: Namespace) -> tuple[list[tuple[str, "JobRecord", str]], list[str]]:
     """(workspace, job, "local"|"provider") rows, newest first, and notes about the provider."""
-    from distill_tui.core.finetune_follow import merge_listing
-    from distill_tui.core.pricing import load_prices
+    from distill_tui.core.cost.pricing import load_prices
+    from distill_tui.core.train.follow import merge_listing
 
     stores = _stores(args)
     notes: list[str] = []
@@ -86,7 +87,7 @@ def collect(args: Namespace) -> tuple[list[tuple[str, "JobRecord", str]], list[s
             for job in others:
                 others_by_id.setdefault(job.id, job)
         if not stores:
-            from distill_tui.core.finetune import record_from
+            from distill_tui.core.train.jobs import record_from
 
             for snap in remote:
                 others_by_id[snap.id] = record_from(snap, backend, None, source="provider")
@@ -100,7 +101,7 @@ def collect(args: Namespace) -> tuple[list[tuple[str, "JobRecord", str]], list[s
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.finetune_follow import job_cost, job_json
+    from distill_tui.core.train.follow import job_cost, job_json
 
     rows, notes = collect(args)
     for note in notes:

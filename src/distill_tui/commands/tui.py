@@ -1,20 +1,14 @@
-"""`distill-tui [SPEC]`: the terminal UI on a spec (no SPEC: the demo)."""
+"""`distill-tui SPEC`: the terminal UI on a spec (with no SPEC the CLI runs `demo`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def run(spec: str | None, *, demo: bool = False) -> int:
-    from distill_tui.core.workspace import Workspace
+def run(spec: str | Path, *, demo: bool = False) -> int:
+    from distill_tui.core.workspace.workspace import Workspace
 
-    if spec is None:
-        from distill_tui.commands.demo import prepare_demo
-
-        spec_path, demo = prepare_demo(reset=False), True
-    else:
-        spec_path = Path(spec)
-    workspace = Workspace.open(spec_path)
+    workspace = Workspace.open(Path(spec))
     if not demo:
         # Fail here, with one line, rather than on the first screen.
         workspace.data  # noqa: B018

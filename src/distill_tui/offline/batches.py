@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from distill_tui.offline.common import (
-    ApiError, OfflineOptions, check_metadata, cursor_page, new_id, now, query_limit,
+    ApiError,
+    OfflineOptions,
+    check_metadata,
+    cursor_page,
+    new_id,
+    now,
+    query_limit,
 )
 from distill_tui.offline.files import FileStore
 from distill_tui.offline.state import StateStore

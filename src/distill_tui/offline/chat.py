@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from distill_tui.core import tokens
+from distill_tui.core.cost import tokens
 from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
 from distill_tui.offline.models import ModelEntry, ModelRegistry
 from distill_tui.offline.state import StateStore

@@ -14,15 +14,27 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from distill_tui.offline.common import (
-    ORGANIZATION, ApiError, OfflineOptions, check_metadata, cursor_page, new_id, now, query_metadata,
-)
 from distill_tui.offline import odd_jobs
+from distill_tui.offline.common import (
+    ORGANIZATION,
+    ApiError,
+    OfflineOptions,
+    check_metadata,
+    cursor_page,
+    new_id,
+    now,
+    query_metadata,
+)
 from distill_tui.offline.files import FileStore
 from distill_tui.offline.models import ModelRegistry, root_model
 from distill_tui.offline.state import StateStore
 from distill_tui.offline.training import (
-    FileProblem, TrainingData, auto_batch_size, auto_epochs, read_examples, train_steps,
+    FileProblem,
+    TrainingData,
+    auto_batch_size,
+    auto_epochs,
+    read_examples,
+    train_steps,
 )
 
 TERMINAL = {"succeeded", "failed", "cancelled"}

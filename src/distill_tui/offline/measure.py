@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from distill_tui.core import filter_expr, prompts
+from distill_tui.core.task import filter_language, prompts
 
 
 @dataclass
@@ -64,7 +64,7 @@ def demo_rows(sample: int | None = None) -> tuple[list[dict[str, Any]], list[str
     data = spec["dataset"]
     frame = pd.read_csv(folder / data["path"])
     if data.get("filter"):
-        frame = filter_expr.apply(frame, data["filter"], "demo.toml")
+        frame = filter_language.apply(frame, data["filter"], "demo.toml")
     counts = frame[data["label"]].value_counts()
     frame = frame[frame[data["label"]].isin(counts[counts >= data.get("min_per_label", 1)].index)]
     if sample:

@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from distill_tui.core.prompts import MISSING
-from distill_tui.offline.common import ORGANIZATION, now
+from distill_tui.core.task.prompts import MISSING
 from distill_tui.offline import learner as learner_module
+from distill_tui.offline.common import ORGANIZATION, now
 from distill_tui.offline.learner import NaiveBayes, features, row_text
 from distill_tui.offline.state import StateStore
 
@@ -111,9 +111,9 @@ def _read_header(path: Path) -> list[str]:
 
 
 def _rows_from_frame(path: Path) -> list[dict[str, str]]:
-    from distill_tui.core import prompts
-    from distill_tui.core.dataset import ROW, load_table
-    from distill_tui.core.errors import DataError
+    from distill_tui.core.common.errors import DataError
+    from distill_tui.core.task import prompts
+    from distill_tui.core.task.dataset import ROW, load_table
 
     try:
         frame = load_table(path).frame.drop(columns=[ROW])

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from distill_tui.core import tokens
+from distill_tui.core.cost import tokens
 from distill_tui.offline.learner import NaiveBayes, features
 
 MIN_EXAMPLES = 10
@@ -110,7 +110,7 @@ def read_examples(data: bytes, model: str, what: str = "Training") -> TrainingDa
 
 def auto_epochs(n_examples: int) -> int:
     """OpenAI's rule for `n_epochs = "auto"`, the same one the app's estimates use."""
-    from distill_tui.core.pricing import auto_epochs as rule
+    from distill_tui.core.cost.pricing import auto_epochs as rule
 
     return max(1, rule(n_examples))
 

@@ -20,8 +20,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from distill_tui import stop_signals
-from distill_tui.core.workspace import Workspace
-from distill_tui.tui.screens import SCREENS
+from distill_tui.core.workspace.workspace import Workspace
+from distill_tui.tui.modes import SCREENS
 
 
 def _lazy(module: str, cls: str) -> Callable[[], Screen]:
@@ -146,8 +146,8 @@ class DistillApp(App[int]):
     def spec_unsaved(self) -> bool:
         """Whether the workspace's spec differs from its file (an edit set back to the saved value
         is no longer unsaved); True when the file cannot be read as a spec."""
-        from distill_tui.core.errors import UserError
-        from distill_tui.core.spec import load_spec
+        from distill_tui.core.common.errors import UserError
+        from distill_tui.core.task.spec import load_spec
 
         spec = self.workspace.spec
         try:
@@ -158,7 +158,7 @@ class DistillApp(App[int]):
 
     def save_spec(self) -> bool:
         """Write the workspace's (edited) spec back to its file; says so in a notification."""
-        from distill_tui.core.spec import save_spec
+        from distill_tui.core.task.spec import save_spec
 
         try:
             path = save_spec(self.workspace.spec)
@@ -169,7 +169,7 @@ class DistillApp(App[int]):
         return True
 
     def _keep_unsaved_edits(self) -> None:
-        from distill_tui.core.spec import save_spec
+        from distill_tui.core.task.spec import save_spec
 
         try:
             save_spec(self.workspace.spec, recovery_path(self.workspace.spec.source))

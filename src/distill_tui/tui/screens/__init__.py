@@ -1,11 +1,2 @@
-"""One screen per module. `SCREENS` maps each mode name to its module and class, imported lazily."""
-
-SCREENS: dict[str, tuple[str, str, str, str]] = {
-    # mode: (key, title, module, class)
-    "dataset": ("1", "Dataset", "distill_tui.tui.screens.dataset", "DatasetScreen"),
-    "estimate": ("2", "Estimate", "distill_tui.tui.screens.estimate", "EstimateScreen"),
-    "generate": ("3", "Generate", "distill_tui.tui.screens.generate", "GenerateScreen"),
-    "curate": ("4", "Curate", "distill_tui.tui.screens.curate", "CurateScreen"),
-    "jobs": ("5", "Jobs", "distill_tui.tui.screens.jobs", "JobsScreen"),
-    "results": ("6", "Results", "distill_tui.tui.screens.results", "ResultsScreen"),
-}
+"""The screens: one per module, each using the core and the widgets, never another screen's internals.
+The modes they belong to are listed in `distill_tui.tui.modes`."""

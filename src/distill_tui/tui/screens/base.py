@@ -10,7 +10,7 @@ from textual.widgets import Footer
 from distill_tui.tui.widgets.topbar import TopBar
 
 if TYPE_CHECKING:
-    from distill_tui.core.workspace import Workspace
+    from distill_tui.core.workspace.workspace import Workspace
     from distill_tui.tui.app import DistillApp
 
 

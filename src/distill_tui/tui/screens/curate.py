@@ -21,13 +21,17 @@ from textual.widgets import Static
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog
 from distill_tui.tui.widgets.curation_panes import (
-    DetailPane, DistributionPane, detail_text, distribution_text, totals_text,
+    DetailPane,
+    DistributionPane,
+    detail_text,
+    distribution_text,
+    totals_text,
 )
 from distill_tui.tui.widgets.curation_table import CurationTable
 from distill_tui.tui.widgets.curation_transfers import CurationTransfers, error_line
 
 if TYPE_CHECKING:
-    from distill_tui.core.curate import Curation
+    from distill_tui.core.curate.selection import Curation
 
 EMPTY = "No teacher answers yet: run generation first (press 3), or import stored completions (I)."
 
@@ -148,7 +152,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-load")
     def load(self) -> None:
-        from distill_tui.core.curate import Curation
+        from distill_tui.core.curate.selection import Curation
 
         try:
             if self.cur is not None:
@@ -346,7 +350,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         self._filter(labels=labels[(labels.index(now) + 1) % len(labels)] if now in labels else ())
 
     def action_clear_filters(self) -> None:
-        from distill_tui.core.curate_filters import Filters
+        from distill_tui.core.curate.filters import Filters
 
         self.cur.set_filters(Filters())
         self._changed("", view=True)
@@ -360,8 +364,8 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
                                        "Empty: no search.", [("text", "text", self.cur.filters.text, "")]), done)
 
     def action_filter(self) -> None:
-        from distill_tui.core.curate_filters import parse_filter_line
-        from distill_tui.core.errors import UserError
+        from distill_tui.core.common.errors import UserError
+        from distill_tui.core.curate.filters import parse_filter_line
 
         def done(values: dict | None) -> None:
             if values is None:

@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Static, TabbedContent, TabPane
 
-from distill_tui.core.errors import UserError
-from distill_tui.core.filter_expr import ALLOWED, EXAMPLE, FilterError
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.task.filter_language import ALLOWED, EXAMPLE, FilterError
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.arrow_table import MeasuredArrowBackend
 from distill_tui.tui.widgets.label_bars import label_bars
@@ -134,7 +134,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
         """Prepare the data and build the Arrow table off the UI thread."""
         import pyarrow as pa
 
-        from distill_tui.core.dataset import ROW, SPLIT
+        from distill_tui.core.task.dataset import ROW, SPLIT
 
         try:
             data = self.workspace.data
@@ -224,7 +224,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
     def _show_columns(self) -> None:
         from rich.table import Table
 
-        from distill_tui.core.dataset import summarize_columns
+        from distill_tui.core.task.dataset import summarize_columns
 
         frame = self._data.frame
         rows = []
@@ -254,7 +254,8 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
 
     @work(thread=True, exclusive=True, group="prompt")
     def render_prompt(self, position: int) -> None:
-        from distill_tui.core import requests, tokens
+        from distill_tui.core.cost import tokens
+        from distill_tui.core.task import requests
 
         ws = self.workspace
         data = self._data
@@ -283,7 +284,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
     @on(Input.Submitted)
     def apply_fields(self, event: Input.Submitted) -> None:
         """Apply all four fields together, so what they show is always what is applied."""
-        from distill_tui.core.spec import parse_spec
+        from distill_tui.core.task.spec import parse_spec
 
         values: dict[str, Any] = {}
         for key in ("filter", "label", "sample", "seed"):

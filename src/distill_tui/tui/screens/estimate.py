@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Static
 
-from distill_tui.core.errors import UserError
+from distill_tui.core.common.errors import UserError
 from distill_tui.tui.screens.base import BaseScreen
 
 MODEL_WIDTH = 13
@@ -146,7 +146,7 @@ Those limits are dated data too: override or add them in the config folder's `mo
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="estimate")
     def compute(self) -> None:
-        from distill_tui.core.estimate import build_estimate
+        from distill_tui.core.cost.estimate import build_estimate
 
         ws = self.workspace
         try:
@@ -212,7 +212,7 @@ Those limits are dated data too: override or add them in the config folder's `mo
     # editing -----------------------------------------------------------------------------------
     @on(Input.Submitted)
     def apply_field(self, event: Input.Submitted) -> None:
-        from distill_tui.core.spec import parse_spec
+        from distill_tui.core.task.spec import parse_spec
 
         key = (event.input.id or "").removeprefix("f-")
         raw = event.value.strip()

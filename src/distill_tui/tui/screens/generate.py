@@ -19,13 +19,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar, Static
 
-from distill_tui.core import engine_format as fmt
+from distill_tui.core.run import progress_text as fmt
 from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.generate_batch import BatchActions
 from distill_tui.tui.screens.generate_confirm import ASK_ABOVE_SHARE, SpendConfirm
 from distill_tui.tui.screens.generate_messages import (
-    GenerationFinished, GenerationProgress, PlanReady,
+    GenerationFinished,
+    GenerationProgress,
+    PlanReady,
 )
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
@@ -34,8 +36,8 @@ from distill_tui.tui.widgets.progress_stats import ProgressStats
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-    from distill_tui.core.engine_plan import RunHolder
-    from distill_tui.core.generate import Controls, Plan, Progress, RunResult
+    from distill_tui.core.run.generate import Controls, Plan, Progress, RunResult
+    from distill_tui.core.run.plan import RunHolder
 
 SMOKE_ROWS = 20
 POLL_S = 2.0
@@ -138,10 +140,10 @@ The same run without a terminal: `distill-tui generate SPEC`.
     # plan -------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-plan")
     def refresh_plan(self) -> None:
-        from distill_tui.core.batch_run import in_flight_note
-        from distill_tui.core.engine_plan import recent_answers, run_holder
-        from distill_tui.core.errors import UserError
-        from distill_tui.core.generate import teacher_plan
+        from distill_tui.core.common.errors import UserError
+        from distill_tui.core.run.batch_api import in_flight_note
+        from distill_tui.core.run.generate import teacher_plan
+        from distill_tui.core.run.plan import recent_answers, run_holder
 
         started = time.monotonic()
         store, model = self.workspace.store, self.workspace.spec.teacher.model
@@ -244,7 +246,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def _launch(self, options: dict) -> None:
         if self.running:
             return
-        from distill_tui.core.generate import Controls
+        from distill_tui.core.run.generate import Controls
 
         self.controls = Controls()
         self.last_error = None
@@ -263,13 +265,13 @@ The same run without a terminal: `distill-tui generate SPEC`.
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-run")
     def run_generation(self, controls: "Controls", options: dict) -> None:
-        from distill_tui.core.errors import UserError
-        from distill_tui.core.generate import run_teacher
+        from distill_tui.core.common.errors import UserError
+        from distill_tui.core.run.generate import run_teacher
 
         try:
             result = run_teacher(self.workspace, controls=controls, on_progress=self._post_progress, **options)
         except UserError as exc:
-            from distill_tui.core.engine_plan import run_holder
+            from distill_tui.core.run.plan import run_holder
 
             model = self.workspace.spec.teacher.model
             holder = run_holder(self.workspace.store, model)
@@ -277,7 +279,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
             line = _holder_text(holder, model, starting=True) if holder else str(exc)
             self.post_message(GenerationFinished(None, line))
         except Exception as exc:  # noqa: BLE001 - shown on screen as one line, never a traceback
-            from distill_tui.core.engine import explain_line
+            from distill_tui.core.run.engine_parts import explain_line
 
             self.post_message(GenerationFinished(None, explain_line(exc)[0]))
         else:

@@ -2,7 +2,7 @@
 
 A mixin of `GenerateScreen`, which supplies `running`, `plan`, `_begin`, `_set_status`,
 `refresh_plan` and the `_ended` event its worker sets; the work itself is
-`core.batch_run.run_teacher_batch`, the same step as `distill-tui generate SPEC --batch`.
+`core.run.batch_api.run_teacher_batch`, the same step as `distill-tui generate SPEC --batch`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rich.markup import escape
 from textual import work
 from textual.widgets import Label
 
-from distill_tui.core import engine_format as fmt
+from distill_tui.core.run import progress_text as fmt
 from distill_tui.tui.screens.generate_messages import BatchDone, BatchNews
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 
@@ -21,7 +21,7 @@ class BatchActions:
 
     def action_batch(self) -> None:
         """Submit the rows left as a batch (after a confirmation), or check and collect the one in flight."""
-        from distill_tui.core.batch_run import in_flight_note
+        from distill_tui.core.run.batch_api import in_flight_note
 
         if self.running:
             return
@@ -53,12 +53,12 @@ class BatchActions:
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate-run")
     def batch_step(self) -> None:
         """One `generate --batch` step: submit the rows left, or poll and collect the batch in flight."""
-        from distill_tui.core.batch_run import run_teacher_batch
+        from distill_tui.core.run.batch_api import run_teacher_batch
 
         try:
             summary = run_teacher_batch(self.workspace, on_status=lambda line: self.post_message(BatchNews(line)))
         except Exception as exc:  # noqa: BLE001 - shown on screen as one line, never a traceback
-            from distill_tui.core.engine import explain_line
+            from distill_tui.core.run.engine_parts import explain_line
 
             self.post_message(BatchDone(explain_line(exc)[0], error=True))
         else:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from distill_tui.core import engine_format as fmt
+from distill_tui.core.run import progress_text as fmt
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 
 if TYPE_CHECKING:
-    from distill_tui.core.engine_plan import Plan
+    from distill_tui.core.run.plan import Plan
 
 ASK_ABOVE_SHARE = 0.5
 """With `budget_usd` set, a run whose estimate is above this share of the budget left asks first:

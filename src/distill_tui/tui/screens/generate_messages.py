@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from distill_tui.core.engine_plan import RunHolder
-    from distill_tui.core.generate import Plan, Progress, RunResult
+    from distill_tui.core.run.generate import Plan, Progress, RunResult
+    from distill_tui.core.run.plan import RunHolder
 
 
 class GenerationProgress(Message):

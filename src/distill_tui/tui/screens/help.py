@@ -8,8 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from distill_tui.tui.screens import SCREENS
-
+from distill_tui.tui.modes import SCREENS
 
 _NAMES = {"space": "Space", "escape": "Esc", "enter": "Enter", "tab": "Tab", "up": "↑", "down": "↓", "left": "←",
           "right": "→", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End", "delete": "Del"}

@@ -18,15 +18,16 @@ from textual.message import Message
 from textual.widgets import OptionList, Static, TabbedContent
 from textual.worker import get_current_worker
 
-from distill_tui.core.finetune import TERMINAL, JobPlan
-from distill_tui.core.finetune_errors import JobFailed, Stranded
-from distill_tui.core.finetune_follow import job_events
-from distill_tui.core.store import JobRecord
-from distill_tui.core.validate_jsonl import plural
+from distill_tui.core.curate.validate import plural
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.train.backend import TERMINAL
+from distill_tui.core.train.errors import JobFailed, Stranded
+from distill_tui.core.train.follow import job_events
+from distill_tui.core.train.plan import JobPlan
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.training_closed import TrainingClosedScreen
-from distill_tui.tui.widgets.job_details import JobDetails
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+from distill_tui.tui.widgets.job_details import JobDetails
 from distill_tui.tui.widgets.job_dialogs import AttachDialog, NewJobDialog
 from distill_tui.tui.widgets.job_list import JobList
 
@@ -208,7 +209,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
     # workers -----------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="follow", exit_on_error=False)
     def follow(self, job_id: str) -> None:
-        from distill_tui.core.finetune_follow import follow_job
+        from distill_tui.core.train.follow import follow_job
 
         worker = get_current_worker()
         try:
@@ -222,8 +223,8 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     @work(thread=True, exclusive=True, group="list", exit_on_error=False)
     def list_jobs(self, refresh: str | None = None) -> None:
-        from distill_tui.core.finetune import backend_for
-        from distill_tui.core.finetune_follow import attach_job, merge_listing
+        from distill_tui.core.train.backend import backend_for
+        from distill_tui.core.train.follow import attach_job, merge_listing
 
         ws = self.workspace
         note = None
@@ -234,7 +235,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
                 attach_job(ws, refresh, backend)
             local, remote = merge_listing(ws.store, ws.prices, backend.list_jobs(limit=100), backend.name)
         except Exception as exc:  # the provider is optional here: local jobs still show
-            from distill_tui.core.apierrors import explain
+            from distill_tui.core.provider.api_errors import explain
 
             note = f"provider not asked: {(explain(exc) or (str(exc), 1))[0]}"
             local = ws.store.jobs()
@@ -242,7 +243,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
     def make_plan(self) -> None:
-        from distill_tui.core.finetune import plan_job
+        from distill_tui.core.train.plan import plan_job
 
         try:
             self.post_message(PlanReady(plan_job(self.workspace)))
@@ -251,7 +252,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
     def create(self, plan: JobPlan, ended: threading.Event) -> None:
-        from distill_tui.core.finetune import create_job
+        from distill_tui.core.train.jobs import create_job
 
         try:
             record = create_job(self.workspace, plan.request, estimate=plan,
@@ -265,7 +266,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
     def attach(self, job_id: str) -> None:
-        from distill_tui.core.finetune_follow import attach_job
+        from distill_tui.core.train.follow import attach_job
 
         try:
             self.post_message(JobReady(attach_job(self.workspace, job_id)))
@@ -275,7 +276,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
     @work(thread=True, exclusive=True, group="jobs", exit_on_error=False)
     def control(self, job_id: str, action: str) -> None:
         """Cancel, pause or resume a job on the provider."""
-        from distill_tui.core.finetune_follow import control_job
+        from distill_tui.core.train.follow import control_job
 
         try:
             self.post_message(JobReady(control_job(self.workspace, job_id, action)))
@@ -344,7 +345,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
             self._status(str(exc), error=True)
             self.app.push_screen(TrainingClosedScreen.from_error(exc))
             return
-        from distill_tui.core.apierrors import describe
+        from distill_tui.core.provider.api_errors import describe
 
         line = describe(exc)[0]
         self._status(f"{message.action}: {line}", error=True)

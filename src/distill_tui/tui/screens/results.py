@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from distill_tui.core import engine_format as fmt
-from distill_tui.core import report
-from distill_tui.core.errors import UserError
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.evaluate import report
+from distill_tui.core.run import progress_text as fmt
 from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.results_detail import MODES, ClassDetail, short_model
@@ -145,7 +145,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     def on_screen_resume(self) -> None:
         # A visit (or a closed dialog) rebuilds the table only when what it is built from changed, e.g.
         # a job finished meanwhile. During a run the table follows the run's messages instead.
-        from distill_tui.core.evaluate_run import table_fingerprint
+        from distill_tui.core.evaluate.run import table_fingerprint
 
         if not self.running and (self._fingerprint is None or table_fingerprint(self.workspace) != self._fingerprint):
             self.load_table()
@@ -161,7 +161,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
     # the table ---------------------------------------------------------------------------------
     def _models_of_interest(self) -> list[Any]:
-        from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING, models_of_interest, saved_extras
+        from distill_tui.core.evaluate.run import CHECKPOINTS_SETTING, models_of_interest, saved_extras
 
         ws = self.workspace
         return models_of_interest(ws, saved_extras(ws), checkpoints=bool(ws.store.setting(CHECKPOINTS_SETTING, False)))
@@ -172,8 +172,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="results-table")
     def _build_table(self, failures: dict[str, str], reasons: dict[str, str]) -> None:
-        from distill_tui.core.evaluate import build_table
-        from distill_tui.core.evaluate_run import table_fingerprint
+        from distill_tui.core.evaluate.comparison import build_table
+        from distill_tui.core.evaluate.run import table_fingerprint
 
         try:
             # Taken first: a change while the table is built shows as a change on the next visit.
@@ -273,7 +273,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     def _start_eval(self) -> None:
         if self.running:
             return
-        from distill_tui.core.generate import Controls
+        from distill_tui.core.run.generate import Controls
 
         self._controls = Controls()
         self._note = None
@@ -285,8 +285,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     @work(thread=True, exclusive=True, exit_on_error=False, group="results-eval")
     def run_eval(self, controls: Any) -> None:
         """Evaluate every model of interest; progress and results arrive as messages."""
-        from distill_tui.core.apierrors import describe
-        from distill_tui.core.evaluate_run import run_evaluation
+        from distill_tui.core.evaluate.run import run_evaluation
+        from distill_tui.core.provider.api_errors import describe
 
         try:
             run = run_evaluation(
@@ -344,7 +344,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
     # models ------------------------------------------------------------------------------------
     def action_add_model(self) -> None:
-        from distill_tui.core.evaluate_run import save_extras, saved_extras
+        from distill_tui.core.evaluate.run import save_extras, saved_extras
 
         def added(name: str | None) -> None:
             if not name:
@@ -359,7 +359,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self.app.push_screen(AddModelModal(), added)
 
     def action_remove_model(self) -> None:
-        from distill_tui.core.evaluate_run import save_extras, saved_extras
+        from distill_tui.core.evaluate.run import save_extras, saved_extras
 
         extras = saved_extras(self.workspace)
         if self._selected not in extras:
@@ -369,7 +369,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self.load_table()
 
     def action_toggle_checkpoints(self) -> None:
-        from distill_tui.core.evaluate_run import CHECKPOINTS_SETTING
+        from distill_tui.core.evaluate.run import CHECKPOINTS_SETTING
 
         store = self.workspace.store
         on_now = not bool(store.setting(CHECKPOINTS_SETTING, False))

@@ -13,8 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from distill_tui.core.finetune_errors import ALTERNATIVES, JobFailed, Stranded
-from distill_tui.core.store import JobRecord
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.train.errors import ALTERNATIVES, JobFailed, Stranded
 
 
 def closed_markdown(title: str, what: str, paths: Sequence[str], alternatives: Sequence[str] = ALTERNATIVES, *,

@@ -110,7 +110,7 @@ class ExportDialog(ModalScreen[dict | None]):
 
     def _describe(self) -> None:
         """Where the validation file goes (or why there is none), and what enter does."""
-        from distill_tui.core.export import validation_path_for
+        from distill_tui.core.curate.export import validation_path_for
 
         path, fraction = self._values()
         # The field scrolls to its end and cuts a long path on the left, so the whole path is

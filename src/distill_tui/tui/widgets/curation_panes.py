@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from distill_tui.core.pricing import format_usd
+from distill_tui.core.cost.pricing import format_usd
 
 if TYPE_CHECKING:
-    from distill_tui.core.curate import Curation, Totals
+    from distill_tui.core.curate.selection import Curation, Totals
 
 
 def detail_text(cur: "Curation", p: int) -> Text:

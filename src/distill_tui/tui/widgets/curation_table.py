@@ -22,7 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 if TYPE_CHECKING:
-    from distill_tui.core.curate import Curation
+    from distill_tui.core.curate.selection import Curation
 
 # (title, width or 0 for a share of the rest, right-aligned)
 COLUMNS = (("", 2, False), ("row", 7, True), ("gold", 0, False), ("teacher", 0, False), ("agr", 3, False),

@@ -16,8 +16,8 @@ from textual.message import Message
 from distill_tui.tui.widgets.curation_dialogs import AskDialog, ExportDialog
 
 if TYPE_CHECKING:
-    from distill_tui.core.export import ExportPlan, ExportResult
-    from distill_tui.core.importer import ImportResult
+    from distill_tui.core.curate.export import ExportPlan, ExportResult
+    from distill_tui.core.curate.importer import ImportResult
 
 
 class ExportPlanned(Message):
@@ -60,7 +60,7 @@ def shorten_path(path: str | Path, width: int) -> str:
 
 def error_line(exc: Exception) -> str:
     """One line for a failure in a worker (user mistakes and API errors explained; never a traceback)."""
-    from distill_tui.core.apierrors import describe
+    from distill_tui.core.provider.api_errors import describe
 
     return describe(exc)[0]
 
@@ -84,7 +84,7 @@ class CurationTransfers:
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
     def plan_export(self, fraction: float) -> None:
-        from distill_tui.core.export import plan_export
+        from distill_tui.core.curate.export import plan_export
 
         try:
             self.post_message(ExportPlanned(plan_export(self.cur, validation_fraction=fraction)))
@@ -92,7 +92,7 @@ class CurationTransfers:
             self.post_message(ExportPlanned(None, error_line(exc)))
 
     def on_export_planned(self, message: ExportPlanned) -> None:
-        from distill_tui.core.export import default_path
+        from distill_tui.core.curate.export import default_path
 
         plan = message.plan
         if plan is None:
@@ -115,7 +115,7 @@ class CurationTransfers:
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-export")
     def write_export(self, plan: "ExportPlan", path: str) -> None:
-        from distill_tui.core.export import validation_path_for, write_export
+        from distill_tui.core.curate.export import validation_path_for, write_export
 
         validation = validation_path_for(path) if plan.validation_report is not None else None
         try:
@@ -149,7 +149,7 @@ class CurationTransfers:
         await self.app.screen.run_action("new_job")
 
     def action_import_stored(self) -> None:
-        from distill_tui.core.importer import model_filter
+        from distill_tui.core.curate.importer import model_filter
 
         spec = self.workspace.spec
         meta = ", ".join(f"{k}={v}" for k, v in spec.generation.metadata.items())
@@ -172,7 +172,7 @@ class CurationTransfers:
     def import_stored(self, metadata_text: str, model: str | None) -> None:
         from textual.worker import get_current_worker
 
-        from distill_tui.core.importer import import_stored, parse_metadata
+        from distill_tui.core.curate.importer import import_stored, parse_metadata
 
         worker = get_current_worker()
         try:

@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 
-from distill_tui.core.finetune import TERMINAL
-from distill_tui.core.finetune_follow import estimated_finish, job_cost, metrics_series
-from distill_tui.core.store import JobRecord
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.train.backend import TERMINAL
+from distill_tui.core.train.follow import estimated_finish, job_cost, metrics_series
 from distill_tui.tui.widgets.loss_chart import LossChart
 
 STEPS = ("validating_files", "queued", "running")

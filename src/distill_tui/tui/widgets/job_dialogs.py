@@ -13,8 +13,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from distill_tui.core.finetune import JobPlan, JobRequest, model_warnings
-from distill_tui.core.pricing import PriceTable, auto_epochs
+from distill_tui.core.cost.pricing import PriceTable, auto_epochs
+from distill_tui.core.train.backend import JobRequest
+from distill_tui.core.train.plan import JobPlan, model_warnings
 from distill_tui.tui.widgets.confirm_dialog import DIALOG_CSS
 from distill_tui.tui.widgets.job_details import money
 

@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from distill_tui.core.finetune_follow import job_cost
-from distill_tui.core.store import JobRecord
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.train.follow import job_cost
 
 # Fits 80 columns with the 2-cell gaps and a 1-cell scrollbar.
 COLUMNS = (("id", 13), ("status", 12), ("model", 11), ("fine-tuned", 14), ("created", 11), ("cost", 6))

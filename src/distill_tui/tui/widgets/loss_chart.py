@@ -56,7 +56,7 @@ def render_chart(
     """The chart as text of `width` × `height` cells (fewer rows when there is little room).
 
     Args:
-        series: `finetune_follow.metrics_series` output: metric name → [(step, value)].
+        series: `core.train.follow.metrics_series` output: metric name → [(step, value)].
         width: Cells across.
         height: Rows; 4 or more draws the loss plot, fewer shows only the legend lines.
     """

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from distill_tui.core.engine import RECENT
+from distill_tui.core.run.engine import RECENT
 
 _STATUS_PREFIX = re.compile(r"^[a-z ]+\((\d{3})[^)]*\):\s*")
 

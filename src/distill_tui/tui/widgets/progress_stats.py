@@ -9,10 +9,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from distill_tui.core import engine_format as fmt
+from distill_tui.core.run import progress_text as fmt
 
 if TYPE_CHECKING:
-    from distill_tui.core.generate import Plan, Progress
+    from distill_tui.core.run.generate import Plan, Progress
 
 
 def _grid(*widths: int | None) -> Table:

@@ -11,11 +11,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Static
 
-from distill_tui.core import report
+from distill_tui.core.evaluate import report
 from distill_tui.tui.widgets.table_fill import fill_table
 
 if TYPE_CHECKING:
-    from distill_tui.core.evaluate import ClassReport
+    from distill_tui.core.evaluate.comparison import ClassReport
 
 MODES = ("classes", "matrix", "hidden")
 LABEL_WIDTH = 18

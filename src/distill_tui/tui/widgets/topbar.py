@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from distill_tui.tui.screens import SCREENS
+from distill_tui.tui.modes import SCREENS
 
 
 class TopBar(Widget):

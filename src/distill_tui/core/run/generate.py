@@ -1,0 +1,414 @@
+"""Teacher generation (and evaluation): ask a model every row of a split, resumably, within budget.
+
+`run_model` asks each row that has no saved answer for today's prompt, through the threaded
+`engine.Pool`, and commits every answer as it lands. Running it again resumes: rows answered are
+never asked again; rows that failed are asked again (unless `retry_failed=False`).
+
+Budget: `budget_usd` caps what this model has cost on this split in this workspace, earlier runs
+included (so stopping at the budget and running again does not spend it twice). A request goes out
+only if the spend so far, plus the worst case of every request in flight (prompt + max tokens),
+plus its own worst case stays within the budget. When the model has no known price, a budget
+cannot be held: the run does not start and says so (add the price to your prices.toml, or remove
+`budget_usd`); without a budget such a run goes ahead and reports tokens only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from distill_tui.core.cost import tokens
+from distill_tui.core.cost.pricing import format_usd
+from distill_tui.core.run.engine import Outcome, Pool
+from distill_tui.core.run.engine_parts import Controls, Limits
+from distill_tui.core.run.plan import Plan, plan, row_status, spent, teacher_plan
+from distill_tui.core.store.database import Answer
+from distill_tui.core.task import prompts
+
+if TYPE_CHECKING:
+    from distill_tui.core.task.requests import RowRequest
+    from distill_tui.core.workspace.workspace import Workspace
+
+__all__ = ["Controls", "Plan", "Progress", "RunResult", "plan", "run_model", "run_teacher", "teacher_plan"]
+
+FINAL_STATES = ("done", "cancelled", "budget", "failed", "limit")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot of a run, emitted every `progress_interval` seconds and once at the end.
+
+    `done` and `failed` count every row of the split in the workspace (earlier runs included);
+    `left` is what is neither done, failed nor in flight; the token, request and cost counters are
+    this run's. `spent_usd` is this model's spend on the split so far, earlier runs included.
+    """
+
+    model: str
+    split: str
+    total: int
+    done: int
+    failed: int
+    in_flight: int
+    left: int
+    requests: int
+    retries: int
+    rate_limited: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    elapsed_s: float
+    rows_per_s: float
+    tokens_per_s: float
+    eta_s: float | None
+    limiter: dict
+    last_errors: list[tuple[int, str, str]]  # (row, line, "retrying" | "answered" | "failed")
+    last_answers: list[tuple[int, str | None, str]]
+    state: str  # "running" | "paused" | "stopping" | "done" | "cancelled" | "budget" | "failed" | "limit"
+    budget_usd: float | None
+    estimated_total_usd: float | None
+    spent_usd: float = 0.0
+    price_known: bool = True
+    message: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+@dataclass
+class RunResult:
+    """How a run ended. `done`/`failed` count the whole split in the workspace; the rest this run."""
+
+    model: str
+    split: str
+    total: int
+    done: int
+    failed: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    elapsed_s: float
+    stopped: str | None  # None | "cancelled" | "budget" | "fatal" | "limit"
+    fatal_error: str | None = None
+    fatal_exit_code: int | None = None
+    left: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    answered_now: int = 0
+    failed_now: int = 0
+    price_known: bool = True
+    spent_usd: float = 0.0
+    budget_usd: float | None = None
+    message: str = ""
+    too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
+    too_long_note: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row is answered (or a `limit` run answered all it was asked), else 1 or
+        the fatal error's code (2 for a user's mistake such as a bad key or model name)."""
+        if self.stopped == "fatal":
+            return self.fatal_exit_code or 1
+        if self.stopped == "limit":
+            return 0 if self.failed_now == 0 else 1
+        if self.stopped is not None:
+            return 1
+        return 0 if self.done == self.total else 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The `generate --json` object (DESIGN.md), plus extra keys."""
+        return {
+            "done": self.done, "failed": self.failed, "requests": self.requests,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cost_usd": round(self.cost_usd, 6), "elapsed_s": round(self.elapsed_s, 3),
+            "model": self.model, "split": self.split, "total": self.total, "left": self.left,
+            "stopped": self.stopped, "error": self.fatal_error, "retries": self.retries,
+            "rate_limited": self.rate_limited, "price_known": self.price_known,
+            "spent_usd": round(self.spent_usd, 6), "budget_usd": self.budget_usd, "message": self.message,
+            "too_long": self.too_long,
+        }
+
+
+class AnswerRecorder:
+    """Turns API responses into saved `Answer`s (called from worker threads, and for Batch API
+    results by `batch_api`, so both kinds of answer are saved alike; `batch` prices them at the
+    Batch price)."""
+
+    def __init__(self, ws: "Workspace", model: str, split: str, *, batch: bool = False) -> None:
+        self.ws, self.model, self.split = ws, model, split
+        self.spec = ws.spec
+        self.labels = list(ws.data.labels)
+        self.price = ws.prices.price(model)
+        self.batch = batch
+
+    def prompt_tokens(self, req: "RowRequest") -> int:
+        return tokens.count_chat(req.messages, self.model, req.body.get("response_format"))
+
+    def estimate(self, req: "RowRequest") -> tuple[int, float | None]:
+        prompt = self.prompt_tokens(req)
+        most_out = int(req.body.get("max_completion_tokens") or self.spec.generation.max_tokens)
+        cost = self.price.cost(prompt, most_out, batch=self.batch) if self.price else None
+        return prompt + most_out, cost
+
+    def save_ok(self, req: "RowRequest", raw: Any, completion: Any, latency: float | None, attempts: int) -> Outcome:
+        pr = self.spec.prompt
+        choice = completion.choices[0] if getattr(completion, "choices", None) else None
+        message = getattr(choice, "message", None)
+        content = getattr(message, "content", None)
+        parsed = prompts.parse_answer(content, pr.answer_field, self.labels, pr.structured)
+        problem = parsed.problem
+        refusal = getattr(message, "refusal", None)
+        if refusal:
+            problem = f"refusal: {' '.join(str(refusal).split())[:200]}"
+        usage = getattr(completion, "usage", None)
+        if usage is not None:
+            prompt_tokens, completion_tokens = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+            details = getattr(usage, "prompt_tokens_details", None)
+            cached = int(getattr(details, "cached_tokens", 0) or 0)
+        else:  # some OpenAI-compatible servers send no usage: count it ourselves, so budgets hold
+            prompt_tokens = self.prompt_tokens(req)
+            completion_tokens = tokens.count_text(content or "", self.model)
+            cached = 0
+        cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached)
+                if self.price else None)
+        request_id = raw.headers.get("x-request-id") or getattr(completion, "_request_id", None)
+        latency_s = None if latency is None else round(latency, 4)  # None: a batch answer
+        self.ws.store.record_answer(Answer(
+            model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="ok",
+            gold=req.gold, messages=req.messages, content=content, label=parsed.label, valid=parsed.valid,
+            problem=problem, finish_reason=getattr(choice, "finish_reason", None), prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, cached_tokens=cached, latency_s=latency_s, cost_usd=cost,
+            request_id=request_id, attempts=attempts, created_at=time.time(),
+        ))
+        return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label)
+
+    def save_failed(self, req: "RowRequest", line: str, attempts: int) -> None:
+        self.ws.store.record_answer(Answer(
+            model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="failed",
+            gold=req.gold, messages=req.messages, attempts=attempts, error=line, created_at=time.time(),
+        ))
+
+
+def _run_unlocked(
+    workspace: "Workspace",
+    model: str,
+    split: str,
+    *,
+    limit: int | None = None,
+    controls: Controls | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    budget_usd: float | None = None,
+    retry_failed: bool = True,
+    only_failed: bool = False,
+    progress_interval: float = 0.25,
+    kind: str | None = None,
+) -> RunResult:
+    """Ask `model` every row of `split` that has no answer yet; see the module docstring.
+
+    Args:
+        workspace: The workspace (spec, data, store, client).
+        model: Model to call.
+        split: "train" or "eval".
+        limit: Ask at most this many rows (a smoke run); the result is then `stopped="limit"`.
+        controls: Pause/resume/cancel from another thread.
+        on_progress: Called from this thread with each `Progress` snapshot, the last one final.
+        budget_usd: Spend cap for this model on this split, earlier runs included.
+        retry_failed: Ask rows that failed before again.
+        only_failed: Ask only rows that failed before.
+        progress_interval: Seconds between progress snapshots.
+        kind: What `store.start_run` records ("generate" for train, "evaluate" for eval by default).
+
+    Raises:
+        UserError: no API key, or the spec/data cannot be used.
+    """
+    from distill_tui.core.cost.capabilities import load_models
+    from distill_tui.core.cost.preflight import fitting_requests
+    from distill_tui.core.task.requests import iter_requests
+
+    ws, controls = workspace, controls or Controls()
+    # Rows too long for the model's context window would only be refused: never ask them.
+    reqs, too_long, too_long_note = fitting_requests(list(iter_requests(ws.spec, ws.data, model, split)), model,
+                                                     load_models())
+    ok, failed_keys = row_status(ws, model, split, reqs)
+    # Rows in a Batch API batch not collected yet are paid for already: never ask them again here.
+    in_batch = ws.store.batch_keys_in_flight(model) - ok
+    pending = [r for r in reqs if (r.row_id, r.prompt_hash) not in ok and (r.row_id, r.prompt_hash) not in in_batch]
+    if only_failed:
+        pending = [r for r in pending if (r.row_id, r.prompt_hash) in failed_keys]
+    elif not retry_failed:
+        pending = [r for r in pending if (r.row_id, r.prompt_hash) not in failed_keys]
+    beyond_limit = 0
+    if limit is not None and limit < len(pending):
+        beyond_limit = len(pending) - max(0, limit)
+        pending = pending[: max(0, limit)]
+    asked = {(r.row_id, r.prompt_hash) for r in pending}
+    failed_aside = len(failed_keys - asked)
+    client = ws.client().with_options(max_retries=0) if pending else None
+    recorder = AnswerRecorder(ws, model, split)
+    price_known = recorder.price is not None
+    spent_before = spent(ws, model, split)
+    gen = ws.spec.generation
+    limiter = Limits(gen.rpm, gen.tpm)
+    pool = Pool(
+        client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
+        estimate=recorder.estimate, save_ok=recorder.save_ok, save_failed=recorder.save_failed,
+        budget_left=None if budget_usd is None else budget_usd - spent_before, rows_succeeded=bool(ok),
+        give_up_s=gen.give_up_after_s,
+    )
+    row_cost = None
+    if pending and price_known:
+        from distill_tui.core.cost.estimate import answer_tokens
+
+        out, _ = answer_tokens(ws.spec, recorder.labels, model)
+        row_cost = recorder.price.cost(recorder.prompt_tokens(pending[0]), out)
+
+    def snapshot(state: str, message: str | None = None) -> Progress:
+        now = time.monotonic()
+        elapsed = now - pool.started
+        with pool.lock:
+            t = pool.tally
+            if state in FINAL_STATES and elapsed > 0:  # the whole run's average, not the last seconds
+                rows_s, tokens_s = t.ok / elapsed, (t.input_tokens + t.output_tokens) / elapsed
+            else:
+                rows_s, tokens_s = t.rates(now, elapsed)
+            queued = len(pool.queue)
+            done = len(ok) + t.ok
+            failed = failed_aside + t.failed
+            in_flight = t.in_flight
+            cost = t.cost_usd
+            avg = cost / t.ok if t.ok and t.cost_known else row_cost
+            last_errors, last_answers = t.last_errors.snapshot(), list(t.last_answers)
+            counters = (t.requests, t.retries, t.rate_limited, t.input_tokens, t.output_tokens)
+        left = max(0, len(reqs) - done - failed - in_flight)
+        remaining = queued + in_flight
+        eta = remaining / rows_s if rows_s > 0 and remaining else (0.0 if not remaining else None)
+        total_spent = spent_before + cost
+        estimated = total_spent + (left + in_flight) * avg if price_known and avg is not None else None
+        requests, retries, rate_limited, input_tokens, output_tokens = counters
+        return Progress(
+            model=model, split=split, total=len(reqs), done=done, failed=failed, in_flight=in_flight, left=left,
+            requests=requests, retries=retries, rate_limited=rate_limited, input_tokens=input_tokens,
+            output_tokens=output_tokens, cost_usd=cost, elapsed_s=elapsed, rows_per_s=rows_s, tokens_per_s=tokens_s,
+            eta_s=eta, limiter=limiter.current_rates(), last_errors=last_errors, last_answers=last_answers,
+            state=state, budget_usd=budget_usd, estimated_total_usd=estimated, spent_usd=total_spent,
+            price_known=price_known, message=message,
+        )
+
+    def emit(progress: Progress) -> None:
+        nonlocal on_progress
+        if on_progress is None:
+            return
+        try:
+            on_progress(progress)
+        except Exception:  # noqa: BLE001 - a broken display must not stop a paid run
+            on_progress = None
+
+    run_id = ws.store.start_run(kind or ("generate" if split == "train" else "evaluate"), model)
+    if pending and budget_usd is not None and not price_known:
+        pool.stop("budget")
+        pool.stop_message = (f"budget_usd is set but no price is known for {model}, so the budget cannot be "
+                               "held: add its price to your prices.toml or remove budget_usd")
+    elif pending and budget_usd is not None and spent_before >= budget_usd:
+        pool.stop("budget")
+    status = "interrupted"
+    try:
+        if pool.stop_reason is None and pending:
+            pool.start()
+            emit(snapshot("running"))
+            while not pool.wait(progress_interval):
+                if controls.cancelled:
+                    pool.stop("cancelled")
+                if pool.halt.is_set():
+                    state = "stopping"
+                else:
+                    state = "paused" if controls.paused else "running"
+                emit(snapshot(state))
+        held = sum((r.row_id, r.prompt_hash) in in_batch for r in reqs)
+        result = _result(ws, model, split, reqs, pool, spent_before, budget_usd, beyond_limit, price_known, held)
+        if too_long_note:
+            result.too_long, result.too_long_note = too_long, too_long_note
+            result.message += f"; {too_long_note}"
+        status = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
+        final_state = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
+        emit(snapshot(final_state, result.message))
+        return result
+    finally:
+        if status == "interrupted":
+            pool.stop("cancelled")
+        with pool.lock:
+            t = pool.tally
+            counts = dict(requests=t.requests, done=t.ok, failed=t.failed, cost_usd=t.cost_usd)
+        ws.store.finish_run(run_id, status, **counts)
+
+
+def _result(
+    ws: "Workspace", model: str, split: str, reqs: list["RowRequest"], pool: Pool, spent_before: float,
+    budget_usd: float | None, beyond_limit: int, price_known: bool, held: int = 0,
+) -> RunResult:
+    ok, failed = row_status(ws, model, split, reqs)
+    t = pool.tally
+    left = len(reqs) - len(ok) - len(failed)
+    stopped = pool.stop_reason
+    if stopped == "cancelled" and not len(pool.queue):
+        stopped = None  # everything was asked before the cancel landed
+    if stopped is None and beyond_limit:
+        stopped = "limit"
+    total_spent = spent_before + t.cost_usd
+    fatal = pool.fatal if stopped == "fatal" else None
+    to_go = left + len(failed)
+    if stopped == "fatal":
+        message = fatal[0] if fatal else "stopped"
+        if pool.gave_up:
+            message += f"; {len(ok)} of {len(reqs)} answers saved, run again to resume"
+    elif stopped == "cancelled":
+        message = f"cancelled: {len(ok)} done, {to_go} left; run again to resume"
+    elif stopped == "budget":
+        message = pool.stop_message or (
+            f"budget reached: {format_usd(total_spent)} spent of {format_usd(budget_usd or 0)}; {to_go} rows left "
+            "(raise budget_usd to go on)")
+    elif stopped == "limit":
+        message = f"smoke run: {t.ok} rows answered, {t.failed} failed; {to_go} rows left, run again to go on"
+        message += _last_failure(t)
+    elif held:
+        message = (f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; {held} wait in a batch "
+                   "(Batch API): run `distill-tui generate SPEC --batch` to collect them")
+    elif failed:
+        message = f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; run again to retry them"
+        message += _last_failure(t)
+    else:
+        message = f"all {len(reqs)} rows answered"
+    return RunResult(
+        model=model, split=split, total=len(reqs), done=len(ok), failed=len(failed), requests=t.requests,
+        input_tokens=t.input_tokens, output_tokens=t.output_tokens, cost_usd=t.cost_usd,
+        elapsed_s=time.monotonic() - pool.started, stopped=stopped, fatal_error=fatal[0] if fatal else None,
+        fatal_exit_code=fatal[1] if fatal else None, left=left, retries=t.retries, rate_limited=t.rate_limited,
+        answered_now=t.ok, failed_now=t.failed, price_known=price_known and t.cost_known, spent_usd=total_spent,
+        budget_usd=budget_usd, message=message,
+    )
+
+
+def _last_failure(tally: Any) -> str:
+    """" (last error: …)" naming why this run's latest row failed; "" when none failed in it."""
+    failures = [line for _, line, outcome in tally.last_errors.snapshot() if outcome == "failed"]
+    return f" (last error: {failures[-1]})" if failures else ""
+
+
+def run_teacher(workspace: "Workspace", **kw: Any) -> RunResult:
+    """`run_model` for the spec's teacher on the train rows, with the spec's budget by default."""
+    kw.setdefault("budget_usd", workspace.spec.generation.budget_usd)
+    return run_model(workspace, workspace.spec.teacher.model, "train", **kw)
+
+
+def run_model(workspace: "Workspace", model: str, split: str, **kwargs: Any) -> "RunResult":
+    """Answer every not-yet-answered row of `split` with `model` (see `_run_unlocked` for the arguments).
+
+    One run per model and workspace at a time: a second one (another terminal, a forgotten TUI in a
+    dropped SSH session) is refused with one line instead of paying for the same rows again.
+
+    Raises:
+        UserError: another run of this model holds the workspace, no API key, or unusable spec/data.
+    """
+    with workspace.store.run_lock(model):
+        return _run_unlocked(workspace, model, split, **kwargs)

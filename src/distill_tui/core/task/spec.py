@@ -1,0 +1,376 @@
+"""The task spec: one TOML file that says what data, which prompt, which models, what budget.
+
+Every mistake is reported as one `SpecError` line naming the file, the key and the problem. Paths in
+the spec are relative to the spec file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from distill_tui.core.common.errors import SpecError
+from distill_tui.core.common.plain_file import not_a_plain_file
+from distill_tui.core.common.redact import looks_like_key
+from distill_tui.core.task import filter_language, prompts
+
+Auto = Literal["auto"]
+
+
+@dataclass
+class DatasetSpec:
+    path: Path
+    label: str
+    filter: str | None = None
+    min_per_label: int | None = None
+    sample: int | None = None
+    seed: int = 42
+    eval_fraction: float = 0.3
+
+
+@dataclass
+class PromptSpec:
+    user: str
+    system: str = ""
+    structured: bool = True
+    answer_field: str = "label"
+
+
+@dataclass
+class ModelSpec:
+    model: str
+
+
+@dataclass
+class GenerationSpec:
+    workers: int = 8
+    max_tokens: int = 64
+    store: bool = False
+    metadata: dict[str, str] = field(default_factory=dict)
+    budget_usd: float | None = None
+    temperature: float | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    max_retries: int = 6
+    give_up_after_s: float | None = None  # None: the engine's default (60 s)
+
+
+@dataclass
+class FinetuneSpec:
+    n_epochs: int | str = "auto"
+    batch_size: int | str = "auto"
+    learning_rate_multiplier: float | str = "auto"
+    suffix: str | None = None
+    seed: int | None = None
+    validation_fraction: float = 0.0
+
+
+@dataclass
+class ProviderSpec:
+    """Where the API lives. `base_url = "offline"` starts the embedded offline provider."""
+
+    kind: str = "openai"  # "openai" or "azure"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    api_version: str | None = None  # Azure only
+    azure_endpoint: str | None = None  # Azure only
+
+
+@dataclass
+class TaskSpec:
+    """A whole task spec, validated."""
+
+    source: Path
+    dataset: DatasetSpec
+    prompt: PromptSpec
+    teacher: ModelSpec
+    student: ModelSpec
+    generation: GenerationSpec = field(default_factory=GenerationSpec)
+    finetune: FinetuneSpec = field(default_factory=FinetuneSpec)
+    provider: ProviderSpec = field(default_factory=ProviderSpec)
+
+    @property
+    def data_path(self) -> Path:
+        """The dataset path, resolved against the spec file's folder."""
+        path = Path(self.dataset.path).expanduser()
+        if not path.is_absolute():
+            path = self.source.parent / path
+        return path
+
+    def to_toml_dict(self) -> dict[str, Any]:
+        """The spec as TOML-ready data (no None values; paths as written)."""
+        out: dict[str, Any] = {}
+        for name in ("dataset", "prompt", "teacher", "student", "generation", "finetune", "provider"):
+            section = asdict(getattr(self, name))
+            out[name] = {k: (str(v) if isinstance(v, Path) else v) for k, v in section.items() if v is not None}
+        return out
+
+    def with_changes(self, section: str, **changes: Any) -> "TaskSpec":
+        """A copy with some keys of one section changed, validated like a loaded spec."""
+        data = self.to_toml_dict()
+        data[section] = {**data[section], **changes}
+        data[section] = {k: v for k, v in data[section].items() if v is not None}
+        return parse_spec(data, self.source)
+
+
+_SECTIONS: dict[str, tuple[type, bool]] = {
+    "dataset": (DatasetSpec, True),
+    "prompt": (PromptSpec, True),
+    "teacher": (ModelSpec, True),
+    "student": (ModelSpec, True),
+    "generation": (GenerationSpec, False),
+    "finetune": (FinetuneSpec, False),
+    "provider": (ProviderSpec, False),
+}
+
+# The TOML type each key must have. "auto" marks keys that also take the string "auto".
+_TYPES: dict[str, dict[str, tuple[type, ...] | str]] = {
+    "dataset": {
+        "path": (str,), "label": (str,), "filter": (str,), "min_per_label": (int,), "sample": (int,),
+        "seed": (int,), "eval_fraction": (int, float),
+    },
+    "prompt": {"user": (str,), "system": (str,), "structured": (bool,), "answer_field": (str,)},
+    "teacher": {"model": (str,)},
+    "student": {"model": (str,)},
+    "generation": {
+        "workers": (int,), "max_tokens": (int,), "store": (bool,), "metadata": (dict,), "budget_usd": (int, float),
+        "temperature": (int, float), "rpm": (int,), "tpm": (int,), "max_retries": (int,),
+        "give_up_after_s": (int, float),
+    },
+    "finetune": {
+        "n_epochs": "auto-int", "batch_size": "auto-int", "learning_rate_multiplier": "auto-float",
+        "suffix": (str,), "seed": (int,), "validation_fraction": (int, float),
+    },
+    "provider": {
+        "kind": (str,), "base_url": (str,), "api_key_env": (str,), "api_version": (str,), "azure_endpoint": (str,),
+    },
+}
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}
+
+
+def _type_ok(value: Any, expected: tuple[type, ...] | str) -> bool:
+    if isinstance(expected, str):
+        if value == "auto":
+            return True
+        if expected == "auto-int":
+            return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(value, bool) and bool not in expected:
+        return False
+    return isinstance(value, expected)
+
+
+def _describe(expected: tuple[type, ...] | str) -> str:
+    if isinstance(expected, str):
+        return '"auto" or ' + ("an integer" if expected == "auto-int" else "a number")
+    return " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in expected))
+
+
+MAX_SPEC_BYTES = 1 << 20  # a spec is a few KB; more is a wrong path, not a spec
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """Read and validate a spec file.
+
+    Raises:
+        SpecError: with one line naming the file, the key and the problem.
+    """
+    source = Path(path).expanduser()
+    try:
+        problem = not_a_plain_file(source, MAX_SPEC_BYTES)
+        if problem:
+            raise SpecError(f"{source}: {problem}, not a spec file")
+        raw = source.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{source}: spec file not found") from None
+    except IsADirectoryError:
+        raise SpecError(f"{source}: is a folder, not a spec file") from None
+    except OSError as exc:
+        raise SpecError(f"{source}: cannot read spec file ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(f"{source}: spec file is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: not valid TOML: {exc}") from None
+    return parse_spec(data, source)
+
+
+def parse_spec(data: dict[str, Any], source: Path) -> TaskSpec:
+    """Validate already-parsed TOML data (see `load_spec`)."""
+    where = str(source)
+    for key in data:
+        if key not in _SECTIONS:
+            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+            raise SpecError(f"{where}: unknown section [{key}] (known: {known})")
+    built: dict[str, Any] = {}
+    for name, (cls, required) in _SECTIONS.items():
+        section = data.get(name)
+        if section is None:
+            if required:
+                raise SpecError(f"{where}: missing section [{name}]")
+            built[name] = cls() if name != "teacher" and name != "student" else None
+            continue
+        if not isinstance(section, dict):
+            raise SpecError(f"{where}: [{name}] must be a table")
+        types = _TYPES[name]
+        for key, value in section.items():
+            if key not in types:
+                raise SpecError(f"{where}: [{name}] unknown key '{key}' (known: {', '.join(types)})")
+            if not _type_ok(value, types[key]):
+                raise SpecError(f"{where}: [{name}] {key} must be {_describe(types[key])}, not {value!r}")
+            if name != "prompt" and isinstance(value, str) and looks_like_key(value):
+                raise SpecError(f"{where}: [{name}] {key} holds what looks like an API key; a spec is shared, so "
+                                "keys stay in the environment (OPENAI_API_KEY, or the variable [provider] "
+                                "api_key_env names)")
+        required_keys = [f.name for f in fields(cls) if f.default is f.default_factory is _MISSING]
+        for key in required_keys:
+            if key not in section:
+                raise SpecError(f"{where}: [{name}] missing key '{key}'")
+        kwargs = dict(section)
+        if name == "dataset":
+            kwargs["path"] = Path(kwargs["path"])
+        built[name] = cls(**kwargs)
+    spec = TaskSpec(source=source.resolve() if source.exists() else source, **built)
+    _check_values(spec, where)
+    return spec
+
+
+_MISSING = fields(DatasetSpec)[0].default  # dataclasses.MISSING, without importing a private name
+
+
+def _check_values(spec: TaskSpec, where: str) -> None:
+    ds, pr, gen, ft, pv = spec.dataset, spec.prompt, spec.generation, spec.finetune, spec.provider
+    if not str(ds.path).strip():
+        raise SpecError(f"{where}: [dataset] path is empty")
+    if not ds.label.strip():
+        raise SpecError(f"{where}: [dataset] label is empty")
+    if not 0 <= ds.seed < 2**32:
+        raise SpecError(f"{where}: [dataset] seed must be between 0 and 4294967295, not {ds.seed}")
+    if ds.min_per_label is not None and ds.min_per_label < 1:
+        raise SpecError(f"{where}: [dataset] min_per_label must be at least 1, not {ds.min_per_label}")
+    if ds.sample is not None and ds.sample < 1:
+        raise SpecError(f"{where}: [dataset] sample must be a positive number of rows, not {ds.sample}")
+    if not 0 <= ds.eval_fraction < 1:
+        raise SpecError(f"{where}: [dataset] eval_fraction must be at least 0 and below 1, not {ds.eval_fraction}")
+    if ds.filter is not None and not ds.filter.strip():
+        raise SpecError(f"{where}: [dataset] filter is empty (remove the key to keep every row)")
+    if ds.filter is not None:
+        filter_language.parse(ds.filter, where)  # refuse what is not in the language before any data is read
+    for key in ("system", "user"):
+        try:
+            prompts.parse_template(getattr(pr, key))
+        except ValueError as exc:
+            raise SpecError(f"{where}: [prompt] {key}: {exc}") from None
+    if not pr.user.strip():
+        raise SpecError(f"{where}: [prompt] user is empty")
+    if not pr.answer_field.strip():
+        raise SpecError(f"{where}: [prompt] answer_field is empty")
+    for role in ("teacher", "student"):
+        if not getattr(spec, role).model.strip():
+            raise SpecError(f"{where}: [{role}] model is empty")
+    if gen.workers < 1 or gen.workers > 256:
+        raise SpecError(f"{where}: [generation] workers must be between 1 and 256, not {gen.workers}")
+    if gen.max_tokens < 1:
+        raise SpecError(f"{where}: [generation] max_tokens must be at least 1, not {gen.max_tokens}")
+    if gen.budget_usd is not None and not (0 < gen.budget_usd < float("inf")):
+        raise SpecError(f"{where}: [generation] budget_usd must be above 0, not {gen.budget_usd}")
+    if gen.temperature is not None and not 0 <= gen.temperature <= 2:
+        raise SpecError(f"{where}: [generation] temperature must be between 0 and 2, not {gen.temperature}")
+    for key in ("rpm", "tpm"):
+        value = getattr(gen, key)
+        if value is not None and value < 1:
+            raise SpecError(f"{where}: [generation] {key} must be at least 1, not {value}")
+    if gen.max_retries < 0:
+        raise SpecError(f"{where}: [generation] max_retries must be 0 or more, not {gen.max_retries}")
+    if gen.give_up_after_s is not None and not 0 < gen.give_up_after_s < float("inf"):
+        raise SpecError(f"{where}: [generation] give_up_after_s must be above 0, not {gen.give_up_after_s}")
+    if len(gen.metadata) > 16:
+        raise SpecError(f"{where}: [generation] metadata has {len(gen.metadata)} pairs; the API takes at most 16")
+    for key, value in gen.metadata.items():
+        if not isinstance(value, str):
+            raise SpecError(f"{where}: [generation] metadata.{key} must be a string, not {value!r}")
+        if len(key) > 64 or len(value) > 512:
+            raise SpecError(f"{where}: [generation] metadata.{key}: keys take 64 characters and values 512 at most")
+    if isinstance(ft.n_epochs, int) and not 1 <= ft.n_epochs <= 50:
+        raise SpecError(f"{where}: [finetune] n_epochs must be \"auto\" or 1 to 50, not {ft.n_epochs}")
+    if isinstance(ft.batch_size, int) and not 1 <= ft.batch_size <= 256:
+        raise SpecError(f"{where}: [finetune] batch_size must be \"auto\" or 1 to 256, not {ft.batch_size}")
+    if not isinstance(ft.learning_rate_multiplier, str) and ft.learning_rate_multiplier <= 0:
+        raise SpecError(f"{where}: [finetune] learning_rate_multiplier must be \"auto\" or above 0")
+    if ft.suffix is not None and len(ft.suffix) > 64:
+        raise SpecError(f"{where}: [finetune] suffix takes 64 characters at most")
+    if not 0 <= ft.validation_fraction < 1:
+        raise SpecError(f"{where}: [finetune] validation_fraction must be at least 0 and below 1")
+    if pv.kind not in ("openai", "azure"):
+        raise SpecError(f"{where}: [provider] kind must be \"openai\" or \"azure\", not {pv.kind!r}")
+    for key in ("base_url", "azure_endpoint"):
+        problem = url_problem(getattr(pv, key), offline_ok=key == "base_url")
+        if problem:
+            raise SpecError(f"{where}: [provider] {key} {problem}")
+
+
+def url_problem(url: str | None, *, offline_ok: bool = True) -> str | None:
+    """Why `url` cannot be an API base URL (None when it can, or is unset)."""
+    from urllib.parse import urlsplit
+
+    if not url or (offline_ok and url == "offline"):
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        example = ' (or "offline")' if offline_ok else ""
+        return f"must be an http(s) URL like https://api.openai.com/v1{example}, not {url!r}"
+    return None
+
+
+def save_spec(spec: TaskSpec, path: str | Path | None = None) -> Path:
+    """Write a spec back as TOML (to its own file unless `path` is given).
+
+    Only the keys whose values changed are touched: the user's comments, layout, multi-line strings
+    and the keys they left to their defaults stay as they wrote them.
+    """
+    import tomlkit
+
+    target = Path(path) if path else spec.source
+    new = spec.to_toml_dict()
+    try:
+        text = target.read_text(encoding="utf-8")
+        document = tomlkit.parse(text)
+        old = parse_spec(tomllib.loads(text), target).to_toml_dict()
+    except (OSError, ValueError, SpecError):  # ValueError: bad UTF-8 or TOML (tomllib and tomlkit)
+        # No usable file there: write the spec whole, leaving out keys that keep their defaults.
+        document, old = tomlkit.document(), {}
+        new = _without_defaults(new)
+    for section, values in new.items():
+        before = old.get(section, {})
+        for key, value in values.items():
+            if key in before and before[key] == value:
+                continue
+            if section not in document:
+                document.add(section, tomlkit.table())
+            document[section][key] = value
+        for key in before:
+            if key not in values and section in document and key in document[section]:
+                del document[section][key]
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(tomlkit.dumps(document), encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    defaults = {
+        "generation": asdict(GenerationSpec()), "finetune": asdict(FinetuneSpec()), "provider": asdict(ProviderSpec()),
+        "dataset": {"seed": 42, "eval_fraction": 0.3}, "prompt": {"system": "", "structured": True},
+    }
+    out: dict[str, Any] = {}
+    for section, values in data.items():
+        kept = {k: v for k, v in values.items() if defaults.get(section, {}).get(k, object()) != v}
+        if kept:
+            out[section] = kept
+    return out
