@@ -9,7 +9,9 @@ from pathlib import Path
 import openai
 import pytest
 
-from distill_tui.core.run.generate import Controls, Progress, run_model, run_teacher, teacher_plan
+from distill_tui.core.run.engine_parts import Controls
+from distill_tui.core.run.generate import Progress, run_model, run_teacher
+from distill_tui.core.run.plan import teacher_plan
 from distill_tui.core.workspace.workspace import Workspace
 from distill_tui.offline import OfflineOptions, prompt_hash, start_server
 from tests.helpers import write_spec

@@ -60,7 +60,7 @@ def run(args: Namespace) -> int:
     from distill_tui.core.evaluate import report
     from distill_tui.core.evaluate.comparison import build_table
     from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
-    from distill_tui.core.run.generate import Controls
+    from distill_tui.core.run.engine_parts import Controls
     from distill_tui.core.workspace.workspace import Workspace
 
     export = Path(args.export) if args.export else None

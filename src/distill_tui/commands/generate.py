@@ -98,7 +98,8 @@ def report(result: "RunResult", progress: StderrProgress) -> None:
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.run.generate import Controls, run_teacher
+    from distill_tui.core.run.engine_parts import Controls
+    from distill_tui.core.run.generate import run_teacher
     from distill_tui.core.workspace.workspace import Workspace
 
     if args.limit is not None and args.limit < 1:

@@ -13,7 +13,8 @@ from distill_tui.core.common.errors import UserError
 from distill_tui.core.evaluate.comparison import BASE, CHECKPOINT, DISTILLED, EXTRA, NO_PRICE, TEACHER, EvalModel
 
 if TYPE_CHECKING:
-    from distill_tui.core.run.generate import Controls, Progress, RunResult
+    from distill_tui.core.run.engine_parts import Controls
+    from distill_tui.core.run.generate import Progress, RunResult
     from distill_tui.core.workspace.workspace import Workspace
 
 EXTRAS_SETTING = "results.extra_models"
@@ -157,7 +158,9 @@ def run_evaluation(
             a budget and is not run while one is set.
     """
     from distill_tui.core.evaluate.report import money
-    from distill_tui.core.run.generate import Controls, run_model, spent
+    from distill_tui.core.run.engine_parts import Controls
+    from distill_tui.core.run.generate import run_model
+    from distill_tui.core.run.plan import spent
 
     run = EvalRun()
     controls = controls or Controls()

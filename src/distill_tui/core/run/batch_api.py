@@ -18,10 +18,8 @@ difference. Rows whose line failed become failed rows, asked again by the next r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from distill_tui.core.cost.pricing import format_usd
 from distill_tui.core.run.batch_session import BatchSession
 from distill_tui.core.run.batch_summary import BatchSummary
 from distill_tui.core.run.plan import row_status, spent

@@ -35,7 +35,7 @@ class BatchSession:
                  controls: "Controls | None", on_status: Callable[[str], None] | None) -> None:
         from distill_tui.core.cost.capabilities import load_models
         from distill_tui.core.cost.preflight import fitting_requests
-        from distill_tui.core.run.generate import AnswerRecorder
+        from distill_tui.core.run.recorder import AnswerRecorder
         from distill_tui.core.task.requests import iter_requests
 
         self.ws, self.model, self.split, self.budget = ws, model, split, budget

@@ -36,7 +36,9 @@ from distill_tui.tui.widgets.progress_stats import ProgressStats
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-    from distill_tui.core.run.generate import Controls, Plan, Progress, RunResult
+    from distill_tui.core.run.engine_parts import Controls
+    from distill_tui.core.run.generate import Progress, RunResult
+    from distill_tui.core.run.plan import Plan
     from distill_tui.core.run.plan import RunHolder
 
 SMOKE_ROWS = 20
@@ -142,7 +144,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def refresh_plan(self) -> None:
         from distill_tui.core.common.errors import UserError
         from distill_tui.core.run.batch_api import in_flight_note
-        from distill_tui.core.run.generate import teacher_plan
+        from distill_tui.core.run.plan import teacher_plan
         from distill_tui.core.run.plan import recent_answers, run_holder
 
         started = time.monotonic()
@@ -246,7 +248,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def _launch(self, options: dict) -> None:
         if self.running:
             return
-        from distill_tui.core.run.generate import Controls
+        from distill_tui.core.run.engine_parts import Controls
 
         self.controls = Controls()
         self.last_error = None

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from distill_tui.core.run.generate import Plan, Progress, RunResult
+    from distill_tui.core.run.generate import Progress, RunResult
+    from distill_tui.core.run.plan import Plan
     from distill_tui.core.run.plan import RunHolder
 
 

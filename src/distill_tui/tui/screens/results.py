@@ -273,7 +273,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     def _start_eval(self) -> None:
         if self.running:
             return
-        from distill_tui.core.run.generate import Controls
+        from distill_tui.core.run.engine_parts import Controls
 
         self._controls = Controls()
         self._note = None

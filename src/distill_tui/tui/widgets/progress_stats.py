@@ -12,7 +12,8 @@ from textual.widgets import Static
 from distill_tui.core.run import progress_text as fmt
 
 if TYPE_CHECKING:
-    from distill_tui.core.run.generate import Plan, Progress
+    from distill_tui.core.run.generate import Progress
+    from distill_tui.core.run.plan import Plan
 
 
 def _grid(*widths: int | None) -> Table:

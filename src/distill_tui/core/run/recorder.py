@@ -1,0 +1,77 @@
+"""Saving answers: each API response becomes an `Answer` in the store, priced and parsed, the moment it
+arrives. The threaded engine and the Batch API collection save through the same recorder, so curation
+and evaluation see no difference between the two kinds of answer."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from distill_tui.core.cost import tokens
+from distill_tui.core.run.engine import Outcome
+from distill_tui.core.store.database import Answer
+from distill_tui.core.task import prompts
+
+if TYPE_CHECKING:
+    from distill_tui.core.task.requests import RowRequest
+    from distill_tui.core.workspace.workspace import Workspace
+
+
+class AnswerRecorder:
+    """Turns API responses into saved `Answer`s (called from worker threads, and for Batch API
+    results by `batch_api`, so both kinds of answer are saved alike; `batch` prices them at the
+    Batch price)."""
+
+    def __init__(self, ws: "Workspace", model: str, split: str, *, batch: bool = False) -> None:
+        self.ws, self.model, self.split = ws, model, split
+        self.spec = ws.spec
+        self.labels = list(ws.data.labels)
+        self.price = ws.prices.price(model)
+        self.batch = batch
+
+    def prompt_tokens(self, req: "RowRequest") -> int:
+        return tokens.count_chat(req.messages, self.model, req.body.get("response_format"))
+
+    def estimate(self, req: "RowRequest") -> tuple[int, float | None]:
+        prompt = self.prompt_tokens(req)
+        most_out = int(req.body.get("max_completion_tokens") or self.spec.generation.max_tokens)
+        cost = self.price.cost(prompt, most_out, batch=self.batch) if self.price else None
+        return prompt + most_out, cost
+
+    def save_ok(self, req: "RowRequest", raw: Any, completion: Any, latency: float | None, attempts: int) -> Outcome:
+        pr = self.spec.prompt
+        choice = completion.choices[0] if getattr(completion, "choices", None) else None
+        message = getattr(choice, "message", None)
+        content = getattr(message, "content", None)
+        parsed = prompts.parse_answer(content, pr.answer_field, self.labels, pr.structured)
+        problem = parsed.problem
+        refusal = getattr(message, "refusal", None)
+        if refusal:
+            problem = f"refusal: {' '.join(str(refusal).split())[:200]}"
+        usage = getattr(completion, "usage", None)
+        if usage is not None:
+            prompt_tokens, completion_tokens = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+            details = getattr(usage, "prompt_tokens_details", None)
+            cached = int(getattr(details, "cached_tokens", 0) or 0)
+        else:  # some OpenAI-compatible servers send no usage: count it ourselves, so budgets hold
+            prompt_tokens = self.prompt_tokens(req)
+            completion_tokens = tokens.count_text(content or "", self.model)
+            cached = 0
+        cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached)
+                if self.price else None)
+        request_id = raw.headers.get("x-request-id") or getattr(completion, "_request_id", None)
+        latency_s = None if latency is None else round(latency, 4)  # None: a batch answer
+        self.ws.store.record_answer(Answer(
+            model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="ok",
+            gold=req.gold, messages=req.messages, content=content, label=parsed.label, valid=parsed.valid,
+            problem=problem, finish_reason=getattr(choice, "finish_reason", None), prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens, cached_tokens=cached, latency_s=latency_s, cost_usd=cost,
+            request_id=request_id, attempts=attempts, created_at=time.time(),
+        ))
+        return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label)
+
+    def save_failed(self, req: "RowRequest", line: str, attempts: int) -> None:
+        self.ws.store.record_answer(Answer(
+            model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="failed",
+            gold=req.gold, messages=req.messages, attempts=attempts, error=line, created_at=time.time(),
+        ))
