@@ -18,7 +18,8 @@ def one_line(text: Any, limit: int = 300) -> str:
     return folded if len(folded) <= limit else folded[: limit - 1] + "…"
 
 
-def _body_error(exc: Any) -> dict[str, Any]:
+def error_body(exc: Any) -> dict[str, Any]:
+    """The `error` object of an API error's body (or the body itself), {} when there is none."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -29,7 +30,7 @@ def _body_error(exc: Any) -> dict[str, Any]:
 
 def error_code(exc: BaseException) -> str | None:
     """The API's error code (`insufficient_quota`, `training_not_available`, …), if any."""
-    return getattr(exc, "code", None) or _body_error(exc).get("code")
+    return getattr(exc, "code", None) or error_body(exc).get("code")
 
 
 def is_fatal(exc: BaseException) -> bool:
@@ -76,7 +77,7 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
         return None
     if not isinstance(exc, openai.OpenAIError):
         return None
-    inner = _body_error(exc)
+    inner = error_body(exc)
     detail = inner.get("message") or getattr(exc, "message", None) or str(exc)
     detail = redact(" ".join(str(detail).split())[:300])  # some proxies echo the key they refused
     code = error_code(exc)

@@ -101,7 +101,8 @@ class FineTuneBackend(Protocol):
     def list_jobs(self, limit: int = 50) -> list[JobSnapshot]: ...
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
+def field_of(obj: Any, name: str, default: Any = None) -> Any:
+    """A field of a provider object (an SDK model, its extra fields, or a plain dict), else `default`."""
     if isinstance(obj, dict):
         return obj.get(name, default)
     value = getattr(obj, name, default)
@@ -124,56 +125,56 @@ def snapshot_from(job: Any) -> JobSnapshot:
     Whatever the provider sent, each field comes out in its type or None (`core.provider.values`): text
     where a number belongs never reaches a format string, and provider text is one line.
     """
-    error = _get(job, "error")
-    hyper = _plain(_get(job, "hyperparameters"))
-    method = _plain(_get(job, "method")) or {}
+    error = field_of(job, "error")
+    hyper = _plain(field_of(job, "hyperparameters"))
+    method = _plain(field_of(job, "method")) or {}
     if not hyper and isinstance(method, dict):
         supervised = method.get("supervised")
         hyper = (supervised.get("hyperparameters") if isinstance(supervised, dict) else None) or None
-    metadata = _plain(_get(job, "metadata"))
-    files = _get(job, "result_files")
+    metadata = _plain(field_of(job, "metadata"))
+    files = field_of(job, "result_files")
     return JobSnapshot(
-        id=str(_get(job, "id")),
-        status=as_text(_get(job, "status"), 40) or "unknown",
-        model=as_text(_get(job, "model"), 200) or "",
-        fine_tuned_model=as_text(_get(job, "fine_tuned_model"), 200),
-        training_file=as_text(_get(job, "training_file"), 200),
-        validation_file=as_text(_get(job, "validation_file"), 200),
-        trained_tokens=as_int(_get(job, "trained_tokens")),
-        error=as_text(_get(error, "message") if error else None) or (as_text(error) if isinstance(error, str) else None),
-        error_code=as_text(_get(error, "code"), 100) if isinstance(error, dict) or hasattr(error, "code") else None,
-        error_param=as_text(_get(error, "param"), 100) if isinstance(error, dict) or hasattr(error, "param") else None,
-        created_at=as_time(_get(job, "created_at")),
-        finished_at=as_time(_get(job, "finished_at")),
-        estimated_finish=as_time(_get(job, "estimated_finish")),
+        id=str(field_of(job, "id")),
+        status=as_text(field_of(job, "status"), 40) or "unknown",
+        model=as_text(field_of(job, "model"), 200) or "",
+        fine_tuned_model=as_text(field_of(job, "fine_tuned_model"), 200),
+        training_file=as_text(field_of(job, "training_file"), 200),
+        validation_file=as_text(field_of(job, "validation_file"), 200),
+        trained_tokens=as_int(field_of(job, "trained_tokens")),
+        error=as_text(field_of(error, "message") if error else None) or (as_text(error) if isinstance(error, str) else None),
+        error_code=as_text(field_of(error, "code"), 100) if isinstance(error, dict) or hasattr(error, "code") else None,
+        error_param=as_text(field_of(error, "param"), 100) if isinstance(error, dict) or hasattr(error, "param") else None,
+        created_at=as_time(field_of(job, "created_at")),
+        finished_at=as_time(field_of(job, "finished_at")),
+        estimated_finish=as_time(field_of(job, "estimated_finish")),
         hyperparameters=hyper if isinstance(hyper, dict) and hyper else None,
-        suffix=as_text(_get(job, "user_provided_suffix") or _get(job, "suffix"), 100),
-        seed=as_int(_get(job, "seed")),
+        suffix=as_text(field_of(job, "user_provided_suffix") or field_of(job, "suffix"), 100),
+        seed=as_int(field_of(job, "seed")),
         metadata=metadata if isinstance(metadata, dict) and metadata else None,
         result_files=[str(f) for f in files] if isinstance(files, list) else [],
     )
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
-    kind = as_text(_get(event, "type"), 40)
-    data = _plain(_get(event, "data"))
+    kind = as_text(field_of(event, "type"), 40)
+    data = _plain(field_of(event, "data"))
     return {
-        "id": str(_get(event, "id")),
-        "created_at": as_time(_get(event, "created_at")) or 0,
-        "level": as_text(_get(event, "level"), 20),
+        "id": str(field_of(event, "id")),
+        "created_at": as_time(field_of(event, "created_at")) or 0,
+        "level": as_text(field_of(event, "level"), 20),
         "type": kind,
-        "message": as_text(_get(event, "message")),
+        "message": as_text(field_of(event, "message")),
         "data": as_metrics(data) if kind == "metrics" else (data if isinstance(data, dict) else None),
     }
 
 
 def _checkpoint_dict(ckpt: Any) -> dict[str, Any]:
     return {
-        "id": str(_get(ckpt, "id")),
-        "step": as_int(_get(ckpt, "step_number")),
-        "model_name": as_text(_get(ckpt, "fine_tuned_model_checkpoint"), 300),
-        "metrics": as_metrics(_plain(_get(ckpt, "metrics"))),
-        "created_at": as_time(_get(ckpt, "created_at")),
+        "id": str(field_of(ckpt, "id")),
+        "step": as_int(field_of(ckpt, "step_number")),
+        "model_name": as_text(field_of(ckpt, "fine_tuned_model_checkpoint"), 300),
+        "metrics": as_metrics(_plain(field_of(ckpt, "metrics"))),
+        "created_at": as_time(field_of(ckpt, "created_at")),
     }
 
 

@@ -86,10 +86,10 @@ def _create_error(exc: Exception, request: JobRequest) -> Exception:
     """The error to raise for a refused `jobs.create`."""
     import openai
 
-    from distill_tui.core.provider.api_errors import _body_error, error_code, explain
+    from distill_tui.core.provider.api_errors import error_body, error_code, explain
 
     paths = [str(request.training_path), str(request.validation_path) if request.validation_path else None]
-    inner = _body_error(exc)
+    inner = error_body(exc)
     detail = " ".join(str(inner.get("message") or getattr(exc, "message", "") or exc).split())[:300]
     code = error_code(exc)
     if code == "training_not_available" or (isinstance(exc, openai.PermissionDeniedError) and "fine-tun" in detail.lower()):
@@ -109,9 +109,9 @@ def _file_refused(exc: Exception) -> bool:
     """True when `jobs.create` refused an uploaded file id (deleted, or uploaded to another provider)."""
     import openai
 
-    from distill_tui.core.provider.api_errors import _body_error, error_code
+    from distill_tui.core.provider.api_errors import error_body, error_code
 
-    param = _body_error(exc).get("param")
+    param = error_body(exc).get("param")
     if param in ("training_file", "validation_file") or error_code(exc) == "invalid_file_id":
         return True
     return isinstance(exc, openai.NotFoundError) and "file" in str(exc).lower()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distill_tui.core.common.errors import UserError
-from distill_tui.core.train.backend import NO_EXPORT, JobRequest, _get, backend_label, backend_name
+from distill_tui.core.train.backend import NO_EXPORT, JobRequest, field_of, backend_label, backend_name
 
 if TYPE_CHECKING:
     from distill_tui.core.cost.pricing import PriceTable
@@ -126,7 +126,7 @@ class JobPlan:
 def provider_shutdown_dates(workspace: "Workspace") -> dict[str, str | None] | None:
     """The provider's `shutdown_date` of every model `models.list()` names; None when unreachable."""
     try:
-        return {_get(item, "id"): _get(item, "shutdown_date") for item in workspace.client().models.list()}
+        return {field_of(item, "id"): field_of(item, "shutdown_date") for item in workspace.client().models.list()}
     except Exception:  # the warning is a courtesy: no answer is not an error
         return None
 
