@@ -37,7 +37,10 @@ def run(args: Namespace) -> int:
     for line in stage_table(plan):
         print(line)
     print(f"per 1k predictions: teacher {format_usd(plan.teacher_cost_per_1k)}, "
-          f"distilled student {format_usd(plan.distilled_cost_per_1k)}")
+          f"distilled student {format_usd(plan.distilled_cost_per_1k)}"
+          + (" (self-hosted)" if plan.self_hosted is not None else ""))
+    if plan.self_hosted is not None:
+        print("\n".join(plan.self_hosted.lines()))
     if plan.break_even_predictions:
         print(f"distilling pays off after {plan.break_even_predictions:,} predictions")
     for warning in plan.warnings:

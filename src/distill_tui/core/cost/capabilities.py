@@ -16,6 +16,7 @@ from distill_tui.core.common.errors import UserError
 from distill_tui.core.cost.pricing import read_toml
 
 _MODEL_INTS = ("context_window", "max_output_tokens")
+_THROUGHPUTS = ("train_tokens_per_s", "serve_tokens_per_s")  # self-hosted, one GPU (see selfhosted.py)
 _STRUCTURED_INTS = ("max_enum_values", "large_enum_values", "large_enum_max_chars", "max_schema_chars")
 
 
@@ -58,6 +59,10 @@ class ModelTable:
             return self.models[name]
         return next((e for e in self.models.values() if name in e.get("aliases", ())), None)
 
+    def entry(self, model: str) -> dict[str, Any] | None:
+        """The raw entry of `model` (by name or alias; `ft:` names take their base's); None if not listed."""
+        return self._entry(model[3:].split(":", 1)[0] if model.startswith("ft:") else model)
+
     def limits(self, model: str) -> ModelLimits | None:
         """The limits of `model` (`ft:` names take their base model's); None when it is not listed."""
         base = model[3:].split(":", 1)[0] if model.startswith("ft:") else model
@@ -98,6 +103,11 @@ def _validate(data: dict[str, Any], path: str) -> tuple[dict[str, dict[str, Any]
             raise UserError(f"{path}: [{what}] must be a table of tables, one per name")
     for name, entry in models.items():
         _positive_ints(entry, _MODEL_INTS, f"{path}: [models.\"{name}\"]")
+        for key in _THROUGHPUTS:
+            value = entry.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise UserError(f"{path}: [models.\"{name}\"] {key} must be a number of tokens per second above 0, "
+                                f"not {value!r}")
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise UserError(f"{path}: [models.\"{name}\"] aliases must be a list of model names")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from distill_tui.core.cost import preflight, tokens
 from distill_tui.core.cost.pricing import PriceTable, auto_epochs, shutdown_warning
+from distill_tui.core.cost.selfhosted import SelfHosted
 from distill_tui.core.task import prompts
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class Estimate:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     structured_outputs: dict[str, Any] | None = None  # preflight.structured_check; None: not checked
+    self_hosted: SelfHosted | None = None  # [finetune] backend = "local": GPU time and its price
 
     def to_json(self) -> dict[str, Any]:
         """The `estimate --json` object (DESIGN.md contract, plus extra keys)."""
@@ -74,6 +77,7 @@ class Estimate:
             "warnings": self.warnings,
             "notes": self.notes,
             "structured_outputs": self.structured_outputs,
+            "self_hosted": None if self.self_hosted is None else self.self_hosted.to_json(),
         }
 
 
@@ -128,11 +132,14 @@ def build_estimate(
     n_epochs: int | str | None = None,
     today: dt.date | None = None,
     models: "ModelTable | None" = None,
+    local_jobs: Path | None = None,
 ) -> Estimate:
     """Plan every stage: teacher on train rows, teacher and base student on eval rows, fine-tune
     training, and the distilled student on eval rows. Rows too long for a model's context window
     (`models`: the model limits, by default the bundled table and the user's) are left out of its
-    stages, as runs leave them out, and counted in `Stage.too_long`."""
+    stages, as runs leave them out, and counted in `Stage.too_long`. With `[finetune] backend = "local"`
+    the student is trained and served on the user's GPU (`selfhosted.plan`; a finished run under
+    `local_jobs`, by default the workspace's local-jobs folder, gives the measured throughput)."""
     from distill_tui.core.cost.capabilities import load_models
 
     table = models if models is not None else load_models()
@@ -207,14 +214,23 @@ def build_estimate(
     training_price = prices.training_price(student)
     trained_tokens = per_epoch * epochs
     training_cost = None if training_price is None else trained_tokens * training_price / 1_000_000
+    own = _self_hosted(spec, prices, table, trained_tokens, local_jobs)
+    if own is not None:
+        training_cost = own.training_cost_usd
+    training_note = ("" if training_cost is not None else "; price unknown") if own is None else (
+        f"; {own.training_gpu_hours:.3g} GPU-h" if own.training_gpu_hours is not None else "; GPU time unknown")
     stages.append(
         Stage(
             "fine-tune training", student, n_lines, trained_tokens, 0, training_cost, training_cost,
-            f"{epochs} epochs{' (auto)' if epochs_auto else ''} × {per_epoch:,} tokens"
-            + ("" if training_price is not None else "; price unknown"),
+            f"{epochs} epochs{' (auto)' if epochs_auto else ''} × {per_epoch:,} tokens" + training_note,
         )
     )
     stages.append(stage("distilled student: eval rows", distilled, s_eval_rows, out_student))
+    if own is not None:
+        for served in (stages[2], stages[-1]):  # the base and the distilled student answer on the user's GPU
+            served.cost_usd = served.batch_cost_usd = own.serving_cost(served.input_tokens + served.output_tokens)
+            kept = (served.note or "").removesuffix("price unknown").removesuffix("; ")
+            served.note = "; ".join(filter(None, [kept, "self-hosted"]))
 
     def total(attr: str) -> float | None:
         values = [getattr(s, attr) for s in stages]
@@ -228,6 +244,9 @@ def build_estimate(
     avg_student = (s_train + s_eval) / max(1, n_train + n_eval)
     teacher_1k = per_1k(teacher, avg_teacher, out_teacher)
     distilled_1k = per_1k(distilled, avg_student, out_student)
+    if own is not None:
+        distilled_1k = own.cost_per_1k_usd = own.serving_cost(round(avg_student * 1000) + out_student * 1000)
+        notes += own.unknown
     break_even = None
     if teacher_1k is not None and distilled_1k is not None and training_cost is not None and teacher_1k > distilled_1k:
         upfront = training_cost + (stages[0].cost_usd or 0.0)
@@ -249,8 +268,19 @@ def build_estimate(
         prices_as_of=prices.as_of, prices_source=prices.source, n_epochs=epochs, epochs_auto=epochs_auto,
         training_tokens_per_epoch=per_epoch, total_cost_usd=total("cost_usd"), total_batch_cost_usd=total("batch_cost_usd"),
         teacher_cost_per_1k=teacher_1k, distilled_cost_per_1k=distilled_1k, break_even_predictions=break_even,
-        warnings=warnings, notes=list(dict.fromkeys(notes)), structured_outputs=check,
+        warnings=warnings, notes=list(dict.fromkeys(notes)), structured_outputs=check, self_hosted=own,
     )
+
+
+def _self_hosted(spec: "TaskSpec", prices: PriceTable, table: "ModelTable", trained_tokens: int,
+                 local_jobs: Path | None) -> SelfHosted | None:
+    if spec.finetune.backend != "local":
+        return None
+    from distill_tui import locations
+    from distill_tui.core.cost import selfhosted
+
+    return selfhosted.plan(spec, prices, table, trained_tokens,
+                           local_jobs if local_jobs is not None else locations.local_jobs_dir(spec.source))
 
 
 class _ContextCheck:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ class PriceTable:
     source: str
     entries: dict[str, dict[str, Any]]
     user_file: Path | None = None
+    self_hosted: dict[str, Any] = field(default_factory=dict)  # the user's [self_hosted] gpu_hour_usd, as_of
 
     def _entry(self, name: str) -> tuple[str, dict[str, Any]] | None:
         if name in self.entries:
@@ -152,15 +153,27 @@ def load_prices(user_file: Path | None = None) -> PriceTable:
         from distill_tui import locations
 
         user_file = locations.user_prices_file()
-    used = None
+    used, self_hosted = None, {}
     if user_file.is_file():
         data = read_toml(user_file, "price file")
         for name, entry in _validate(data.get("models", {}), str(user_file)).items():
             entries.setdefault(name, {}).update(entry)
         if "as_of" in data:
             as_of = f"{data['as_of']} (your file) / {as_of}"
+        self_hosted = _validate_self_hosted(data.get("self_hosted", {}), str(user_file))
+        self_hosted.setdefault("as_of", data.get("as_of"))
         used = user_file
-    return PriceTable(as_of=str(as_of), source=str(source), entries=entries, user_file=used)
+    return PriceTable(as_of=str(as_of), source=str(source), entries=entries, user_file=used, self_hosted=self_hosted)
+
+
+def _validate_self_hosted(table: Any, path: str) -> dict[str, Any]:
+    """`[self_hosted] gpu_hour_usd = 2.5` (USD per GPU-hour of the user's machine), optionally dated."""
+    if not isinstance(table, dict):
+        raise UserError(f"{path}: [self_hosted] must be a table (gpu_hour_usd = 2.5, as_of = \"YYYY-MM-DD\")")
+    value = table.get("gpu_hour_usd")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        raise UserError(f"{path}: [self_hosted] gpu_hour_usd must be a price in USD per GPU-hour, not {value!r}")
+    return dict(table)
 
 
 def auto_epochs(n_examples: int) -> int:

@@ -199,6 +199,8 @@ Those limits are dated data too: override or add them in the config folder's `mo
         text.append(" · distilled student ")
         text.append(money(plan.distilled_cost_per_1k), style="bold")
         text.append("\n")
+        if plan.self_hosted is not None:  # [finetune] backend = "local": GPU time and where each figure is from
+            text.append("\n".join(plan.self_hosted.lines()) + "\n")
         if plan.break_even_predictions:
             text.append(f"Distilling pays for itself after {plan.break_even_predictions:,} predictions "
                         "(training + teacher answers, against calling the teacher)\n")
