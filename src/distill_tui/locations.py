@@ -118,6 +118,11 @@ def exports_dir(spec_path: Path) -> Path:
     return data_dir() / "exports" / workspace_name(spec_path)
 
 
+def local_jobs_dir(spec_path: Path) -> Path:
+    """Where the local trainer's job folders of one workspace live (one folder per job)."""
+    return data_dir() / "local-jobs" / workspace_name(spec_path)
+
+
 def package_assets() -> Path:
     """Bundled demo data and spec."""
     return Path(__file__).parent / "assets"

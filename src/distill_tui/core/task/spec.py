@@ -15,6 +15,7 @@ from distill_tui.core.common.errors import SpecError
 from distill_tui.core.common.plain_file import not_a_plain_file
 from distill_tui.core.common.redact import looks_like_key
 from distill_tui.core.task import filter_language, prompts
+from distill_tui.core.task.finetune_keys import check_local_finetune
 
 Auto = Literal["auto"]
 
@@ -65,6 +66,25 @@ class FinetuneSpec:
     suffix: str | None = None
     seed: int | None = None
     validation_fraction: float = 0.0
+    # backend = "local": the trainer on this machine (TRL SFTTrainer + PEFT); "auto" epochs and batch
+    # size mean 3 and 8 there. The keys below are read by the local trainer only.
+    backend: str = "openai"
+    method: str = "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: str | list[str] = "all-linear"
+    max_seq_length: int = 1024
+    packing: bool = False
+    learning_rate: float = 2e-4
+    gradient_accumulation: int = 1
+    device: str = "auto"
+    num_gpus: int = 0
+    merge: bool = False
+    logging_steps: int = 5
+    save_steps: int = 50
+    gpu_hour_usd: float | None = None
+    accelerate_config: str | None = None
 
 
 @dataclass
@@ -142,13 +162,18 @@ _TYPES: dict[str, dict[str, tuple[type, ...] | str]] = {
     "finetune": {
         "n_epochs": "auto-int", "batch_size": "auto-int", "learning_rate_multiplier": "auto-float",
         "suffix": (str,), "seed": (int,), "validation_fraction": (int, float),
+        "backend": (str,), "method": (str,), "lora_r": (int,), "lora_alpha": (int,), "lora_dropout": (int, float),
+        "lora_targets": (str, list), "max_seq_length": (int,), "packing": (bool,), "learning_rate": (int, float),
+        "gradient_accumulation": (int,), "device": (str,), "num_gpus": (int,), "merge": (bool,),
+        "logging_steps": (int,), "save_steps": (int,), "gpu_hour_usd": (int, float), "accelerate_config": (str,),
     },
     "provider": {
         "kind": (str,), "base_url": (str,), "api_key_env": (str,), "api_version": (str,), "azure_endpoint": (str,),
     },
 }
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table",
+               list: "a list"}
 
 
 def _type_ok(value: Any, expected: tuple[type, ...] | str) -> bool:
@@ -307,6 +332,7 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         raise SpecError(f"{where}: [finetune] suffix takes 64 characters at most")
     if not 0 <= ft.validation_fraction < 1:
         raise SpecError(f"{where}: [finetune] validation_fraction must be at least 0 and below 1")
+    check_local_finetune(ft, where)
     if pv.kind not in ("openai", "azure"):
         raise SpecError(f"{where}: [provider] kind must be \"openai\" or \"azure\", not {pv.kind!r}")
     for key in ("base_url", "azure_endpoint"):

@@ -1,6 +1,6 @@
 """Fine-tuning backends: the interface the screens and commands use, and its implementation over
 the OpenAI-compatible jobs API (OpenAI, Azure OpenAI through `AzureOpenAI`, the offline provider, any
-compatible base_url). A local trainer can implement the same interface later.
+compatible base_url). The local trainer's implementation is `local.LocalBackend`.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class JobSnapshot:
     seed: int | None = None
     metadata: dict[str, str] | None = None
     result_files: list[str] = field(default_factory=list)
+    extra: dict[str, Any] | None = None
+    """Backend facts kept in the job record's data (local: gpu_hours, cpu_hours, job_folder, log)."""
 
     @property
     def done(self) -> bool:
@@ -258,9 +260,11 @@ class OpenAIJobsBackend:
 
 
 def backend_name(workspace: "Workspace") -> str:
-    """"offline", "azure", "openai", or "compatible" (another OpenAI-compatible base_url)."""
+    """"local", "offline", "azure", "openai", or "compatible" (another OpenAI-compatible base_url)."""
     from distill_tui.core.provider.clients import is_openai, resolve_base_url
 
+    if workspace.spec.finetune.backend == "local":
+        return "local"
     if workspace.offline:
         return "offline"
     if workspace.spec.provider.kind == "azure":
@@ -278,9 +282,15 @@ def backend_label(workspace: "Workspace") -> str:
         from distill_tui.core.workspace.workspace import provider_url
 
         return f"the OpenAI-compatible endpoint {provider_url(workspace)}"
-    return {"offline": "the offline provider", "azure": "Azure OpenAI", "openai": "OpenAI"}[name]
+    return {"local": "this machine (the local trainer)", "offline": "the offline provider", "azure": "Azure OpenAI",
+            "openai": "OpenAI"}[name]
 
 
 def backend_for(workspace: "Workspace") -> FineTuneBackend:
-    """The backend of the workspace's provider (raises UserError when the key is missing)."""
+    """The backend of the workspace: the local trainer for [finetune] backend = "local", else the
+    provider's jobs API (raises UserError when the key is missing)."""
+    if workspace.spec.finetune.backend == "local":
+        from distill_tui.core.train.local import LocalBackend
+
+        return LocalBackend(workspace)
     return OpenAIJobsBackend(workspace.client(), backend_name(workspace))

@@ -206,7 +206,8 @@ def follow_job(
             (timeouts, 5xx, 429) are retried with the same backoff.
     """
     backend = backend or backend_for(workspace)
-    poll = poll or PollPolicy(initial=1.0 if workspace.offline else 5.0)
+    poll = poll or PollPolicy(initial=1.0 if workspace.offline or backend.name == "local" else 5.0,
+                              maximum=5.0 if backend.name == "local" else 30.0)
     stop = should_stop or (lambda: False)
     wait = wait or _sleep_until
     record = workspace.store.job(job_id)

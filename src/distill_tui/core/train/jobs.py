@@ -64,6 +64,8 @@ def record_from(snapshot: JobSnapshot, backend: str, base: JobRecord | None = No
             merged[key] = value
     if snapshot.result_files:
         merged["result_files"] = snapshot.result_files
+    if snapshot.extra:
+        merged.update(snapshot.extra)
     return JobRecord(
         id=snapshot.id,
         backend=base.backend if base else backend,

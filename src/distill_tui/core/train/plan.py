@@ -167,7 +167,7 @@ def plan_job(workspace: "Workspace", request: JobRequest | None = None, *, live:
     trained = check.report.billed_tokens * epochs
     unit = workspace.prices.training_price(request.model)
     cost = None if unit is None else trained * unit / 1_000_000
-    dates = provider_shutdown_dates(workspace) if live else None
+    dates = provider_shutdown_dates(workspace) if live and backend_name(workspace) != "local" else None
     warnings = model_warnings(workspace.prices, request.model, dates) + check.warnings
     return JobPlan(request, backend_name(workspace), examples, validation, trained, cost, epochs, warnings,
                    check.fingerprint, dates, check.warnings, backend_label(workspace))
