@@ -127,9 +127,10 @@ def _run_tui(spec: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    from distill_tui.commands import embedded
+    from distill_tui.commands import embedded, serve_student
 
     embedded.register()
+    serve_student.register()
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
         if len(args_list) > 1:

@@ -55,6 +55,7 @@ class EvalModel:
     role: str
     note: str | None = None  # e.g. the job id or checkpoint step
     skip: str | None = None  # why it is left out of the run and the table (shown as a note)
+    served: str | None = None  # a student served here for evaluation: how its answers were constrained
 
 
 @dataclass
@@ -89,6 +90,7 @@ class ModelRow:
     note: str | None = None
     last_error: str | None = None
     reason: str | None = None  # why the rows left are not asked (running again does not help)
+    served: str | None = None  # served here for evaluation: how its structured answers were constrained
 
     def to_json(self) -> dict[str, Any]:
         # p-values keep every digit: a tiny p rounded to 0.0 would claim certainty.
@@ -281,7 +283,7 @@ def _score(
         latency_mean_s=sum(latencies) / len(latencies) if latencies else None,
         latency_p95_s=stats.percentile(latencies, 95), cost_per_1k_usd=_cost_per_1k(ws, model.name, ok),
         spent_usd=_spent(answers), note=model.note, last_error=last_error,
-        reason=reason if status != "ok" else None,
+        reason=reason if status != "ok" else None, served=model.served,
     )
 
 

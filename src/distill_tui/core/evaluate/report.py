@@ -85,8 +85,10 @@ def row_note(row: "ModelRow", name: str | None = None) -> str | None:
 
 
 def notes(table: "ComparisonTable") -> list[str]:
-    """Every note of the table: the models without a full score, then the models left out."""
-    return [n for n in (row_note(r) for r in table.rows) if n] + [m.skip for m in table.skipped if m.skip]
+    """Every note of the table: the models without a full score, the models served here (how their
+    answers were constrained), then the models left out."""
+    served = [f"{r.model}: served here, {r.served}" for r in table.rows if r.served]
+    return [n for n in (row_note(r) for r in table.rows) if n] + served + [m.skip for m in table.skipped if m.skip]
 
 
 def wins(row: "ModelRow") -> str:

@@ -6,10 +6,10 @@ and resume; every answer is saved as it lands and a row already answered is neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from distill_tui.core.common.errors import UserError
+from distill_tui.core.common.errors import UserError, WorkFailed
 from distill_tui.core.evaluate.comparison import BASE, CHECKPOINT, DISTILLED, EXTRA, NO_PRICE, TEACHER, EvalModel
 
 if TYPE_CHECKING:
@@ -49,11 +49,15 @@ def models_of_interest(ws: "Workspace", extra: Iterable[str] = (), *, checkpoint
     asked here: its models come with a `skip` reason, so the run passes them by and the table
     lists them as skipped.
     """
+    from distill_tui.core.evaluate import serving
+
     spec = ws.spec
     found = [EvalModel(spec.teacher.model, TEACHER), EvalModel(spec.student.model, BASE)]
     for job in reversed(ws.store.jobs()):
         trained_on = (job.data or {}).get("base_url")
         elsewhere = trained_on if isinstance(trained_on, str) and not same_provider(ws, trained_on) else None
+        if serving.is_local(job):
+            elsewhere = None  # trained on this machine: served here, whatever the provider
         if job.status == "succeeded" and job.fine_tuned_model:
             skip = _elsewhere(job.fine_tuned_model, elsewhere) if elsewhere else None
             found.append(EvalModel(job.fine_tuned_model, DISTILLED, note=job.id, skip=skip))
@@ -68,6 +72,10 @@ def models_of_interest(ws: "Workspace", extra: Iterable[str] = (), *, checkpoint
         if not name:
             raise UserError("--model needs a model name")
         found.append(EvalModel(name, EXTRA))
+    served = set(serving.served_names(ws, found))
+    if served:
+        label = serving.served_label(ws)
+        found = [replace(m, served=label) if m.name in served else m for m in found]
     unique: dict[str, EvalModel] = {}
     for model in found:
         unique.setdefault(model.name, model)
@@ -157,6 +165,7 @@ def run_evaluation(
             teacher generation). As in generation, a model without a known price cannot be held to
             a budget and is not run while one is set.
     """
+    from distill_tui.core.evaluate import serving
     from distill_tui.core.evaluate.report import money
     from distill_tui.core.run.engine_parts import Controls
     from distill_tui.core.run.generate import run_model
@@ -166,40 +175,58 @@ def run_evaluation(
     controls = controls or Controls()
     budget = budget_usd if budget_usd is not None else ws.spec.generation.budget_usd
     models = [m for m in models if not m.skip]
-    for index, model in enumerate(models):
-        if controls.cancelled:
-            run.stopped = "cancelled"
-            break
-        cap = None
-        if budget is not None:
-            # run_model caps one model's spend on the split, earlier runs included: give it its own
-            # spend plus what the evaluation as a whole has left.
-            left = budget - sum(spent(ws, m.name, "eval") for m in models)
-            cap = spent(ws, model.name, "eval") + max(0.0, left)
+    to_serve = set(serving.served_names(ws, models))
+    endpoints: dict[str, serving.Served] | None = None
+    try:
+        for index, model in enumerate(models):
+            if controls.cancelled:
+                run.stopped = "cancelled"
+                break
+            client = None
+            if model.name in to_serve:
+                if endpoints is None:
+                    try:
+                        endpoints = serving.open_served(ws, to_serve)  # started once, on the first served model
+                    except (UserError, WorkFailed) as exc:
+                        endpoints = {}
+                        run.reasons.update((name, str(exc)) for name in to_serve)
+                if model.name not in endpoints:
+                    continue
+                client = endpoints[model.name].client(model.name)
+            cap = None
+            if budget is not None and client is None:
+                # run_model caps one model's spend on the split, earlier runs included: give it its own
+                # spend plus what the evaluation as a whole has left. A served student is not paid per
+                # request: the budget does not hold it.
+                left = budget - sum(spent(ws, m.name, "eval") for m in models)
+                cap = spent(ws, model.name, "eval") + max(0.0, left)
 
-        def progress(p: "Progress", index: int = index) -> None:
-            if on_progress is not None:
-                on_progress(index, len(models), p)
+            def progress(p: "Progress", index: int = index) -> None:
+                if on_progress is not None:
+                    on_progress(index, len(models), p)
 
-        result = run_model(
-            ws, model.name, "eval", limit=limit, controls=controls, on_progress=progress, budget_usd=cap,
-            progress_interval=progress_interval, kind="evaluate",
-        )
-        run.results.append(result)
-        if result.too_long_note:
-            run.reasons[model.name] = result.too_long_note  # asking again will not help those rows
-        if on_model_done is not None:
-            on_model_done(model, result)
-        if result.stopped == "budget" and not result.price_known:
-            run.reasons[model.name] = NO_PRICE if ws.prices.price(model.name) is None else result.message
-            continue  # this model alone could not be held to the budget; the others can
-        if result.stopped == "budget":
-            run.reasons[model.name] = result.message
-            spent_all = f"the evaluation budget ({money(budget)}) was spent before its turn; raise budget_usd to go on"
-            run.reasons.update((m.name, spent_all) for m in models[index + 1:])
-        if result.stopped in ("cancelled", "budget"):
-            run.stopped = result.stopped
-            break
-        if result.stopped == "limit":
-            run.stopped = "limit"
+            result = run_model(
+                ws, model.name, "eval", limit=limit, controls=controls, on_progress=progress, budget_usd=cap,
+                progress_interval=progress_interval, kind="evaluate", client=client,
+            )
+            run.results.append(result)
+            if result.too_long_note:
+                run.reasons[model.name] = result.too_long_note  # asking again will not help those rows
+            if on_model_done is not None:
+                on_model_done(model, result)
+            if result.stopped == "budget" and not result.price_known:
+                run.reasons[model.name] = NO_PRICE if ws.prices.price(model.name) is None else result.message
+                continue  # this model alone could not be held to the budget; the others can
+            if result.stopped == "budget":
+                run.reasons[model.name] = result.message
+                spent_all = (f"the evaluation budget ({money(budget)}) was spent before its turn; raise "
+                             "budget_usd to go on")
+                run.reasons.update((m.name, spent_all) for m in models[index + 1:])
+            if result.stopped in ("cancelled", "budget"):
+                run.stopped = result.stopped
+                break
+            if result.stopped == "limit":
+                run.stopped = "limit"
+    finally:
+        serving.close_served(endpoints or {})
     return run

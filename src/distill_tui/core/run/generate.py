@@ -25,6 +25,8 @@ from distill_tui.core.run.plan import row_status, spent
 from distill_tui.core.run.recorder import AnswerRecorder
 
 if TYPE_CHECKING:
+    import openai
+
     from distill_tui.core.task.requests import RowRequest
     from distill_tui.core.workspace.workspace import Workspace
 
@@ -140,6 +142,7 @@ def _run_unlocked(
     only_failed: bool = False,
     progress_interval: float = 0.25,
     kind: str | None = None,
+    client: "openai.OpenAI | None" = None,
 ) -> RunResult:
     """Ask `model` every row of `split` that has no answer yet; see the module docstring.
 
@@ -155,6 +158,7 @@ def _run_unlocked(
         only_failed: Ask only rows that failed before.
         progress_interval: Seconds between progress snapshots.
         kind: What `store.start_run` records ("generate" for train, "evaluate" for eval by default).
+        client: Where to ask (default: the workspace's provider), e.g. a server of a student trained here.
 
     Raises:
         UserError: no API key, or the spec/data cannot be used.
@@ -181,7 +185,7 @@ def _run_unlocked(
         pending = pending[: max(0, limit)]
     asked = {(r.row_id, r.prompt_hash) for r in pending}
     failed_aside = len(failed_keys - asked)
-    client = ws.client().with_options(max_retries=0) if pending else None
+    client = (client or ws.client()).with_options(max_retries=0) if pending else None
     recorder = AnswerRecorder(ws, model, split)
     price_known = recorder.price is not None
     spent_before = spent(ws, model, split)

@@ -99,6 +99,14 @@ class ProviderSpec:
 
 
 @dataclass
+class ServeSpec:
+    """How a student trained here (`[finetune] backend = "local"`) is served for evaluation."""
+
+    url: str | None = None  # a server the user runs (vLLM…) serving the base student and the adapter by name
+    engine: str = "auto"  # auto (vLLM when installed and CUDA exists, else the light server) | vllm | light
+
+
+@dataclass
 class TaskSpec:
     """A whole task spec, validated."""
 
@@ -110,6 +118,7 @@ class TaskSpec:
     generation: GenerationSpec = field(default_factory=GenerationSpec)
     finetune: FinetuneSpec = field(default_factory=FinetuneSpec)
     provider: ProviderSpec = field(default_factory=ProviderSpec)
+    serve: ServeSpec = field(default_factory=ServeSpec)
 
     @property
     def data_path(self) -> Path:
@@ -122,7 +131,7 @@ class TaskSpec:
     def to_toml_dict(self) -> dict[str, Any]:
         """The spec as TOML-ready data (no None values; paths as written)."""
         out: dict[str, Any] = {}
-        for name in ("dataset", "prompt", "teacher", "student", "generation", "finetune", "provider"):
+        for name in ("dataset", "prompt", "teacher", "student", "generation", "finetune", "provider", "serve"):
             section = asdict(getattr(self, name))
             out[name] = {k: (str(v) if isinstance(v, Path) else v) for k, v in section.items() if v is not None}
         return out
@@ -143,6 +152,7 @@ _SECTIONS: dict[str, tuple[type, bool]] = {
     "generation": (GenerationSpec, False),
     "finetune": (FinetuneSpec, False),
     "provider": (ProviderSpec, False),
+    "serve": (ServeSpec, False),
 }
 
 # The TOML type each key must have. "auto" marks keys that also take the string "auto".
@@ -170,6 +180,7 @@ _TYPES: dict[str, dict[str, tuple[type, ...] | str]] = {
     "provider": {
         "kind": (str,), "base_url": (str,), "api_key_env": (str,), "api_version": (str,), "azure_endpoint": (str,),
     },
+    "serve": {"url": (str,), "engine": (str,)},
 }
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table",
@@ -339,6 +350,11 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         problem = url_problem(getattr(pv, key), offline_ok=key == "base_url")
         if problem:
             raise SpecError(f"{where}: [provider] {key} {problem}")
+    if spec.serve.engine not in ("auto", "vllm", "light"):
+        raise SpecError(f"{where}: [serve] engine must be \"auto\", \"vllm\" or \"light\", not {spec.serve.engine!r}")
+    problem = url_problem(spec.serve.url, offline_ok=False)
+    if problem:
+        raise SpecError(f"{where}: [serve] url {problem}")
 
 
 def url_problem(url: str | None, *, offline_ok: bool = True) -> str | None:
@@ -392,6 +408,7 @@ def save_spec(spec: TaskSpec, path: str | Path | None = None) -> Path:
 def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
     defaults = {
         "generation": asdict(GenerationSpec()), "finetune": asdict(FinetuneSpec()), "provider": asdict(ProviderSpec()),
+        "serve": asdict(ServeSpec()),
         "dataset": {"seed": 42, "eval_fraction": 0.3}, "prompt": {"system": "", "structured": True},
     }
     out: dict[str, Any] = {}
