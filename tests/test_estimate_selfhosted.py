@@ -143,3 +143,18 @@ async def test_estimate_screen_shows_the_self_hosted_path(tmp_path):
         summary = str(app.screen.query_one("#summary-text").render())
         assert "self-hosted: training" in summary and "unknown $/GPU-h" in summary
         assert "set [finetune] gpu_hour_usd in the spec" in summary
+
+
+def test_auto_epochs_are_the_local_trainers_not_openais(tmp_path):
+    from distill_tui.core.cost.selfhosted import LOCAL_AUTO_EPOCHS
+
+    local = importorskip_local()
+    assert LOCAL_AUTO_EPOCHS == local.AUTO_EPOCHS
+    path = write_spec(tmp_path, rows=30, student={"model": STUDENT}, finetune={"backend": "local"})
+    plan = plan_of(load_spec(path), tmp_path / "no-jobs")
+    assert plan.epochs_auto and plan.n_epochs == 3  # OpenAI's rule would give 100 // 21 lines = 4
+    assert pricing.auto_epochs(plan.stages[-2].requests) > 3
+
+
+def importorskip_local():
+    return pytest.importorskip("distill_tui.core.train.local")

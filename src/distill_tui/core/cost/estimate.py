@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from distill_tui.core.cost import preflight, tokens
 from distill_tui.core.cost.pricing import PriceTable, auto_epochs, shutdown_warning
-from distill_tui.core.cost.selfhosted import SelfHosted
+from distill_tui.core.cost.selfhosted import LOCAL_AUTO_EPOCHS, SelfHosted
 from distill_tui.core.task import prompts
 
 if TYPE_CHECKING:
@@ -210,7 +210,8 @@ def build_estimate(
     n_lines = n_train - sum(unanswered)
     epochs_value = n_epochs if n_epochs is not None else spec.finetune.n_epochs
     epochs_auto = epochs_value == "auto"
-    epochs = auto_epochs(n_lines) if epochs_auto else int(epochs_value)
+    local = spec.finetune.backend == "local"
+    epochs = (LOCAL_AUTO_EPOCHS if local else auto_epochs(n_lines)) if epochs_auto else int(epochs_value)
     training_price = prices.training_price(student)
     trained_tokens = per_epoch * epochs
     training_cost = None if training_price is None else trained_tokens * training_price / 1_000_000

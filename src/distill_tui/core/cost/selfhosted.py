@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from distill_tui.core.task.spec import TaskSpec
 
 HOUR = 3600.0
+LOCAL_AUTO_EPOCHS = 3
+"""What `n_epochs = "auto"` means for the local trainer (the same as `core.train.local.AUTO_EPOCHS`,
+which this layer cannot import); OpenAI's rule (`pricing.auto_epochs`) is the hosted jobs'."""
 
 
 @dataclass(frozen=True)
