@@ -99,7 +99,7 @@ def student(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     root = tmp_path_factory.mktemp("student")
     text = [f"{label} {words}" for label, words in WORDS.items()]
     base = str(build_tiny_model(root / "base", extra_text=text + LABELS))
-    return base, make_adapter(base, str(root / "job" / "adapter"))
+    return base, make_adapter(base, str(root / ".local" / "job" / "adapter"))  # a dot, as in ~/.local
 
 
 def test_eval_fills_the_distilled_row_through_the_served_model(tmp_path, offline_server, student, capsys) -> None:

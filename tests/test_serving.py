@@ -21,13 +21,13 @@ MESSAGES = [{"role": "system", "content": "answer with one label"},
             {"role": "user", "content": "a dry red wine with tannin from france"}]
 
 
-def make_adapter(base: str, folder: str) -> str:
+def make_adapter(base: str, folder: str, seed: int = 1) -> str:
     """A LoRA adapter with random (non-zero) weights, so the adapter's answers differ from the base's."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base)
     config = LoraConfig(r=4, lora_alpha=64, target_modules="all-linear", init_lora_weights=False)
     get_peft_model(model, config).save_pretrained(folder)
@@ -39,8 +39,10 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("serve")
     base = str(build_tiny_model(root / "base"))
     adapter = make_adapter(base, str(root / "adapter"))
-    with start_server(ServeOptions(base=base, adapters={"distilled": adapter}, max_tokens=8)) as server:
-        yield server, base, adapter
+    second = make_adapter(base, str(root / "second"), seed=2)
+    options = ServeOptions(base=base, adapters={"distilled": adapter, "second": second}, max_tokens=8)
+    with start_server(options) as server:
+        yield server, base, {"distilled": adapter, "second": second}
 
 
 def likelihood(model_dir: str, adapter: str | None, label: str) -> float:
@@ -67,7 +69,7 @@ def test_both_names_answer_chat_completions_with_usage_from_the_tokenizer(served
 
     server, base, _ = served
     client = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
-    assert {m.id for m in client.models.list()} == {base, "distilled"}
+    assert {m.id for m in client.models.list()} == {base, "distilled", "second"}
     tok = AutoTokenizer.from_pretrained(base)
     prompt_tokens = len(tok(tok.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True),
                             add_special_tokens=False)["input_ids"])
@@ -87,14 +89,14 @@ def test_both_names_answer_chat_completions_with_usage_from_the_tokenizer(served
     assert texts[base] != texts["distilled"]  # the adapter is applied for its name only
 
 
-@pytest.mark.parametrize("adapter_name", [None, "distilled"])
+@pytest.mark.parametrize("adapter_name", [None, "distilled", "second"])
 def test_an_enum_schema_gets_the_likeliest_label_as_valid_json(served, adapter_name: str | None) -> None:
-    server, base, adapter = served
+    server, base, adapters = served
     client = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
     reply = client.chat.completions.create(model=adapter_name or base, messages=MESSAGES,
                                            response_format=response_format("answer", LABELS))
     answer = json.loads(reply.choices[0].message.content)
-    scores = {label: likelihood(base, adapter if adapter_name else None, label) for label in LABELS}
+    scores = {label: likelihood(base, adapters.get(adapter_name), label) for label in LABELS}
     assert answer == {"answer": max(scores, key=scores.get)}
     assert reply.choices[0].finish_reason == "stop"
 

@@ -82,12 +82,15 @@ class ModelPool:
         base_model, self.tokenizer = self._load_full(options.base)
         self._entries: dict[str, tuple[Any, Any, str | None]] = {self.base_name: (base_model, self.tokenizer, None)}
         peft_model = None
-        for name, folder in options.adapters.items():
+        for number, (name, folder) in enumerate(options.adapters.items()):
             if name in self._entries:
                 raise LoadError(f"{name}: served twice (the base model and an adapter share the name)")
             if _is_adapter(folder):
-                peft_model = self._add_adapter(peft_model, base_model, name, folder)
-                self._entries[name] = (peft_model, self.tokenizer, name)
+                # PEFT names modules after the adapter, and a module name cannot hold a dot: served
+                # names are often paths (~/.local/...), so the adapter gets a plain name of its own.
+                inner = f"adapter_{number}"
+                peft_model = self._add_adapter(peft_model, base_model, inner, folder)
+                self._entries[name] = (peft_model, self.tokenizer, inner)
             else:
                 model, tokenizer = self._load_full(folder)
                 self._entries[name] = (model, tokenizer, None)
