@@ -11,7 +11,14 @@ import pytest
 
 from distill_tui.core.common.errors import SpecError, UserError
 from distill_tui.core.evaluate import serving
-from distill_tui.core.evaluate.serving import LIGHT, URL, VLLM, ServeRequest, choose_engine, vllm_commands
+from distill_tui.core.evaluate.serving import (
+    LIGHT,
+    URL,
+    VLLM,
+    ServeRequest,
+    choose_engine,
+    vllm_commands,
+)
 from distill_tui.core.store.jobs import JobRecord
 from distill_tui.core.task.spec import load_spec
 from tests.helpers import LABELS, WORDS, write_spec
@@ -126,6 +133,8 @@ def test_the_server_started_for_evaluation_is_stopped_when_it_ends(tmp_path, off
     import openai
 
     from distill_tui.commands import serve_student
+    from distill_tui.core.evaluate import report
+    from distill_tui.core.evaluate.comparison import build_table
     from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
     from distill_tui.core.workspace.workspace import Workspace
 
@@ -140,11 +149,14 @@ def test_the_server_started_for_evaluation_is_stopped_when_it_ends(tmp_path, off
     ws = Workspace.open(spec_at(tmp_path, student={"model": base}), base_url=offline_server.base_url)
     try:
         ws.store.save_job(local_job(adapter))
-        run = run_evaluation(ws, models_of_interest(ws), limit=2)
+        models = models_of_interest(ws)
+        run = run_evaluation(ws, models, limit=2)
+        notes = report.notes(build_table(ws, models))
     finally:
         ws.close()
         serving.use_serving_starter(None)
     assert len(started) == 1 and started[0].names == {base, adapter}
     assert [r.done for r in run.results] == [2, 2, 2]
+    assert f"{adapter}: served here, light server, constrained to the labels by likelihood" in notes
     with pytest.raises(openai.APIConnectionError):
         started[0].client(base).with_options(timeout=2).models.list()

@@ -9,12 +9,12 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-import openai  # noqa: E402
+import openai
 
-from distill_tui.core.task.prompts import response_format  # noqa: E402
-from distill_tui.serving import ServeOptions, start_server  # noqa: E402
-from distill_tui.serving.models import LoadError  # noqa: E402
-from tests.tiny_model import build_tiny_model  # noqa: E402
+from distill_tui.core.task.prompts import response_format
+from distill_tui.serving import ServeOptions, start_server
+from distill_tui.serving.models import LoadError
+from tests.tiny_model import build_tiny_model
 
 LABELS = ["pinot noir", "chardonnay", "merlot", "syrah"]
 MESSAGES = [{"role": "system", "content": "answer with one label"},

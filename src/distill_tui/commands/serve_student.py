@@ -23,22 +23,22 @@ VLLM_READY_S = 900.0
 """How long vLLM may take to load a model and answer /v1/models (large students, cold disks)."""
 
 
-def start(request: "ServeRequest") -> "Served":
+def start(request: ServeRequest) -> Served:
     """Start the engine `request` names; return its endpoint (raises UserError or WorkFailed, one line)."""
     from distill_tui.core.evaluate.serving import VLLM
 
     return start_vllm(request) if request.engine == VLLM else start_light(request)
 
 
-def start_light(request: "ServeRequest") -> "Served":
+def start_light(request: ServeRequest) -> Served:
     from distill_tui.core.evaluate.serving import LIGHT, Served
 
     try:
-        from distill_tui.serving import ServeOptions, start_server
-        from distill_tui.serving.models import LoadError
-
         import peft  # noqa: F401 - the adapters need it: say so now rather than on the first row
         import transformers  # noqa: F401
+
+        from distill_tui.serving import ServeOptions, start_server
+        from distill_tui.serving.models import LoadError
     except ImportError as exc:
         raise UserError(f"serving the student needs {exc.name}: pip install 'distill-tui[train]'") from None
     try:
@@ -57,7 +57,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_vllm(request: "ServeRequest", ready_s: float = VLLM_READY_S) -> "Served":
+def start_vllm(request: ServeRequest, ready_s: float = VLLM_READY_S) -> Served:
     """One `vllm serve` per full model (the base with its adapters, each merged student); a single
     process is the usual case. Their output goes to a log in the data folder."""
     from distill_tui import locations

@@ -66,13 +66,13 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 600
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the TUI owns the terminal
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
@@ -132,7 +132,7 @@ class LightServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "LightServer":
+    def __enter__(self) -> LightServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

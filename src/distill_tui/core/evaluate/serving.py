@@ -9,14 +9,15 @@ the offline provider; the core only chooses the engine, builds the request and u
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from distill_tui.core.common.errors import UserError
-
 from distill_tui.core.evaluate.comparison import BASE
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Served:
     def note(self) -> str:
         return NOTES[self.engine]
 
-    def client(self, name: str) -> "openai.OpenAI":
+    def client(self, name: str) -> openai.OpenAI:
         """An `openai` client for the model served as `name` (the provider's key is never sent here)."""
         import openai
 
@@ -92,11 +93,11 @@ def use_serving_starter(start: Starter | None) -> None:
         _starter = start
 
 
-def is_local(job: "JobRecord") -> bool:
+def is_local(job: JobRecord) -> bool:
     return job.backend == LOCAL
 
 
-def local_models(ws: "Workspace") -> dict[str, str]:
+def local_models(ws: Workspace) -> dict[str, str]:
     """Model name → job id of every model a local job produced (its result and its checkpoints)."""
     found: dict[str, str] = {}
     for job in ws.store.jobs():
@@ -110,7 +111,7 @@ def local_models(ws: "Workspace") -> dict[str, str]:
     return found
 
 
-def newest_is_local(ws: "Workspace") -> bool:
+def newest_is_local(ws: Workspace) -> bool:
     """Whether the workspace's newest distilled model comes from a local job (then the base student,
     a Hugging Face model, is served beside it)."""
     for job in ws.store.jobs():  # newest first
@@ -119,7 +120,9 @@ def newest_is_local(ws: "Workspace") -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1)
 def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU (asked once: importing torch takes seconds)."""
     try:
         import torch
     except ImportError:
@@ -127,7 +130,7 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def choose_engine(spec: "TaskSpec", *, vllm_installed: bool | None = None, cuda: bool | None = None) -> str:
+def choose_engine(spec: TaskSpec, *, vllm_installed: bool | None = None, cuda: bool | None = None) -> str:
     """URL when the spec names a server, else VLLM or LIGHT per `[serve] engine` ("auto": vLLM when it
     is installed and CUDA exists).
 
@@ -171,7 +174,7 @@ def vllm_commands(request: ServeRequest, ports: Iterable[int]) -> list[list[str]
     return commands
 
 
-def served_names(ws: "Workspace", models: Iterable["EvalModel"]) -> list[str]:
+def served_names(ws: Workspace, models: Iterable[EvalModel]) -> list[str]:
     """The names among `models` that are asked through a serving endpoint: each model a local job
     produced, and the base student when the newest distilled model is local."""
     local = local_models(ws)
@@ -180,7 +183,7 @@ def served_names(ws: "Workspace", models: Iterable["EvalModel"]) -> list[str]:
             if not m.skip and (m.name in local or (m.name == ws.spec.student.model and m.role == BASE and base_too))]
 
 
-def served_label(ws: "Workspace") -> str:
+def served_label(ws: Workspace) -> str:
     """How the served models are reached and their structured answers constrained, for the table."""
     try:
         engine = choose_engine(ws.spec)
@@ -190,7 +193,7 @@ def served_label(ws: "Workspace") -> str:
     return f"{where}, {NOTES[engine]}" if ws.spec.prompt.structured else f"{where}, free text"
 
 
-def open_served(ws: "Workspace", names: Iterable[str]) -> dict[str, Served]:
+def open_served(ws: Workspace, names: Iterable[str]) -> dict[str, Served]:
     """Model name → the endpoint that serves it, for `names` (see `served_names`); {} for none.
 
     Starts a server through the registered starter unless the spec names one (`[serve] url`); the
