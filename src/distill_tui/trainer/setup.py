@@ -52,7 +52,13 @@ def _model_source(model: str) -> str:
 
 
 def _unreachable(model: str, exc: Exception) -> TrainerProblem:
+    import os
+
     detail = " ".join(str(exc).split())[:200]
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        return TrainerProblem(f"cannot load the model {model!r}: no such local folder, and HF_HUB_OFFLINE is set but "
+                              f"the Hugging Face cache does not have it (download it with `hf download {model}` "
+                              "where there is network, or set [student] model to a model folder)")
     return TrainerProblem(
         f"cannot load the model {model!r}: no such local folder, and the Hugging Face Hub does not have it or "
         f"cannot be reached (on a machine without network, download it elsewhere with `hf download {model}` "

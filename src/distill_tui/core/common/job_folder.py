@@ -55,8 +55,13 @@ def append_event(folder: Path, kind: str, **data: Any) -> None:
     import os
     import time
 
-    line = json.dumps({"time": time.time(), "type": kind, **data}, default=str)
-    with open(Path(folder) / EVENTS_FILE, "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    line = json.dumps({"time": time.time(), "type": kind, **data}, default=str).encode("utf-8") + b"\n"
+    with open(Path(folder) / EVENTS_FILE, "a+b") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell():
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":  # a line torn by a kill mid-write: start on a line of our own
+                line = b"\n" + line
+        handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
