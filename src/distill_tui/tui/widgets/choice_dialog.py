@@ -23,7 +23,9 @@ class ChoiceDialog(ModalScreen[str | None]):
         choices: `(key, id, label)` per answer, the safest first; the last one is the default button.
     """
 
-    DEFAULT_CSS = DIALOG_CSS.format(cls="ChoiceDialog")
+    DEFAULT_CSS = DIALOG_CSS.format(cls="ChoiceDialog") + """
+ChoiceDialog > Vertical > .keys { margin-top: 1; color: $text-muted; }
+"""
     BINDINGS = [Binding("escape", "choose(None)", "Cancel")]
 
     def __init__(self, title: str, body: str, choices: list[tuple[str, str, str]]) -> None:
@@ -35,9 +37,11 @@ class ChoiceDialog(ModalScreen[str | None]):
         with Vertical():
             yield Static(self._title, classes="title")
             yield Static(Text(self._body))
+            # The keys get a line of their own: beside two long-labelled buttons they wrapped into
+            # them at 80 columns ("escape:" on one line, "cancel" under it).
+            keys = "   ".join(f"{key}: {label.lower()}" for key, _, label in self._choices)
+            yield Static(f"{keys}   escape: cancel", classes="keys")
             with Horizontal(classes="buttons"):
-                keys = "   ".join(f"{key}: {label.lower()}" for key, _, label in self._choices)
-                yield Static(f"{keys}   escape: cancel", classes="keys")
                 for _, answer, label in self._choices:
                     yield Button(label, id=answer)
 
@@ -72,8 +76,8 @@ def run_on_unsaved_edits(name: str, what: str) -> ChoiceDialog:
     """A paid run about to start on edits not written to the spec file: "save", "run" or None."""
     return ChoiceDialog(
         f"The spec has unsaved edits: save them before {what}?",
-        f"{what[0].upper()}{what[1:]} uses the edited values shown here, not what {name} says. Save them so the "
-        f"file matches what you pay for (and the CLI and a later session ask the same), or go on with the "
-        "edits left unsaved.",
+        f"{what[0].upper()}{what[1:]} uses the spec as edited in this session, not what {name} says. Save "
+        "them so the file matches what you pay for (and the CLI and a later session ask the same), or go on "
+        "with the edits left unsaved.",
         [("u", "run", "Go on unsaved"), ("s", "save", "Save and go on")],
     )
