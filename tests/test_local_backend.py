@@ -163,3 +163,31 @@ def test_events_checkpoints_eta_and_result_read_back_from_the_folder(tmp_path):
         assert done.trained_tokens == 1234 and done.extra["gpu_hours"] == 0.5 and done.estimated_finish is None
     finally:
         ws.close()
+
+
+def test_the_jobs_screen_says_what_to_install(tmp_path, monkeypatch):
+    import asyncio
+    import importlib.util
+
+    from distill_tui.tui.app import DistillApp
+    from tests.test_screen_jobs import _open_jobs, _wait_for
+
+    ws = Workspace.open(local_spec(tmp_path))
+    ws.store.record_export(str(write_training(tmp_path / "t.jsonl", n=12)), examples=12, tokens=0)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trl" else real(name, *a))
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            await pilot.press("n")
+            status = app.screen.query_one("#jobs-status")
+            await _wait_for(pilot, lambda: "pip install" in str(status.render()))
+            assert "local training needs trl, not installed here: pip install 'distill-tui[train]'" in str(
+                status.render()).replace("\n", "")
+
+    try:
+        asyncio.run(run())
+    finally:
+        ws.close()

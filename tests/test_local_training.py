@@ -239,3 +239,49 @@ def test_a_template_without_generation_marks_falls_back_to_completion_loss(tmp_p
     code, events = run_in_process(job_folder(tmp_path, str(model), write_chat(tmp_path / "t.jsonl", 4), save_steps=100))
     assert code == 0 and events[-1]["status"] == "succeeded", events[-3:]
     assert any("no {% generation %} marks" in (e.get("message") or "") for e in events)
+
+
+def test_the_jobs_screen_creates_and_follows_a_local_job(tmp_path, tiny_model):
+    import asyncio
+
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.screens.jobs import JobsScreen
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
+    from tests.test_screen_jobs import _open_jobs, _wait_for
+
+    ws = local_workspace(tmp_path, tiny_model, rows=12)
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            await pilot.press("n")
+            await _wait_for(pilot, lambda: isinstance(app.screen, NewJobDialog) and bool(app.screen.query("#estimate")))
+            await pilot.press("ctrl+s")
+            await _wait_for(pilot, lambda: isinstance(app.screen, JobsScreen) and app.screen._local)
+            screen = app.screen
+            job_id = next(iter(screen._local))
+            assert job_id.startswith("local-")
+            await _wait_for(pilot, lambda: screen._local[job_id].status == "succeeded", timeout=60)
+            await _wait_for(pilot, lambda: screen.query_one("#job-chart").series.get("train_loss"))
+            assert ws.store.checkpoints(job_id) and ws.store.job(job_id).fine_tuned_model.endswith("adapter")
+
+    try:
+        asyncio.run(run())
+    finally:
+        ws.close()
+
+
+def test_out_of_gpu_memory_names_the_knobs(tmp_path, tiny_model, monkeypatch):
+    import torch
+
+    from distill_tui.trainer import setup
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(setup, "load_model", out_of_memory)
+    code, events = run_in_process(job_folder(tmp_path, str(tiny_model), write_chat(tmp_path / "t.jsonl", 4)))
+    assert code == 1 and events[-1]["status"] == "failed"
+    for knob in ("out of GPU memory", "batch_size", "gradient_accumulation", "max_seq_length", '"qlora"'):
+        assert knob in events[-1]["message"]

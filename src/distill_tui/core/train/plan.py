@@ -159,6 +159,10 @@ def plan_job(workspace: "Workspace", request: JobRequest | None = None, *, live:
     from distill_tui.core.cost.pricing import auto_epochs
     from distill_tui.core.train.checks import check_files
 
+    if backend_name(workspace) == "local":
+        from distill_tui.core.train.local import require_extras
+
+        require_extras()  # before the files are counted: the first thing to fix is the install
     request = request or request_for(workspace)
     check = check_files(workspace, request)
     examples = check.report.examples
