@@ -32,7 +32,6 @@ class Throughput:
 
     tokens_per_s: float
     source: str
-    measured: bool = False
 
 
 @dataclass
@@ -104,7 +103,7 @@ def measured_training(jobs_dir: Path | None, base_model: str) -> Throughput | No
     if not found:
         return None
     _, job_id, rate, where = max(found)
-    return Throughput(rate, f"measured: job {job_id} on {where}", measured=True)
+    return Throughput(rate, f"measured: job {job_id} on {where}")
 
 
 def assumed(models: "ModelTable", model: str, key: str) -> Throughput | None:
