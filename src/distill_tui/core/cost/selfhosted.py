@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distill_tui.core.common.job_folder import JOB_FILE, read_events
+
 if TYPE_CHECKING:
     from distill_tui.core.cost.capabilities import ModelTable
     from distill_tui.core.cost.pricing import PriceTable
@@ -85,11 +87,11 @@ def measured_training(jobs_dir: Path | None, base_model: str) -> Throughput | No
         return None
     found: list[tuple[float, str, float, str]] = []
     for folder in Path(jobs_dir).iterdir():
-        job = _read_json(folder / "job.json")
+        job = _read_json(folder / JOB_FILE)
         request = job.get("request") if isinstance(job.get("request"), dict) else {}
         if (job.get("model") or job.get("base_model") or request.get("model")) != base_model:
             continue
-        for event in _events(folder / "events.jsonl"):
+        for event in read_events(folder):
             if event.get("type") != "result":
                 continue
             tokens, hours = _number(event.get("trained_tokens")), _number(event.get("gpu_hours"))
@@ -161,22 +163,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _events(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue  # a torn last line: the trainer was killed mid-write
-        if isinstance(event, dict):
-            out.append(event)
-    return out
 
 
 def _number(value: Any) -> float | None:
