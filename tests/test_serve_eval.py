@@ -157,6 +157,6 @@ def test_the_server_started_for_evaluation_is_stopped_when_it_ends(tmp_path, off
         serving.use_serving_starter(None)
     assert len(started) == 1 and started[0].names == {base, adapter}
     assert [r.done for r in run.results] == [2, 2, 2]
-    assert f"{adapter}: served here, light server, constrained to the labels by likelihood" in notes
+    assert "served here (light server, constrained to the labels by likelihood): base student, distilled" in notes
     with pytest.raises(openai.APIConnectionError):
         started[0].client(base).with_options(timeout=2).models.list()

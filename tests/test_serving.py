@@ -112,6 +112,18 @@ def test_bad_requests_get_openai_errors(served) -> None:
         client.chat.completions.create(model=base, messages=MESSAGES, response_format=schema)
 
 
+def test_a_full_model_is_served_beside_the_base_without_adapters(tmp_path) -> None:
+    """A merged (or fully fine-tuned) student is a model of its own, not an adapter."""
+    base = str(build_tiny_model(tmp_path / "base"))
+    merged = str(build_tiny_model(tmp_path / "merged", seed=3))
+    with start_server(ServeOptions(base=base, adapters={merged: merged})) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+        for name in (base, merged):
+            reply = client.chat.completions.create(model=name, messages=MESSAGES,
+                                                   response_format=response_format("answer", LABELS))
+            assert json.loads(reply.choices[0].message.content)["answer"] in LABELS
+
+
 def test_a_folder_that_is_not_a_model_is_one_line(tmp_path) -> None:
     with pytest.raises(LoadError, match="not a model folder") as info:
         start_server(ServeOptions(base=str(tmp_path)))

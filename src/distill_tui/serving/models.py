@@ -83,6 +83,7 @@ class ModelPool:
         base_model, self.tokenizer = self._load_full(options.base)
         self._entries: dict[str, tuple[Any, Any, str | None]] = {self.base_name: (base_model, self.tokenizer, None)}
         peft_model = None
+        self._peft: Any = None  # the base model wrapped with the adapters, once there is one
         for number, (name, folder) in enumerate(options.adapters.items()):
             if name in self._entries:
                 raise LoadError(f"{name}: served twice (the base model and an adapter share the name)")
@@ -90,7 +91,7 @@ class ModelPool:
                 # PEFT names modules after the adapter, and a module name cannot hold a dot: served
                 # names are often paths (~/.local/...), so the adapter gets a plain name of its own.
                 inner = f"adapter_{number}"
-                peft_model = self._add_adapter(peft_model, base_model, inner, folder)
+                peft_model = self._peft = self._add_adapter(peft_model, base_model, inner, folder)
                 self._entries[name] = (peft_model, self.tokenizer, inner)
             else:
                 model, tokenizer = self._load_full(folder)
@@ -144,7 +145,7 @@ class ModelPool:
         choices = enum_choices(response_format)
         prompt = self._prompt_ids(tokenizer, messages)
         with self._lock, torch.inference_mode():
-            if hasattr(model, "set_adapter"):
+            if model is self._peft:
                 if adapter is not None:
                     model.set_adapter(adapter)
                     return self._run(model, tokenizer, prompt, choices, max_tokens, temperature)

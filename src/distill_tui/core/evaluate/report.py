@@ -87,8 +87,19 @@ def row_note(row: "ModelRow", name: str | None = None) -> str | None:
 def notes(table: "ComparisonTable") -> list[str]:
     """Every note of the table: the models without a full score, the models served here (how their
     answers were constrained), then the models left out."""
-    served = [f"{r.model}: served here, {r.served}" for r in table.rows if r.served]
-    return [n for n in (row_note(r) for r in table.rows) if n] + served + [m.skip for m in table.skipped if m.skip]
+    return [n for n in (row_note(r) for r in table.rows) if n] + served_notes(table) + [
+        m.skip for m in table.skipped if m.skip]
+
+
+def served_notes(table: "ComparisonTable") -> list[str]:
+    """One line per way of serving: which rows were served here and how their answers were constrained."""
+    groups: dict[str, dict[str, int]] = {}
+    for row in table.rows:
+        if row.served:
+            roles = groups.setdefault(row.served, {})
+            roles[row.role] = roles.get(row.role, 0) + 1
+    return [f"served here ({how}): " + ", ".join(role if n == 1 else f"{n} {role}s" for role, n in roles.items())
+            for how, roles in groups.items()]
 
 
 def wins(row: "ModelRow") -> str:
