@@ -27,3 +27,64 @@ def test_the_run_question_does_not_point_at_values_on_another_screen():
     # Asked on Generate or Results about edits made on Dataset or Estimate: nothing is "shown here".
     body = str(run_on_unsaved_edits("demo.toml", "starting the run")._body)  # noqa: SLF001
     assert "shown here" not in body and "as edited in this session" in body
+
+
+def _dataset_app(folder, **sections):
+    from distill_tui.core.workspace.workspace import Workspace
+    from distill_tui.tui.app import DistillApp
+    from tests.helpers import write_spec
+
+    return DistillApp(Workspace.open(write_spec(folder, rows=60, **sections)))
+
+
+async def _settle(pilot, app) -> None:
+    from tests.settle import workers_done
+
+    await pilot.pause()
+    await workers_done(app)
+    await pilot.pause()
+
+
+def _status(app) -> str:
+    from tests.test_jobs_dialog import visible_text
+
+    return visible_text(app.screen.query_one("#status"))
+
+
+async def test_a_filter_typo_found_in_the_data_leaves_the_cursor_in_the_filter_to_fix_it(tmp_path):
+    # "fix it and press Enter" — but the table had taken the focus, so the fix typed went to the table's keys.
+    app = _dataset_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("f", *"contry == 'France'", "enter")
+        await _settle(pilot, app)
+        field = app.screen.query_one("#f-filter")
+        assert "no column 'contry'" in _status(app) and app.focused is field
+        await pilot.press("home", "right", "right", "u", "enter")  # contry -> country
+        await _settle(pilot, app)
+        assert app.workspace.spec.dataset.filter == "country == 'France'"
+
+
+async def test_a_refused_filter_under_a_long_path_still_shows_its_keys_at_80x24(tmp_path):
+    # The line is cut at 6 lines: with the spec's path in front, the allowed forms pushed
+    # "Esc for the applied filter" out of sight.
+    folder = tmp_path / "a-rather-long-folder-name" / "projects" / "distillation" / "wine-varieties"
+    folder.mkdir(parents=True)
+    app = _dataset_app(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("f", *"@x == 1", "enter")
+        await _settle(pilot, app)
+        shown = _status(app)
+        assert "'@' (local variables)" in shown and "press Enter, or Esc for the applied one" in shown
+        assert str(folder) not in shown
+
+
+async def test_an_edit_the_data_refuses_says_it_was_not_applied(tmp_path):
+    # The fields go back to the values in use; the line named only the problem (sample too large).
+    app = _dataset_app(tmp_path, dataset={"sample": 50})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("f", *"country == 'France'", "enter")
+        await _settle(pilot, app)
+        assert "not applied" in _status(app) and app.workspace.spec.dataset.filter is None

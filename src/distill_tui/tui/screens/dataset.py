@@ -196,8 +196,11 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
             self._restore_fields()
             if message.in_filter:
                 self._keep_rejected_filter(rejected, message.error)
+                # Refused only once the rows were read (an unknown column): the table took the focus
+                # when the edit was applied, and the line below says "fix it and press Enter".
+                self.query_one("#f-filter", Input).focus()
             else:
-                self._error(message.error)
+                self._error(f"{message.error} · not applied: the fields show the values in use")
             return
         if message.in_filter:
             self.query_one("#f-filter", Input).add_class("-rejected")
@@ -336,9 +339,17 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
         field = self.query_one("#f-filter", Input)
         field.value = text
         field.add_class("-rejected")
-        self._error(f"{error} · not applied: fix it and press Enter, or Esc for the applied filter")
+        # What to do comes first: a long error (every column, every allowed form) is cut at the
+        # line's height, and the keys must not be what is cut.
+        self._error(f"Filter not applied: fix it and press Enter, or Esc for the applied one · "
+                    f"{self._without_path(error)}")
+
+    def _without_path(self, error: str) -> str:
+        # The title bar names the spec: its full path would only push the error's end out of sight.
+        return error.removeprefix(f"{self.workspace.spec.source}: ")
 
     def _error(self, text: str) -> None:
+        text = self._without_path(text)
         status = self.query_one("#status", Static)
         status.update(Text(text))
         status.add_class("error")
