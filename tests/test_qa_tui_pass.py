@@ -88,3 +88,17 @@ async def test_an_edit_the_data_refuses_says_it_was_not_applied(tmp_path):
         await pilot.press("f", *"country == 'France'", "enter")
         await _settle(pilot, app)
         assert "not applied" in _status(app) and app.workspace.spec.dataset.filter is None
+
+
+async def test_the_kept_edits_note_says_what_to_do_with_the_file(tmp_path):
+    # It said only where the edits are, and came back at every start while the file stayed.
+    from distill_tui.core.task.spec import load_spec, save_spec
+    from distill_tui.tui.app import recovery_path
+
+    app = _dataset_app(tmp_path)
+    spec = app.workspace.spec.source
+    save_spec(load_spec(spec), recovery_path(spec))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        note = " ".join(str(n.message) for n in app._notifications)  # noqa: SLF001
+    assert str(recovery_path(spec)) in note and "copy what you want into spec.toml, then delete it" in note

@@ -86,7 +86,9 @@ class DistillApp(App[int]):
                 pass
         recovered = recovery_path(self.workspace.spec.source)
         if recovered.exists():
-            self.notify(f"Edits not saved when the last session was ended by a signal are in {recovered}.",
+            name = self.workspace.spec.source.name
+            self.notify(f"Spec edits a signal kept when it ended a session are in {recovered}: copy what you "
+                        f"want into {name}, then delete it (this note shows while it is there).",
                         severity="warning", timeout=15)
 
     # every way out ------------------------------------------------------------------------------
