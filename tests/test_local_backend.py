@@ -191,3 +191,18 @@ def test_the_jobs_screen_says_what_to_install(tmp_path, monkeypatch):
         asyncio.run(run())
     finally:
         ws.close()
+
+
+def test_job_details_show_the_local_settings_and_gpu_hours():
+    from distill_tui.core.store.jobs import JobRecord
+    from distill_tui.tui.widgets.job_details import summary_text
+
+    hyper = {"method": "lora", "lora_r": 16, "epochs": 3, "batch_size": 8, "learning_rate": 2e-4}
+    on_gpu = JobRecord(id="local-1", backend="local", base_model="Qwen/Qwen3-0.6B", status="succeeded",
+                       created_at=1.0, data={"hyperparameters": hyper, "gpu_hours": 0.25, "gpus": 2,
+                                             "wall_hours": 0.125, "device": "cuda"})
+    text = summary_text(on_gpu, []).plain
+    assert "lora r 16 · epochs 3 · batch 8 · lr 0.0002" in text and "0.25 GPU-hours" in text
+    on_cpu = JobRecord(id="local-2", backend="local", base_model="m", status="succeeded", created_at=1.0,
+                       data={"hyperparameters": hyper, "gpu_hours": 0, "gpus": 0, "wall_hours": 0.5, "device": "cpu"})
+    assert "0.5 h on cpu (0 GPU-hours)" in summary_text(on_cpu, []).plain

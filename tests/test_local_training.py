@@ -80,7 +80,11 @@ def test_finetune_cli_trains_merges_and_records_tokens_and_gpu_hours(tmp_path, t
     spec = ws.spec.source
     ws.close()
     code = main(["finetune", str(spec), "--yes", "--follow", "--json"])
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert ("hyperparameters: method=lora, lora_r=8, lora_alpha=16, epochs=3, batch_size=4, learning_rate=0.01, "
+            "max_seq_length=128, device=cpu, merge=True") in captured.err
+    assert "uploading" not in captured.err and "on this machine (the local trainer)" in captured.err
     assert code == 0 and out["status"] == "succeeded" and out["backend"] == "local", out
     merged = Path(out["fine_tuned_model"])
     assert merged.name == "merged" and (merged.parent / "adapter" / "adapter_config.json").is_file()

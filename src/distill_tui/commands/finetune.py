@@ -29,6 +29,14 @@ def _err(line: str = "") -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def local_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The local trainer's settings worth a look before starting (the rest are in the spec)."""
+    keys = ["method", "epochs", "batch_size", "learning_rate", "max_seq_length", "device"]
+    if settings.get("method") in ("lora", "qlora"):
+        keys[1:1] = ["lora_r", "lora_alpha"]
+    return {key: settings.get(key) for key in keys} | ({"merge": True} if settings.get("merge") else {})
+
+
 def describe_plan(plan: "JobPlan") -> list[str]:
     """The lines shown before asking to create a job."""
     req = plan.request
@@ -37,7 +45,8 @@ def describe_plan(plan: "JobPlan") -> list[str]:
     ]
     if req.validation_path:
         lines.append(f"validation file: {req.validation_path} ({plan.validation_examples:,} examples)")
-    hyper = ", ".join(f"{k}={v}" for k, v in req.hyperparameters().items())
+    hyper = ", ".join(f"{k}={v}" for k, v in (local_settings(req.settings) if req.settings
+                                                 else req.hyperparameters()).items())
     lines += [
         f"base model: {req.model} on {plan.where or plan.backend}" + (f", suffix {req.suffix}" if req.suffix else ""),
         f"hyperparameters: {hyper}",

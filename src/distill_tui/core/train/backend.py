@@ -32,6 +32,8 @@ class JobRequest:
     n_epochs: int | str = "auto"
     batch_size: int | str = "auto"
     learning_rate_multiplier: float | str = "auto"
+    settings: dict[str, Any] | None = None
+    """The local trainer's settings (method, LoRA, learning rate, …; `local.local_hyperparameters`)."""
 
     def hyperparameters(self) -> dict[str, Any]:
         return {

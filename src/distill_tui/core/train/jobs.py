@@ -123,6 +123,9 @@ def _create(workspace: "Workspace", backend: FineTuneBackend, request: JobReques
     """Upload the files (or reuse this file version's earlier upload) and create the job."""
     from distill_tui.core.train import checks
 
+    if backend.name == "local":  # nothing to upload: the trainer reads the files where they are
+        say(f"starting the local trainer on {request.model}")
+        return backend.create(request)
     store, scope = workspace.store, checks.upload_scope(workspace, backend)
     reused: list[Path] = []
 

@@ -195,7 +195,7 @@ class LocalBackend:
 
         job_id = f"local-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         folder = make_private_dir(self.root / job_id)
-        hyper = local_hyperparameters(self.workspace.spec.finetune, request)
+        hyper = dict(request.settings or local_hyperparameters(self.workspace.spec.finetune, request))
         if hyper.get("accelerate_config"):
             path = Path(str(hyper["accelerate_config"])).expanduser()
             hyper["accelerate_config"] = str(path if path.is_absolute() else self.workspace.spec.source.parent / path)

@@ -38,7 +38,7 @@ def request_for(workspace: "Workspace") -> JobRequest:
     export = newest_export(workspace)
     spec = workspace.spec
     ft = spec.finetune
-    return JobRequest(
+    request = JobRequest(
         model=spec.student.model,
         training_path=Path(export["path"]),
         validation_path=Path(export["validation_path"]) if export.get("validation_path") else None,
@@ -49,6 +49,11 @@ def request_for(workspace: "Workspace") -> JobRequest:
         batch_size=ft.batch_size,
         learning_rate_multiplier=ft.learning_rate_multiplier,
     )
+    if ft.backend == "local":
+        from distill_tui.core.train.local import local_hyperparameters
+
+        request.settings = local_hyperparameters(ft, request)
+    return request
 
 
 def read_examples(path: Path) -> list[list[dict[str, Any]]]:

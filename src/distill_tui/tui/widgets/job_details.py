@@ -101,7 +101,15 @@ def summary_text(record: JobRecord, events: list[dict[str, Any]], checkpoints: l
     if record.status not in TERMINAL:
         text.append(f"finish ≈ {clock(finish) if finish else 'unknown'}\n")
     hyper = data.get("hyperparameters") or {}
-    if hyper:
+    if hyper and "method" in hyper:  # the local trainer
+        lora = f" r {hyper.get('lora_r')}" if hyper.get("method") in ("lora", "qlora") else ""
+        text.append(f"{hyper['method']}{lora} · epochs {hyper.get('epochs', '?')} · batch {hyper.get('batch_size', '?')}"
+                    f" · lr {hyper.get('learning_rate', '?')}\n", style="dim")
+        if data.get("gpu_hours") is not None:
+            hours = (f"{data['gpu_hours']:.3g} GPU-hours" if data.get("gpus")
+                     else f"{data.get('wall_hours') or 0:.3g} h on {data.get('device') or 'cpu'} (0 GPU-hours)")
+            text.append(f"{hours}\n", style="dim")
+    elif hyper:
         text.append(
             f"epochs {hyper.get('n_epochs', '?')} · batch {hyper.get('batch_size', '?')} · "
             f"lr × {hyper.get('learning_rate_multiplier', '?')}\n", style="dim",
