@@ -4,6 +4,7 @@ job is a local one, the base and distilled students answering through the light 
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -58,14 +59,14 @@ def test_bad_serve_keys_are_spec_errors(tmp_path, serve, says) -> None:
 def test_vllm_serves_the_base_with_adapters_by_name_and_a_merged_model_on_its_own(tmp_path) -> None:
     adapter, merged = tmp_path / "adapter", tmp_path / "merged"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_config.json").write_text('{"r": 24}')
     merged.mkdir()
     (merged / "config.json").write_text("{}")
     request = ServeRequest(base="Qwen/Qwen3-0.6B", adapters={str(adapter): str(adapter), str(merged): str(merged)},
                            engine=VLLM)
     first, second = vllm_commands(request, iter([8001, 8002]))
     assert first == ["vllm", "serve", "Qwen/Qwen3-0.6B", "--served-model-name", "Qwen/Qwen3-0.6B", "--port", "8001",
-                     "--host", "127.0.0.1", "--enable-lora", "--max-lora-rank", "64", "--lora-modules",
+                     "--host", "127.0.0.1", "--enable-lora", "--max-lora-rank", "32", "--max-loras", "1", "--lora-modules",
                      f"{adapter}={adapter}"]
     assert second == ["vllm", "serve", str(merged), "--served-model-name", str(merged), "--port", "8002",
                       "--host", "127.0.0.1"]
@@ -160,3 +161,80 @@ def test_the_server_started_for_evaluation_is_stopped_when_it_ends(tmp_path, off
     assert "served here (light server, constrained to the labels by likelihood): base student, distilled" in notes
     with pytest.raises(openai.APIConnectionError):
         started[0].client(base).with_options(timeout=2).models.list()
+
+
+def test_a_server_the_user_runs_is_used_and_left_running(tmp_path, offline_server, student) -> None:
+    import openai
+
+    from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
+    from distill_tui.core.workspace.workspace import Workspace
+    from distill_tui.serving import ServeOptions, start_server
+
+    base, adapter = student
+    serving.use_serving_starter(None)  # nothing may be started: the spec names the server
+    with start_server(ServeOptions(base=base, adapters={adapter: adapter})) as server:
+        ws = Workspace.open(spec_at(tmp_path, student={"model": base}, serve={"url": server.base_url}),
+                            base_url=offline_server.base_url)
+        try:
+            ws.store.save_job(local_job(adapter))
+            run = run_evaluation(ws, models_of_interest(ws), limit=1)
+        finally:
+            ws.close()
+        assert [r.done for r in run.results] == [1, 1, 1] and not run.reasons
+        client = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+        assert {m.id for m in client.models.list()} == {base, adapter}  # still serving
+
+
+FAKE_VLLM = '''#!{python}
+import http.server, json, sys
+args = sys.argv[1:]
+if {fail}:
+    print("CUDA out of memory: lower --gpu-memory-utilization", flush=True)
+    sys.exit(1)
+names = [args[args.index("--served-model-name") + 1]]
+if "--lora-modules" in args:
+    names += [m.split("=", 1)[0] for m in args[args.index("--lora-modules") + 1:]]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({{"data": [{{"id": n}} for n in names]}}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(args[args.index("--port") + 1])), H).serve_forever()
+'''
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_vllm_is_started_waited_for_and_stopped(tmp_path, monkeypatch, fail) -> None:
+    """A stand-in `vllm` on PATH: the starter runs the command line, waits for /v1/models, and stops it;
+    one that dies says why in one line and where its log is."""
+    import sys
+
+    from distill_tui.commands import serve_student
+    from distill_tui.core.common.errors import WorkFailed
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "vllm"
+    fake.write_text(FAKE_VLLM.format(python=sys.executable, fail=fail))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DISTILL_TUI_DATA_DIR", str(tmp_path / "data"))
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    request = ServeRequest(base="Qwen/Qwen3-0.6B", adapters={str(adapter): str(adapter)}, engine=VLLM)
+    if fail:
+        with pytest.raises(WorkFailed, match=r"vllm serve stopped before serving \(CUDA out of memory.*see .*\.log"):
+            serve_student.start(request, ready_s=30)
+        return
+    served = serve_student.start(request, ready_s=30)
+    try:
+        assert served.names == {"Qwen/Qwen3-0.6B", str(adapter)} and served.engine == VLLM
+    finally:
+        served.close()
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{served.base_url}/models", timeout=2)

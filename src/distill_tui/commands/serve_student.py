@@ -23,11 +23,11 @@ VLLM_READY_S = 900.0
 """How long vLLM may take to load a model and answer /v1/models (large students, cold disks)."""
 
 
-def start(request: ServeRequest) -> Served:
+def start(request: ServeRequest, ready_s: float = VLLM_READY_S) -> Served:
     """Start the engine `request` names; return its endpoint (raises UserError or WorkFailed, one line)."""
     from distill_tui.core.evaluate.serving import VLLM
 
-    return start_vllm(request) if request.engine == VLLM else start_light(request)
+    return start_vllm(request, ready_s) if request.engine == VLLM else start_light(request)
 
 
 def start_light(request: ServeRequest) -> Served:

@@ -156,6 +156,22 @@ def is_adapter(path: str) -> bool:
     return os.path.isfile(os.path.join(os.path.expanduser(path), "adapter_config.json"))
 
 
+LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+"""The values vLLM accepts for --max-lora-rank."""
+
+
+def lora_rank(path: str) -> int:
+    """The rank `r` an adapter folder was trained with (16, the spec's default, when unreadable)."""
+    import json
+
+    try:
+        with open(os.path.join(os.path.expanduser(path), "adapter_config.json"), encoding="utf-8") as config:
+            rank = json.load(config).get("r")
+    except (OSError, ValueError, AttributeError):
+        return 16
+    return rank if isinstance(rank, int) and rank > 0 else 16
+
+
 def vllm_commands(request: ServeRequest, ports: Iterable[int]) -> list[list[str]]:
     """The `vllm serve` command lines for a request: one for the base with its LoRA adapters by name,
     and one more per full model (a merged or fully fine-tuned student), each on the next port."""
@@ -164,7 +180,9 @@ def vllm_commands(request: ServeRequest, ports: Iterable[int]) -> list[list[str]
     base = ["vllm", "serve", request.base, "--served-model-name", request.base, "--port", str(next(ports)),
             "--host", "127.0.0.1"]
     if loras:
-        base += ["--enable-lora", "--max-lora-rank", "64", "--lora-modules",
+        rank = max(lora_rank(path) for path in loras.values())
+        allowed = next((r for r in LORA_RANKS if r >= rank), rank)
+        base += ["--enable-lora", "--max-lora-rank", str(allowed), "--max-loras", str(len(loras)), "--lora-modules",
                  *(f"{name}={path}" for name, path in loras.items())]
     commands = [base]
     for name, path in request.adapters.items():
