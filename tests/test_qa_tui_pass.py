@@ -102,3 +102,22 @@ async def test_the_kept_edits_note_says_what_to_do_with_the_file(tmp_path):
         await pilot.pause()
         note = " ".join(str(n.message) for n in app._notifications)  # noqa: SLF001
     assert str(recovery_path(spec)) in note and "copy what you want into spec.toml, then delete it" in note
+
+
+async def test_estimate_counts_too_wide_for_their_column_are_shortened_not_cut(tmp_path):
+    # 1,200 rows with a 1,200-label list in each prompt: 28,872,200 input tokens showed as "28,872,20".
+    from types import SimpleNamespace
+
+    from distill_tui.tui.screens.estimate import fit_count
+
+    assert fit_count(1_200, 6) == "1,200" and fit_count(28_872_200, 9) == "28,872k"
+    assert fit_count(1_234_567, 6) == "1,235k" and fit_count(2_500_000_000, 7) == "2,500M"
+    app = _dataset_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await _settle(pilot, app)
+        stage = SimpleNamespace(name="teacher: train rows", model="gpt-4o", requests=1_200, input_tokens=28_872_200,
+                                output_tokens=16_800, cost_usd=72.35, batch_cost_usd=36.17)
+        app.screen._fill(SimpleNamespace(stages=[stage], total_cost_usd=72.35, total_batch_cost_usd=36.17))  # noqa: SLF001
+        table = app.screen.query_one("#stages")
+        assert [str(cell) for cell in table.get_row_at(0)[2:5]] == ["1,200", "28,872k", "16,800"]

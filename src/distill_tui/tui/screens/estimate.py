@@ -22,6 +22,7 @@ STAGE_COLUMNS = (("stage", 15), ("model", MODEL_WIDTH), ("req", 6), ("input tok"
                  ("batch", 8))
 # The stage table's width with the model column at MODEL_WIDTH (80): each column plus 2 cells of padding.
 TABLE_WIDTH_AT_80 = sum(width + 2 for _, width in STAGE_COLUMNS)
+WIDTHS = dict(STAGE_COLUMNS)
 
 SHORT_NAMES = {
     "teacher: train rows": "teacher train",
@@ -41,6 +42,19 @@ def money(value: float | None) -> str:
     if value < 100:
         return f"${value:,.2f}"
     return f"${value:,.0f}"
+
+
+def fit_count(value: int, width: int) -> str:
+    """A count whole when it fits its column, else in thousands (or millions, billions): a cell cut
+    at its width would read `28,872,20` for 28,872,200 tokens, ten times too few."""
+    whole = f"{value:,}"
+    if len(whole) <= width:
+        return whole
+    for divisor, unit in ((1_000, "k"), (1_000_000, "M"), (1_000_000_000, "B")):
+        short = f"{round(value / divisor):,}{unit}"
+        if len(short) <= width:
+            return short
+    return short
 
 
 @dataclass
@@ -184,8 +198,9 @@ Those limits are dated data too: override or add them in the config folder's `mo
         table.clear()
         for stage in plan.stages:
             table.add_row(
-                SHORT_NAMES.get(stage.name, stage.name), Text(stage.model, overflow="ellipsis"), f"{stage.requests:,}",
-                f"{stage.input_tokens:,}", f"{stage.output_tokens:,}", money(stage.cost_usd), money(stage.batch_cost_usd),
+                SHORT_NAMES.get(stage.name, stage.name), Text(stage.model, overflow="ellipsis"),
+                fit_count(stage.requests, WIDTHS["req"]), fit_count(stage.input_tokens, WIDTHS["input tok"]),
+                fit_count(stage.output_tokens, WIDTHS["output"]), money(stage.cost_usd), money(stage.batch_cost_usd),
             )
         table.add_row(Text("total", style="bold"), "", "", "", "", Text(money(plan.total_cost_usd), style="bold"),
                       Text(money(plan.total_batch_cost_usd), style="bold"))
