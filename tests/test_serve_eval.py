@@ -238,3 +238,22 @@ def test_vllm_is_started_waited_for_and_stopped(tmp_path, monkeypatch, fail) -> 
 
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{served.base_url}/models", timeout=2)
+
+
+def test_the_provider_key_is_never_sent_to_the_serving_endpoint(monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-secret-0123456789")
+    monkeypatch.delenv(serving.KEY_ENV, raising=False)
+    endpoint = serving.Served("http://127.0.0.1:9/v1", frozenset({"m"}), LIGHT)
+    assert endpoint.client("m").api_key == "none"
+    monkeypatch.setenv(serving.KEY_ENV, "served-key")
+    assert endpoint.client("m").api_key == "served-key"
+
+
+def test_missing_extras_say_what_to_install(monkeypatch) -> None:
+    import sys
+
+    from distill_tui.commands import serve_student
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # as if not installed
+    with pytest.raises(UserError, match=re.escape("needs peft: pip install 'distill-tui[train]'")):
+        serve_student.start(ServeRequest(base="Qwen/Qwen3-0.6B", engine=LIGHT))
