@@ -121,3 +121,18 @@ async def test_estimate_counts_too_wide_for_their_column_are_shortened_not_cut(t
         app.screen._fill(SimpleNamespace(stages=[stage], total_cost_usd=72.35, total_batch_cost_usd=36.17))  # noqa: SLF001
         table = app.screen.query_one("#stages")
         assert [str(cell) for cell in table.get_row_at(0)[2:5]] == ["1,200", "28,872k", "16,800"]
+
+
+async def test_dataset_status_groups_the_label_count_like_every_other_count(tmp_path):
+    # "2,400 rows (1,200 train / 1,200 eval) · 1200 labels · 2,400 in file"
+    import csv
+
+    with (tmp_path / "many.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows([f"item {i} {j}", f"label {i}"] for i in range(1_200) for j in range(2))
+    app = _dataset_app(tmp_path, dataset={"path": "many.csv", "label": "label", "eval_fraction": 0.5},
+                       prompt={"user": "{text}\nChoose from: {labels}"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot, app)
+        assert "· 1,200 labels ·" in _status(app)

@@ -216,7 +216,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
         n_train = int((data.frame["_split"] == "train").sum())
         parts = [
             f"{len(data.frame):,} rows ({n_train:,} train / {len(data.frame) - n_train:,} eval)",
-            f"{len(data.labels)} labels",
+            f"{len(data.labels):,} label{'' if len(data.labels) == 1 else 's'}",
             f"{data.rows_in_file:,} in file",
         ]
         parts += data.notes()
