@@ -50,8 +50,8 @@ def _serve(*flags: str) -> list[str]:
 
 def test_serve_offline_beyond_loopback_warns_and_prints_the_real_address():
     lines = _serve("--host", "0.0.0.0")
-    assert lines[0] == ("distill-tui serve-offline: warning: listening on 0.0.0.0 (every interface): anyone, "
-                        "with any key (add --api-key) can use it from other machines")
+    assert lines[0] == ("distill-tui serve-offline: warning: listening on 0.0.0.0 (every interface): any machine "
+                        "that reaches this one can use it, with any key (--api-key KEY requires one)")
     assert lines[1].startswith("offline provider listening on http://0.0.0.0:")  # not 127.0.0.1
     lines = _serve()
     assert lines[0].startswith("offline provider listening on http://127.0.0.1:") and len(lines) == 2

@@ -106,9 +106,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         return 2
     exposed = _exposure(server.bound_host)
     if exposed:
-        guard = "only holders of the --api-key key" if options.api_key else "anyone, with any key (add --api-key)"
-        print(f"distill-tui serve-offline: warning: listening on {exposed}: {guard} can use it from other machines",
-              file=sys.stderr, flush=True)
+        guard = ("other machines can use it with the --api-key key" if options.api_key else
+                 "any machine that reaches this one can use it, with any key (--api-key KEY requires one)")
+        print(f"distill-tui serve-offline: warning: listening on {exposed}: {guard}", file=sys.stderr, flush=True)
     print(f"offline provider listening on http://{server.bound_host}:{server.port}/v1", flush=True)
     # The key given to --api-key is not echoed: a terminal's scrollback is a log too.
     key = "<the key given to --api-key>" if options.require_key and options.api_key else "offline"
