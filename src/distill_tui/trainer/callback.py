@@ -18,6 +18,7 @@ class Controls:
     def __init__(self, folder: Path) -> None:
         self.pause_file = Path(folder) / PAUSE_FILE
         self.cancelled = False
+        self.halted = False  # training stopped early because some process was asked to
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._on_term)
@@ -32,6 +33,20 @@ class Controls:
     @property
     def stopping(self) -> bool:
         return self.cancelled or self.paused
+
+
+def agreed(flag: bool) -> bool:
+    """True when any process of a distributed run says True (one tiny all-reduce a step): every process
+    must stop at the same step, or the others would wait for it forever."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def make_callback(log: EventLog, controls: Controls, elapsed_before: float) -> Any:
@@ -63,7 +78,8 @@ def make_callback(log: EventLog, controls: Controls, elapsed_before: float) -> A
                           valid_mean_token_accuracy=logs.get("eval_mean_token_accuracy"))
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if controls.stopping:
+            if agreed(controls.stopping):
+                controls.halted = True
                 control.should_save = True
                 control.should_training_stop = True
 

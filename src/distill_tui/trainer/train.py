@@ -107,7 +107,7 @@ def _train(folder: Path, job: dict[str, Any], log: EventLog, controls: Controls)
     started = time.monotonic()
     before = elapsed_before(read_events(folder))
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    if controls.stopping:
+    if controls.halted or controls.stopping:
         return _stopped(folder, log, controls, trainer.state.global_step)
     if not trainer.is_world_process_zero():
         return 0

@@ -173,6 +173,8 @@ def plan_job(workspace: "Workspace", request: JobRequest | None = None, *, live:
     examples = check.report.examples
     validation = check.validation_report.examples if check.validation_report else 0
     epochs = auto_epochs(examples) if request.n_epochs == "auto" else int(request.n_epochs)
+    if request.settings:  # the local trainer's own "auto"
+        epochs = int(request.settings["epochs"])
     trained = check.report.billed_tokens * epochs
     unit = workspace.prices.training_price(request.model)
     cost = None if unit is None else trained * unit / 1_000_000
