@@ -206,3 +206,16 @@ def test_job_details_show_the_local_settings_and_gpu_hours():
     on_cpu = JobRecord(id="local-2", backend="local", base_model="m", status="succeeded", created_at=1.0,
                        data={"hyperparameters": hyper, "gpu_hours": 0, "gpus": 0, "wall_hours": 0.5, "device": "cpu"})
     assert "0.5 h on cpu (0 GPU-hours)" in summary_text(on_cpu, []).plain
+
+
+def test_the_plan_of_a_local_job_counts_the_trainers_epochs(tmp_path):
+    pytest.importorskip("trl")
+    from distill_tui.core.train.plan import plan_job
+
+    ws = Workspace.open(local_spec(tmp_path))
+    try:
+        ws.store.record_export(str(write_training(tmp_path / "t.jsonl", n=12)), examples=12, tokens=0)
+        plan = plan_job(ws, live=False)
+        assert plan.backend == "local" and plan.epochs == 3 and plan.request.settings["epochs"] == 3
+    finally:
+        ws.close()
