@@ -151,13 +151,16 @@ def test_the_server_started_for_evaluation_is_stopped_when_it_ends(tmp_path, off
     try:
         ws.store.save_job(local_job(adapter))
         models = models_of_interest(ws)
-        run = run_evaluation(ws, models, limit=2)
-        notes = report.notes(build_table(ws, models))
+        run = run_evaluation(ws, models)
+        table = build_table(ws, models)
+        again = run_evaluation(ws, models)  # every row answered already
     finally:
         ws.close()
         serving.use_serving_starter(None)
     assert len(started) == 1 and started[0].names == {base, adapter}
-    assert [r.done for r in run.results] == [2, 2, 2]
+    assert table.complete and [r.done for r in run.results] == [table.eval_rows] * 3
+    notes = report.notes(table)
+    assert again.requests == 0 and len(started) == 1  # nothing left to ask: no server started for nothing
     assert "served here (light server, constrained to the labels by likelihood): base student, distilled" in notes
     with pytest.raises(openai.APIConnectionError):
         started[0].client(base).with_options(timeout=2).models.list()

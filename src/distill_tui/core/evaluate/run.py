@@ -13,6 +13,8 @@ from distill_tui.core.common.errors import UserError, WorkFailed
 from distill_tui.core.evaluate.comparison import BASE, CHECKPOINT, DISTILLED, EXTRA, NO_PRICE, TEACHER, EvalModel
 
 if TYPE_CHECKING:
+    import openai
+
     from distill_tui.core.run.engine_parts import Controls
     from distill_tui.core.run.generate import Progress, RunResult
     from distill_tui.core.workspace.workspace import Workspace
@@ -138,6 +140,10 @@ class EvalRun:
                 "models": [r.to_json() for r in self.results], "reasons": self.reasons}
 
 
+class _NotServed(Exception):
+    """The server for the students trained here could not start (`EvalRun.reasons` says why)."""
+
+
 ProgressCallback = Callable[[int, int, "Progress"], None]
 """on_progress(model index, model count, the engine's progress)."""
 
@@ -184,15 +190,21 @@ def run_evaluation(
                 break
             client = None
             if model.name in to_serve:
-                if endpoints is None:
-                    try:
-                        endpoints = serving.open_served(ws, to_serve)  # started once, on the first served model
-                    except (UserError, WorkFailed) as exc:
-                        endpoints = {}
-                        run.reasons.update((name, str(exc)) for name in to_serve)
-                if model.name not in endpoints:
-                    continue
-                client = endpoints[model.name].client(model.name)
+                if endpoints == {}:
+                    continue  # the server could not start: the reason is noted
+
+                def client(name: str = model.name) -> "openai.OpenAI":
+                    # Started once, when the first served model has a row to ask (never for nothing:
+                    # vLLM takes minutes to load a model).
+                    nonlocal endpoints
+                    if endpoints is None:
+                        try:
+                            endpoints = serving.open_served(ws, to_serve)
+                        except (UserError, WorkFailed) as exc:
+                            endpoints = {}
+                            run.reasons.update((served, str(exc)) for served in to_serve)
+                            raise _NotServed from None
+                    return endpoints[name].client(name)
             cap = None
             if budget is not None and client is None:
                 # run_model caps one model's spend on the split, earlier runs included: give it its own
@@ -205,10 +217,13 @@ def run_evaluation(
                 if on_progress is not None:
                     on_progress(index, len(models), p)
 
-            result = run_model(
-                ws, model.name, "eval", limit=limit, controls=controls, on_progress=progress, budget_usd=cap,
-                progress_interval=progress_interval, kind="evaluate", client=client,
-            )
+            try:
+                result = run_model(
+                    ws, model.name, "eval", limit=limit, controls=controls, on_progress=progress, budget_usd=cap,
+                    progress_interval=progress_interval, kind="evaluate", client=client,
+                )
+            except _NotServed:
+                continue
             run.results.append(result)
             if result.too_long_note:
                 run.reasons[model.name] = result.too_long_note  # asking again will not help those rows

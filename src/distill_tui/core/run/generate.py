@@ -142,7 +142,7 @@ def _run_unlocked(
     only_failed: bool = False,
     progress_interval: float = 0.25,
     kind: str | None = None,
-    client: "openai.OpenAI | None" = None,
+    client: "Callable[[], openai.OpenAI] | None" = None,
 ) -> RunResult:
     """Ask `model` every row of `split` that has no answer yet; see the module docstring.
 
@@ -158,7 +158,8 @@ def _run_unlocked(
         only_failed: Ask only rows that failed before.
         progress_interval: Seconds between progress snapshots.
         kind: What `store.start_run` records ("generate" for train, "evaluate" for eval by default).
-        client: Where to ask (default: the workspace's provider), e.g. a server of a student trained here.
+        client: Where to ask (default: the workspace's provider), e.g. a server of a student trained here:
+            a function giving the client, called only when some row is to be asked.
 
     Raises:
         UserError: no API key, or the spec/data cannot be used.
@@ -185,7 +186,7 @@ def _run_unlocked(
         pending = pending[: max(0, limit)]
     asked = {(r.row_id, r.prompt_hash) for r in pending}
     failed_aside = len(failed_keys - asked)
-    client = (client or ws.client()).with_options(max_retries=0) if pending else None
+    client = (client or ws.client)().with_options(max_retries=0) if pending else None
     recorder = AnswerRecorder(ws, model, split)
     price_known = recorder.price is not None
     spent_before = spent(ws, model, split)
