@@ -133,7 +133,7 @@ def test_a_trainer_that_died_without_a_final_status_reads_as_failed(tmp_path):
 def test_events_checkpoints_eta_and_result_read_back_from_the_folder(tmp_path):
     ws = Workspace.open(local_spec(tmp_path))
     try:
-        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # distill_tui.trainer"])
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # local-20260101-000000-beef"])
         folder = _job_folder(ws, "local-20260101-000000-beef", sleeper.pid)
         (folder / "checkpoints" / "checkpoint-10").mkdir(parents=True)
         lines = [
@@ -217,5 +217,20 @@ def test_the_plan_of_a_local_job_counts_the_trainers_epochs(tmp_path):
         ws.store.record_export(str(write_training(tmp_path / "t.jsonl", n=12)), examples=12, tokens=0)
         plan = plan_job(ws, live=False)
         assert plan.backend == "local" and plan.epochs == 3 and plan.request.settings["epochs"] == 3
+    finally:
+        ws.close()
+
+
+def test_resuming_with_another_student_model_is_refused(tmp_path):
+    pytest.importorskip("trl")
+    spec = write_spec(tmp_path, student={"model": "other/model"}, finetune={"backend": "local"},
+                      provider={"base_url": "http://127.0.0.1:9/v1"})
+    ws = Workspace.open(spec)
+    try:
+        folder = _job_folder(ws, "local-20260101-000000-cafe", None)
+        append_event(folder, "status", status="paused", message="paused at step 3")
+        with pytest.raises(UserError, match="job local-20260101-000000-cafe trains Qwen/Qwen3-0.6B, but "
+                                            r"\[student\] model is now other/model"):
+            LocalBackend(ws).resume("local-20260101-000000-cafe")
     finally:
         ws.close()

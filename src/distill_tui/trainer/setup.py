@@ -65,12 +65,22 @@ def _unreachable(model: str, exc: Exception) -> TrainerProblem:
         f"and set [student] model to its folder, or set HF_HUB_OFFLINE=1 to use the cache) ({detail})")
 
 
+def _from_cache_first(load: Any, source: str, **kwargs: Any) -> Any:
+    """Load from a local folder or the Hugging Face cache without asking the network; only what is not
+    there is fetched (a GPU box without network trains a cached model without waiting on timeouts)."""
+    if Path(source).is_dir():
+        return load(source, **kwargs)
+    try:
+        return load(source, local_files_only=True, **kwargs)
+    except (OSError, ValueError):
+        return load(source, **kwargs)
+
+
 def load_tokenizer(model: str) -> Any:
     from transformers import AutoTokenizer
 
-    source = _model_source(model)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = _from_cache_first(AutoTokenizer.from_pretrained, _model_source(model))
     except (OSError, ValueError) as exc:
         raise _unreachable(model, exc) from None
     if not tokenizer.chat_template:
@@ -108,7 +118,7 @@ def load_model(model: str, method: str, device: str) -> tuple[Any, str]:
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", "0"))}
         precision = f"4-bit + {'bf16' if bf16 else 'fp16'}"
     try:
-        return AutoModelForCausalLM.from_pretrained(source, **kwargs), precision
+        return _from_cache_first(AutoModelForCausalLM.from_pretrained, source, **kwargs), precision
     except (OSError, ValueError) as exc:
         if Path(source).is_dir():
             raise TrainerProblem(f"{source}: cannot load the model ({' '.join(str(exc).split())[:200]})") from None

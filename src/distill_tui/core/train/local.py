@@ -94,8 +94,8 @@ def _alive(pid: int | None, folder: Path) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, IndexError):
         return True  # no /proc (macOS): trust the pid
-    # A zombie has exited; a live pid running something else was reused by another program.
-    return state != b"Z" and (str(folder).encode() in cmdline or b"distill_tui.trainer" in cmdline)
+    # A zombie has exited; a pid whose command line does not name this job was reused by another program.
+    return state != b"Z" and folder.name.encode() in cmdline
 
 
 def _metrics_message(event: dict[str, Any]) -> str:
