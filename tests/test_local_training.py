@@ -14,13 +14,13 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from distill_tui.core.train.follow import PollPolicy, control_job, follow_job, job_events, metrics_series  # noqa: E402
-from distill_tui.core.train.jobs import create_job  # noqa: E402
-from distill_tui.core.train.local import LocalBackend  # noqa: E402
-from distill_tui.core.train.plan import request_for  # noqa: E402
-from distill_tui.core.workspace.workspace import Workspace  # noqa: E402
-from tests.helpers import write_spec  # noqa: E402
-from tests.tiny_model import build_tiny_model  # noqa: E402
+from distill_tui.core.train.follow import PollPolicy, control_job, follow_job, job_events, metrics_series
+from distill_tui.core.train.jobs import create_job
+from distill_tui.core.train.local import LocalBackend
+from distill_tui.core.train.plan import request_for
+from distill_tui.core.workspace.workspace import Workspace
+from tests.helpers import write_spec
+from tests.tiny_model import build_tiny_model
 
 FAST = PollPolicy(initial=0.1, factor=1.5, maximum=0.5)
 LABELS = ("red", "white", "rose")
@@ -111,7 +111,7 @@ def test_pause_kill_resume_and_cancel_continue_from_the_checkpoint(tmp_path, tin
         record = create_job(ws, request_for(ws))
         job_id = record.id
         assert job_id.startswith("local-") and record.backend == "local"
-        checkpoint = lambda: [e for e in folder_events(ws, job_id) if e["type"] == "checkpoint"]  # noqa: E731
+        checkpoint = lambda: [e for e in folder_events(ws, job_id) if e["type"] == "checkpoint"]
 
         # Pause: stops at a checkpoint with status paused.
         wait_for(checkpoint, "a first checkpoint")

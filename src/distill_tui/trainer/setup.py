@@ -106,8 +106,8 @@ def load_model(model: str, method: str, device: str) -> tuple[Any, str]:
         if device != "cuda":
             raise TrainerProblem('method = "qlora" needs a CUDA GPU; use method = "lora" here')
         try:
+            import bitsandbytes
             from transformers import BitsAndBytesConfig
-            import bitsandbytes  # noqa: F401
         except ImportError:
             raise TrainerProblem('method = "qlora" needs bitsandbytes: pip install bitsandbytes '
                                  '(or use method = "lora")') from None
