@@ -3,10 +3,21 @@ whole, a refused filter can be fixed where it is, and the other small things a n
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, Static
 
 from distill_tui.tui.widgets.choice_dialog import quit_with_unsaved_edits, run_on_unsaved_edits
 from tests.test_qa_layout_dialogs import DialogApp
+
+
+@pytest.fixture
+def slower_server():
+    """Answers take long enough that a quit is still waiting for them when the next key comes."""
+    from distill_tui.offline import OfflineOptions, start_server
+
+    server = start_server(OfflineOptions(latency=3))
+    yield server
+    server.shutdown()
 
 
 async def test_unsaved_edit_questions_show_their_keys_on_one_line_at_80_columns():
@@ -136,3 +147,47 @@ async def test_dataset_status_groups_the_label_count_like_every_other_count(tmp_
     async with app.run_test(size=(120, 40)) as pilot:
         await _settle(pilot, app)
         assert "· 1,200 labels ·" in _status(app)
+
+
+async def test_ctrl_q_twice_with_unsaved_edits_keeps_them_beside_the_spec(tmp_path, offline_server):
+    # A habitual double Ctrl+Q quit at the question and dropped the edits without a trace.
+    from distill_tui.tui.app import recovery_path
+    from tests.test_every_way_out import _app, _edit
+
+    app = _app(tmp_path, offline_server.base_url)
+    spec = app.workspace.spec.source
+    text = spec.read_text()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        _edit(app)
+        await pilot.press("ctrl+q", "ctrl+q")
+        await pilot.pause()
+    assert not app.is_running and spec.read_text() == text
+    assert "workers = 2" in recovery_path(spec).read_text()
+
+
+async def test_ctrl_q_while_quitting_after_the_answer_quits_instead_of_asking_again(tmp_path, slower_server):
+    # Discard chosen, the app waits for the run's requests in flight; Ctrl+Q then asked the same question again.
+    from distill_tui.tui.widgets.choice_dialog import ChoiceDialog
+    from tests.test_every_way_out import _app, _edit, _until_in_flight
+
+    app = _app(tmp_path, slower_server.base_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await _settle(pilot, app)
+        await pilot.press("s")
+        await _until_in_flight(pilot, slower_server)
+        _edit(app)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.is_running, "waiting for the requests in flight"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not isinstance(app.screen, ChoiceDialog)
+        for _ in range(100):
+            if not app.is_running:
+                break
+            await pilot.pause(0.02)
+        assert not app.is_running

@@ -112,7 +112,13 @@ class DistillApp(App[int]):
     async def action_quit(self) -> None:
         """Ctrl+Q: ask first when the spec has unsaved edits (save, discard, or stay); then stop the
         runs in flight, saving their answers."""
-        if self._quit_asked or not self.spec_unsaved():
+        if self._exiting is not None or not self.spec_unsaved():
+            self._exit_saving()  # already answered and waiting for the runs: Ctrl+Q again quits now
+            return
+        if self._quit_asked:
+            # Ctrl+Q again while asked: quit without an answer, keeping the edits as a signal does
+            # (they were dropped without a trace by a habitual double Ctrl+Q).
+            self._keep_unsaved_edits()
             self._exit_saving()
             return
         from distill_tui.tui.widgets.choice_dialog import quit_with_unsaved_edits
