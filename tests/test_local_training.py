@@ -123,6 +123,7 @@ def test_pause_kill_resume_and_cancel_continue_from_the_checkpoint(tmp_path, tin
         assert control_job(ws, job_id, "resume").status in ("queued", "running")
         wait_for(lambda: max(e["step"] for e in checkpoint()) > paused_at, "a checkpoint after resuming")
         pid = json.loads((LocalBackend(ws).folder(job_id) / "job.json").read_text())["pid"]
+        assert os.getsid(pid) == pid != os.getsid(0)  # its own session: a closed terminal sends it no SIGHUP
         os.kill(pid, signal.SIGKILL)
         killed_at = max(e["step"] for e in checkpoint())
         crashed = wait_for(lambda: (s := LocalBackend(ws).retrieve(job_id)).status == "failed" and s, "failed")
