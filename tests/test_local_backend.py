@@ -234,3 +234,21 @@ def test_resuming_with_another_student_model_is_refused(tmp_path):
             LocalBackend(ws).resume("local-20260101-000000-cafe")
     finally:
         ws.close()
+
+
+def test_cancelling_a_paused_local_job_from_the_command_line(tmp_path, monkeypatch, capsys):
+    import builtins
+
+    from distill_tui.cli import main
+
+    spec = local_spec(tmp_path)
+    ws = Workspace.open(spec)
+    folder = _job_folder(ws, "local-20260101-000000-f00d", None)
+    append_event(folder, "status", status="paused", message="paused at step 3")
+    ws.close()
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(builtins, "input", lambda *a: "y")
+    code = main(["finetune", str(spec), "--job", "local-20260101-000000-f00d", "--cancel"])
+    err = capsys.readouterr().err
+    assert code == 0 and "Training stops for good and its checkpoints stay on disk." in err
+    assert "job local-20260101-000000-f00d: cancelled" in err

@@ -157,8 +157,10 @@ def _control(workspace: Any, record: "JobRecord", action: str, args: Namespace) 
     """Pause, resume or cancel an attached job; then follow it when asked."""
     from distill_tui.core.train.follow import control_job, follow_job, job_json
 
-    if action == "cancel" and not _confirm(args, f"Cancel {record.id}? Training stops for good and tokens "
-                                           "trained so far are billed.", "cancel the job"):
+    cost = ("its checkpoints stay on disk" if record.backend == "local"
+            else "tokens trained so far are billed")
+    if action == "cancel" and not _confirm(args, f"Cancel {record.id}? Training stops for good and {cost}.",
+                                           "cancel the job"):
         raise WorkFailed(f"not cancelled: job {record.id} goes on")
     record = control_job(workspace, record.id, action)
     _err(f"job {record.id}: {record.status}")
