@@ -128,3 +128,11 @@ def test_a_folder_that_is_not_a_model_is_one_line(tmp_path) -> None:
     with pytest.raises(LoadError, match="not a model folder") as info:
         start_server(ServeOptions(base=str(tmp_path)))
     assert "\n" not in str(info.value)
+
+
+def test_run_on_its_own_a_folder_that_is_not_a_model_is_one_line_and_exit_2(tmp_path, capsys) -> None:
+    from distill_tui.serving.__main__ import main
+
+    assert main([str(tmp_path), "--adapter", f"distilled={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("distill-tui serving: error: ") and "not a model folder" in err and err.count("\n") == 1
