@@ -65,11 +65,11 @@ def test_vllm_serves_the_base_with_adapters_by_name_and_a_merged_model_on_its_ow
     request = ServeRequest(base="Qwen/Qwen3-0.6B", adapters={str(adapter): str(adapter), str(merged): str(merged)},
                            engine=VLLM)
     first, second = vllm_commands(request, iter([8001, 8002]))
+    common = ["--host", "127.0.0.1", "--default-chat-template-kwargs", '{"enable_thinking": false}']
     assert first == ["vllm", "serve", "Qwen/Qwen3-0.6B", "--served-model-name", "Qwen/Qwen3-0.6B", "--port", "8001",
-                     "--host", "127.0.0.1", "--enable-lora", "--max-lora-rank", "32", "--max-loras", "1", "--lora-modules",
+                     *common, "--enable-lora", "--max-lora-rank", "32", "--max-loras", "1", "--lora-modules",
                      f"{adapter}={adapter}"]
-    assert second == ["vllm", "serve", str(merged), "--served-model-name", str(merged), "--port", "8002",
-                      "--host", "127.0.0.1"]
+    assert second == ["vllm", "serve", str(merged), "--served-model-name", str(merged), "--port", "8002", *common]
 
 
 def local_job(path: str) -> JobRecord:

@@ -136,3 +136,23 @@ def test_run_on_its_own_a_folder_that_is_not_a_model_is_one_line_and_exit_2(tmp_
     assert main([str(tmp_path), "--adapter", f"distilled={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("distill-tui serving: error: ") and "not a model folder" in err and err.count("\n") == 1
+
+
+def test_a_template_that_can_think_is_rendered_with_thinking_off_unless_asked(tmp_path) -> None:
+    """Like Qwen3's: the trained student's lines were rendered with an empty think block."""
+    from transformers import AutoTokenizer
+
+    from tests.tiny_model import CHAT_TEMPLATE
+
+    base = build_tiny_model(tmp_path / "base")
+    tok = AutoTokenizer.from_pretrained(base)
+    tok.chat_template = CHAT_TEMPLATE.replace(
+        "<|assistant|>\n{% endif %}", "<|assistant|>\n{% if enable_thinking is defined and not enable_thinking %}"
+        "<|end|><|end|><|end|>{% endif %}{% endif %}")
+    tok.save_pretrained(base)
+    with start_server(ServeOptions(base=str(base))) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="none", max_retries=0)
+        off = client.chat.completions.create(model=str(base), messages=MESSAGES, max_completion_tokens=1)
+        on = client.chat.completions.create(model=str(base), messages=MESSAGES, max_completion_tokens=1,
+                                            extra_body={"chat_template_kwargs": {"enable_thinking": True}})
+    assert off.usage.prompt_tokens == on.usage.prompt_tokens + 3

@@ -13,6 +13,12 @@ from typing import Any
 from distill_tui.serving.options import ServeOptions
 
 
+DEFAULT_TEMPLATE_KWARGS = {"enable_thinking": False}
+"""A distilled student answers at once, as its training lines did: templates that can think (Qwen3) are
+rendered with thinking off, which is also how they render a finished assistant turn. A request's
+`chat_template_kwargs` (vLLM's name) overrides it; templates without the variable ignore it."""
+
+
 class ServeError(Exception):
     """A request the served models cannot answer: an HTTP status and one line for the client."""
 
@@ -137,13 +143,16 @@ class ModelPool:
         return entry
 
     def answer(self, name: str, messages: Sequence[dict[str, Any]], *, max_tokens: int | None,
-               temperature: float | None, response_format: Any) -> Answer:
-        """Answer `messages` with the model served as `name` (see `enum_choices` for response formats)."""
+               temperature: float | None, response_format: Any,
+               template_kwargs: dict[str, Any] | None = None) -> Answer:
+        """Answer `messages` with the model served as `name` (see `enum_choices` for response formats).
+
+        `template_kwargs` go to the chat template over `DEFAULT_TEMPLATE_KWARGS`."""
         import torch
 
         model, tokenizer, adapter = self._entry(name)
         choices = enum_choices(response_format)
-        prompt = self._prompt_ids(tokenizer, messages)
+        prompt = self._prompt_ids(tokenizer, messages, {**DEFAULT_TEMPLATE_KWARGS, **(template_kwargs or {})})
         with self._lock, torch.inference_mode():
             if model is self._peft:
                 if adapter is not None:
@@ -154,9 +163,10 @@ class ModelPool:
             return self._run(model, tokenizer, prompt, choices, max_tokens, temperature)
 
     @staticmethod
-    def _prompt_ids(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> list[int]:
+    def _prompt_ids(tokenizer: Any, messages: Sequence[dict[str, Any]], kwargs: dict[str, Any]) -> list[int]:
         try:
-            text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+            text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True,
+                                                 **kwargs)
         except Exception as exc:  # noqa: BLE001 - a template error is the request's fault
             raise ServeError(400, f"the model's chat template cannot render these messages ({exc})",
                              param="messages") from None

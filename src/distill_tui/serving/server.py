@@ -48,8 +48,11 @@ def chat_completion(pool: ModelPool, body: Any) -> dict[str, Any]:
                                     or not 0 <= temperature <= 2):
         raise ServeError(400, f"temperature must be a number from 0 to 2, not {temperature!r}", param="temperature")
     max_tokens = _positive_int(body, "max_completion_tokens", "max_tokens")
+    template_kwargs = body.get("chat_template_kwargs")
+    if template_kwargs is not None and not isinstance(template_kwargs, dict):
+        raise ServeError(400, "chat_template_kwargs must be an object", param="chat_template_kwargs")
     answer = pool.answer(model, messages, max_tokens=max_tokens, temperature=temperature,
-                         response_format=body.get("response_format"))
+                         response_format=body.get("response_format"), template_kwargs=template_kwargs)
     return {
         "id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion", "created": int(time.time()),
         "model": model,

@@ -177,8 +177,9 @@ def vllm_commands(request: ServeRequest, ports: Iterable[int]) -> list[list[str]
     and one more per full model (a merged or fully fine-tuned student), each on the next port."""
     ports = iter(ports)
     loras = {name: path for name, path in request.adapters.items() if is_adapter(path)}
-    base = ["vllm", "serve", request.base, "--served-model-name", request.base, "--port", str(next(ports)),
-            "--host", "127.0.0.1"]
+    # Thinking off, as the light server does (distill_tui.serving.models.DEFAULT_TEMPLATE_KWARGS).
+    common = ["--host", "127.0.0.1", "--default-chat-template-kwargs", '{"enable_thinking": false}']
+    base = ["vllm", "serve", request.base, "--served-model-name", request.base, "--port", str(next(ports)), *common]
     if loras:
         rank = max(lora_rank(path) for path in loras.values())
         allowed = next((r for r in LORA_RANKS if r >= rank), rank)
@@ -188,7 +189,7 @@ def vllm_commands(request: ServeRequest, ports: Iterable[int]) -> list[list[str]
     for name, path in request.adapters.items():
         if name not in loras:
             commands.append(["vllm", "serve", path, "--served-model-name", name, "--port", str(next(ports)),
-                             "--host", "127.0.0.1"])
+                             *common])
     return commands
 
 
