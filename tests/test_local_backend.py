@@ -252,3 +252,33 @@ def test_cancelling_a_paused_local_job_from_the_command_line(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert code == 0 and "Training stops for good and its checkpoints stay on disk." in err
     assert "job local-20260101-000000-f00d: cancelled" in err
+
+
+def test_cancelling_a_local_job_from_the_jobs_screen(tmp_path):
+    import asyncio
+
+    from distill_tui.core.train.follow import attach_job
+    from distill_tui.tui.app import DistillApp
+    from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+    from tests.test_screen_jobs import _wait_for
+
+    ws = Workspace.open(local_spec(tmp_path))
+    folder = _job_folder(ws, "local-20260101-000000-0b0e", None)
+    append_event(folder, "status", status="paused", message="paused at step 3")
+    attach_job(ws, "local-20260101-000000-0b0e")
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("5")
+            screen = app.screen
+            await pilot.press("x")
+            await _wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+            assert app.screen._body == "Training stops and cannot resume; its checkpoints stay on disk."
+            await pilot.press("y")
+            await _wait_for(pilot, lambda: screen._local["local-20260101-000000-0b0e"].status == "cancelled")
+
+    try:
+        asyncio.run(run())
+    finally:
+        ws.close()

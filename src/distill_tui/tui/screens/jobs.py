@@ -367,9 +367,11 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
                 self._status(f"cancelling {record.id}…")
                 self.control(record.id, "cancel")
 
+        cost = ("its checkpoints stay on disk" if record.backend == "local"
+                else "tokens trained so far are billed")
         self.app.push_screen(
-            ConfirmDialog(f"Cancel {record.id}?", "Training stops and cannot resume; tokens trained so far "
-                          "are billed.", yes="Cancel job"), answered,
+            ConfirmDialog(f"Cancel {record.id}?", f"Training stops and cannot resume; {cost}.", yes="Cancel job"),
+            answered,
         )
 
     def action_pause_job(self) -> None:
