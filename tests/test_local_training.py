@@ -175,7 +175,7 @@ def run_in_process(folder: Path) -> tuple[int, list[dict]]:
 
 def job_folder(tmp_path: Path, model: str, training: Path, **hyper) -> Path:
     folder = tmp_path / "job"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     (folder / "job.json").write_text(json.dumps({
         "id": "local-test", "model": model, "training_path": str(training), "validation_path": None,
         "hyperparameters": {"device": "cpu", "epochs": 1, "batch_size": 2, "max_seq_length": 64, **hyper},
@@ -290,3 +290,18 @@ def test_out_of_gpu_memory_names_the_knobs(tmp_path, tiny_model, monkeypatch):
     assert code == 1 and events[-1]["status"] == "failed"
     for knob in ("out of GPU memory", "batch_size", "gradient_accumulation", "max_seq_length", '"qlora"'):
         assert knob in events[-1]["message"]
+
+
+def test_examples_longer_than_max_seq_length_are_warned_about(tmp_path, tiny_model):
+    training = write_chat(tmp_path / "t.jsonl", 4)
+    with training.open("a") as out:
+        long = [{"role": "user", "content": "wine red grape variety " * 40}, {"role": "assistant", "content": "red"}]
+        out.write(json.dumps({"messages": long}) + "\n")
+    code, events = run_in_process(job_folder(tmp_path, str(tiny_model), training, max_seq_length=64, save_steps=100))
+    assert code == 0 and events[-1]["status"] == "succeeded"
+    [warning] = [e["message"] for e in events if "max_seq_length" in (e.get("message") or "")]
+    assert warning.startswith("warning: 1 of 5 training examples are longer than max_seq_length = 64 tokens")
+
+    code, events = run_in_process(job_folder(tmp_path / "all", str(tiny_model), training, max_seq_length=16))
+    assert code == 2 and events[-1]["message"].startswith(
+        "every training example is longer than [finetune] max_seq_length = 16 tokens (shortest ")

@@ -147,15 +147,31 @@ def read_rows(path: Path, name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def check_template(tokenizer: Any, rows: list[dict[str, Any]], path: Path, model: str) -> None:
-    """Render every row with the model's chat template; the first that fails is named."""
+def check_template(tokenizer: Any, rows: list[dict[str, Any]], path: Path, model: str) -> list[int]:
+    """Render every row with the model's chat template (the first that fails is named); the token
+    length of each."""
+    lengths = []
     for number, row in enumerate(rows, 1):
         try:
-            tokenizer.apply_chat_template(row["messages"], tokenize=False)
+            text = tokenizer.apply_chat_template(row["messages"], tokenize=False)
         except Exception as exc:  # jinja's TemplateError, or a role the template raises on
             detail = " ".join(str(exc).split())[:200]
             raise TrainerProblem(f"{path}:{number}: the chat template of {model} cannot render this example "
                                  f"({detail})") from None
+        lengths.append(len(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return lengths
+
+
+def too_long_warning(lengths: list[int], limit: int, name: str) -> str | None:
+    """A warning when examples are longer than max_seq_length (their ends, the answers, are cut off)."""
+    over = sum(n > limit for n in lengths)
+    if not over:
+        return None
+    if over == len(lengths):
+        raise TrainerProblem(f"every {name} example is longer than [finetune] max_seq_length = {limit} tokens "
+                             f"(shortest {min(lengths)}): nothing would be left to learn; raise max_seq_length")
+    return (f"warning: {over} of {len(lengths)} {name} examples are longer than max_seq_length = {limit} tokens "
+            f"(longest {max(lengths)}): their ends, the answers, are cut off; raise [finetune] max_seq_length")
 
 
 def has_generation_marks(tokenizer: Any) -> bool:

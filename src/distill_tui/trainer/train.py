@@ -81,7 +81,11 @@ def _train(folder: Path, job: dict[str, Any], log: EventLog, controls: Controls)
     tokenizer = setup.load_tokenizer(model_name)
     training_path = Path(job["training_path"])
     rows = setup.read_rows(training_path, "training")
-    setup.check_template(tokenizer, rows, training_path, model_name)
+    limit = int(hyper.get("max_seq_length", 1024))
+    warning = setup.too_long_warning(setup.check_template(tokenizer, rows, training_path, model_name), limit,
+                                     "training")
+    if warning:
+        log.status("running", warning)
     valid_path = Path(job["validation_path"]) if job.get("validation_path") else None
     valid_rows = setup.read_rows(valid_path, "validation") if valid_path else None
     if valid_rows:
