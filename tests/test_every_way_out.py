@@ -114,7 +114,7 @@ async def test_ctrl_q_with_unsaved_edits_asks_save_discard_or_stay(tmp_path, off
         await pilot.pause()
         assert isinstance(app.screen, ChoiceDialog)
         keys = str(app.screen.query_one(".keys").render())
-        assert "d: discard" in keys and "s: save and quit" in keys and "escape: cancel" in keys
+        assert "d: discard" in keys and "s: save and quit" in keys and "escape: stay" in keys
         await pilot.press("escape")  # stay
         await pilot.pause()
         assert app.is_running and not isinstance(app.screen, ChoiceDialog) and spec.read_text() == text

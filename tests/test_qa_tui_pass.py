@@ -22,7 +22,7 @@ def slower_server():
 
 async def test_unsaved_edit_questions_show_their_keys_on_one_line_at_80_columns():
     # Beside the two buttons the keys wrapped at 80 columns: "escape:" on one line, "cancel" on the next.
-    for dialog, keys in ((quit_with_unsaved_edits("demo.toml"), "d: discard   s: save and quit   escape: cancel"),
+    for dialog, keys in ((quit_with_unsaved_edits("demo.toml"), "d: discard   s: save and quit   escape: stay"),
                          (run_on_unsaved_edits("demo.toml", "starting the run"),
                           "u: go on unsaved   s: save and go on   escape: cancel")):
         app = DialogApp(dialog)

@@ -21,6 +21,7 @@ class ChoiceDialog(ModalScreen[str | None]):
         title: The question.
         body: What each answer does.
         choices: `(key, id, label)` per answer, the safest first; the last one is the default button.
+        escape: What Escape does, in the keys line.
     """
 
     DEFAULT_CSS = DIALOG_CSS.format(cls="ChoiceDialog") + """
@@ -28,9 +29,9 @@ ChoiceDialog > Vertical > .keys { margin-top: 1; color: $text-muted; }
 """
     BINDINGS = [Binding("escape", "choose(None)", "Cancel")]
 
-    def __init__(self, title: str, body: str, choices: list[tuple[str, str, str]]) -> None:
+    def __init__(self, title: str, body: str, choices: list[tuple[str, str, str]], escape: str = "cancel") -> None:
         super().__init__()
-        self._title, self._body, self._choices = title, body, choices
+        self._title, self._body, self._choices, self._escape = title, body, choices, escape
         self._keys = {key: answer for key, answer, _ in choices}
 
     def compose(self) -> ComposeResult:
@@ -40,7 +41,7 @@ ChoiceDialog > Vertical > .keys { margin-top: 1; color: $text-muted; }
             # The keys get a line of their own: beside two long-labelled buttons they wrapped into
             # them at 80 columns ("escape:" on one line, "cancel" under it).
             keys = "   ".join(f"{key}: {label.lower()}" for key, _, label in self._choices)
-            yield Static(f"{keys}   escape: cancel", classes="keys")
+            yield Static(f"{keys}   escape: {self._escape}", classes="keys")
             with Horizontal(classes="buttons"):
                 for _, answer, label in self._choices:
                     yield Button(label, id=answer)
@@ -69,6 +70,7 @@ def quit_with_unsaved_edits(name: str) -> ChoiceDialog:
         "keeps the file as it is; answers already bought under the edited prompt stay saved, but a run on "
         "the file's prompt asks those rows again.",
         [("d", "discard", "Discard"), ("s", "save", "Save and quit")],
+        escape="stay",  # not "cancel": it may open over "Cancel the run?", where cancel means the run
     )
 
 
