@@ -282,3 +282,19 @@ def test_cancelling_a_local_job_from_the_jobs_screen(tmp_path):
         asyncio.run(run())
     finally:
         ws.close()
+
+
+def test_cancelling_a_trainer_still_starting_ends_cancelled_not_failed(tmp_path):
+    ws = Workspace.open(local_spec(tmp_path))
+    try:
+        # A process with no SIGTERM handler yet, as the trainer is while Python starts: the signal kills it.
+        starting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # local-20260101-000000-5a5a"])
+        folder = _job_folder(ws, "local-20260101-000000-5a5a", starting.pid)
+        append_event(folder, "status", status="queued", message="starting the trainer")
+        import distill_tui.core.train.local as local
+
+        local._children[starting.pid] = starting  # started here: reaped like the backend's own
+        snapshot = LocalBackend(ws).cancel("local-20260101-000000-5a5a")
+        assert snapshot.status == "cancelled"
+    finally:
+        ws.close()

@@ -287,11 +287,14 @@ class LocalBackend:
         if snapshot.status in TERMINAL and snapshot.status != "failed":
             raise UserError(f"job {job_id} already {snapshot.status}: nothing to cancel")
         folder = self.folder(job_id)
-        pid = self._job(folder).get("pid")
-        if snapshot.status in ("queued", "running") and _alive(pid, folder):
+        pid, was = self._job(folder).get("pid"), snapshot.status
+        if was in ("queued", "running") and _alive(pid, folder):
             os.kill(pid, signal.SIGTERM)
-            return self._wait_for(job_id, ("cancelled", *TERMINAL))
-        append_event(folder, "status", status="cancelled", message=f"cancelled while {snapshot.status}")
+            snapshot = self._wait_for(job_id, ("cancelled", *TERMINAL))
+            if snapshot.status != "failed" or _alive(pid, folder):
+                return snapshot
+            # Killed by the signal before its handler was set (still starting): cancelled all the same.
+        append_event(folder, "status", status="cancelled", message=f"cancelled while {was}")
         return self.retrieve(job_id)
 
     def pause(self, job_id: str) -> JobSnapshot:
