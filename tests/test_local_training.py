@@ -106,7 +106,7 @@ def test_finetune_cli_trains_merges_and_records_tokens_and_gpu_hours(tmp_path, t
 
 
 def test_pause_kill_resume_and_cancel_continue_from_the_checkpoint(tmp_path, tiny_model):
-    ws = local_workspace(tmp_path, tiny_model, rows=60, batch_size=1, logging_steps=2, save_steps=3)
+    ws = local_workspace(tmp_path, tiny_model, rows=150, batch_size=1, logging_steps=2, save_steps=3)
     try:
         record = create_job(ws, request_for(ws))
         job_id = record.id
