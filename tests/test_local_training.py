@@ -305,3 +305,15 @@ def test_examples_longer_than_max_seq_length_are_warned_about(tmp_path, tiny_mod
     code, events = run_in_process(job_folder(tmp_path / "all", str(tiny_model), training, max_seq_length=16))
     assert code == 2 and events[-1]["message"].startswith(
         "every training example is longer than [finetune] max_seq_length = 16 tokens (shortest ")
+
+
+def test_full_fine_tuning_saves_a_whole_model(tmp_path, tiny_model):
+    from transformers import AutoModelForCausalLM
+
+    folder = job_folder(tmp_path, str(tiny_model), write_chat(tmp_path / "t.jsonl", 4), method="full", merge=True,
+                        save_steps=100)
+    code, events = run_in_process(folder)
+    assert code == 0 and events[-1]["status"] == "succeeded", events[-3:]
+    result = next(e for e in events if e["type"] == "result")
+    assert result["merged"] is None and (folder / "adapter" / "config.json").is_file()
+    assert AutoModelForCausalLM.from_pretrained(folder / "adapter") is not None
