@@ -90,6 +90,8 @@ def test_finetune_cli_trains_merges_and_records_tokens_and_gpu_hours(tmp_path, t
     assert merged.name == "merged" and (merged.parent / "adapter" / "adapter_config.json").is_file()
     assert AutoModelForCausalLM.from_pretrained(merged) is not None
     assert out["trained_tokens"] and out["trained_tokens"] > 0
+    assert out["gpu_hours"] == 0 and out["cpu_hours"] > 0 and out["device"] == "cpu"
+    assert Path(out["job_folder"]) == merged.parent
 
     ws = Workspace.open(spec)
     try:

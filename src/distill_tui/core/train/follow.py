@@ -328,6 +328,8 @@ def job_json(record: JobRecord, **extra: Any) -> dict[str, Any]:
         "training_file": record.training_file,
         "local_training_path": record.local_training_path,
         "base_url": data.get("base_url"),
+        **({key: data.get(key) for key in ("gpu_hours", "cpu_hours", "device", "job_folder")}
+           if record.backend == "local" else {}),
         **extra,
     }
 
