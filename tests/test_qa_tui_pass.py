@@ -191,3 +191,17 @@ async def test_ctrl_q_while_quitting_after_the_answer_quits_instead_of_asking_ag
                 break
             await pilot.pause(0.02)
         assert not app.is_running
+
+
+async def test_the_help_says_how_to_close_it(tmp_path):
+    # The footer under the help shows the screen's keys; nothing said Esc or ? closes it (the help
+    # snapshot shows it drawn on the border).
+    app = _dataset_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "Esc or ? closes" in str(app.screen.query_one("VerticalScroll").border_subtitle)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DatasetScreen"

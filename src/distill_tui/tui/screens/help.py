@@ -55,7 +55,9 @@ class HelpScreen(ModalScreen[None]):
         self._markdown = markdown
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with VerticalScroll() as scroll:
+            # The footer under it shows the keys of the screen underneath, not how to leave the help.
+            scroll.border_subtitle = "Esc or ? closes · ↑ ↓ PgUp PgDn scroll"
             yield Markdown(self._markdown)
 
     def action_dismiss(self) -> None:  # type: ignore[override]
