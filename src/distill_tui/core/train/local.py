@@ -175,7 +175,9 @@ class LocalBackend:
     def _start(self, folder: Path) -> None:
         """Start the trainer detached: its own session, output to train.log, nothing read from us."""
         job = self._job(folder)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"}
+        keys = {"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", self.workspace.spec.provider.api_key_env}
+        env = {k: v for k, v in os.environ.items() if k not in keys}  # the trainer needs no API key
+        env.update(PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
         with open(folder / LOG_FILE, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "distill_tui.trainer", str(folder)], cwd=folder, env=env,
