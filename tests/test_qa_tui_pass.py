@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Button, Static
 
-from distill_tui.tui.widgets.choice_dialog import quit_with_unsaved_edits, run_on_unsaved_edits
+from distill_tui.tui.widgets.choice_dialog import (
+    quit_with_unsaved_edits,
+    run_on_unsaved_edits,
+)
 from tests.test_qa_layout_dialogs import DialogApp
 
 
