@@ -272,3 +272,17 @@ def test_snapshot_results_no_color_failed(snap_compare, snap_workspace, monkeypa
 
 def test_snapshot_results_blocked(snap_compare, snap_workspace) -> None:
     assert snap_compare(DistillApp(snap_workspace(blocked=True)), terminal_size=(80, 24), run_before=_results)
+
+
+async def test_students_served_here_say_how_under_the_table(tmp_path: Path) -> None:
+    """A local job's base and distilled students are served here: the note the CLI and `eval --json`
+    give (which server, how answers were constrained) is under the table too."""
+    ws = Workspace.open(write_spec(tmp_path, student={"model": str(tmp_path / "base")}, serve={"engine": "light"}))
+    ws.store.save_job(JobRecord(id="local-20261203-120000-ab12", backend="local", base_model=str(tmp_path / "base"),
+                                status="succeeded", fine_tuned_model=str(tmp_path / "job" / "adapter")))
+    app = DistillApp(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        status = str(app.screen.query_one("#status", Static).render())
+        assert "served here (light server, constrained to the labels by likelihood): base student, distilled" in status
+        assert "press r to run" in status  # the note is beside the others, not instead of them

@@ -96,7 +96,9 @@ already saved are reused, so **r** after an interruption only asks for what is m
 
 A model **r** cannot ask says why under the table: one with no known price while `budget_usd` is
 set (add it to prices.toml or remove the budget), or a fine-tuned model trained on another provider
-(evaluate it there with `--base-url`).
+(evaluate it there with `--base-url`). A student trained on this machine is served here for the
+evaluation (`[serve]` in the spec); the line under the table says by what and how its answers were
+constrained.
 
 Scroll right for the rest of the columns. The pane below shows the highlighted model's per-class
 accuracy and largest confusions, or its confusion matrix (**c** switches, and hides it).
@@ -220,7 +222,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
     def _show_idle_status(self, note: str | None = None) -> None:
         """The status when nothing runs: the last outcome (kept across reloads), else what to do; then
-        why a model is not asked at all (no price under a budget, trained on another provider)."""
+        why a model is not asked at all (no price under a budget, trained on another provider); then
+        the students served here and how their answers are constrained."""
         status = self.query_one("#status", Static)
         self._note = note or self._note
         table = self._table
@@ -240,6 +243,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
             more = len(blocked) - len(shown)
             lines += [Text(line, style="bold") for line in shown[:-1]]
             lines.append(Text(shown[-1] + (f" (+{more} more)" if more else ""), style="bold"))
+        if table is not None:  # which students answer through a server started here, and how constrained
+            lines += [Text(line, style="dim") for line in report.served_notes(table)]
         status.set_class(bool(blocked), "blocked")
         status.update(Text("\n").join(lines))
 
