@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from distill_tui.core.train.backend import JobRequest, backend_for
+from distill_tui.core.train.backend import JobRequest
+from distill_tui.core.train.backends import backend_for
 from distill_tui.core.train.errors import ModelUnavailable, TrainingClosed
 from distill_tui.core.train.follow import (
     PollPolicy,

@@ -14,7 +14,8 @@ import pytest
 from distill_tui.core.common.errors import SpecError, UserError
 from distill_tui.core.common.job_folder import append_event
 from distill_tui.core.task.spec import load_spec
-from distill_tui.core.train.backend import backend_for, backend_name
+from distill_tui.core.train.backend import backend_name
+from distill_tui.core.train.backends import backend_for
 from distill_tui.core.train.local import LocalBackend, local_hyperparameters
 from distill_tui.core.train.plan import request_for
 from distill_tui.core.workspace.workspace import Workspace

@@ -54,7 +54,8 @@ def _stores(args: Namespace) -> list[tuple[str, "Store", Any]]:
 def _remote(args: Namespace, workspace: Any) -> tuple[list, str]:
     """The provider's jobs and the backend name (raises whatever the provider raises)."""
     from distill_tui.core.provider.clients import is_offline, make_client
-    from distill_tui.core.train.backend import OpenAIJobsBackend, backend_for
+    from distill_tui.core.train.backend import OpenAIJobsBackend
+    from distill_tui.core.train.backends import backend_for
 
     if workspace is not None:
         backend = backend_for(workspace)

@@ -286,13 +286,3 @@ def backend_label(workspace: "Workspace") -> str:
         return f"the OpenAI-compatible endpoint {provider_url(workspace)}"
     return {"local": "this machine (the local trainer)", "offline": "the offline provider", "azure": "Azure OpenAI",
             "openai": "OpenAI"}[name]
-
-
-def backend_for(workspace: "Workspace") -> FineTuneBackend:
-    """The backend of the workspace: the local trainer for [finetune] backend = "local", else the
-    provider's jobs API (raises UserError when the key is missing)."""
-    if workspace.spec.finetune.backend == "local":
-        from distill_tui.core.train.local import LocalBackend
-
-        return LocalBackend(workspace)
-    return OpenAIJobsBackend(workspace.client(), backend_name(workspace))

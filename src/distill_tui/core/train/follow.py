@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from distill_tui.core.common.errors import UserError, WorkFailed
 from distill_tui.core.provider.values import as_int, as_time
 from distill_tui.core.store.jobs import JobRecord
-from distill_tui.core.train.backend import TERMINAL, FineTuneBackend, JobSnapshot, backend_for
+from distill_tui.core.train.backend import TERMINAL, FineTuneBackend, JobSnapshot
+from distill_tui.core.train.backends import backend_for
 from distill_tui.core.train.jobs import record_from, training_cost
 
 if TYPE_CHECKING:

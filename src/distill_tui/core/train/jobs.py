@@ -20,8 +20,8 @@ from distill_tui.core.train.backend import (
     FineTuneBackend,
     JobRequest,
     JobSnapshot,
-    backend_for,
 )
+from distill_tui.core.train.backends import backend_for
 from distill_tui.core.train.checks import check_files
 from distill_tui.core.train.errors import (
     ModelUnavailable,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from distill_tui.core.common.errors import UserError
-from distill_tui.core.train.backend import NO_EXPORT, JobRequest, field_of, backend_label, backend_name
+from distill_tui.core.train.backend import NO_EXPORT, JobRequest, backend_label, backend_name, field_of
 
 if TYPE_CHECKING:
     from distill_tui.core.cost.pricing import PriceTable

@@ -223,7 +223,7 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
 
     @work(thread=True, exclusive=True, group="list", exit_on_error=False)
     def list_jobs(self, refresh: str | None = None) -> None:
-        from distill_tui.core.train.backend import backend_for
+        from distill_tui.core.train.backends import backend_for
         from distill_tui.core.train.follow import attach_job, merge_listing
 
         ws = self.workspace
