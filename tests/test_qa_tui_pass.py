@@ -208,3 +208,20 @@ async def test_the_help_says_how_to_close_it(tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ == "DatasetScreen"
+
+
+async def test_without_a_key_s_says_so_instead_of_asking_to_spend(tmp_path, monkeypatch):
+    # No budget and no key: "Start without a budget? Estimated cost $72.35" came first, then
+    # "Cannot start: no API key" once the user had agreed to spend.
+    from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+    from tests.test_screen_generate import _open
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    app = _dataset_app(tmp_path, provider={"base_url": "https://api.openai.com/v1"}, teacher={"model": "gpt-4o"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        await pilot.press("s")
+        await _settle(pilot, app)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert "no API key: set OPENAI_API_KEY" in " ".join(str(screen.query_one("#status").render()).split())

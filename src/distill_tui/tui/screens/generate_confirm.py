@@ -73,7 +73,7 @@ class SpendConfirm:
             return
         question = spend_question(self.plan, self.workspace.spec.generation.budget_usd,
                                   only_failed=bool(options.get("only_failed")))
-        if question is None:
+        if question is None or not self._can_ask_provider():
             self._start(**options)
             return
 
@@ -83,3 +83,18 @@ class SpendConfirm:
 
         title, body = question
         self.app.push_screen(ConfirmDialog(title, body, yes="Start"), answered)
+
+    def _can_ask_provider(self) -> bool:
+        """Whether a client can be made (a key is set, the URL is usable). When not, the run is
+        started anyway to say why in its status line: asking first to spend $72 on a run that
+        cannot send a request misleads."""
+        from distill_tui.core.common.errors import UserError
+        from distill_tui.core.provider.clients import is_offline, make_client
+
+        if is_offline(self.workspace.spec):
+            return True  # needs no key, and making its client would start it here, on the UI thread
+        try:
+            make_client(self.workspace.spec)
+        except UserError:
+            return False
+        return True
