@@ -37,6 +37,7 @@ def test_a_core_module_that_imports_upwards_or_textual_breaks_them(tmp_path):
     assert out.returncode != 0
     assert "distill_tui.core.task.spec -> distill_tui.core.run.engine" in out.stdout
     assert "distill_tui.core is not allowed to import textual" in out.stdout
+    assert "no two modules or packages import each other, at any depth BROKEN" in " ".join(out.stdout.split())
 
 
 def test_every_core_package_is_placed_and_says_what_it_may_use():
