@@ -106,7 +106,8 @@ async def test_an_edit_the_data_refuses_says_it_was_not_applied(tmp_path):
 
 async def test_the_kept_edits_note_says_what_to_do_with_the_file(tmp_path):
     # It said only where the edits are, and came back at every start while the file stayed.
-    from distill_tui.core.task.spec import load_spec, save_spec
+    from distill_tui.core.task.spec import load_spec
+    from distill_tui.core.task.spec_writer import save_spec
     from distill_tui.tui.app import recovery_path
 
     app = _dataset_app(tmp_path)

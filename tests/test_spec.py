@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from distill_tui.core.common.errors import SpecError
-from distill_tui.core.task.spec import load_spec, parse_spec, save_spec
+from distill_tui.core.task.spec import load_spec, parse_spec
+from distill_tui.core.task.spec_writer import save_spec
 from tests.helpers import spec_dict, write_spec
 
 

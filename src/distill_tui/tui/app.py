@@ -166,7 +166,7 @@ class DistillApp(App[int]):
 
     def save_spec(self) -> bool:
         """Write the workspace's (edited) spec back to its file; says so in a notification."""
-        from distill_tui.core.task.spec import save_spec
+        from distill_tui.core.task.spec_writer import save_spec
 
         try:
             path = save_spec(self.workspace.spec)
@@ -177,7 +177,7 @@ class DistillApp(App[int]):
         return True
 
     def _keep_unsaved_edits(self) -> None:
-        from distill_tui.core.task.spec import save_spec
+        from distill_tui.core.task.spec_writer import save_spec
 
         try:
             save_spec(self.workspace.spec, recovery_path(self.workspace.spec.source))
