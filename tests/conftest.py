@@ -75,3 +75,20 @@ def snap_compare(snap_compare):
         return snap_compare(app, *args, run_before=before, **kwargs)
 
     return compare
+
+
+@pytest.fixture
+def server_factory():
+    """Start offline servers with particular options; all shut down after the test."""
+    from distill_tui.offline import OfflineOptions, start_server
+
+    servers = []
+
+    def make(**options):
+        server = start_server(OfflineOptions(**options))
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.shutdown()

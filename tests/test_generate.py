@@ -17,21 +17,6 @@ from distill_tui.offline import OfflineOptions, prompt_hash, start_server
 from tests.helpers import write_spec
 
 
-@pytest.fixture
-def server_factory():
-    """Start offline servers with particular options; all shut down after the test."""
-    servers = []
-
-    def make(**options):
-        server = start_server(OfflineOptions(**options))
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.shutdown()
-
-
 def _workspace(tmp_path: Path, server, rows: int = 120, **generation) -> Workspace:
     gen = {"workers": 4, **generation}
     return Workspace.open(write_spec(tmp_path, rows=rows, provider={"base_url": server.base_url}, generation=gen))
@@ -280,7 +265,6 @@ def test_plan_counts_rows_and_cost(tmp_path, offline_server):
 def test_a_short_outage_does_not_stop_the_run(tmp_path, monkeypatch):
     """A provider failing every request for a second: the pool pauses and carries on; no row lost."""
     from distill_tui.core.run import engine
-    from distill_tui.offline import OfflineOptions, start_server
 
     monkeypatch.setattr(engine, "OUTAGE_PAUSE_CAP_S", 0.3)
     server = start_server(OfflineOptions(latency=0.02))
@@ -304,7 +288,6 @@ def test_a_short_outage_does_not_stop_the_run(tmp_path, monkeypatch):
 
 def test_a_request_larger_than_the_token_limit_fails_its_row_at_once(tmp_path):
     """429 "Request too large" with x-should-retry: false is not retried (the run would hang)."""
-    from distill_tui.offline import OfflineOptions, start_server
 
     server = start_server(OfflineOptions(tpm=100))
     try:
@@ -320,7 +303,6 @@ def test_a_request_larger_than_the_token_limit_fails_its_row_at_once(tmp_path):
 
 def test_a_wrong_key_stops_the_run_with_one_line(tmp_path, monkeypatch):
     """The offline provider told to accept only one key: any other gets 401, the run stops at once."""
-    from distill_tui.offline import OfflineOptions, start_server
 
     server = start_server(OfflineOptions(require_key=True, api_key="sk-right"))
     try:

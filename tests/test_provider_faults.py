@@ -12,22 +12,7 @@ from distill_tui.core.common.errors import SpecError
 from distill_tui.core.run.generate import run_teacher
 from distill_tui.core.task.spec import load_spec
 from distill_tui.core.workspace.workspace import Workspace
-from distill_tui.offline import OfflineOptions, start_server
 from tests.helpers import write_spec
-
-
-@pytest.fixture
-def server_factory():
-    servers = []
-
-    def make(**options):
-        server = start_server(OfflineOptions(**options))
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.shutdown()
 
 
 def _workspace(tmp_path: Path, server, rows: int = 40, **generation) -> Workspace:
