@@ -131,8 +131,9 @@ def _finish(record: "JobRecord", as_json: bool, followed: bool) -> int:
         return failed.exit_code
     if record.status == "succeeded":
         tokens = "unknown" if record.trained_tokens is None else f"{record.trained_tokens:,}"
+        note = (record.data or {}).get("cost_note") if record.backend == "local" else None
         _err(f"succeeded: {record.fine_tuned_model}; trained tokens {tokens}, "
-             f"cost {money(job_cost(record))}")
+             + (f"cost {money(job_cost(record))}" if job_cost(record) is not None or not note else note))
     elif followed:
         _err(f"job {record.id} is {record.status}")
     return 0

@@ -102,7 +102,7 @@ def collect(args: Namespace) -> tuple[list[tuple[str, "JobRecord", str]], list[s
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.core.train.follow import job_cost, job_json
+    from distill_tui.core.train.follow import job_cost, job_json, without_gpu
 
     rows, notes = collect(args)
     for note in notes:
@@ -120,7 +120,7 @@ def run(args: Namespace) -> int:
     table = [
         (job.id, job.status + ("*" if source == "provider" else ""), job.base_model, job.fine_tuned_model or "-",
          _when(job.created_at), "-" if job.trained_tokens is None else f"{job.trained_tokens:,}",
-         format_usd(job_cost(job), unknown="-"))
+         f"{where} run" if (where := without_gpu(job)) else format_usd(job_cost(job), unknown="-"))
         for _, job, source in rows
     ]
     if not args.spec:  # jobs of every workspace: say which

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core.common.errors import UserError, WorkFailed
@@ -17,7 +17,7 @@ from distill_tui.core.provider.values import as_int, as_time
 from distill_tui.core.store.jobs import JobRecord
 from distill_tui.core.train.backend import TERMINAL, FineTuneBackend, JobSnapshot
 from distill_tui.core.train.backends import backend_for
-from distill_tui.core.train.jobs import record_from, training_cost
+from distill_tui.core.train.jobs import local_cost, record_from, training_cost
 
 if TYPE_CHECKING:
     from distill_tui.core.cost.pricing import PriceTable
@@ -142,7 +142,11 @@ def _sync(workspace: "Workspace", backend: FineTuneBackend, job_id: str, base: J
 
     # The provider the job was just read from: a job attached with another --base-url says so.
     extra: dict[str, Any] = {"base_url": provider_url(workspace)}
-    if snapshot.trained_tokens is not None:
+    if backend.name == "local":  # priced by the GPU-hour, not by the token
+        from distill_tui.core.cost.selfhosted import gpu_hour_price
+
+        extra.update(local_cost(snapshot.extra or {}, *gpu_hour_price(workspace.spec, workspace.prices)))
+    elif snapshot.trained_tokens is not None:
         extra["training_cost_usd"] = training_cost(workspace.prices, snapshot.model, snapshot.trained_tokens)
     record = record_from(snapshot, backend.name, base, **extra)
     if base is None:
@@ -158,7 +162,7 @@ def _differs(old: JobRecord | None, new: JobRecord) -> bool:
     keys = ("status", "fine_tuned_model", "trained_tokens", "error", "finished_at")
     old_data, new_data = old.data or {}, new.data or {}
     return any(getattr(old, k) != getattr(new, k) for k in keys) or any(
-        old_data.get(k) != new_data.get(k) for k in ("estimated_finish", "base_url")
+        old_data.get(k) != new_data.get(k) for k in ("estimated_finish", "base_url", "training_cost_usd", "cost_note")
     )
 
 
@@ -311,6 +315,15 @@ def job_cost(record: JobRecord) -> float | None:
     return (record.data or {}).get("training_cost_usd")
 
 
+def without_gpu(record: JobRecord) -> str | None:
+    """Where a finished local job ran when it had no GPU ("CPU", "mps"): it has no GPU cost; else None."""
+    data = record.data or {}
+    if record.backend != "local" or data.get("gpu_hours") is None or data.get("gpus"):
+        return None
+    device = str(data.get("device") or "cpu")
+    return "CPU" if device == "cpu" else device
+
+
 def job_json(record: JobRecord, **extra: Any) -> dict[str, Any]:
     """The job object `finetune --json` and `jobs --json` print."""
     data = record.data or {}
@@ -329,7 +342,7 @@ def job_json(record: JobRecord, **extra: Any) -> dict[str, Any]:
         "training_file": record.training_file,
         "local_training_path": record.local_training_path,
         "base_url": data.get("base_url"),
-        **({key: data.get(key) for key in ("gpu_hours", "cpu_hours", "device", "job_folder")}
+        **({key: data.get(key) for key in ("gpu_hours", "cpu_hours", "device", "gpu_hour_usd", "cost_note", "job_folder")}
            if record.backend == "local" else {}),
         **extra,
     }
@@ -349,6 +362,12 @@ def merge_listing(
     for snap in remote:
         base = local.get(snap.id)
         cost = training_cost(prices, snap.model, snap.trained_tokens)
+        if backend == "local" and not (base and (base.data or {}).get("training_cost_usd") is not None):
+            # Listed without its spec (`jobs` of every workspace): the price of prices.toml, if any.
+            own = prices.self_hosted.get("gpu_hour_usd")
+            costs = local_cost(snap.extra or {}, None if own is None else float(own), "your prices.toml")
+            snap = replace(snap, extra={**(snap.extra or {}), **costs})
+            cost = costs.get("training_cost_usd")
         if base is None:
             others.append(record_from(snap, backend, None, source="provider", training_cost_usd=cost))
             continue

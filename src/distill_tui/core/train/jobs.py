@@ -43,6 +43,26 @@ def training_cost(prices: "PriceTable", base_model: str, trained_tokens: int | N
     return None if unit is None or trained_tokens is None else trained_tokens * unit / 1_000_000
 
 
+GPU_PRICE_KEYS = "[finetune] gpu_hour_usd in the spec (or gpu_hour_usd under [self_hosted] in your prices.toml)"
+
+
+def local_cost(facts: dict[str, Any], price: float | None, source: str | None) -> dict[str, Any]:
+    """A finished local job's cost, as keys of its record's data: its GPU-hours × the price of a
+    GPU-hour (`price`, read from `source`), and `cost_note` saying how it was reached. A run on the
+    CPU (or Apple MPS) has no GPU cost; an unknown price names the key that sets it. {} before the
+    trainer's result (no hours yet)."""
+    hours = facts.get("gpu_hours")
+    if not isinstance(hours, (int, float)):
+        return {}
+    if not facts.get("gpus"):
+        device = str(facts.get("device") or "cpu")
+        return {"cost_note": f"ran on the {'CPU' if device == 'cpu' else device}: no GPU cost"}
+    if price is None:
+        return {"cost_note": f"GPU cost unknown: set {GPU_PRICE_KEYS}"}
+    return {"training_cost_usd": hours * price, "gpu_hour_usd": price,
+            "cost_note": f"{hours:.3g} GPU-hours × ${price:,.2f}/GPU-hour ({source})"}
+
+
 def record_from(snapshot: JobSnapshot, backend: str, base: JobRecord | None = None, **data: Any) -> JobRecord:
     """A store record updated from a snapshot; `data` keys are merged into `record.data`.
 

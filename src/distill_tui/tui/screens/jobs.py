@@ -84,7 +84,8 @@ Every fine-tuning job this workspace created, plus the provider's other jobs (ma
 one to attach it and keep its history here). The selected job shows its **status timeline**
 (validating_files → queued → running → succeeded/failed/cancelled, with the time each was seen), the
 **loss chart** (train loss `⣀`, validation loss `•`, token accuracy as a sparkline) from the metrics
-events, trained tokens, the **actual cost** (trained tokens × the training price) beside the estimate,
+events, trained tokens, the **actual cost** (trained tokens × the training price; for a job trained here, GPU-hours ×
+`[finetune] gpu_hour_usd`, and none for a run on the CPU) beside the estimate,
 the estimated finish and the fine-tuned model name. The **Events** and **Checkpoints** tabs (`t`)
 list what the provider reported.
 

@@ -95,8 +95,13 @@ def summary_text(record: JobRecord, events: list[dict[str, Any]], checkpoints: l
     text.append(f"trained tokens {tokens}\n")
     cost = job_cost(record)
     estimated = data.get("estimated_cost_usd")
-    text.append(f"cost {money(cost) if record.trained_tokens is not None else '-'} ")
-    text.append(f" (est. {money(estimated)})\n" if estimated is not None else "\n", style="dim")
+    note = data.get("cost_note") if record.backend == "local" else None
+    if note and cost is None:  # a run on the CPU, or no known price of a GPU-hour
+        text.append(f"cost - ({note})\n")
+    else:
+        text.append(f"cost {money(cost) if cost is not None or record.trained_tokens is not None else '-'} ")
+        text.append(f" ({note})\n" if note else f" (est. {money(estimated)})\n" if estimated is not None else "\n",
+                    style="dim")
     finish = estimated_finish(record, events, now)
     if record.status not in TERMINAL:
         text.append(f"finish ≈ {clock(finish) if finish else 'unknown'}\n")

@@ -15,7 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from distill_tui.core.store.jobs import JobRecord
-from distill_tui.core.train.follow import job_cost
+from distill_tui.core.train.follow import job_cost, without_gpu
 
 # Fits 80 columns with the 2-cell gaps and a 1-cell scrollbar.
 COLUMNS = (("id", 13), ("status", 12), ("model", 11), ("fine-tuned", 14), ("created", 11), ("cost", 6))
@@ -48,7 +48,7 @@ def _cells(job: JobRecord, remote: bool) -> tuple[tuple[str, str], ...]:
     return (
         (short_id + ("*" if remote else ""), ""), (label, style), (job.base_model, ""), (job.fine_tuned_model or "-", ""),
         (time.strftime("%m-%d %H:%M", time.localtime(job.created_at)) if job.created_at else "-", ""),
-        ("-" if cost is None else f"${cost:,.2f}", ""),
+        (without_gpu(job) or ("-" if cost is None else f"${cost:,.2f}"), ""),
     )
 
 
