@@ -14,9 +14,11 @@ from typing import Any
 
 from distill_tui.core.common.errors import UserError
 from distill_tui.core.cost.pricing import read_toml
+from distill_tui.core.task.requests import ModelRules
 
 _MODEL_INTS = ("context_window", "max_output_tokens")
 _THROUGHPUTS = ("train_tokens_per_s", "serve_tokens_per_s")  # self-hosted, one GPU (see selfhosted.py)
+_SAMPLING = ("temperature", "top_p")
 _STRUCTURED_INTS = ("max_enum_values", "large_enum_values", "large_enum_max_chars", "max_schema_chars")
 
 
@@ -72,6 +74,14 @@ class ModelTable:
         return ModelLimits(model, entry.get("context_window"), entry.get("max_output_tokens"),
                            str(entry.get("as_of", self.as_of)), str(entry.get("source", self.source)))
 
+    def rules(self, model: str) -> ModelRules:
+        """What a request to `model` may carry (`ft:` names take their base's); a model not listed, or a
+        key left out, is not known, and nothing is left out of its requests."""
+        entry = self.entry(model) or {}
+        sampling = entry.get("sampling")
+        return ModelRules(reasoning=entry.get("reasoning") is True,
+                          sampling=None if sampling is None else frozenset(sampling))
+
     def smallest_context_window(self) -> int | None:
         """The smallest context window of any listed model (None: none is known)."""
         return min((e["context_window"] for e in self.models.values() if e.get("context_window")), default=None)
@@ -108,6 +118,13 @@ def _validate(data: dict[str, Any], path: str) -> tuple[dict[str, dict[str, Any]
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
                 raise UserError(f"{path}: [models.\"{name}\"] {key} must be a number of tokens per second above 0, "
                                 f"not {value!r}")
+        for key in ("reasoning", "structured_outputs"):
+            if key in entry and not isinstance(entry[key], bool):
+                raise UserError(f"{path}: [models.\"{name}\"] {key} must be true or false, not {entry[key]!r}")
+        sampling = entry.get("sampling", [])
+        if not isinstance(sampling, list) or any(s not in _SAMPLING for s in sampling):
+            raise UserError(f"{path}: [models.\"{name}\"] sampling must be a list of {' and '.join(_SAMPLING)} "
+                            f"(or [] for none), not {sampling!r}")
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise UserError(f"{path}: [models.\"{name}\"] aliases must be a list of model names")

@@ -21,6 +21,18 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ModelRules:
+    """What a request to one model may carry (from `core.cost.capabilities`; the default knows nothing,
+    so nothing is left out)."""
+
+    reasoning: bool = False
+    sampling: frozenset[str] | None = None  # the sampling parameters it accepts; None: not known
+
+    def accepts(self, parameter: str) -> bool:
+        return self.sampling is None or parameter in self.sampling
+
+
+@dataclass(frozen=True)
 class RowRequest:
     """One row's request, ready to send."""
 
