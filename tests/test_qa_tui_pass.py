@@ -226,3 +226,50 @@ async def test_without_a_key_s_says_so_instead_of_asking_to_spend(tmp_path, monk
         await _settle(pilot, app)
         assert not isinstance(app.screen, ConfirmDialog)
         assert "no API key: set OPENAI_API_KEY" in " ".join(str(screen.query_one("#status").render()).split())
+
+
+async def test_without_a_key_b_says_so_instead_of_asking_to_send_the_rows(tmp_path, monkeypatch):
+    # "Send 40 rows to the Batch API?" came first, then "no API key" once the user had agreed.
+    from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+    from tests.test_screen_generate import _open
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    app = _dataset_app(tmp_path, provider={"base_url": "https://api.openai.com/v1"}, teacher={"model": "gpt-4o"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        await pilot.press("b")
+        await _settle(pilot, app)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert "no API key: set OPENAI_API_KEY" in " ".join(str(screen.query_one("#status").render()).split())
+
+
+def _edit_seed(app) -> None:
+    """What editing the seed on the Dataset screen does: a changed spec, not written to its file."""
+    import dataclasses
+
+    spec = app.workspace.spec
+    app.workspace.set_spec(dataclasses.replace(spec, dataset=dataclasses.replace(spec.dataset, seed=spec.dataset.seed + 1)))
+
+
+@pytest.mark.parametrize("key,spend", [("s", "Start without a budget?"), ("b", "to the Batch API?")])
+async def test_unsaved_edits_are_asked_about_before_the_spend(tmp_path, offline_server, key, spend):
+    # "Start without a budget?" came first, then "save your edits?": the run uses the edits, so they come first.
+    from distill_tui.tui.widgets.choice_dialog import ChoiceDialog
+    from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+    from tests.test_screen_generate import _open
+
+    app = _dataset_app(tmp_path, provider={"base_url": offline_server.base_url})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        _edit_seed(app)
+        await _settle(pilot, app)
+        await pilot.press(key)
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog) and "unsaved edits" in str(app.screen._title)  # noqa: SLF001
+        await pilot.press("u")  # go on unsaved: the spend question next, and the edits not asked again
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog) and spend in str(app.screen.query_one(".title").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and not screen.running

@@ -1,8 +1,8 @@
 """The Generate screen's `b` key: the rows left through the Batch API (half price, within 24 h).
 
 A mixin of `GenerateScreen`, which supplies `running`, `plan`, `_begin`, `_set_status`,
-`refresh_plan` and the `_ended` event its worker sets; the work itself is
-`core.run.batch_api.run_teacher_batch`, the same step as `distill-tui generate SPEC --batch`.
+`provider_ready`, `go_with_edits`, `refresh_plan` and the `_ended` event its worker sets; the work
+itself is `core.run.batch_api.run_teacher_batch`, the same step as `distill-tui generate SPEC --batch`.
 """
 
 from __future__ import annotations
@@ -32,13 +32,23 @@ class BatchActions:
         if plan is not None and not plan.to_ask:
             self.notify("Every train row is answered: nothing to send to the Batch API.")
             return
+        if not self.provider_ready():
+            self._run_batch()  # says "no API key…" at once, not after agreeing to send the rows
+            return
+        self.go_with_edits("submitting the batch", self._ask_batch)
+
+    def _ask_batch(self) -> None:
+        """Asked after the unsaved-edits question: the batch is built from the edited spec."""
+        if self.running:
+            return
+        plan = self.plan
         rows = f"{plan.to_ask:,} rows" if plan else "the rows left"
         cost = f" (about {fmt.money(plan.cost_usd / 2)} instead of {fmt.money(plan.cost_usd)})" if (
             plan and plan.cost_usd is not None) else ""
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self.go_with_edits("submitting the batch", self._run_batch)
+            if yes and not self.running:
+                self._run_batch()
 
         self.app.push_screen(ConfirmDialog(
             f"Send {rows} to the Batch API?",

@@ -1,7 +1,8 @@
 """The Generate screen's `s` and `r` keys: start at once when the run is small beside the budget,
 otherwise ask first with what it should cost (`b` always asks; `f` is the 20-row check and never does).
 
-A mixin of `GenerateScreen`, which supplies `running`, `plan`, `workspace` and `_start`.
+A mixin of `GenerateScreen`, which supplies `running`, `plan`, `workspace`, `go_with_edits` and
+`_launch`.
 """
 
 from __future__ import annotations
@@ -69,32 +70,43 @@ class SpendConfirm:
         self._ask_then_start(only_failed=True)
 
     def _ask_then_start(self, **options: object) -> None:
+        """Ask about unsaved edits first (the run uses them), then about the spend, then start."""
+        if self.running:
+            return
+        if not self.provider_ready():
+            # Started at once to say why in its status line: asking to save edits, or to spend $72,
+            # before a run that cannot send a request misleads.
+            self._launch(options)
+            return
+        self.go_with_edits("starting the run", lambda: self._ask_spend(options))
+
+    def _ask_spend(self, options: dict) -> None:
         if self.running:
             return
         question = spend_question(self.plan, self.workspace.spec.generation.budget_usd,
                                   only_failed=bool(options.get("only_failed")))
-        if question is None or not self._can_ask_provider():
-            self._start(**options)
+        if question is None:
+            self._launch(options)
             return
 
         def answered(yes: bool | None) -> None:
             if yes and not self.running:
-                self._start(**options)
+                self._launch(options)
 
         title, body = question
         self.app.push_screen(ConfirmDialog(title, body, yes="Start"), answered)
 
-    def _can_ask_provider(self) -> bool:
-        """Whether a client can be made (a key is set, the URL is usable). When not, the run is
-        started anyway to say why in its status line: asking first to spend $72 on a run that
-        cannot send a request misleads."""
+    def provider_ready(self) -> bool:
+        """Whether a client of the spec's provider can be made (a key is set, the URL is usable);
+        `s`, `r` and `b` skip their questions when not, so the refusal is the first thing said."""
         from distill_tui.core.common.errors import UserError
         from distill_tui.core.provider.clients import is_offline, make_client
 
-        if is_offline(self.workspace.spec):
+        base_url = self.workspace.base_url
+        if is_offline(self.workspace.spec, base_url):
             return True  # needs no key, and making its client would start it here, on the UI thread
         try:
-            make_client(self.workspace.spec)
+            make_client(self.workspace.spec, base_url=base_url)
         except UserError:
             return False
         return True
