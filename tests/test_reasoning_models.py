@@ -37,3 +37,62 @@ def test_user_file_may_mark_a_model_reasoning_and_bad_values_are_one_line():
     path.write_text('[models."my-thinker"]\nreasoning = "yes"\n')
     with pytest.raises(UserError, match="reasoning must be true or false"):
         capabilities.load_models()
+
+
+# requests -------------------------------------------------------------------------------------------
+def _spec(tmp_path, teacher_model="o3", student_model="gpt-4o-mini", **sections):
+    from distill_tui.core.task.spec import load_spec
+    from tests.helpers import write_dataset, write_spec
+
+    write_dataset(tmp_path / "data.csv", rows=40)
+    return load_spec(write_spec(tmp_path, teacher={"model": teacher_model, **sections.pop("teacher", {})},
+                                student={"model": student_model, **sections.pop("student", {})}, **sections))
+
+
+def test_reasoning_models_get_no_temperature_but_their_roles_effort(tmp_path):
+    from distill_tui.core.task import dataset
+    from distill_tui.core.task.requests import iter_requests
+
+    spec = _spec(tmp_path, generation={"temperature": 0.2}, teacher={"reasoning_effort": "low"},
+                 student={"reasoning_effort": "high"})
+    data, table = dataset.prepare(spec), capabilities.load_models()
+    plain = next(iter_requests(spec, data, "o3", "train"))  # no rules: the request as the spec asks it
+    teacher = next(iter_requests(spec, data, "o3", "train", table.rules("o3")))
+    student = next(iter_requests(spec, data, "gpt-4o-mini", "train", table.rules("gpt-4o-mini")))
+    assert "temperature" not in teacher.body and teacher.body["reasoning_effort"] == "low"
+    assert student.body["temperature"] == 0.2 and "reasoning_effort" not in student.body
+    assert plain.body["temperature"] == 0.2 and "reasoning_effort" not in plain.body
+    # The hash is the spec's question, the same for every model (evaluation picks answers by it).
+    assert teacher.prompt_hash == student.prompt_hash == plain.prompt_hash
+
+
+def test_the_hash_of_a_non_reasoning_spec_did_not_move(tmp_path):
+    from distill_tui.core.task import dataset
+    from distill_tui.core.task.requests import iter_requests, prompt_hash
+
+    spec = _spec(tmp_path, teacher_model="gpt-4o", generation={"temperature": 0.5})
+    data = dataset.prepare(spec)
+    request = next(iter_requests(spec, data, "gpt-4o", "train", capabilities.load_models().rules("gpt-4o")))
+    key = {k: request.body.get(k) for k in ("messages", "response_format", "max_completion_tokens", "temperature")}
+    assert request.body["temperature"] == 0.5 and request.body["max_completion_tokens"] == 32
+    assert prompt_hash(key) == request.prompt_hash  # as it was before reasoning models were known
+
+
+def test_reasoning_effort_is_checked_with_one_line(tmp_path):
+    from distill_tui.core.task.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"\[student\] reasoning_effort must be minimal, low, medium or high, "
+                                        r"not 'max'"):
+        _spec(tmp_path, student={"reasoning_effort": "max"})
+
+
+def test_estimate_warns_once_about_a_temperature_a_reasoning_teacher_does_not_take(tmp_path, capsys):
+    from distill_tui.cli import main
+
+    spec = _spec(tmp_path, generation={"temperature": 0.2}, student={"reasoning_effort": "low"})
+    assert main(["estimate", str(spec.source)]) == 0
+    err = capsys.readouterr().err
+    line = "[generation] temperature = 0.2 is not sent to the teacher o3: a reasoning model takes only the default"
+    assert err.count(line) == 1
+    assert '[student] reasoning_effort = "low" is not sent: gpt-4o-mini is not known as a reasoning model' in err
+    assert "not sent to the student" not in err

@@ -258,6 +258,7 @@ def build_estimate(
             warnings.append(warning)
     warnings += context.warnings((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
     notes += context.unknown_notes((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
+    warnings += preflight.reasoning_warnings(spec, table)
     check = preflight.structured_check(spec, data.labels, table)
     if check and not check["ok"]:
         warnings += [f"{p['message']}: every request would be refused; {check['fix']}" for p in check["problems"]]

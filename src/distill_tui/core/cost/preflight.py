@@ -201,3 +201,22 @@ def offline_note(spec: "TaskSpec", labels: Sequence[str], base_url: str | None =
             f"answers mean nothing here: serve models that learn your data with `distill-tui serve-offline "
             f"--knowledge {spec.dataset.path} --label {spec.dataset.label}` and set [provider] base_url to the URL "
             "it prints")
+
+
+def reasoning_warnings(spec: "TaskSpec", table: "ModelTable", roles: Sequence[str] = ("teacher", "student")
+                       ) -> list[str]:
+    """What a spec asks of its teacher or student (`roles`) that a reasoning model does not take, one
+    line each naming the key. Requests simply leave it out (`core.task.requests.fit_to_model`); a model not in
+    the table is not known to reason, so nothing is said about it."""
+    lines: list[str] = []
+    gen = spec.generation
+    for role in roles:
+        model_spec = getattr(spec, role)
+        model, rules = model_spec.model, table.rules(model_spec.model)
+        if gen.temperature is not None and not rules.accepts("temperature"):
+            lines.append(f"[generation] temperature = {gen.temperature:g} is not sent to the {role} {model}: a reasoning "
+                         "model takes only the default")
+        if model_spec.reasoning_effort is not None and not rules.reasoning:
+            lines.append(f"[{role}] reasoning_effort = \"{model_spec.reasoning_effort}\" is not sent: {model} is not "
+                         "known as a reasoning model (models.toml)")
+    return lines

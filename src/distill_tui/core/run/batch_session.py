@@ -42,8 +42,9 @@ class BatchSession:
         self.controls, self.on_status = controls, on_status
         self.started = time.monotonic()
         # Rows too long for the model's context window would only come back failed: never submit them.
+        table = load_models()
         self.reqs, self.too_long, self.too_long_note = fitting_requests(
-            list(iter_requests(ws.spec, ws.data, model, split)), model, load_models())
+            list(iter_requests(ws.spec, ws.data, model, split, table.rules(model))), model, table)
         self.recorder = AnswerRecorder(ws, model, split, batch=True)
         self.touched: list[str] = []
         self.waiting = False  # say each change seen while polling only when waiting (else the summary says it)

@@ -170,8 +170,9 @@ def _run_unlocked(
 
     ws, controls = workspace, controls or Controls()
     # Rows too long for the model's context window would only be refused: never ask them.
-    reqs, too_long, too_long_note = fitting_requests(list(iter_requests(ws.spec, ws.data, model, split)), model,
-                                                     load_models())
+    table = load_models()
+    reqs, too_long, too_long_note = fitting_requests(
+        list(iter_requests(ws.spec, ws.data, model, split, table.rules(model))), model, table)
     ok, failed_keys = row_status(ws, model, split, reqs)
     # Rows in a Batch API batch not collected yet are paid for already: never ask them again here.
     in_batch = ws.store.batch_keys_in_flight(model) - ok

@@ -62,13 +62,13 @@ def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = 
     """Count the rows left and estimate their cost like `estimate` does (exact prompt tokens)."""
     from distill_tui.core.cost.capabilities import load_models
     from distill_tui.core.cost.estimate import PromptCounter, answer_tokens
-    from distill_tui.core.cost.preflight import fitting_requests, offline_note
+    from distill_tui.core.cost.preflight import fitting_requests, offline_note, reasoning_warnings
     from distill_tui.core.task.dataset import ROW
     from distill_tui.core.task.requests import iter_requests
 
-    data = ws.data
-    reqs, too_long, too_long_note = fitting_requests(list(iter_requests(ws.spec, data, model, split)), model,
-                                                     load_models())
+    data, table = ws.data, load_models()
+    reqs, too_long, too_long_note = fitting_requests(
+        list(iter_requests(ws.spec, data, model, split, table.rules(model))), model, table)
     ok, failed = row_status(ws, model, split, reqs)
     todo = {r.row_id for r in reqs if (r.row_id, r.prompt_hash) not in ok}
     frame = data.frame[data.frame[ROW].isin(todo)]
@@ -79,6 +79,7 @@ def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = 
     cost = price.cost(input_tokens, output_tokens) if price else None
     notes = [] if price else [f"no price known for {model}: cost shown in tokens only"]
     warnings = [line for line in (too_long_note, offline_note(ws.spec, data.labels, ws.base_url)) if line]
+    warnings += reasoning_warnings(ws.spec, table, ["teacher" if model == ws.spec.teacher.model else "student"])
     return Plan(model, split, len(reqs), len(ok), len(failed), len(todo) - len(failed), input_tokens,
                 output_tokens, cost, spent(ws, model, split), budget_usd, ws.prices.as_of, notes, warnings, too_long)
 

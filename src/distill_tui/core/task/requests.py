@@ -4,6 +4,12 @@ The hash covers everything that changes the answer (messages, response format, t
 temperature) and nothing that does not (model is a separate key; store/metadata are bookkeeping).
 A saved answer is reused only for the same model, row and hash, so editing the prompt never reuses
 stale answers, and re-running never pays twice for the same request.
+
+The hash is taken of the request as the spec asks it, before it is fitted to one model (`ModelRules`:
+a reasoning model gets no temperature, and its role's reasoning_effort). So it stays the same for
+every model, as evaluation expects when one pass over the eval rows picks every model's answers, and
+specs written before reasoning models were known keep their saved answers; reasoning_effort, like the
+model itself, is a per-role setting outside it.
 """
 
 from __future__ import annotations
@@ -47,8 +53,10 @@ class RowRequest:
         return self.body["messages"]
 
 
-def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str], model: str) -> dict[str, Any]:
-    """The keyword arguments of `client.chat.completions.create` for one row."""
+def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str], model: str,
+                 rules: ModelRules | None = None) -> dict[str, Any]:
+    """The keyword arguments of `client.chat.completions.create` for one row, fitted to what `model`
+    accepts when its `rules` are given (see `fit_to_model`)."""
     pr, gen = spec.prompt, spec.generation
     body: dict[str, Any] = {
         "model": model,
@@ -63,7 +71,19 @@ def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str]
         body["store"] = True
         if gen.metadata:
             body["metadata"] = dict(gen.metadata)
-    return body
+    return body if rules is None else fit_to_model(body, spec, rules)
+
+
+def fit_to_model(body: Mapping[str, Any], spec: "TaskSpec", rules: ModelRules) -> dict[str, Any]:
+    """`body` without the sampling parameters the model refuses (reasoning models answer 400
+    `unsupported_value` to any temperature or top_p but the default), and with its role's
+    reasoning_effort when it is a reasoning model (the teacher's for the teacher, else the student's)."""
+    fitted = {k: v for k, v in body.items() if k not in ("temperature", "top_p") or rules.accepts(k)}
+    if rules.reasoning:
+        role = spec.teacher if body["model"] == spec.teacher.model else spec.student
+        if role.reasoning_effort is not None:
+            fitted["reasoning_effort"] = role.reasoning_effort
+    return fitted
 
 
 def prompt_hash(body: Mapping[str, Any]) -> str:
@@ -73,12 +93,15 @@ def prompt_hash(body: Mapping[str, Any]) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def iter_requests(spec: "TaskSpec", data: "PreparedData", model: str, split: str | None = None) -> Iterator[RowRequest]:
-    """The requests for every row of a split ("train", "eval" or None for all), in row order."""
+def iter_requests(spec: "TaskSpec", data: "PreparedData", model: str, split: str | None = None,
+                  rules: ModelRules | None = None) -> Iterator[RowRequest]:
+    """The requests for every row of a split ("train", "eval" or None for all), in row order, fitted to
+    what `model` accepts when its `rules` are given (the hash is the same either way)."""
     from distill_tui.core.task.dataset import ROW, SPLIT
 
     frame = data.frame if split is None else data.frame[data.frame[SPLIT] == split]
     label_col = data.label_column
     for row in frame.to_dict("records"):
-        body = request_body(spec, row, data.labels, model)
-        yield RowRequest(int(row[ROW]), str(row[SPLIT]), str(row[label_col]), body, prompt_hash(body))
+        asked = request_body(spec, row, data.labels, model)
+        body = asked if rules is None else fit_to_model(asked, spec, rules)
+        yield RowRequest(int(row[ROW]), str(row[SPLIT]), str(row[label_col]), body, prompt_hash(asked))

@@ -39,9 +39,13 @@ class PromptSpec:
     answer_field: str = "label"
 
 
+REASONING_EFFORTS = ("minimal", "low", "medium", "high")
+
+
 @dataclass
 class ModelSpec:
     model: str
+    reasoning_effort: str | None = None  # sent to reasoning models only (core.task.requests)
 
 
 @dataclass
@@ -162,8 +166,8 @@ _TYPES: dict[str, dict[str, tuple[type, ...] | str]] = {
         "seed": (int,), "eval_fraction": (int, float),
     },
     "prompt": {"user": (str,), "system": (str,), "structured": (bool,), "answer_field": (str,)},
-    "teacher": {"model": (str,)},
-    "student": {"model": (str,)},
+    "teacher": {"model": (str,), "reasoning_effort": (str,)},
+    "student": {"model": (str,), "reasoning_effort": (str,)},
     "generation": {
         "workers": (int,), "max_tokens": (int,), "store": (bool,), "metadata": (dict,), "budget_usd": (int, float),
         "temperature": (int, float), "rpm": (int,), "tpm": (int,), "max_retries": (int,),
@@ -310,6 +314,10 @@ def _check_values(spec: TaskSpec, where: str) -> None:
     for role in ("teacher", "student"):
         if not getattr(spec, role).model.strip():
             raise SpecError(f"{where}: [{role}] model is empty")
+        effort = getattr(spec, role).reasoning_effort
+        if effort is not None and effort not in REASONING_EFFORTS:
+            raise SpecError(f"{where}: [{role}] reasoning_effort must be {', '.join(REASONING_EFFORTS[:-1])} or "
+                            f"{REASONING_EFFORTS[-1]}, not {effort!r}")
     if gen.workers < 1 or gen.workers > 256:
         raise SpecError(f"{where}: [generation] workers must be between 1 and 256, not {gen.workers}")
     if gen.max_tokens < 1:
