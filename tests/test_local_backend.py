@@ -203,7 +203,7 @@ def test_job_details_show_the_local_settings_and_gpu_hours():
                        created_at=1.0, data={"hyperparameters": hyper, "gpu_hours": 0.25, "gpus": 2,
                                              "wall_hours": 0.125, "device": "cuda"})
     text = summary_text(on_gpu, []).plain
-    assert "lora r 16 · epochs 3 · batch 8 · lr 0.0002" in text and "0.25 GPU-hours" in text
+    assert "lora r16 · epochs 3 · batch 8 · lr 2e-4" in text and "0.25 GPU-hours" in text
     on_cpu = JobRecord(id="local-2", backend="local", base_model="m", status="succeeded", created_at=1.0,
                        data={"hyperparameters": hyper, "gpu_hours": 0, "gpus": 0, "wall_hours": 0.5, "device": "cpu"})
     assert "0.5 h on cpu (0 GPU-hours)" in summary_text(on_cpu, []).plain

@@ -15,9 +15,11 @@ from textual.widgets import DataTable, RichLog, Static, TabbedContent, TabPane
 from distill_tui.core.store.jobs import JobRecord
 from distill_tui.core.train.backend import TERMINAL
 from distill_tui.core.train.follow import estimated_finish, job_cost, metrics_series
+from distill_tui.tui.widgets.job_list import tail_cut
 from distill_tui.tui.widgets.loss_chart import LossChart
 
 STEPS = ("validating_files", "queued", "running")
+CHECKPOINT_WIDTH = 34
 
 
 def clock(ts: float | None) -> str:
@@ -76,6 +78,14 @@ def timeline_text(record: JobRecord) -> Text:
     return text
 
 
+def _rate(value: Any) -> str:
+    """A learning rate as practitioners write it, 2e-4 (not 0.0002): the line fits the pane's 39 cells."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        return str(value)
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def model_text(record: JobRecord) -> Text:
     """Base model → fine-tuned model, in full: the name is copied from here, so it wraps, never cut."""
     text = Text(overflow="fold")
@@ -107,9 +117,9 @@ def summary_text(record: JobRecord, events: list[dict[str, Any]], checkpoints: l
         text.append(f"finish ≈ {clock(finish) if finish else 'unknown'}\n")
     hyper = data.get("hyperparameters") or {}
     if hyper and "method" in hyper:  # the local trainer
-        lora = f" r {hyper.get('lora_r')}" if hyper.get("method") in ("lora", "qlora") else ""
+        lora = f" r{hyper.get('lora_r')}" if hyper.get("method") in ("lora", "qlora") else ""
         text.append(f"{hyper['method']}{lora} · epochs {hyper.get('epochs', '?')} · batch {hyper.get('batch_size', '?')}"
-                    f" · lr {hyper.get('learning_rate', '?')}\n", style="dim")
+                    f" · lr {_rate(hyper.get('learning_rate', '?'))}\n", style="dim")
         if data.get("gpu_hours") is not None:
             hours = (f"{data['gpu_hours']:.3g} GPU-hours" if data.get("gpus")
                      else f"{data.get('wall_hours') or 0:.3g} h on {data.get('device') or 'cpu'} (0 GPU-hours)")
@@ -209,7 +219,7 @@ class JobDetails(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one("#job-checkpoints", DataTable)
-        for name, width in (("step", 6), ("checkpoint model", 34), ("train loss", 10), ("valid loss", 10), ("acc", 6)):
+        for name, width in (("step", 6), ("checkpoint model", CHECKPOINT_WIDTH), ("train loss", 10), ("valid loss", 10), ("acc", 6)):
             table.add_column(name, width=width, key=name)
 
     def clear(self, message: str) -> None:
@@ -248,7 +258,9 @@ class JobDetails(Vertical):
         for ckpt in checkpoints:
             metrics = ckpt.get("metrics")
             table.add_row(
-                str(ckpt.get("step") or "-"), Text(ckpt.get("model_name") or ckpt.get("checkpoint_id") or "-", overflow="ellipsis"),
+                str(ckpt.get("step") or "-"),
+                Text(tail_cut(ckpt.get("model_name") or ckpt.get("checkpoint_id") or "-", CHECKPOINT_WIDTH),
+                     overflow="ellipsis"),
                 _metric(metrics, "train_loss"), _metric(metrics, "valid_loss"),
                 _metric(metrics, "train_mean_token_accuracy", percent=True),
             )

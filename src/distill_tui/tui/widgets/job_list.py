@@ -30,8 +30,16 @@ STATUS_LOOK = {
 }
 
 
+def tail_cut(value: str, width: int) -> str:
+    """A path (a local model, adapter or checkpoint folder) or a local job id too long for `width`, cut
+    at the start: their ends tell them apart ("…38e2/adapter"), their starts are the same on every row."""
+    if len(value) > width > 1 and value.startswith(("/", "~", "local-")):
+        return "…" + value[len(value) - width + 1:]
+    return value
+
+
 def _cell(value: str, width: int, style: str = "") -> Text:
-    text = Text(value, style=style, no_wrap=True, overflow="ellipsis")
+    text = Text(tail_cut(value, width), style=style, no_wrap=True, overflow="ellipsis")
     text.truncate(width, overflow="ellipsis", pad=True)
     return text
 

@@ -1,0 +1,63 @@
+"""A local job on the Jobs screen at 80 columns: its paths and id are cut at the start, where rows
+differ (every local id starts "local-2026…", every checkpoint path with the same job folder), and the
+trainer's settings fit the summary pane."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import DataTable
+
+from distill_tui.core.store.jobs import JobRecord
+from distill_tui.core.workspace.workspace import Workspace
+from distill_tui.tui.widgets.job_details import summary_text
+from distill_tui.tui.widgets.job_list import row_text
+from tests.test_local_backend import local_spec
+
+FOLDER = "/home/ada/.local/share/distill-tui/local-jobs/spec-1d3889052b/local-20261203-234848-38e2"
+HYPER = {"method": "lora", "lora_r": 16, "epochs": 3, "batch_size": 8, "learning_rate": 2e-4}
+
+
+def local_record(**data) -> JobRecord:
+    return JobRecord(id="local-20261203-234848-38e2", backend="local", base_model="/home/ada/models/qwen3-small",
+                     status="succeeded", fine_tuned_model=f"{FOLDER}/adapter", created_at=1.0,
+                     data={"hyperparameters": HYPER, **data})
+
+
+def test_the_list_row_shows_the_ends_of_a_local_jobs_id_and_paths() -> None:
+    row = row_text(local_record()).plain
+    assert row.startswith("…-234848-38e2  ✓ succeeded   …wen3-small  …-38e2/adapter  ")
+    other = row_text(JobRecord(id="ftjob-abc", backend="openai", base_model="gpt-4o-mini-2024-07-18",
+                               status="succeeded", created_at=1.0)).plain
+    assert "gpt-4o-min…" in other  # a model name still reads from its start
+
+
+def test_the_trainers_settings_fit_the_summary_pane() -> None:
+    lines = summary_text(local_record(), []).plain.splitlines()
+    [settings] = [line for line in lines if line.startswith("lora")]
+    assert settings == "lora r16 · epochs 3 · batch 8 · lr 2e-4" and len(settings) <= 39
+
+
+def test_checkpoints_tab_shows_which_checkpoint(tmp_path) -> None:
+    from distill_tui.tui.app import DistillApp
+    from tests.test_screen_jobs import _open_jobs, _wait_for
+
+    ws = Workspace.open(local_spec(tmp_path))
+    ws.store.save_job(local_record())
+    ws.store.save_checkpoints("local-20261203-234848-38e2", [
+        {"id": f"checkpoint-{s}", "step": s, "model_name": f"{FOLDER}/checkpoints/checkpoint-{s}", "metrics": None,
+         "created_at": 2.0 + s} for s in (20, 40)])
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            table = app.screen.query_one("#job-checkpoints", DataTable)
+            await _wait_for(pilot, lambda: table.row_count == 2)
+            names = [str(table.get_row_at(i)[1]) for i in range(2)]
+            assert names == ["…48-38e2/checkpoints/checkpoint-20", "…48-38e2/checkpoints/checkpoint-40"]
+
+    try:
+        asyncio.run(run())
+    finally:
+        ws.close()
