@@ -96,3 +96,45 @@ def test_estimate_warns_once_about_a_temperature_a_reasoning_teacher_does_not_ta
     assert err.count(line) == 1
     assert '[student] reasoning_effort = "low" is not sent: gpt-4o-mini is not known as a reasoning model' in err
     assert "not sent to the student" not in err
+
+
+# output budget --------------------------------------------------------------------------------------
+def test_a_reasoning_model_gets_room_to_reason_when_max_tokens_is_not_set(tmp_path):
+    from distill_tui.core.task import dataset
+    from distill_tui.core.task.requests import iter_requests
+    from distill_tui.core.task.spec import REASONING_MAX_TOKENS
+
+    spec = _spec(tmp_path)
+    spec = spec.with_changes("generation", max_tokens=None)
+    assert spec.generation.max_tokens is None
+    data, table = dataset.prepare(spec), capabilities.load_models()
+    teacher = next(iter_requests(spec, data, "o3", "train", table.rules("o3")))
+    student = next(iter_requests(spec, data, "gpt-4o-mini", "train", table.rules("gpt-4o-mini")))
+    assert teacher.body["max_completion_tokens"] == REASONING_MAX_TOKENS == 25_000
+    assert student.body["max_completion_tokens"] == 64
+    # Unset hashes like the old default of 64, so saved answers of such specs are still found.
+    explicit = next(iter_requests(spec.with_changes("generation", max_tokens=64), data, "gpt-4o-mini", "train"))
+    assert explicit.prompt_hash == student.prompt_hash == teacher.prompt_hash
+    set_low = next(iter_requests(spec.with_changes("generation", max_tokens=500), data, "o3", "train",
+                                 table.rules("o3")))
+    assert set_low.body["max_completion_tokens"] == 500  # what the user set is sent as set
+
+
+def test_estimate_warns_when_max_tokens_leaves_a_reasoning_model_no_room(tmp_path, capsys):
+    from distill_tui.cli import main
+
+    spec = _spec(tmp_path)  # max_tokens = 32
+    assert main(["estimate", str(spec.source)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("[generation] max_tokens = 32 leaves the teacher o3 little room") == 1
+    assert "OpenAI suggests at least 25,000" in err and "leaves the student" not in err
+
+
+def test_an_answer_cut_off_before_it_began_is_a_failed_row_with_the_way_out():
+    from distill_tui.core.run.recorder import spent_before_answering
+
+    assert spent_before_answering("length", "", None, 32) == (
+        "the output budget was spent on reasoning: raise [generation] max_tokens")
+    assert spent_before_answering("length", None, None, 0).startswith("the output budget was spent before any answer")
+    assert spent_before_answering("length", '{"variety": "Mer', None, 20) is None  # cut off, but an answer
+    assert spent_before_answering("stop", "", None, 10) is None

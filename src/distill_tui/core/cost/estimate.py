@@ -120,8 +120,8 @@ def answer_tokens(spec: "TaskSpec", labels: Sequence[str], model: str) -> tuple[
         longest = max(
             len(enc.encode_ordinary(prompts.assistant_content(spec.prompt.answer_field, label, True))) for label in labels
         )
-        return min(longest, spec.generation.max_tokens), "answers sized by the longest label"
-    return spec.generation.max_tokens, "free-text answers sized by max_tokens (an upper bound)"
+        return min(longest, spec.generation.output_budget()), "answers sized by the longest label"
+    return spec.generation.output_budget(), "free-text answers sized by max_tokens (an upper bound)"
 
 
 def build_estimate(
@@ -160,7 +160,7 @@ def build_estimate(
             counted[encoding] = (train_total, eval_total, train_rows, eval_rows)
         return counted[encoding]
 
-    context = _ContextCheck(table, spec.generation.max_tokens)
+    context = _ContextCheck(table, spec.generation.output_budget())
 
     def stage(name: str, model: str, per_row: list[int], output_per: int) -> Stage:
         long, window = context.mask(model, per_row)
@@ -183,8 +183,8 @@ def build_estimate(
         enc = tokens.encoding_for(teacher)
         needed = max(len(enc.encode_ordinary(prompts.assistant_content(spec.prompt.answer_field, label, True)))
                      for label in data.labels)
-        if spec.generation.max_tokens < needed:
-            warnings.append(f"[generation] max_tokens = {spec.generation.max_tokens} is below the {needed} tokens "
+        if spec.generation.output_budget() < needed:
+            warnings.append(f"[generation] max_tokens = {spec.generation.output_budget()} is below the {needed} tokens "
                             "the longest label's answer needs: those answers will be cut off")
     out_student, _ = answer_tokens(spec, data.labels, student)
     notes.append(how)
@@ -260,8 +260,7 @@ def build_estimate(
     notes += context.unknown_notes((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
     warnings += preflight.reasoning_warnings(spec, table)
     check = preflight.structured_check(spec, data.labels, table)
-    if check and not check["ok"]:
-        warnings += [f"{p['message']}: every request would be refused; {check['fix']}" for p in check["problems"]]
+    warnings += preflight.structured_warnings(check)
     offline = preflight.offline_note(spec, data.labels)
     if offline:
         warnings.append(offline)

@@ -106,14 +106,15 @@ def schema_problems(response_format: dict[str, Any] | None, limits: "StructuredO
     return problems
 
 
-def structured_check(spec: "TaskSpec", labels: Sequence[str], table: "ModelTable") -> dict[str, Any] | None:
+def structured_check(spec: "TaskSpec", labels: Sequence[str], table: "ModelTable",
+                     base_url: str | None = None) -> dict[str, Any] | None:
     """The structured-output check of a spec, as the estimate reports it (None: not checked, because
     answers are not structured or the provider's limits are not known)."""
     from distill_tui.core.task import prompts
 
     if not spec.prompt.structured or not labels:
         return None
-    limits = table.structured_outputs(provider_family(spec))
+    limits = table.structured_outputs(provider_family(spec, base_url))
     if limits is None:
         return None
     problems = schema_problems(prompts.response_format(spec.prompt.answer_field, labels), limits)
@@ -122,6 +123,13 @@ def structured_check(spec: "TaskSpec", labels: Sequence[str], table: "ModelTable
         "problems": [{"rule": p.rule, "limit": p.limit, "actual": p.actual, "message": p.message} for p in problems],
         "fix": STRUCTURED_FIX if problems else None, "as_of": limits.as_of, "source": limits.source,
     }
+
+
+def structured_warnings(check: dict[str, Any] | None) -> list[str]:
+    """One warning line per limit a `structured_check` found broken (none when it passed)."""
+    if not check or check["ok"]:
+        return []
+    return [f"{p['message']}: every request would be refused; {check['fix']}" for p in check["problems"]]
 
 
 # context windows ----------------------------------------------------------------------------------
@@ -208,6 +216,8 @@ def reasoning_warnings(spec: "TaskSpec", table: "ModelTable", roles: Sequence[st
     """What a spec asks of its teacher or student (`roles`) that a reasoning model does not take, one
     line each naming the key. Requests simply leave it out (`core.task.requests.fit_to_model`); a model not in
     the table is not known to reason, so nothing is said about it."""
+    from distill_tui.core.task.spec import REASONING_MAX_TOKENS
+
     lines: list[str] = []
     gen = spec.generation
     for role in roles:
@@ -216,6 +226,10 @@ def reasoning_warnings(spec: "TaskSpec", table: "ModelTable", roles: Sequence[st
         if gen.temperature is not None and not rules.accepts("temperature"):
             lines.append(f"[generation] temperature = {gen.temperature:g} is not sent to the {role} {model}: a reasoning "
                          "model takes only the default")
+        if rules.reasoning and gen.output_budget(reasoning=True) < REASONING_MAX_TOKENS:
+            lines.append(f"[generation] max_tokens = {gen.max_tokens:,} leaves the {role} {model} little room: its "
+                         "reasoning tokens count against it, and an answer with none left comes back empty; "
+                         f"OpenAI suggests at least {REASONING_MAX_TOKENS:,} (leave the key out for that)")
         if model_spec.reasoning_effort is not None and not rules.reasoning:
             lines.append(f"[{role}] reasoning_effort = \"{model_spec.reasoning_effort}\" is not sent: {model} is not "
                          "known as a reasoning model (models.toml)")

@@ -96,6 +96,7 @@ class Outcome:
     completion_tokens: int
     cost_usd: float | None
     label: str | None
+    failed: str | None = None  # paid for, but saved as a failed row: why (e.g. the budget spent on reasoning)
 
 
 class Pool:
@@ -265,7 +266,10 @@ class Pool:
         with self.lock:
             tally = self.tally
             tally.reserved_usd -= item.reserve_usd
-            tally.ok += 1
+            if outcome.failed:
+                tally.failed += 1
+            else:
+                tally.ok += 1
             tally.error_streak = 0
             tally.streak_kinds.clear()
             tally.input_tokens += outcome.prompt_tokens

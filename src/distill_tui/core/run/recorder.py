@@ -59,19 +59,39 @@ class AnswerRecorder:
             cached = 0
         cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached)
                 if self.price else None)
+        finish_reason = getattr(choice, "finish_reason", None)
+        # Paid for but no answer: the row is failed with the way out, and asked again on the next run.
+        failed = spent_before_answering(finish_reason, content, refusal, reasoning_tokens(usage))
         request_id = raw.headers.get("x-request-id") or getattr(completion, "_request_id", None)
         latency_s = None if latency is None else round(latency, 4)  # None: a batch answer
         self.ws.store.record_answer(Answer(
-            model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="ok",
+            model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split,
+            status="failed" if failed else "ok",
             gold=req.gold, messages=req.messages, content=content, label=parsed.label, valid=parsed.valid,
-            problem=problem, finish_reason=getattr(choice, "finish_reason", None), prompt_tokens=prompt_tokens,
+            problem=problem, finish_reason=finish_reason, prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens, cached_tokens=cached, latency_s=latency_s, cost_usd=cost,
-            request_id=request_id, attempts=attempts, created_at=time.time(),
+            request_id=request_id, attempts=attempts, error=failed, created_at=time.time(),
         ))
-        return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label)
+        return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label,
+                       failed=failed)
 
     def save_failed(self, req: "RowRequest", line: str, attempts: int) -> None:
         self.ws.store.record_answer(Answer(
             model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="failed",
             gold=req.gold, messages=req.messages, attempts=attempts, error=line, created_at=time.time(),
         ))
+
+
+def reasoning_tokens(usage: Any) -> int:
+    """`usage.completion_tokens_details.reasoning_tokens` (0 when the provider sends none)."""
+    details = getattr(usage, "completion_tokens_details", None)
+    return int(getattr(details, "reasoning_tokens", 0) or 0)
+
+
+def spent_before_answering(finish_reason: str | None, content: str | None, refusal: Any, reasoning: int) -> str | None:
+    """Why an answer that hit max_completion_tokens before writing anything is a failed row, or None."""
+    if finish_reason != "length" or (content or "").strip() or refusal:
+        return None
+    if reasoning:
+        return "the output budget was spent on reasoning: raise [generation] max_tokens"
+    return "the output budget was spent before any answer: raise [generation] max_tokens"

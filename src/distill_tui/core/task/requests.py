@@ -61,7 +61,7 @@ def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str]
     body: dict[str, Any] = {
         "model": model,
         "messages": prompts.build_messages(pr.system, pr.user, row, labels),
-        "max_completion_tokens": gen.max_tokens,
+        "max_completion_tokens": gen.output_budget(),
     }
     if pr.structured:
         body["response_format"] = prompts.response_format(pr.answer_field, labels)
@@ -77,12 +77,14 @@ def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str]
 def fit_to_model(body: Mapping[str, Any], spec: "TaskSpec", rules: ModelRules) -> dict[str, Any]:
     """`body` without the sampling parameters the model refuses (reasoning models answer 400
     `unsupported_value` to any temperature or top_p but the default), and with its role's
-    reasoning_effort when it is a reasoning model (the teacher's for the teacher, else the student's)."""
+    reasoning_effort when it is a reasoning model (the teacher's for the teacher, else the student's), whose
+    output budget, when [generation] max_tokens is not set, leaves room for reasoning."""
     fitted = {k: v for k, v in body.items() if k not in ("temperature", "top_p") or rules.accepts(k)}
     if rules.reasoning:
         role = spec.teacher if body["model"] == spec.teacher.model else spec.student
         if role.reasoning_effort is not None:
             fitted["reasoning_effort"] = role.reasoning_effort
+        fitted["max_completion_tokens"] = spec.generation.output_budget(reasoning=True)
     return fitted
 
 

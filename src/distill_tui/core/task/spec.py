@@ -48,10 +48,19 @@ class ModelSpec:
     reasoning_effort: str | None = None  # sent to reasoning models only (core.task.requests)
 
 
+DEFAULT_MAX_TOKENS = 64  # a label answer takes a few tokens; 64 leaves room for long labels and JSON
+REASONING_MAX_TOKENS = 25_000
+"""The output budget of a reasoning model when [generation] max_tokens is not set. Its reasoning tokens
+count against max_completion_tokens before the answer is written, so 64 would often be spent on
+reasoning alone (finish_reason "length", empty content); OpenAI's reasoning guide suggests reserving
+at least 25,000 tokens for reasoning and outputs (developers.openai.com/api/docs/guides/reasoning,
+"Allocating space for reasoning"). It is a cap, not a charge: only the tokens used are billed."""
+
+
 @dataclass
 class GenerationSpec:
     workers: int = 8
-    max_tokens: int = 64
+    max_tokens: int | None = None  # None: DEFAULT_MAX_TOKENS, or REASONING_MAX_TOKENS for a reasoning model
     store: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
     budget_usd: float | None = None
@@ -60,6 +69,12 @@ class GenerationSpec:
     tpm: int | None = None
     max_retries: int = 6
     give_up_after_s: float | None = None  # None: the engine's default (60 s)
+
+    def output_budget(self, reasoning: bool = False) -> int:
+        """max_completion_tokens of each request: max_tokens when set, else the default for the model."""
+        if self.max_tokens is not None:
+            return self.max_tokens
+        return REASONING_MAX_TOKENS if reasoning else DEFAULT_MAX_TOKENS
 
 
 @dataclass
@@ -320,7 +335,7 @@ def _check_values(spec: TaskSpec, where: str) -> None:
                             f"{REASONING_EFFORTS[-1]}, not {effort!r}")
     if gen.workers < 1 or gen.workers > 256:
         raise SpecError(f"{where}: [generation] workers must be between 1 and 256, not {gen.workers}")
-    if gen.max_tokens < 1:
+    if gen.max_tokens is not None and gen.max_tokens < 1:
         raise SpecError(f"{where}: [generation] max_tokens must be at least 1, not {gen.max_tokens}")
     if gen.budget_usd is not None and not (0 < gen.budget_usd < float("inf")):
         raise SpecError(f"{where}: [generation] budget_usd must be above 0, not {gen.budget_usd}")
