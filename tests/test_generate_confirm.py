@@ -90,3 +90,13 @@ def test_unknown_price_and_nothing_to_ask():
     assert spend_question(_plan(failed=0, left=0), None) is None
     _, body = spend_question(None, None)
     assert "still being estimated" in body
+
+
+def test_a_run_the_provider_would_refuse_is_asked_about_even_under_the_budget():
+    # A schema over the provider's limits: every request refused. Under a budget it started without a word.
+    refused = ["OpenAI's structured outputs take at most 1,000 enum values: every request would be refused"]
+    title, body = spend_question(_plan(refused=refused), 100.0)
+    assert title == "Start a run the provider would refuse?" and body == f"⚠ {refused[0]}"
+    title, body = spend_question(_plan(refused=refused), None)
+    assert title == "Start without a budget?" and "Estimated cost" in body and body.endswith(f"⚠ {refused[0]}")
+    assert spend_question(_plan(refused=refused, failed=0, left=0), None) is None  # nothing to ask, nothing to say

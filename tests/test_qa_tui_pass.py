@@ -273,3 +273,29 @@ async def test_unsaved_edits_are_asked_about_before_the_spend(tmp_path, offline_
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen and not screen.running
+
+
+async def test_a_schema_every_request_would_be_refused_for_is_said_on_generate_and_before_spending(tmp_path, monkeypatch):
+    # Shown on the Estimate screen and by the CLI estimate only: Generate listed the other plan warnings
+    # and "Start without a budget?" asked to spend on a run the provider would refuse request by request.
+    from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
+    from tests.helpers import write_dataset
+    from tests.test_screen_generate import _open
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-sent")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    write_dataset(tmp_path / "data.csv", rows=1_200, labels=[f"label {i:04d}" for i in range(1_200)])
+    app = _dataset_app(tmp_path, provider={"base_url": "https://api.openai.com/v1"}, teacher={"model": "gpt-4o"},
+                       prompt={"user": "Review: {description}", "structured": True}, dataset={"eval_fraction": 0.0})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        plan = " ".join(str(screen.query_one("#plan").render()).split())
+        assert "at most 1,000 enum values; this schema has 1,200" in plan and "every request would be refused" in plan
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        body = " ".join(" ".join(str(s.render()) for s in app.screen.query("Static")).split())
+        assert "Start without a budget?" in body and "1,000 enum values" in body and "would be refused" in body
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not screen.running

@@ -36,6 +36,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what would go wrong (preflight), one line each
     too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
+    refused: list[str] = field(default_factory=list)  # those of `warnings` saying every request would be refused
 
     @property
     def to_ask(self) -> int:
@@ -62,7 +63,13 @@ def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = 
     """Count the rows left and estimate their cost like `estimate` does (exact prompt tokens)."""
     from distill_tui.core.cost.capabilities import load_models
     from distill_tui.core.cost.estimate import PromptCounter, answer_tokens
-    from distill_tui.core.cost.preflight import fitting_requests, offline_note, reasoning_warnings
+    from distill_tui.core.cost.preflight import (
+        fitting_requests,
+        offline_note,
+        reasoning_warnings,
+        structured_check,
+        structured_warnings,
+    )
     from distill_tui.core.task.dataset import ROW
     from distill_tui.core.task.requests import iter_requests
 
@@ -78,10 +85,12 @@ def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = 
     price = ws.prices.price(model)
     cost = price.cost(input_tokens, output_tokens) if price else None
     notes = [] if price else [f"no price known for {model}: cost shown in tokens only"]
-    warnings = [line for line in (too_long_note, offline_note(ws.spec, data.labels, ws.base_url)) if line]
+    refused = structured_warnings(structured_check(ws.spec, data.labels, table, ws.base_url))
+    warnings = refused + [line for line in (too_long_note, offline_note(ws.spec, data.labels, ws.base_url)) if line]
     warnings += reasoning_warnings(ws.spec, table, ["teacher" if model == ws.spec.teacher.model else "student"])
     return Plan(model, split, len(reqs), len(ok), len(failed), len(todo) - len(failed), input_tokens,
-                output_tokens, cost, spent(ws, model, split), budget_usd, ws.prices.as_of, notes, warnings, too_long)
+                output_tokens, cost, spent(ws, model, split), budget_usd, ws.prices.as_of, notes, warnings, too_long,
+                refused)
 
 
 def teacher_plan(ws: "Workspace") -> Plan:

@@ -28,7 +28,20 @@ def spend_question(plan: "Plan | None", budget_usd: float | None, *,
         plan: the screen's current plan (None while it is being counted).
         budget_usd: the spec's `[generation] budget_usd`.
         only_failed: the run asks only the failed rows (`r`), not every row left (`s`).
+
+    A plan whose requests the provider would all refuse (`Plan.refused`) always asks, saying so.
     """
+    question = _spend_question(plan, budget_usd, only_failed)
+    if plan is None or not plan.refused or not (plan.failed if only_failed else plan.to_ask):
+        return question
+    # The provider would refuse every request (the run ends at the first ones): asked even when the
+    # spend alone would not be, and said beside the estimate when it is.
+    title, body = question or ("Start a run the provider would refuse?", "")
+    warnings = "\n".join(f"⚠ {line}" for line in plan.refused)
+    return title, f"{body}\n\n{warnings}".strip()
+
+
+def _spend_question(plan: "Plan | None", budget_usd: float | None, only_failed: bool) -> tuple[str, str] | None:
     if plan is not None:
         rows = plan.failed if only_failed else plan.to_ask
         if rows == 0:
