@@ -138,3 +138,27 @@ def test_an_answer_cut_off_before_it_began_is_a_failed_row_with_the_way_out():
     assert spent_before_answering("length", None, None, 0).startswith("the output budget was spent before any answer")
     assert spent_before_answering("length", '{"variety": "Mer', None, 20) is None  # cut off, but an answer
     assert spent_before_answering("stop", "", None, 10) is None
+
+
+# stored reasoning tokens ----------------------------------------------------------------------------
+def test_a_version_1_workspace_gains_the_reasoning_tokens_column_and_keeps_its_answers(tmp_path):
+    import sqlite3
+
+    from distill_tui.core.store.database import SCHEMA_VERSION, Answer, Store
+
+    path = tmp_path / "old.sqlite"
+    with Store(path) as store:
+        store.record_answer(Answer(model="gpt-4o", row_id=1, prompt_hash="h", split="train", status="ok",
+                                   completion_tokens=7, created_at=1.0))
+    old = sqlite3.connect(path)  # as distill-tui with schema 1 left it
+    old.execute("ALTER TABLE answers DROP COLUMN reasoning_tokens")
+    old.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    old.commit()
+    old.close()
+    with Store(path) as store:
+        assert store.meta("schema_version") == str(SCHEMA_VERSION) == "2"
+        [kept] = store.answers(model="gpt-4o")
+        assert kept.completion_tokens == 7 and kept.reasoning_tokens == 0
+        store.record_answer(Answer(model="o3", row_id=1, prompt_hash="h", split="train", status="ok",
+                                   completion_tokens=90, reasoning_tokens=64, created_at=2.0))
+        assert store.answers(model="o3")[0].reasoning_tokens == 64

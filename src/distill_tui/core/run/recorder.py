@@ -57,6 +57,7 @@ class AnswerRecorder:
             prompt_tokens = self.prompt_tokens(req)
             completion_tokens = tokens.count_text(content or "", self.model)
             cached = 0
+        # Reasoning tokens are inside completion_tokens (OpenAI's usage) and priced with them, not again.
         cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached)
                 if self.price else None)
         finish_reason = getattr(choice, "finish_reason", None)
@@ -69,7 +70,8 @@ class AnswerRecorder:
             status="failed" if failed else "ok",
             gold=req.gold, messages=req.messages, content=content, label=parsed.label, valid=parsed.valid,
             problem=problem, finish_reason=finish_reason, prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens, cached_tokens=cached, latency_s=latency_s, cost_usd=cost,
+            completion_tokens=completion_tokens, cached_tokens=cached, reasoning_tokens=reasoning_tokens(usage),
+            latency_s=latency_s, cost_usd=cost,
             request_id=request_id, attempts=attempts, error=failed, created_at=time.time(),
         ))
         return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label,

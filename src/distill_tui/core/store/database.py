@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 from distill_tui.core.store.batches import BATCH_SCHEMA, BatchStore
 from distill_tui.core.store.jobs import JobStore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: answers.reasoning_tokens
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS answers (
     prompt_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     cached_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
     latency_s REAL,
     cost_usd REAL,
     request_id TEXT,
@@ -137,6 +138,7 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    reasoning_tokens: int = 0  # part of completion_tokens (and priced with them): a reasoning model's thinking
     latency_s: float | None = None
     cost_usd: float | None = None
     request_id: str | None = None
@@ -208,7 +210,10 @@ class Store(JobStore, BatchStore):
             if self.read_only:
                 return
             if version < SCHEMA_VERSION:
-                # Future migrations go here, one step at a time.
+                # One step at a time; an older distill-tui then says "upgrade" instead of misreading rows.
+                columns = {r[1] for r in self._db.execute("PRAGMA table_info(answers)").fetchall()}
+                if "reasoning_tokens" not in columns:  # 1 -> 2
+                    self._db.execute("ALTER TABLE answers ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0")
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
