@@ -283,6 +283,15 @@ async def test_students_served_here_say_how_under_the_table(tmp_path: Path) -> N
     app = DistillApp(ws)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_results(pilot)
-        status = str(app.screen.query_one("#status", Static).render())
+        status = str(app.screen.query_one("#status", Static).render()).replace("\n", " ")
         assert "served here (light server, constrained to the labels by likelihood): base student, distilled" in status
         assert "press r to run" in status  # the note is beside the others, not instead of them
+    ws = Workspace.open(ws.spec.source)
+    ws.store.save_job(JobRecord(id="local-20261203-130000-cd34", backend="local", base_model=str(tmp_path / "base"),
+                                status="succeeded", fine_tuned_model=str(tmp_path / "job2" / "adapter"),
+                                created_at=2.0))
+    app = DistillApp(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        status = str(app.screen.query_one("#status", Static).render()).replace("\n", " ")
+        assert "likelihood): base student, 2 distilled students" in status  # not "2 distilleds"

@@ -98,8 +98,12 @@ def served_notes(table: "ComparisonTable") -> list[str]:
         if row.served:
             roles = groups.setdefault(row.served, {})
             roles[row.role] = roles.get(row.role, 0) + 1
-    return [f"served here ({how}): " + ", ".join(role if n == 1 else f"{n} {role}s" for role, n in roles.items())
+    return [f"served here ({how}): " + ", ".join(role if n == 1 else f"{n} {PLURAL.get(role, role + 's')}"
+                                                 for role, n in roles.items())
             for how, roles in groups.items()]
+
+
+PLURAL = {"distilled": "distilled students"}  # "2 distilleds" is no word
 
 
 def wins(row: "ModelRow") -> str:
