@@ -162,3 +162,93 @@ def test_a_version_1_workspace_gains_the_reasoning_tokens_column_and_keeps_its_a
         store.record_answer(Answer(model="o3", row_id=1, prompt_hash="h", split="train", status="ok",
                                    completion_tokens=90, reasoning_tokens=64, created_at=2.0))
         assert store.answers(model="o3")[0].reasoning_tokens == 64
+
+
+# the offline provider, through the real SDK ---------------------------------------------------------
+MESSAGES = [{"role": "system", "content": "You are a sommelier."},
+            {"role": "user", "content": "Red cherry, forest floor and silky tannins. Which grape?"}]
+
+
+@pytest.mark.parametrize(("kwargs", "param", "code", "message"), [
+    ({"temperature": 0.2}, "temperature", "unsupported_value",
+     "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported."),
+    ({"top_p": 0.5}, "top_p", "unsupported_value",
+     "Unsupported value: 'top_p' does not support 0.5 with this model. Only the default (1) value is supported."),
+    ({"max_tokens": 50}, "max_tokens", "unsupported_parameter",
+     "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."),
+    ({"reasoning_effort": "extreme"}, "reasoning_effort", "invalid_value", "Invalid value: 'extreme'."),
+])
+def test_the_offline_reasoner_refuses_what_openai_refuses(offline_server, kwargs, param, code, message):
+    import openai
+
+    from tests.conftest_offline import client_for
+
+    with pytest.raises(openai.BadRequestError) as info:
+        client_for(offline_server).chat.completions.create(model="offline-reasoner", messages=MESSAGES, **kwargs)
+    assert (info.value.param, info.value.code) == (param, code) and message in str(info.value)
+    assert info.value.status_code == 400
+
+
+def test_only_reasoning_models_take_reasoning_effort_and_the_default_temperature_is_fine(offline_server):
+    import openai
+
+    from tests.conftest_offline import client_for
+
+    sdk = client_for(offline_server)
+    with pytest.raises(openai.BadRequestError, match="'reasoning_effort' is not supported with this model"):
+        sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES, reasoning_effort="low")
+    fine = sdk.chat.completions.create(model="offline-reasoner", messages=MESSAGES, temperature=1, top_p=1,
+                                       reasoning_effort="low", max_completion_tokens=200)
+    usage = fine.usage
+    assert fine.choices[0].finish_reason == "stop" and fine.choices[0].message.content
+    assert usage.completion_tokens_details.reasoning_tokens == 64
+    assert usage.completion_tokens > 64  # the answer comes after, inside the same completion_tokens
+    starved = sdk.chat.completions.create(model="offline-reasoner", messages=MESSAGES, max_completion_tokens=32)
+    assert starved.choices[0].finish_reason == "length" and starved.choices[0].message.content == ""
+    assert starved.usage.completion_tokens == starved.usage.completion_tokens_details.reasoning_tokens == 32
+
+
+def test_offline_reasoner_data_matches_the_server():
+    from distill_tui.offline import models
+
+    table = capabilities.load_models()
+    limits = table.limits(models.REASONER)
+    assert (limits.context_window, limits.max_output_tokens) == (models.REASONER_CONTEXT_WINDOW,
+                                                                 models.REASONER_MAX_OUTPUT_TOKENS)
+    assert table.rules(models.REASONER).reasoning
+
+
+def _reasoner_workspace(tmp_path, server, **generation):
+    from distill_tui.core.workspace.workspace import Workspace
+    from tests.helpers import write_spec
+
+    gen = {"workers": 2, "temperature": 0.3, **generation}
+    return Workspace.open(write_spec(tmp_path, rows=40, provider={"base_url": server.base_url}, generation=gen,
+                                     teacher={"model": "offline-reasoner", "reasoning_effort": "low"}))
+
+
+def test_a_reasoning_teacher_run_goes_through_with_its_reasoning_tokens_priced_as_output(tmp_path, offline_server):
+    from distill_tui.core.run.generate import run_teacher
+
+    ws = _reasoner_workspace(tmp_path, offline_server, max_tokens=300)  # temperature set: left out, not refused
+    result = run_teacher(ws, limit=6)
+    assert result.done == 6 and result.failed == 0, result.message
+    answers = ws.store.answers("offline-reasoner", "train")
+    assert len(answers) == 6 and all(a.status == "ok" and a.valid for a in answers)
+    price = ws.prices.price("offline-reasoner")
+    for a in answers:
+        assert a.reasoning_tokens == 64 and a.completion_tokens > 64
+        assert a.cost_usd == pytest.approx(price.cost(a.prompt_tokens, a.completion_tokens))  # not counted twice
+
+
+def test_a_budget_spent_on_reasoning_fails_the_row_with_the_way_out(tmp_path, offline_server):
+    from distill_tui.core.run.generate import run_teacher
+
+    ws = _reasoner_workspace(tmp_path, offline_server, max_tokens=40)
+    result = run_teacher(ws, limit=4)
+    assert result.failed == 4 and result.done == 0
+    failed = ws.store.answers("offline-reasoner", "train", status="failed")
+    assert len(failed) == 4
+    for a in failed:
+        assert a.error == "the output budget was spent on reasoning: raise [generation] max_tokens"
+        assert a.finish_reason == "length" and a.reasoning_tokens == 40 and a.cost_usd > 0  # paid for, kept

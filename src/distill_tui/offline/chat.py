@@ -15,6 +15,34 @@ from distill_tui.offline.state import StateStore
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _DEFAULT_FIELD = "answer"
+# Reasoning tokens the offline reasoner spends before it answers, by reasoning_effort (default "medium").
+REASONING_TOKENS = {"minimal": 16, "low": 64, "medium": 192, "high": 512}
+_DEFAULT_EFFORT = "medium"
+
+
+def _check_reasoning(entry: ModelEntry | None, body: Mapping[str, Any]) -> str | None:
+    """Refuse what OpenAI refuses of reasoning models, worded as it words it; the effort to spend."""
+    effort = body.get("reasoning_effort")
+    if entry is None:
+        return None
+    if not entry.reasoning:
+        if effort is not None:
+            raise ApiError(400, "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+                           param="reasoning_effort", code="unsupported_parameter")
+        return None
+    if body.get("max_tokens") is not None:
+        raise ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                       "'max_completion_tokens' instead.", param="max_tokens", code="unsupported_parameter")
+    for name in ("temperature", "top_p"):
+        value = body.get(name)
+        if value is not None and value != 1:
+            raise ApiError(400, f"Unsupported value: '{name}' does not support {value} with this model. Only the "
+                           "default (1) value is supported.", param=name, code="unsupported_value")
+    if effort is not None and effort not in REASONING_TOKENS:
+        raise ApiError(400, f"Invalid value: '{effort}'. Supported values are: "
+                       f"{', '.join(repr(e) for e in REASONING_TOKENS)}.", param="reasoning_effort",
+                       code="invalid_value")
+    return effort or _DEFAULT_EFFORT
 
 
 def prompt_hash(messages: Any) -> str:
@@ -137,10 +165,12 @@ class ChatService:
         plain = [{k: (_text_of(v) if k == "content" else v) for k, v in m.items()} for m in messages]
         prompt_tokens = tokens.count_chat(plain, model, body.get("response_format"))
         entry = self.registry.entry(model)
+        effort = _check_reasoning(entry, body)
         if entry is not None:
             _check_window(entry, prompt_tokens, max_tokens)
         return {"model": model, "messages": messages, "field": field, "labels": labels, "max_tokens": max_tokens,
-                "n": n, "metadata": metadata, "prompt_tokens": prompt_tokens, "store": bool(body.get("store"))}
+                "n": n, "metadata": metadata, "prompt_tokens": prompt_tokens, "store": bool(body.get("store")),
+                "reasoning_effort": effort}
 
     def complete(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Answer a validated request (the model must exist)."""
@@ -162,8 +192,14 @@ class ChatService:
         finish = "stop"
         encoding = tokens.encoding_for(model_name)
         ids = encoding.encode_ordinary(content)
-        if request["max_tokens"] is not None and len(ids) > request["max_tokens"]:
-            ids = ids[: request["max_tokens"]]
+        budget = request["max_tokens"]
+        # A reasoning model thinks first; its reasoning tokens count against max_completion_tokens.
+        reasoning = REASONING_TOKENS[request["reasoning_effort"]] if request.get("reasoning_effort") else 0
+        if budget is not None:
+            reasoning = min(reasoning, budget)
+            budget -= reasoning
+        if budget is not None and len(ids) > budget:
+            ids = ids[:budget]
             content = encoding.decode(ids)
             finish = "length"
         message = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
@@ -176,10 +212,10 @@ class ChatService:
                         for i in range(request["n"])],
             "usage": {
                 "prompt_tokens": request["prompt_tokens"],
-                "completion_tokens": len(ids) * request["n"],
-                "total_tokens": request["prompt_tokens"] + len(ids) * request["n"],
+                "completion_tokens": (reasoning + len(ids)) * request["n"],
+                "total_tokens": request["prompt_tokens"] + (reasoning + len(ids)) * request["n"],
                 "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                "completion_tokens_details": {"reasoning_tokens": reasoning * request["n"], "audio_tokens": 0,
                                               "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
             },
             "service_tier": "default",

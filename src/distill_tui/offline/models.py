@@ -29,6 +29,7 @@ from distill_tui.offline.state import StateStore
 TEACHER = "offline-teacher"
 STUDENT = "offline-student"
 LEGACY = "offline-legacy"
+REASONER = "offline-reasoner"  # a reasoning teacher: thinks in reasoning tokens before it answers, like o3
 LEGACY_SHUTDOWN = "2027-01-14"
 DEFAULT_LABEL = "variety"
 STUDENT_FRACTION = 0.004  # of the knowledge rows (80 of 20,000); tuned with assets/measure_offline_models.py
@@ -36,6 +37,8 @@ SMOOTHING = 1000.0
 _CREATED = 1_767_225_600  # 2026-01-01: a fixed "created" for the built-in models
 CONTEXT_WINDOW = 128_000  # tokens of prompt + max_completion_tokens, like gpt-4o (data/models.toml says the same)
 MAX_OUTPUT_TOKENS = 16_384
+REASONER_CONTEXT_WINDOW = 200_000  # like o3 (data/models.toml says the same)
+REASONER_MAX_OUTPUT_TOKENS = 100_000
 
 
 def bundled_knowledge() -> Path:
@@ -56,6 +59,7 @@ class ModelEntry:
     learner: NaiveBayes | None = None
     context_window: int = CONTEXT_WINDOW
     max_output_tokens: int = MAX_OUTPUT_TOKENS
+    reasoning: bool = False  # takes reasoning_effort, refuses temperature/top_p but the default and max_tokens
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def get(self) -> NaiveBayes:
@@ -248,6 +252,8 @@ class ModelRegistry:
         self.add(ModelEntry(TEACHER, "offline", _CREATED, factory=knowledge.teacher))
         self.add(ModelEntry(STUDENT, "offline", _CREATED, factory=student))
         self.add(ModelEntry(LEGACY, "offline", _CREATED - 86_400 * 365, LEGACY_SHUTDOWN, factory=student))
+        self.add(ModelEntry(REASONER, "offline", _CREATED, factory=knowledge.teacher, reasoning=True,
+                            context_window=REASONER_CONTEXT_WINDOW, max_output_tokens=REASONER_MAX_OUTPUT_TOKENS))
         for info, path in state.models() if state else ():
             load = lambda path=path: NaiveBayes.from_state(StateStore.model_learner(path))  # noqa: E731
             self.add(ModelEntry(info["id"], info["owned_by"], info["created"], listed=info.get("listed", True),
