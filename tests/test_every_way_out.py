@@ -222,3 +222,66 @@ async def test_quitting_while_a_job_is_created_waits_for_its_record(tmp_path, of
     jobs = store.jobs()
     store.close()
     assert len(jobs) == 1
+
+
+async def test_ctrl_q_with_unsaved_edits_stops_sending_while_it_asks(tmp_path, slow_server):
+    # The run went on sending requests (and paying) behind "Save your edits before quitting?".
+    app = _app(tmp_path, slow_server.base_url)
+    spec = app.workspace.spec.source
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        await workers_done(app)
+        screen = app.screen
+        _edit(app)
+        await pilot.press("s", "u")  # start on the edits, unsaved
+        await _until_in_flight(pilot, slow_server)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceDialog)
+        asked = _settled(slow_server)["chat_requests"]  # those in flight are answered...
+        for _ in range(10):
+            await pilot.pause(0.05)
+        assert slow_server.stats["chat_requests"] == asked and screen.running  # ...and no new one goes out
+        assert "The run is paused while you answer" in str(app.screen._body)  # noqa: SLF001
+        await pilot.press("escape")  # stay: the run goes on
+        await pilot.pause()
+        assert not screen.controls.paused
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("d")
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if not app.is_running:
+                break
+    stats = _settled(slow_server)
+    assert not app.is_running and stats["chat_requests"] > asked
+    assert _saved(spec, "train") == stats["chat_ok"]  # every answer paid for is saved
+
+
+async def test_staying_leaves_a_run_paused_by_the_user_paused(tmp_path, slow_server):
+    app = _app(tmp_path, slow_server.base_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        await workers_done(app)
+        screen = app.screen
+        await pilot.press("s")
+        await _until_in_flight(pilot, slow_server)
+        await pilot.press("p")
+        _edit(app)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert "The run is paused" not in str(app.screen._body)  # noqa: SLF001 - it was already
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.controls.paused
+        screen.controls.cancel()
+        await _until_ended(pilot, screen)
+
+
+async def _until_ended(pilot, screen) -> None:
+    for _ in range(400):
+        await pilot.pause(0.05)
+        if not screen.running:
+            return

@@ -2,8 +2,8 @@
 
 Every way out ends the same way: Ctrl+Q, SIGTERM, SIGHUP (a dropped SSH link) and SIGINT exit the
 app, and each screen with a run in flight stops it and waits (bounded) for the requests in flight to
-be saved as it unmounts. Ctrl+Q first asks about spec edits not saved yet; a signal cannot ask, so
-it keeps them beside the spec (`recovery_path`) instead of dropping them.
+be saved as it unmounts. Ctrl+Q first asks about spec edits not saved yet (the runs pause while it
+asks); a signal cannot ask, so it keeps them beside the spec (`recovery_path`) instead of dropping them.
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ class DistillApp(App[int]):
 
     async def action_quit(self) -> None:
         """Ctrl+Q: ask first when the spec has unsaved edits (save, discard, or stay); then stop the
-        runs in flight, saving their answers."""
+        runs in flight, saving their answers. While it asks, the runs send no new requests (paused;
+        staying resumes them), as Ctrl+Q means stop."""
         if self._exiting is not None or not self.spec_unsaved():
             self._exit_saving()  # already answered and waiting for the runs: Ctrl+Q again quits now
             return
@@ -123,13 +124,29 @@ class DistillApp(App[int]):
             return
         from distill_tui.tui.widgets.choice_dialog import quit_with_unsaved_edits
 
+        paused = self._pause_runs()
+
         def answered(choice: str | None) -> None:
             self._quit_asked = False
             if choice == "discard" or (choice == "save" and self.save_spec()):
                 self._exit_saving()
+                return
+            for controls in paused:
+                controls.resume()
 
         self._quit_asked = True
-        self.push_screen(quit_with_unsaved_edits(self.workspace.spec.source.name), answered)
+        self.push_screen(quit_with_unsaved_edits(self.workspace.spec.source.name, runs_paused=bool(paused)),
+                         answered)
+
+    def _pause_runs(self) -> list[Any]:
+        """Pause the runs in flight that are not paused or stopping already, and return their
+        controls (requests in flight finish and are saved; none go out until they are resumed)."""
+        paused = []
+        for controls, ended in self._runs:
+            if controls is not None and not ended.is_set() and not controls.paused and not controls.cancelled:
+                controls.pause()
+                paused.append(controls)
+        return paused
 
     def _exit_saving(self, return_code: int = 0) -> None:
         """Exit once every run of this app has saved its requests in flight (waiting at most

@@ -62,13 +62,20 @@ ChoiceDialog > Vertical > .keys { margin-top: 1; color: $text-muted; }
         self.dismiss(event.button.id)
 
 
-def quit_with_unsaved_edits(name: str) -> ChoiceDialog:
-    """Ctrl+Q while the spec has edits not written to its file: "save", "discard" or None (stay)."""
+def quit_with_unsaved_edits(name: str, *, runs_paused: bool = False) -> ChoiceDialog:
+    """Ctrl+Q while the spec has edits not written to its file: "save", "discard" or None (stay).
+
+    Args:
+        name: The spec file's name.
+        runs_paused: Runs in flight were paused for the question (staying resumes them).
+    """
+    paused = (" The run is paused while you answer: requests in flight finish and are saved, none go out; "
+              "staying resumes it.") if runs_paused else ""
     return ChoiceDialog(
         f"Save your edits to {name} before quitting?",
         f"The spec was edited in this session and {name} does not have those edits yet. Discarding them "
         "keeps the file as it is; answers already bought under the edited prompt stay saved, but a run on "
-        "the file's prompt asks those rows again.",
+        f"the file's prompt asks those rows again.{paused}",
         [("d", "discard", "Discard"), ("s", "save", "Save and quit")],
         escape="stay",  # not "cancel": it may open over "Cancel the run?", where cancel means the run
     )
