@@ -252,3 +252,34 @@ def test_a_budget_spent_on_reasoning_fails_the_row_with_the_way_out(tmp_path, of
     for a in failed:
         assert a.error == "the output budget was spent on reasoning: raise [generation] max_tokens"
         assert a.finish_reason == "length" and a.reasoning_tokens == 40 and a.cost_usd > 0  # paid for, kept
+
+
+def test_batch_answers_spent_on_reasoning_are_failed_rows_too(tmp_path, capsys, monkeypatch):
+    import json
+
+    from distill_tui.cli import main
+    from distill_tui.core.run import batch_session
+    from distill_tui.core.workspace.workspace import Workspace
+    from distill_tui.offline import OfflineOptions, start_server
+    from tests.helpers import write_spec
+
+    monkeypatch.setattr(batch_session, "POLL_FIRST_S", 0.05)
+    monkeypatch.setattr(batch_session, "POLL_MAX_S", 0.2)
+    server = start_server(OfflineOptions(batch_seconds=0.2))
+    try:
+        spec = write_spec(tmp_path, rows=16, provider={"base_url": server.base_url},
+                          teacher={"model": "offline-reasoner"}, generation={"max_tokens": 40, "temperature": 0.3})
+        assert main(["generate", str(spec), "--batch", "--wait", "--json"]) == 1
+        out = json.loads(capsys.readouterr().out)
+        assert out["done"] == 0 and out["failed"] == out["total"] > 0
+        assert out["answered_now"] == 0  # paid for, but no answer among them
+        ws = Workspace.open(spec)
+        try:
+            failed = ws.store.answers("offline-reasoner", "train", status="failed")
+            assert len(failed) == out["total"]
+            assert {a.error for a in failed} == {"the output budget was spent on reasoning: raise [generation] max_tokens"}
+            assert all(a.reasoning_tokens == 40 and a.cost_usd > 0 for a in failed)
+        finally:
+            ws.close()
+    finally:
+        server.shutdown()

@@ -247,7 +247,7 @@ class BatchSession:
             except (AttributeError, KeyError, TypeError, ValueError) as exc:
                 problem = f"unreadable batch answer: {type(exc).__name__}: {exc}"
             else:
-                tally["ok"] += 1
+                tally["failed" if outcome.failed else "ok"] += 1  # failed: paid for, saved with its reason
                 tally["in"] += outcome.prompt_tokens
                 tally["out"] += outcome.completion_tokens
                 if outcome.cost_usd is None:
