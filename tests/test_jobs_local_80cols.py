@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from textual.widgets import DataTable
 
 from distill_tui.core.store.jobs import JobRecord
@@ -56,6 +58,59 @@ def test_checkpoints_tab_shows_which_checkpoint(tmp_path) -> None:
             await _wait_for(pilot, lambda: table.row_count == 2)
             names = [str(table.get_row_at(i)[1]) for i in range(2)]
             assert names == ["…48-38e2/checkpoints/checkpoint-20", "…48-38e2/checkpoints/checkpoint-40"]
+
+    try:
+        asyncio.run(run())
+    finally:
+        ws.close()
+
+
+def test_the_new_job_dialog_edits_what_the_local_trainer_reads() -> None:
+    """Epochs, batch and LR edited in the dialog reach the trainer's settings (they were left at the
+    spec's: an edit did nothing); the LR field is the trainer's learning rate, not a multiplier."""
+    from pathlib import Path
+
+    from distill_tui.core.train.backend import JobRequest
+    from distill_tui.tui.widgets.job_dialogs import edited_request
+
+    base = JobRequest("/models/tiny", Path("t.jsonl"), n_epochs=12, batch_size=4,
+                      settings={"method": "lora", "epochs": 12, "batch_size": 4, "learning_rate": 0.01})
+    fields = {"f-model": "/models/tiny", "f-suffix": "", "f-epochs": "2", "f-batch": "auto", "f-lr": "2e-4",
+              "f-seed": ""}
+    request, problem = edited_request(base, fields)
+    assert problem == "" and request.settings == {"method": "lora", "epochs": 2, "batch_size": 8,
+                                                  "learning_rate": 2e-4}
+    request, problem = edited_request(base, {**fields, "f-lr": "auto"})
+    assert request is None and problem == "the learning rate must be a number above 0 and below 1"
+
+
+def test_the_new_job_dialog_of_a_local_job(tmp_path) -> None:
+    from textual.widgets import Label, Static
+
+    from distill_tui.core.train.plan import plan_job
+    from distill_tui.tui.widgets.job_dialogs import NewJobDialog
+    from tests.test_finetune_poll import write_training
+
+    pytest.importorskip("trl")
+    ws = Workspace.open(local_spec(tmp_path, n_epochs=5, learning_rate=1e-3))
+    ws.store.record_export(str(write_training(tmp_path / "t.jsonl", n=12)), examples=12, tokens=0)
+    plan = plan_job(ws, live=False)
+    assert not any("training price" in w for w in plan.warnings)  # priced by the GPU-hour, not by the token
+
+    async def run() -> None:
+        from textual.app import App
+
+        app = App()
+        async with app.run_test(size=(80, 24)) as pilot:
+            dialog = NewJobDialog(plan, ws.prices)
+            await app.push_screen(dialog)
+            await pilot.pause()
+            labels = [str(label.render()) for label in dialog.query(Label)]
+            assert "LR" in labels and "LR mult" not in labels
+            assert dialog.query_one("#f-lr").value == "0.001"
+            estimate = str(dialog.query_one("#estimate", Static).render())
+            assert "5 epochs" in estimate and "on this machine, priced by the GPU-hour" in estimate
+            assert "unknown" not in estimate
 
     try:
         asyncio.run(run())

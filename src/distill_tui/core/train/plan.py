@@ -179,6 +179,8 @@ def plan_job(workspace: "Workspace", request: JobRequest | None = None, *, live:
     unit = workspace.prices.training_price(request.model)
     cost = None if unit is None else trained * unit / 1_000_000
     dates = provider_shutdown_dates(workspace) if live and backend_name(workspace) != "local" else None
-    warnings = model_warnings(workspace.prices, request.model, dates) + check.warnings
+    # A model trained here has no token price nor shutdown date: it is priced by the GPU-hour.
+    local = backend_name(workspace) == "local"
+    warnings = ([] if local else model_warnings(workspace.prices, request.model, dates)) + check.warnings
     return JobPlan(request, backend_name(workspace), examples, validation, trained, cost, epochs, warnings,
                    check.fingerprint, dates, check.warnings, backend_label(workspace))

@@ -53,6 +53,14 @@ def _parse_multiplier(raw: str) -> float | str | None:
     return value if 0 < value <= 1000 else None
 
 
+def _parse_rate(raw: str) -> float | None:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if 0 < value < 1 else None
+
+
 def edited_request(base: JobRequest, values: dict[str, str]) -> tuple[JobRequest | None, str]:
     """The request with the dialog's field values, or None and what is wrong.
 
@@ -64,7 +72,9 @@ def edited_request(base: JobRequest, values: dict[str, str]) -> tuple[JobRequest
     suffix = values["f-suffix"].strip() or None
     epochs = _parse_int(values["f-epochs"], 1, 50)
     batch = _parse_int(values["f-batch"], 1, 256)
-    multiplier = _parse_multiplier(values["f-lr"])
+    local = base.settings is not None  # the local trainer: a learning rate, not the jobs API's multiplier
+    multiplier = base.learning_rate_multiplier if local else _parse_multiplier(values["f-lr"])
+    rate = _parse_rate(values["f-lr"]) if local else None
     seed_text = values["f-seed"].strip()
     seed = int(seed_text) if seed_text.isdigit() and int(seed_text) < 2**31 else None
     problems = [
@@ -73,13 +83,21 @@ def edited_request(base: JobRequest, values: dict[str, str]) -> tuple[JobRequest
         (epochs is None, "epochs must be \"auto\" or 1 to 50"),
         (batch is None, "batch size must be \"auto\" or 1 to 256"),
         (multiplier is None, "the LR multiplier must be \"auto\" or a number above 0 (at most 1000)"),
+        (local and rate is None, "the learning rate must be a number above 0 and below 1"),
         (bool(seed_text) and seed is None, "the seed must be a whole number from 0 to 2147483647"),
     ]
     wrong = [line for bad, line in problems if bad]
     if wrong:
         return None, "; ".join(wrong)
+    settings = base.settings
+    if local:  # what the trainer reads: the fields as edited, "auto" as the trainer means it
+        from distill_tui.core.train.local import AUTO_BATCH_SIZE, AUTO_EPOCHS
+
+        settings = {**(base.settings or {}), "learning_rate": rate,
+                    "epochs": AUTO_EPOCHS if epochs == "auto" else epochs,
+                    "batch_size": AUTO_BATCH_SIZE if batch == "auto" else batch}
     return replace(base, model=model, suffix=suffix, n_epochs=epochs, batch_size=batch,  # type: ignore[arg-type]
-                   learning_rate_multiplier=multiplier, seed=seed), ""  # type: ignore[arg-type]
+                   learning_rate_multiplier=multiplier, seed=seed, settings=settings), ""  # type: ignore[arg-type]
 
 
 class NewJobDialog(ModalScreen["JobPlan | None"]):
@@ -98,7 +116,8 @@ class NewJobDialog(ModalScreen["JobPlan | None"]):
     def _initial(self) -> dict[str, str]:
         req = self.plan.request
         return {"f-model": req.model, "f-suffix": req.suffix or "", "f-epochs": str(req.n_epochs),
-                "f-batch": str(req.batch_size), "f-lr": str(req.learning_rate_multiplier),
+                "f-batch": str(req.batch_size),
+                "f-lr": str(req.settings["learning_rate"] if req.settings else req.learning_rate_multiplier),
                 "f-seed": "" if req.seed is None else str(req.seed)}
 
     def compose(self) -> ComposeResult:
@@ -114,6 +133,8 @@ class NewJobDialog(ModalScreen["JobPlan | None"]):
                 for row in FIELDS:
                     with Horizontal(classes="field"):
                         for index, (field_id, label, placeholder) in enumerate(row):
+                            if field_id == "f-lr" and req.settings is not None:  # the local trainer's own
+                                label, placeholder = "LR", "> 0 and < 1"
                             yield Label(label, classes="right" if index else "")
                             yield Input(initial[field_id], id=field_id, placeholder=placeholder)
             meta = ", ".join(f"{k}={v}" for k, v in (req.metadata or {}).items()) or "none"
@@ -140,6 +161,10 @@ class NewJobDialog(ModalScreen["JobPlan | None"]):
             return None
         plan = self.plan
         per_epoch = plan.trained_tokens // plan.epochs if plan.epochs else 0
+        if request.settings is not None:  # trained here: the trainer's epochs, priced by the GPU-hour once it ran
+            epochs, cost, warnings = int(request.settings["epochs"]), None, list(plan.file_warnings)
+            return replace(plan, request=request, epochs=epochs, trained_tokens=per_epoch * epochs, cost_usd=cost,
+                           warnings=warnings)
         epochs = auto_epochs(plan.examples) if request.n_epochs == "auto" else int(request.n_epochs)
         unit = self.prices.training_price(request.model)
         cost = None if unit is None else per_epoch * epochs * unit / 1_000_000
@@ -158,8 +183,13 @@ class NewJobDialog(ModalScreen["JobPlan | None"]):
             return
         per_epoch = edited.trained_tokens // edited.epochs if edited.epochs else 0
         text.append(f"Estimated training: {edited.epochs} epochs × {per_epoch:,} tokens = "
-                    f"{edited.trained_tokens:,} tokens, ")
-        text.append(money(edited.cost_usd), style="bold")
+                    f"{edited.trained_tokens:,} tokens")
+        if edited.request.settings is not None:
+            text.append(" on this machine, priced by the GPU-hour once it ran (2 Estimate: the expected GPU time)",
+                        style="dim")
+        else:
+            text.append(", ")
+            text.append(money(edited.cost_usd), style="bold")
         for warning in edited.warnings:
             text.append(f"\n⚠ {warning}", style="bold yellow")
         self.query_one("#estimate", Static).update(text)
