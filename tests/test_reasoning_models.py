@@ -283,3 +283,15 @@ def test_batch_answers_spent_on_reasoning_are_failed_rows_too(tmp_path, capsys, 
             ws.close()
     finally:
         server.shutdown()
+
+
+def test_generate_says_before_spending_what_a_reasoning_teacher_is_not_sent(tmp_path, offline_server, capsys):
+    from distill_tui.cli import main
+    from tests.helpers import write_spec
+
+    spec = write_spec(tmp_path, rows=20, provider={"base_url": offline_server.base_url},
+                      teacher={"model": "offline-reasoner"}, generation={"temperature": 0.3, "max_tokens": 300})
+    assert main(["generate", str(spec), "--limit", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: [generation] temperature = 0.3 is not sent to the teacher offline-reasoner") == 1
+    assert err.count("warning: [generation] max_tokens = 300 leaves the teacher offline-reasoner little room") == 1

@@ -130,12 +130,16 @@ def run(args: Namespace) -> int:
 
 
 def _say_preflight(workspace: Any) -> None:
-    """A note before spending when the embedded offline provider knows none of the labels."""
-    from distill_tui.core.cost.preflight import offline_note
+    """A note before spending when the embedded offline provider knows none of the labels, and a warning
+    for each key of the spec a reasoning teacher does not take (the requests leave it out)."""
+    from distill_tui.core.cost.capabilities import load_models
+    from distill_tui.core.cost.preflight import offline_note, reasoning_warnings
 
     note = offline_note(workspace.spec, workspace.data.labels, workspace.base_url)
     if note:
         print(f"note: {note}", file=sys.stderr)
+    for line in reasoning_warnings(workspace.spec, load_models(), ["teacher"]):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _run_batch(workspace: Any, *, wait: bool, as_json: bool) -> int:
