@@ -116,3 +116,28 @@ def test_the_new_job_dialog_of_a_local_job(tmp_path) -> None:
         asyncio.run(run())
     finally:
         ws.close()
+
+
+def test_a_local_job_has_no_file_validation_step_and_no_provider(tmp_path) -> None:
+    from distill_tui.tui.widgets.job_details import timeline_text
+
+    record = local_record(timeline=[["queued", 10.0], ["running", 11.0], ["succeeded", 26.0]])
+    steps = [line.split()[1] for line in timeline_text(record).plain.splitlines()]
+    assert steps == ["queued", "running", "succeeded"]  # was "✓ validating_files" with no time
+
+    from distill_tui.tui.app import DistillApp
+    from tests.test_screen_jobs import _open_jobs
+
+    ws = Workspace.open(local_spec(tmp_path))
+    ws.store.save_job(local_record())
+
+    async def run() -> None:
+        app = DistillApp(ws)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _open_jobs(pilot)
+            assert str(app.screen.query_one("#jobs-status").render()) == "1 job here"  # not "0 more on the provider"
+
+    try:
+        asyncio.run(run())
+    finally:
+        ws.close()

@@ -310,7 +310,15 @@ again for the selected job. Headless: `distill-tui finetune SPEC --follow` and `
         if message.note:
             self._status(message.note)
         elif self._selected is None or self._selected in self._local and self._local[self._selected].status in TERMINAL:
-            self._status(f"{plural(len(self._local), 'job')} here, {len(self._remote)} more on the provider")
+            self._status(self._count_line())
+
+    def _count_line(self) -> str:
+        from distill_tui.core.train.backend import backend_name
+
+        here = f"{plural(len(self._local), 'job')} here"
+        if backend_name(self.workspace) == "local":  # no provider: the trainer's job folders on this machine
+            return here + (f", {len(self._remote)} more in this machine's job folders" if self._remote else "")
+        return f"{here}, {len(self._remote)} more on the provider"
 
     @on(PlanReady)
     def _plan_ready(self, message: PlanReady) -> None:

@@ -42,12 +42,13 @@ def money(value: float | None) -> str:
 
 
 def timeline_text(record: JobRecord) -> Text:
-    """validating_files → queued → running → end, each with the time it was first seen."""
+    """validating_files (not for a local job) → queued → running → end, each with the time it was first seen."""
     seen: dict[str, float] = {}
     for status, when in (record.data or {}).get("timeline") or []:
         seen.setdefault(status, when)
     end = record.status if record.status in TERMINAL else "succeeded"
-    order = (*STEPS, "paused", end) if record.status == "paused" else (*STEPS, end)
+    steps = STEPS[1:] if record.backend == "local" else STEPS  # the local trainer validates no files first
+    order = (*steps, "paused", end) if record.status == "paused" else (*steps, end)
     current = order.index(record.status) if record.status in order else -1
     text = Text(no_wrap=True, overflow="ellipsis")
     previous: float | None = None
