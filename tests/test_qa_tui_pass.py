@@ -298,4 +298,10 @@ async def test_a_schema_every_request_would_be_refused_for_is_said_on_generate_a
         assert "Start without a budget?" in body and "1,000 enum values" in body and "would be refused" in body
         await pilot.press("escape")
         await pilot.pause()
+        await pilot.press("b")
+        await pilot.pause()
+        body = " ".join(" ".join(str(s.render()) for s in app.screen.query("Static")).split())
+        assert "to the Batch API?" in body and "1,000 enum values" in body and "would be refused" in body
+        await pilot.press("escape")
+        await pilot.pause()
         assert not screen.running

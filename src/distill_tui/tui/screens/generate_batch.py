@@ -45,6 +45,7 @@ class BatchActions:
         rows = f"{plan.to_ask:,} rows" if plan else "the rows left"
         cost = f" (about {fmt.money(plan.cost_usd / 2)} instead of {fmt.money(plan.cost_usd)})" if (
             plan and plan.cost_usd is not None) else ""
+        refused = "".join(f"\n\n⚠ {line}" for line in plan.refused) if plan else ""
 
         def answered(yes: bool | None) -> None:
             if yes and not self.running:
@@ -54,7 +55,7 @@ class BatchActions:
             f"Send {rows} to the Batch API?",
             f"Half the standard price{cost}; the answers come within 24 hours. The batch id is saved at once "
             "and these rows are never asked twice: press b again (now or after a restart) to check on it and "
-            "collect its answers.", yes="Submit batch"), answered)
+            f"collect its answers.{refused}", yes="Submit batch"), answered)
 
     def _run_batch(self) -> None:
         self._begin("batch", "Batch API: asking the provider…")

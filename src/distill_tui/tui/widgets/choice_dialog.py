@@ -69,8 +69,8 @@ def quit_with_unsaved_edits(name: str, *, runs_paused: bool = False) -> ChoiceDi
         name: The spec file's name.
         runs_paused: Runs in flight were paused for the question (staying resumes them).
     """
-    paused = (" The run is paused while you answer: requests in flight finish and are saved, none go out; "
-              "staying resumes it.") if runs_paused else ""
+    paused = (" The run is paused while you answer (requests in flight finish and are saved); staying "
+              "resumes it.") if runs_paused else ""
     return ChoiceDialog(
         f"Save your edits to {name} before quitting?",
         f"The spec was edited in this session and {name} does not have those edits yet. Discarding them "
