@@ -110,7 +110,7 @@ def test_a_reasoning_model_gets_room_to_reason_when_max_tokens_is_not_set(tmp_pa
     data, table = dataset.prepare(spec), capabilities.load_models()
     teacher = next(iter_requests(spec, data, "o3", "train", table.rules("o3")))
     student = next(iter_requests(spec, data, "gpt-4o-mini", "train", table.rules("gpt-4o-mini")))
-    assert teacher.body["max_completion_tokens"] == REASONING_MAX_TOKENS == 25_000
+    assert teacher.body["max_completion_tokens"] == REASONING_MAX_TOKENS == 4_096
     assert student.body["max_completion_tokens"] == 64
     # Unset hashes like the old default of 64, so saved answers of such specs are still found.
     explicit = next(iter_requests(spec.with_changes("generation", max_tokens=64), data, "gpt-4o-mini", "train"))
@@ -127,7 +127,7 @@ def test_estimate_warns_when_max_tokens_leaves_a_reasoning_model_no_room(tmp_pat
     assert main(["estimate", str(spec.source)]) == 0
     err = capsys.readouterr().err
     assert err.count("[generation] max_tokens = 32 leaves the teacher o3 little room") == 1
-    assert "OpenAI suggests at least 25,000" in err and "leaves the student" not in err
+    assert "4,096 or more is safer (leave the key out for that)" in err and "leaves the student" not in err
 
 
 def test_an_answer_cut_off_before_it_began_is_a_failed_row_with_the_way_out():
@@ -295,3 +295,14 @@ def test_generate_says_before_spending_what_a_reasoning_teacher_is_not_sent(tmp_
     err = capsys.readouterr().err
     assert err.count("warning: [generation] temperature = 0.3 is not sent to the teacher offline-reasoner") == 1
     assert err.count("warning: [generation] max_tokens = 300 leaves the teacher offline-reasoner little room") == 1
+
+
+def test_the_default_reasoning_budget_does_not_stop_a_budgeted_run_early(tmp_path, offline_server):
+    # Each request's cap is reserved against budget_usd while in flight: 25,000 tokens at o3's output price
+    # reserved $0.20 a request, and this run stopped after one row with $0.002 spent.
+    from distill_tui.core.run.generate import run_teacher
+
+    ws = _reasoner_workspace(tmp_path, offline_server, budget_usd=0.3)
+    ws.set_spec(ws.spec.with_changes("generation", max_tokens=None))
+    result = run_teacher(ws)
+    assert result.stopped is None and result.done == result.total == len(ws.data.train), result.message

@@ -228,8 +228,8 @@ def reasoning_warnings(spec: "TaskSpec", table: "ModelTable", roles: Sequence[st
                          "model takes only the default")
         if rules.reasoning and gen.output_budget(reasoning=True) < REASONING_MAX_TOKENS:
             lines.append(f"[generation] max_tokens = {gen.max_tokens:,} leaves the {role} {model} little room: its "
-                         "reasoning tokens count against it, and an answer with none left comes back empty; "
-                         f"OpenAI suggests at least {REASONING_MAX_TOKENS:,} (leave the key out for that)")
+                         "reasoning tokens count against it, and an answer with none left comes back empty (a "
+                         f"failed row); {REASONING_MAX_TOKENS:,} or more is safer (leave the key out for that)")
         if model_spec.reasoning_effort is not None and not rules.reasoning:
             lines.append(f"[{role}] reasoning_effort = \"{model_spec.reasoning_effort}\" is not sent: {model} is not "
                          "known as a reasoning model (models.toml)")

@@ -49,12 +49,15 @@ class ModelSpec:
 
 
 DEFAULT_MAX_TOKENS = 64  # a label answer takes a few tokens; 64 leaves room for long labels and JSON
-REASONING_MAX_TOKENS = 25_000
+REASONING_MAX_TOKENS = 4_096
 """The output budget of a reasoning model when [generation] max_tokens is not set. Its reasoning tokens
 count against max_completion_tokens before the answer is written, so 64 would often be spent on
-reasoning alone (finish_reason "length", empty content); OpenAI's reasoning guide suggests reserving
-at least 25,000 tokens for reasoning and outputs (developers.openai.com/api/docs/guides/reasoning,
-"Allocating space for reasoning"). It is a cap, not a charge: only the tokens used are billed."""
+reasoning alone (finish_reason "length", empty content). It is a cap, not a charge (only the tokens
+used are billed), but the engine reserves each request's cap against budget_usd while it is in flight:
+OpenAI's reasoning guide suggests 25,000 when experimenting (developers.openai.com/api/docs/guides/
+reasoning, "Allocating space for reasoning"), which at o3's $8/M output reserves $0.20 a request and
+stopped a $0.30 budget after one row; 4,096 is room for low or medium effort before a label answer
+($0.03 a request) and what integrations commonly advise for GPT-5/o-series structured answers."""
 
 
 @dataclass
