@@ -306,3 +306,12 @@ def test_the_default_reasoning_budget_does_not_stop_a_budgeted_run_early(tmp_pat
     ws.set_spec(ws.spec.with_changes("generation", max_tokens=None))
     result = run_teacher(ws)
     assert result.stopped is None and result.done == result.total == len(ws.data.train), result.message
+
+
+def test_the_estimate_says_it_leaves_out_reasoning_tokens(tmp_path):
+    from distill_tui.core.cost.estimate import estimate_spec
+
+    notes = estimate_spec(_spec(tmp_path)).notes  # teacher o3, student gpt-4o-mini
+    said = [n for n in notes if "reasoning model" in n]
+    assert said == ["o3 is a reasoning model: its reasoning tokens, billed as output, are not in these figures (up to "
+                    "32 a request with the answer); a smoke run (generate --limit N) shows what they come to"]

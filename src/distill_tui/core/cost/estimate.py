@@ -259,6 +259,7 @@ def build_estimate(
     warnings += context.warnings((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
     notes += context.unknown_notes((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
     warnings += preflight.reasoning_warnings(spec, table)
+    notes += preflight.reasoning_notes(spec, table)
     check = preflight.structured_check(spec, data.labels, table)
     warnings += preflight.structured_warnings(check)
     offline = preflight.offline_note(spec, data.labels)

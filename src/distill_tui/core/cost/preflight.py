@@ -234,3 +234,11 @@ def reasoning_warnings(spec: "TaskSpec", table: "ModelTable", roles: Sequence[st
             lines.append(f"[{role}] reasoning_effort = \"{model_spec.reasoning_effort}\" is not sent: {model} is not "
                          "known as a reasoning model (models.toml)")
     return lines
+
+
+def reasoning_notes(spec: "TaskSpec", table: "ModelTable") -> list[str]:
+    """What the estimate leaves out for reasoning models: the reasoning tokens, unknown until measured."""
+    budget = spec.generation.output_budget(reasoning=True)
+    return [f"{model} is a reasoning model: its reasoning tokens, billed as output, are not in these figures (up to "
+            f"{budget:,} a request with the answer); a smoke run (generate --limit N) shows what they come to"
+            for model in dict.fromkeys((spec.teacher.model, spec.student.model)) if table.rules(model).reasoning]
