@@ -295,3 +295,38 @@ async def test_students_served_here_say_how_under_the_table(tmp_path: Path) -> N
         await open_results(pilot)
         status = str(app.screen.query_one("#status", Static).render()).replace("\n", " ")
         assert "likelihood): base student, 2 distilled students" in status  # not "2 distilleds"
+
+
+async def test_the_status_says_the_students_server_is_starting(tmp_path: Path, offline_server) -> None:
+    """Starting the students' server sends no progress (vLLM loads a model for minutes): the status says
+    it is starting instead of showing the teacher's last progress line all that time."""
+    import threading
+
+    from distill_tui.core.common.errors import WorkFailed
+    from distill_tui.core.evaluate import serving
+    from tests.test_screen_jobs import _wait_for as wait_until
+
+    release = threading.Event()
+
+    def start(request):
+        release.wait(20)
+        raise WorkFailed("the light server stopped before serving")
+
+    serving.use_serving_starter(start)
+    spec = write_spec(tmp_path, student={"model": str(tmp_path / "base")}, provider={"base_url": offline_server.base_url})
+    ws = Workspace.open(spec)
+    ws.store.save_job(JobRecord(id="local-20261203-120000-ab12", backend="local", base_model=str(tmp_path / "base"),
+                                status="succeeded", fine_tuned_model=str(tmp_path / "job" / "adapter")))
+    app = DistillApp(ws)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_results(pilot)
+            await pilot.press("r")
+            status = app.screen.query_one("#status", Static)
+            await wait_until(pilot, lambda: "starting the students' server" in str(status.render()))
+            assert "[2/3]" in str(status.render()) and "(light server)" in str(status.render())
+            release.set()
+            await wait_until(pilot, lambda: not app.screen.running)
+    finally:
+        release.set()
+        serving.use_serving_starter(None)

@@ -137,6 +137,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._detail_mode = MODES[0]
         self._controls: Any = None
         self._note: str | None = None
+        self._serving_started = False  # this run's status said the students' server starts
         self._failures: dict[str, str] = {}  # model → the error that stopped its last run
         self._reasons: dict[str, str] = {}  # model → why the last run did not ask it (EvalRun.reasons)
         self._fingerprint: Any = None  # what the shown table was built from
@@ -282,6 +283,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
         self._controls = Controls()
         self._note = None
+        self._serving_started = False
         self._ended.clear()
         self.distill.track_run(self._controls, self._ended)
         self.query_one("#status", Static).update(Text("Starting the evaluation…"))
@@ -325,7 +327,24 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
             self._failures.pop(result.model, None)
         if result.stopped == "budget":
             self.notify(f"{message.model.name}: {result.message}", severity="warning", timeout=8)
+        self._say_if_serving_starts(message.model.name)
         self.load_table()
+
+    def _say_if_serving_starts(self, done: str) -> None:
+        """The next model is a student served here with rows to ask: its server starts first, which
+        sends no progress for a while (vLLM loads a model for minutes), so the status says so."""
+        models = [m for m in self._models if not m.skip]
+        names = [m.name for m in models]
+        index = names.index(done) + 1 if done in names else len(names)
+        if index >= len(models) or not models[index].served or self._serving_started or self.workspace.spec.serve.url:
+            return  # a server at [serve] url is the user's: nothing starts
+        row = self._table.row(models[index].name) if self._table is not None else None
+        if row is None or row.status != "ok":
+            self._serving_started = True
+            engine = models[index].served.split(",")[0]
+            self.query_one("#status", Static).update(Text(
+                f"[{index + 1}/{len(models)}] {short_model(models[index].name, 30)}: starting the students' "
+                f"server ({engine}); loading the model can take minutes…"))
 
     @on(EvalFinished)
     def eval_finished(self, message: EvalFinished) -> None:
