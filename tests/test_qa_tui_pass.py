@@ -305,3 +305,22 @@ async def test_a_schema_every_request_would_be_refused_for_is_said_on_generate_a
         await pilot.press("escape")
         await pilot.pause()
         assert not screen.running
+
+
+@pytest.mark.parametrize("key", ["s", "f", "b"])
+async def test_without_a_key_unsaved_edits_are_not_asked_about_first(tmp_path, monkeypatch, key):
+    # "save your edits before starting the run?" came before "no API key": a question on a run that cannot start.
+    from distill_tui.tui.widgets.choice_dialog import ChoiceDialog
+    from tests.test_screen_generate import _open
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    app = _dataset_app(tmp_path, provider={"base_url": "https://api.openai.com/v1"}, teacher={"model": "gpt-4o"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot)
+        _edit_seed(app)
+        await _settle(pilot, app)
+        await pilot.press(key)
+        await _settle(pilot, app)
+        assert not isinstance(app.screen, ChoiceDialog)
+        assert "no API key: set OPENAI_API_KEY" in " ".join(str(screen.query_one("#status").render()).split())

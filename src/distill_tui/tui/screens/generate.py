@@ -66,8 +66,8 @@ nothing paid for is lost: quit, crash or lose the connection, then press **s** a
 Rows already answered are never asked again; rows that failed are asked again.
 
 - **s** starts (or resumes) the run; **f** asks only {SMOKE_ROWS} rows first, to check prompts and cost.
-  **s** and **r** ask first, showing the estimate, when no `budget_usd` is set or the run would take
-  more than {ASK_ABOVE_SHARE:.0%} of the budget left.
+  **s** and **r** ask first, showing the estimate, when no `budget_usd` is set, the run would take
+  more than {ASK_ABOVE_SHARE:.0%} of the budget left, or the provider would refuse every request.
 - **p** pauses: no new requests go out, those in flight finish. **p** again resumes.
 - **x** cancels after a confirmation; requests in flight finish and are saved.
 - **r** asks again only the rows that failed.
@@ -242,8 +242,12 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self._start(limit=SMOKE_ROWS)
 
     def _start(self, **options: object) -> None:
-        if not self.running:
-            self.go_with_edits("starting the run", lambda: self._launch(options))
+        if self.running:
+            return
+        if not self.provider_ready():
+            self._launch(options)  # says "no API key…" at once, before any question
+            return
+        self.go_with_edits("starting the run", lambda: self._launch(options))
 
     def _launch(self, options: dict) -> None:
         if self.running:
