@@ -295,6 +295,8 @@ async def test_students_served_here_say_how_under_the_table(tmp_path: Path) -> N
         await open_results(pilot)
         status = str(app.screen.query_one("#status", Static).render()).replace("\n", " ")
         assert "likelihood): base student, 2 distilled students" in status  # not "2 distilleds"
+        # Adapter paths differ at their ends: the model column keeps those ("/tmp/…b12/adapter" read alike).
+        assert cells(app, str(tmp_path / "job2" / "adapter"))[0] == "…" + str(tmp_path / "job2" / "adapter")[-20:]
 
 
 async def test_the_status_says_the_students_server_is_starting(tmp_path: Path, offline_server) -> None:

@@ -28,9 +28,12 @@ columns beside a role as long as "base student"."""
 
 
 def short_model(name: str, width: int = MODEL_WIDTH) -> str:
-    """A model name cut in the middle, keeping the distinctive end of `ft:` names."""
+    """A model name cut in the middle, keeping the distinctive end of `ft:` names; a path (a student
+    trained here, its adapter) cut at the start: its folders are the same on every row."""
     if len(name) <= width:
         return name
+    if name.startswith(("/", "~")):
+        return "…" + name[len(name) - width + 1:]
     head = (width - 1) // 2
     return name[:head] + "…" + name[len(name) - (width - 1 - head):]
 
