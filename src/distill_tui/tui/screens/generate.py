@@ -241,14 +241,6 @@ The same run without a terminal: `distill-tui generate SPEC`.
     def action_smoke(self) -> None:
         self._start(limit=SMOKE_ROWS)
 
-    def _start(self, **options: object) -> None:
-        if self.running:
-            return
-        if not self.provider_ready():
-            self._launch(options)  # says "no API key…" at once, before any question
-            return
-        self.go_with_edits("starting the run", lambda: self._launch(options))
-
     def _launch(self, options: dict) -> None:
         if self.running:
             return

@@ -74,13 +74,22 @@ def _spend_question(plan: "Plan | None", budget_usd: float | None, only_failed: 
 
 
 class SpendConfirm:
-    """`s` and `r`, asking first when `spend_question` has a question."""
+    """`s` and `r`, asking first when `spend_question` has a question; `f` asks only about edits."""
 
     def action_start(self) -> None:
         self._ask_then_start()
 
     def action_retry_failed(self) -> None:
         self._ask_then_start(only_failed=True)
+
+    def _start(self, **options: object) -> None:
+        """Start without the spend question (`f`), asking only about unsaved edits."""
+        if self.running:
+            return
+        if not self.provider_ready():
+            self._launch(options)  # says "no API key…" at once, before any question
+            return
+        self.go_with_edits("starting the run", lambda: self._launch(options))
 
     def _ask_then_start(self, **options: object) -> None:
         """Ask about unsaved edits first (the run uses them), then about the spend, then start."""
