@@ -87,7 +87,7 @@ async def test_results_progress_shows_readable_limiter(tmp_path):
     app = DistillApp(make_workspace(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_results(pilot)
-        from distill_tui.tui.screens.results import EvalProgress
+        from distill_tui.tui.screens.results_messages import EvalProgress
 
         progress = _progress(split="eval", total=180, done=112, left=68, eta_s=0.0, cost_usd=0.0887)
         app.screen.show_progress(EvalProgress(0, 3, progress))

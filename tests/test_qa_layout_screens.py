@@ -92,7 +92,7 @@ async def test_jobs_list_shows_whole_names_at_120_columns(tmp_path):
 
 
 async def test_jobs_without_a_job_say_so_whole_and_count_one_job(tmp_path):
-    from distill_tui.tui.screens.jobs import JobsListed
+    from distill_tui.tui.screens.jobs_messages import JobsListed
 
     ws = Workspace.open(write_spec(tmp_path, provider={"base_url": UNREACHABLE}))
     app = DistillApp(ws)

@@ -8,13 +8,11 @@ shows at once and a job still training is followed again. Workers do all provide
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import OptionList, Static, TabbedContent
 from textual.worker import get_current_worker
 
@@ -25,6 +23,7 @@ from distill_tui.core.train.errors import JobFailed, Stranded
 from distill_tui.core.train.follow import job_events
 from distill_tui.core.train.plan import JobPlan
 from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.screens.jobs_messages import JobReady, JobsListed, JobUpdated, JobWorkFailed, PlanReady
 from distill_tui.tui.screens.training_closed import TrainingClosedScreen
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 from distill_tui.tui.widgets.job_details import JobDetails
@@ -32,45 +31,6 @@ from distill_tui.tui.widgets.job_dialogs import AttachDialog, NewJobDialog
 from distill_tui.tui.widgets.job_list import JobList
 
 TABS = ("tab-overview", "tab-events", "tab-checkpoints")
-
-
-@dataclass
-class JobUpdated(Message):
-    """A followed job changed (already saved in the store); pending updates of a job coalesce."""
-
-    job_id: str
-    record: JobRecord
-    note: str | None = None
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, JobUpdated) and message.job_id == self.job_id
-
-
-@dataclass
-class JobsListed(Message):
-    """The store's jobs (updated from the provider's list) and the provider's others."""
-
-    local: list[JobRecord]
-    remote: list[JobRecord] = field(default_factory=list)
-    note: str | None = None
-
-
-@dataclass
-class PlanReady(Message):
-    plan: JobPlan
-
-
-@dataclass
-class JobReady(Message):
-    """A job was created, attached, paused, resumed or cancelled: select it (and follow it while it runs)."""
-
-    record: JobRecord
-
-
-@dataclass
-class JobWorkFailed(Message):
-    error: Exception
-    action: str
 
 
 class JobsScreen(BaseScreen):

@@ -4,7 +4,6 @@ honest statistics, per-class detail and exports."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from distill_tui.core.common.errors import UserError
@@ -20,6 +18,7 @@ from distill_tui.core.evaluate import report
 from distill_tui.core.run import progress_text as fmt
 from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
+from distill_tui.tui.screens.results_messages import EvalFinished, EvalProgress, ModelEvaluated, TableFailed, TableReady
 from distill_tui.tui.widgets.results_detail import MODES, ClassDetail, short_model
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
 from distill_tui.tui.widgets.table_fill import fill_table
@@ -37,42 +36,6 @@ def _cells(row: Any) -> list[Text]:
     if row.status == "failed":
         shown[3] = Text("FAILED", style="bold reverse", justify="right")
     return shown
-
-
-@dataclass
-class TableReady(Message):
-    table: Any
-    models: list[Any]
-    fingerprint: Any = None
-
-
-@dataclass
-class TableFailed(Message):
-    error: str
-
-
-@dataclass
-class EvalProgress(Message):
-    """The engine's progress on one model; a newer one replaces one not yet handled."""
-
-    index: int
-    count: int
-    progress: Any
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, EvalProgress)
-
-
-@dataclass
-class ModelEvaluated(Message):
-    model: Any
-    result: Any
-
-
-@dataclass
-class EvalFinished(Message):
-    run: Any = None
-    error: str | None = None
 
 
 class ResultsScreen(BaseScreen):
