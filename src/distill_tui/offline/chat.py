@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from distill_tui.core.cost import tokens
+from distill_tui.offline import billing
 from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
 from distill_tui.offline.models import ModelEntry, ModelRegistry
 from distill_tui.offline.state import StateStore
@@ -163,7 +163,7 @@ class ChatService:
             raise ApiError(400, "Streaming is not supported by the offline provider.", param="stream")
         metadata = check_metadata(body.get("metadata"))
         plain = [{k: (_text_of(v) if k == "content" else v) for k, v in m.items()} for m in messages]
-        prompt_tokens = tokens.count_chat(plain, model, body.get("response_format"))
+        prompt_tokens = billing.prompt_tokens(plain, model, body.get("response_format"))
         entry = self.registry.entry(model)
         effort = _check_reasoning(entry, body)
         if entry is not None:
@@ -190,7 +190,7 @@ class ChatService:
         field = request["field"]
         content = label if field is None else json.dumps({field: label}, ensure_ascii=False, separators=(",", ":"))
         finish = "stop"
-        encoding = tokens.encoding_for(model_name)
+        encoding = billing.encoding(model_name)
         ids = encoding.encode_ordinary(content)
         budget = request["max_tokens"]
         # A reasoning model thinks first; its reasoning tokens count against max_completion_tokens.

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from distill_tui.core.cost import tokens
+from distill_tui.offline import billing
 from distill_tui.offline.learner import NaiveBayes, features
 
 MIN_EXAMPLES = 10
@@ -104,7 +104,7 @@ def read_examples(data: bytes, model: str, what: str = "Training") -> TrainingDa
         if not taught:
             raise FileProblem(f"Line {number}: the example has no assistant message to train on.")
         plain = [{k: v for k, v in m.items() if isinstance(v, str)} for m in messages]
-        total_tokens += tokens.count_training_line(plain, model)
+        total_tokens += billing.training_tokens(plain, model)
     return TrainingData(examples, total_tokens)
 
 
