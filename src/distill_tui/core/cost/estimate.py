@@ -32,6 +32,7 @@ class Stage:
     note: str | None = None
     too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
     context_window: int | None = None
+    cached_input_tokens: int = 0  # of input_tokens, those planned at the cached-input price
 
 
 @dataclass
@@ -103,6 +104,27 @@ class PromptCounter:
             + (len(enc.encode_ordinary("system")) if pr.system else 0)
         )
         self.schema_tokens = len(enc.encode_ordinary(tokens.schema_text(fmt))) if fmt else 0
+        self.cacheable, self.movable = self._prefix(enc)
+
+    def _prefix(self, enc: Any) -> tuple[int, int]:
+        """Tokens every request starts with (the schema, which OpenAI puts before the messages, the
+        system message and the fixed text up to the first varying field), and the fixed tokens after
+        that field, which moving before it would add to the prefix.
+
+        A message cut by a field counts its role but not its framing tokens, so the prefix is low
+        by a token or two rather than high."""
+        prefix, movable = self.schema_tokens, 0
+        for role, counter in (("system", self._system), ("user", self._user)):
+            if counter is None:
+                continue
+            prefix += len(enc.encode_ordinary(role)) + counter.prefix
+            movable += counter.fixed_after
+            if counter.fields:
+                if role == "system":
+                    movable += self._user.prefix + self._user.fixed_after
+                return prefix, movable
+            prefix += tokens.TOKENS_PER_MESSAGE
+        return prefix, movable
 
     def totals(self, frame: Any) -> tuple[int, list[int]]:
         """Sum and per-row prompt tokens over the rows of a DataFrame."""
@@ -148,13 +170,14 @@ def build_estimate(
     notes: list[str] = list(data.notes())
     warnings: list[str] = []
     counted: dict[str, tuple[int, int, list[int], list[int]]] = {}
+    counters: dict[str, PromptCounter] = {}
 
     def prompt_tokens(model: str) -> tuple[int, int, list[int], list[int]]:
         encoding, note = tokens.encoding_for_model(model)
         if encoding not in counted:
             if note:
                 notes.append(note)
-            counter = PromptCounter(spec, data.labels, model)
+            counter = counters[encoding] = PromptCounter(spec, data.labels, model)
             train_total, train_rows = counter.totals(train)
             eval_total, eval_rows = counter.totals(evaluation)
             counted[encoding] = (train_total, eval_total, train_rows, eval_rows)
@@ -172,11 +195,19 @@ def build_estimate(
         if price is None:
             note = (note + "; " if note else "") + "price unknown"
             return Stage(name, model, requests, input_tokens, output_tokens, None, None, note, count, window)
+        cached = _cached_tokens(price, cache_hit(model), requests)
+        if cached:
+            note = (note + "; " if note else "") + f"{cached:,} input tokens at the cached price"
         return Stage(
             name, model, requests, input_tokens, output_tokens,
-            price.cost(input_tokens, output_tokens), price.cost(input_tokens, output_tokens, batch=True), note,
-            count, window,
+            price.cost(input_tokens, output_tokens, cached_tokens=cached),
+            price.cost(input_tokens, output_tokens, batch=True, cached_tokens=cached), note,
+            count, window, cached,
         )
+
+    def cache_hit(model: str) -> int:
+        prompt_tokens(model)
+        return tokens.cache_hit_tokens(counters[tokens.encoding_for_model(model)[0]].cacheable)
 
     out_teacher, how = answer_tokens(spec, data.labels, teacher)
     if spec.prompt.structured and data.labels:
@@ -230,7 +261,9 @@ def build_estimate(
     if own is not None:
         for served in (stages[2], stages[-1]):  # the base and the distilled student answer on the user's GPU
             served.cost_usd = served.batch_cost_usd = own.serving_cost(served.input_tokens + served.output_tokens)
+            served.cached_input_tokens = 0
             kept = (served.note or "").removesuffix("price unknown").removesuffix("; ")
+            kept = "; ".join(part for part in kept.split("; ") if not part.endswith("at the cached price"))
             served.note = "; ".join(filter(None, [kept, "self-hosted"]))
 
     def total(attr: str) -> float | None:
@@ -239,7 +272,8 @@ def build_estimate(
 
     def per_1k(model: str, input_per: float, output_per: int) -> float | None:
         price = prices.price(model)
-        return None if price is None else price.cost(round(input_per * 1000), output_per * 1000)
+        cached = _cached_tokens(price, cache_hit(model), 1000) if price is not None else 0
+        return None if price is None else price.cost(round(input_per * 1000), output_per * 1000, cached_tokens=cached)
 
     avg_teacher = (t_train + t_eval) / max(1, n_train + n_eval)
     avg_student = (s_train + s_eval) / max(1, n_train + n_eval)
@@ -252,6 +286,7 @@ def build_estimate(
     if teacher_1k is not None and distilled_1k is not None and training_cost is not None and teacher_1k > distilled_1k:
         upfront = training_cost + (stages[0].cost_usd or 0.0)
         break_even = int(upfront / ((teacher_1k - distilled_1k) / 1000)) + 1
+    notes += _cache_notes(stages, counters[tokens.encoding_for_model(teacher)[0]], prices.price(teacher))
     for model in dict.fromkeys((teacher, student)):
         warning = shutdown_warning(model, prices.shutdown_date(model), today)
         if warning:
@@ -272,6 +307,34 @@ def build_estimate(
         teacher_cost_per_1k=teacher_1k, distilled_cost_per_1k=distilled_1k, break_even_predictions=break_even,
         warnings=warnings, notes=list(dict.fromkeys(notes)), structured_outputs=check, self_hosted=own,
     )
+
+
+def _cached_tokens(price: Any, hit: int, requests: int) -> int:
+    """Input tokens planned at the cached price: none without a cached price; otherwise the first
+    request pays in full and each later one reads `hit` tokens from the cache."""
+    if price is None or price.cached_input is None or requests < 2:
+        return 0
+    return hit * (requests - 1)
+
+
+def _cache_notes(stages: list[Stage], teacher: PromptCounter, price: Any) -> list[str]:
+    """The caching assumption when it lowered a figure, and what moving fixed text (such as the
+    {labels} list) before the first varying field would save on the teacher's train rows."""
+    notes = []
+    if any(s.cached_input_tokens for s in stages):
+        notes.append("prompt caching: each stage's first request pays the full input price and the rest are assumed "
+                     "to hit OpenAI's cache for their fixed prefix (1,024 tokens or more, in 128-token steps); "
+                     "hits are likely, not guaranteed")
+    requests = stages[0].requests
+    if price is None or price.cached_input is None or price.input is None or teacher.movable == 0 or requests < 2:
+        return notes
+    now, moved = tokens.cache_hit_tokens(teacher.cacheable), tokens.cache_hit_tokens(teacher.cacheable + teacher.movable)
+    saving = (moved - now) * (requests - 1) * (price.input - price.cached_input) / 1_000_000
+    if saving > 0:
+        notes.append(f"the prompt has {teacher.movable:,} fixed tokens after its first varying field (such as the "
+                     f"labels list): placed before it, {moved:,} tokens per request could be cached instead of "
+                     f"{now:,}, about {_usd(saving)} less per teacher run on the train rows")
+    return notes
 
 
 def _self_hosted(spec: "TaskSpec", prices: PriceTable, table: "ModelTable", trained_tokens: int,
@@ -329,3 +392,7 @@ def estimate_spec(spec: "TaskSpec", *, n_epochs: int | str | None = None) -> Est
 
     data = dataset.prepare(spec)
     return build_estimate(spec, data, pricing.load_prices(), n_epochs=n_epochs)
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value >= 0.01 else f"${value:.2g}"

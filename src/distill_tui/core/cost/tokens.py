@@ -129,6 +129,21 @@ def count_text(text: str, model: str) -> int:
     return len(encoding_for(model).encode_ordinary(text))
 
 
+# OpenAI caches a prompt's prefix automatically from 1,024 tokens on, and cache hits come "in
+# increments of 128 tokens" (OpenAI cookbook, Prompt Caching 201, "1.1 Basics", read 2026-12-04;
+# it states this for models before GPT-5.6). The structured-output schema is part of the prefix.
+CACHE_MIN_TOKENS = 1024
+CACHE_INCREMENT = 128
+
+
+def cache_hit_tokens(prefix_tokens: int) -> int:
+    """Tokens of a request billed as cached when its first `prefix_tokens` tokens repeat a cached
+    prefix: none under 1,024, else the prefix rounded down to a multiple of 128."""
+    if prefix_tokens < CACHE_MIN_TOKENS:
+        return 0
+    return prefix_tokens // CACHE_INCREMENT * CACHE_INCREMENT
+
+
 def schema_text(response_format: Mapping[str, Any] | None) -> str:
     """The text whose tokens approximate what a json_schema response format adds to the prompt.
 
@@ -209,6 +224,7 @@ class TemplateCounter:
             else:
                 merged.append(part)
         self.fields = [p.name for p in merged if isinstance(p, prompts.Field)]
+        self.prefix, self.fixed_after = self._fixed_parts(merged)
         self.constant = 0
         # A plan: a list of items, each either a Field or a literal glue string; consecutive items
         # between two cuts form one "chunk" that is encoded per row.
@@ -232,6 +248,31 @@ class TemplateCounter:
         for chunk in self._static_chunks:
             self.constant += len(self._enc.encode_ordinary("".join(chunk)))  # type: ignore[arg-type]
         self._dynamic = [c for c in self._chunks if any(isinstance(x, prompts.Field) for x in c)]
+
+    def _fixed_parts(self, merged: list[str | prompts.Field]) -> tuple[int, int]:
+        """Tokens of the fixed text before the first field (the cacheable prefix; the whole template
+        when it has no field), and of the fixed text after it that is the same on every row.
+
+        BPE never merges across pre-tokens, and a field's value can change only the pre-tokens next
+        to it (the last two before it: trailing whitespace joins the next word; the first two after
+        it), so leaving those out makes each figure exact or slightly low, never high.
+        """
+        if not self.fields:
+            return len(self._enc.encode_ordinary("".join(p for p in merged if isinstance(p, str)))), 0
+        first = next(i for i, p in enumerate(merged) if isinstance(p, prompts.Field))
+        prefix = self._stable_tokens(merged[0], 0, 2) if first == 1 else 0
+        after = 0
+        for n, part in enumerate(merged[first + 1 :], start=first + 1):
+            if isinstance(part, str):
+                after += self._stable_tokens(part, 2, 2 if n < len(merged) - 1 else 0)
+        return prefix, after
+
+    def _stable_tokens(self, text: str, skip_head: int, skip_tail: int) -> int:
+        import regex
+
+        pieces = regex.findall(_PATTERNS[self._enc.name], text)
+        kept = pieces[skip_head : len(pieces) - skip_tail]
+        return sum(len(self._enc.encode_ordinary(piece)) for piece in kept)
 
     def _plan(self) -> list[tuple[bool, str]]:
         # Each dynamic chunk but the first starts with " <letter>" and each but the last ends with a

@@ -214,6 +214,9 @@ Those limits are dated data too: override or add them in the config folder's `mo
         text.append(" · distilled student ")
         text.append(money(plan.distilled_cost_per_1k), style="bold")
         text.append("\n")
+        cached = sum(stage.cached_input_tokens for stage in plan.stages)
+        if cached:
+            text.append(f"Prompt cache: {cached:,} input tokens at the cached price (see the note)\n")
         if plan.self_hosted is not None:  # [finetune] backend = "local": GPU time and where each figure is from
             text.append("\n".join(plan.self_hosted.lines()) + "\n")
         if plan.break_even_predictions:
