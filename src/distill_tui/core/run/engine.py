@@ -67,6 +67,7 @@ class Tally:
     rate_limited: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, those the provider read from its prompt cache
     cost_usd: float = 0.0
     cost_known: bool = True
     in_flight: int = 0
@@ -97,6 +98,7 @@ class Outcome:
     cost_usd: float | None
     label: str | None
     failed: str | None = None  # paid for, but saved as a failed row: why (e.g. the budget spent on reasoning)
+    cached_tokens: int = 0  # of prompt_tokens, those billed at the cached-input price
 
 
 class Pool:
@@ -274,6 +276,7 @@ class Pool:
             tally.streak_kinds.clear()
             tally.input_tokens += outcome.prompt_tokens
             tally.output_tokens += outcome.completion_tokens
+            tally.cached_tokens += outcome.cached_tokens
             if outcome.cost_usd is None:
                 tally.cost_known = False
             else:

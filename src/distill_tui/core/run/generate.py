@@ -68,6 +68,7 @@ class Progress:
     spent_usd: float = 0.0
     price_known: bool = True
     message: str | None = None
+    cached_tokens: int = 0  # of input_tokens, those read from the provider's prompt cache
 
     @property
     def finished(self) -> bool:
@@ -222,20 +223,20 @@ def _run_unlocked(
             cost = t.cost_usd
             avg = cost / t.ok if t.ok and t.cost_known else row_cost
             last_errors, last_answers = t.last_errors.snapshot(), list(t.last_answers)
-            counters = (t.requests, t.retries, t.rate_limited, t.input_tokens, t.output_tokens)
+            counters = (t.requests, t.retries, t.rate_limited, t.input_tokens, t.output_tokens, t.cached_tokens)
         left = max(0, len(reqs) - done - failed - in_flight)
         remaining = queued + in_flight
         eta = remaining / rows_s if rows_s > 0 and remaining else (0.0 if not remaining else None)
         total_spent = spent_before + cost
         estimated = total_spent + (left + in_flight) * avg if price_known and avg is not None else None
-        requests, retries, rate_limited, input_tokens, output_tokens = counters
+        requests, retries, rate_limited, input_tokens, output_tokens, cached_tokens = counters
         return Progress(
             model=model, split=split, total=len(reqs), done=done, failed=failed, in_flight=in_flight, left=left,
             requests=requests, retries=retries, rate_limited=rate_limited, input_tokens=input_tokens,
             output_tokens=output_tokens, cost_usd=cost, elapsed_s=elapsed, rows_per_s=rows_s, tokens_per_s=tokens_s,
             eta_s=eta, limiter=limiter.current_rates(), last_errors=last_errors, last_answers=last_answers,
             state=state, budget_usd=budget_usd, estimated_total_usd=estimated, spent_usd=total_spent,
-            price_known=price_known, message=message,
+            price_known=price_known, message=message, cached_tokens=cached_tokens,
         )
 
     def emit(progress: Progress) -> None:

@@ -79,6 +79,8 @@ def progress_line(p: "Progress") -> str:
     if not p.finished:  # a run that has ended, by the limit or otherwise, has nothing left to wait for
         parts.append(f"ETA {duration(p.eta_s)}")
     parts.append(spend_text(p))
+    if p.cached_tokens and p.input_tokens:
+        parts.append(f"cache {p.cached_tokens / p.input_tokens:.0%} of input")
     if p.rate_limited:
         parts.append(f"{p.rate_limited} × 429")
     if p.retries:

@@ -75,7 +75,7 @@ class AnswerRecorder:
             request_id=request_id, attempts=attempts, error=failed, created_at=time.time(),
         ))
         return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label,
-                       failed=failed)
+                       failed=failed, cached_tokens=cached)
 
     def save_failed(self, req: "RowRequest", line: str, attempts: int) -> None:
         self.ws.store.record_answer(Answer(

@@ -1,0 +1,41 @@
+"""The prompt-cache hit rate while generating: cached_tokens from `usage` reach the progress line."""
+
+from __future__ import annotations
+
+import re
+
+from distill_tui.core.run import progress_text as fmt
+from distill_tui.core.run.generate import Progress
+from distill_tui.core.run.recorder import AnswerRecorder
+from tests.helpers import write_spec
+
+
+def _progress(**changes) -> Progress:
+    base = dict(model="gpt-4o", split="train", total=180, done=90, failed=0, in_flight=0, left=90,
+                requests=90, retries=0, rate_limited=0, input_tokens=10_000, output_tokens=900, cost_usd=0.05,
+                elapsed_s=1.0, rows_per_s=90.0, tokens_per_s=9900.0, eta_s=1.0, limiter={}, last_errors=[],
+                last_answers=[], state="running", budget_usd=None, estimated_total_usd=0.2, spent_usd=0.06)
+    return Progress(**{**base, **changes})
+
+
+def test_progress_line_shows_the_cache_hit_rate():
+    assert "cache 82% of input" in fmt.progress_line(_progress(cached_tokens=8_192))
+    assert "cache" not in fmt.progress_line(_progress())
+
+
+def test_cached_tokens_from_usage_reach_the_progress_line(tmp_path, offline_server, capsys, monkeypatch):
+    from distill_tui.cli import main
+
+    original = AnswerRecorder.save_ok
+
+    def with_cache_hits(self, req, raw, completion, latency, attempts):
+        # The offline provider reports no cache hits; a real one reports them in prompt_tokens_details.
+        completion.usage.prompt_tokens_details.cached_tokens = completion.usage.prompt_tokens // 2
+        return original(self, req, raw, completion, latency, attempts)
+
+    monkeypatch.setattr(AnswerRecorder, "save_ok", with_cache_hits)
+    spec = write_spec(tmp_path, provider={"base_url": "offline"}, generation={"workers": 2})
+    assert main(["generate", str(spec), "--json", "--base-url", offline_server.base_url]) == 0
+    err = capsys.readouterr().err
+    progress = [line for line in err.splitlines() if line.startswith("offline-teacher train: ")]
+    assert progress and re.search(r"cache (49|50)% of input", progress[-1]), progress
