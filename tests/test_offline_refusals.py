@@ -46,3 +46,82 @@ def test_the_offline_bill_does_not_use_the_apps_counting(sdk, monkeypatch):
     job = _wait(sdk, sdk.fine_tuning.jobs.create(model="offline-student", training_file=_upload(sdk, lines).id).id)
     assert job.status == "succeeded", job.error
     assert job.trained_tokens == job.hyperparameters.n_epochs * per_epoch
+
+
+# --- unknown parameters ------------------------------------------------------------------------------------
+def _strict(schema: dict, name: str = "wine") -> dict:
+    return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+
+
+def test_an_unknown_parameter_is_refused_as_openai_words_it(sdk):
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES, extra_body={"max_output_tokens": 5})
+    assert info.value.status_code == 400
+    assert info.value.body["message"] == "Unrecognized request argument supplied: max_output_tokens"
+    assert info.value.body["type"] == "invalid_request_error"
+
+
+def test_every_parameter_the_sdk_documents_is_accepted(sdk):
+    reply = sdk.chat.completions.create(
+        model="offline-teacher", messages=MESSAGES, max_completion_tokens=20, temperature=0.5, top_p=1, n=1,
+        seed=1, stop=["\n\n"], store=True, metadata={"run": "r"}, user="u", safety_identifier="s",
+        presence_penalty=0, frequency_penalty=0, logit_bias={}, service_tier="auto", prompt_cache_key="k",
+        parallel_tool_calls=True, logprobs=False, response_format={"type": "json_object"})
+    assert reply.choices[0].message.content
+
+
+def test_the_apps_requests_are_not_refused(tmp_path, offline_server):
+    from distill_tui.core.task.requests import iter_requests
+
+    ws = Workspace.open(write_spec(tmp_path, rows=20, provider={"base_url": offline_server.base_url},
+                                   generation={"store": True, "metadata": {"run": "x"}, "temperature": 0.2}))
+    body = next(iter_requests(ws.spec, ws.data, ws.spec.teacher.model)).body
+    assert {"store", "metadata", "temperature", "response_format", "max_completion_tokens"} <= set(body)
+    reply = client_for(offline_server).chat.completions.create(**body)
+    assert reply.choices[0].finish_reason == "stop"
+
+
+# --- strict schemas ------------------------------------------------------------------------------------------
+def _refusal(sdk, response_format) -> dict:
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES, response_format=response_format)
+    assert info.value.body["type"] == "invalid_request_error" and info.value.body["param"] == "response_format"
+    return info.value.body
+
+
+def test_a_strict_schema_without_additional_properties_false_is_refused(sdk):
+    body = _refusal(sdk, _strict({"type": "object", "properties": {"variety": {"type": "string"}},
+                                  "required": ["variety"]}))
+    assert body["message"] == ("Invalid schema for response_format 'wine': In context=(), 'additionalProperties' "
+                               "is required to be supplied and to be false.")
+    nested = {"type": "object", "additionalProperties": False, "required": ["place"], "properties": {
+        "place": {"type": "object", "properties": {"region": {"type": "string"}}, "required": ["region"]}}}
+    assert "In context=('properties', 'place'), 'additionalProperties'" in _refusal(sdk, _strict(nested))["message"]
+
+
+def test_a_strict_schema_with_a_property_not_required_is_refused(sdk):
+    body = _refusal(sdk, _strict({"type": "object", "additionalProperties": False, "required": ["variety"],
+                                  "properties": {"variety": {"type": "string"}, "why": {"type": "string"}}}))
+    assert body["message"] == ("Invalid schema for response_format 'wine': In context=(), 'required' is required "
+                               "to be supplied and to be an array including every key in properties. Missing 'why'.")
+
+
+def test_a_schema_that_is_not_strict_is_not_held_to_the_strict_rules(sdk):
+    loose = {"type": "json_schema", "json_schema": {"name": "wine", "schema": {
+        "type": "object", "properties": {"variety": {"type": "string"}}}}}
+    assert sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES, response_format=loose).choices
+
+
+def test_enums_over_the_structured_output_limits_are_refused(sdk):
+    from distill_tui.core.task import prompts
+
+    assert sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES,
+                                       response_format=prompts.response_format("v", [f"l{i}" for i in range(1000)]))
+    body = _refusal(sdk, prompts.response_format("v", [f"l{i}" for i in range(1001)]))
+    assert "1001 enum values" in body["message"] and "limit of 1000" in body["message"]
+    # 251 values of 60 characters (15,060) is over; 250 of them, or 251 of 59 characters, is not.
+    long = [f"{i:03d}" + "x" * 57 for i in range(251)]
+    assert "15060 characters" in _refusal(sdk, prompts.response_format("v", long))["message"]
+    for labels in (long[:250], [v[:-1] for v in long]):
+        assert sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES,
+                                           response_format=prompts.response_format("v", labels))

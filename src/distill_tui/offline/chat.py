@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from distill_tui.offline import billing
 from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
 from distill_tui.offline.models import ModelEntry, ModelRegistry
+from distill_tui.offline.refusals import check_parameters, check_strict_schema
 from distill_tui.offline.state import StateStore
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
@@ -148,8 +149,10 @@ class ChatService:
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+        check_parameters(body)
         messages = _check_messages(body.get("messages"))
         field, labels = answer_spec(body.get("response_format"))
+        check_strict_schema(body.get("response_format"))
         max_tokens = _positive_int(body, "max_completion_tokens") or _positive_int(body, "max_tokens")
         temperature = body.get("temperature")
         if temperature is not None and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
