@@ -125,3 +125,20 @@ def test_enums_over_the_structured_output_limits_are_refused(sdk):
     for labels in (long[:250], [v[:-1] for v in long]):
         assert sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES,
                                            response_format=prompts.response_format("v", labels))
+
+
+def test_batch_lines_are_refused_the_same_way():
+    from tests.test_offline_batches import _create, _line, _lines_of
+    from tests.test_offline_batches import _wait as _wait_batch
+
+    loose = _strict({"type": "object", "properties": {"variety": {"type": "string"}}, "required": ["variety"]})
+    with running(batch_seconds=0.2) as server:
+        client = client_for(server)
+        batch, _ = _wait_batch(client, _create(client, [_line("good"), _line("odd", verbosity_level="low"),
+                                                         _line("loose", response_format=loose)]).id)
+        assert (batch.request_counts.completed, batch.request_counts.failed) == (1, 2)
+        errors = _lines_of(client, batch.error_file_id)
+        assert errors["odd"]["response"]["status_code"] == 400
+        assert errors["odd"]["response"]["body"]["error"]["message"] == (
+            "Unrecognized request argument supplied: verbosity_level")
+        assert "'additionalProperties' is required" in errors["loose"]["response"]["body"]["error"]["message"]
