@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from distill_tui.core.cost import preflight, tokens
+from distill_tui.core.cost import discounts, preflight, tokens
 from distill_tui.core.cost.pricing import PriceTable, auto_epochs, shutdown_warning
 from distill_tui.core.cost.selfhosted import LOCAL_AUTO_EPOCHS, SelfHosted
 from distill_tui.core.task import prompts
@@ -195,12 +195,15 @@ def build_estimate(
         if price is None:
             note = (note + "; " if note else "") + "price unknown"
             return Stage(name, model, requests, input_tokens, output_tokens, None, None, note, count, window)
-        cached = _cached_tokens(price, cache_hit(model), requests)
+        flex = name.startswith("teacher") and spec.teacher.service_tier == "flex" and price.flex_input is not None
+        cached = 0 if flex else discounts.cached_tokens(price, cache_hit(model), requests)
         if cached:
             note = (note + "; " if note else "") + f"{cached:,} input tokens at the cached price"
+        if flex:
+            note = (note + "; " if note else "") + "flex tier"
         return Stage(
             name, model, requests, input_tokens, output_tokens,
-            price.cost(input_tokens, output_tokens, cached_tokens=cached),
+            price.cost(input_tokens, output_tokens, cached_tokens=cached, flex=flex),
             price.cost(input_tokens, output_tokens, batch=True, cached_tokens=cached), note,
             count, window, cached,
         )
@@ -272,7 +275,7 @@ def build_estimate(
 
     def per_1k(model: str, input_per: float, output_per: int) -> float | None:
         price = prices.price(model)
-        cached = _cached_tokens(price, cache_hit(model), 1000) if price is not None else 0
+        cached = discounts.cached_tokens(price, cache_hit(model), 1000) if price is not None else 0
         return None if price is None else price.cost(round(input_per * 1000), output_per * 1000, cached_tokens=cached)
 
     avg_teacher = (t_train + t_eval) / max(1, n_train + n_eval)
@@ -286,7 +289,10 @@ def build_estimate(
     if teacher_1k is not None and distilled_1k is not None and training_cost is not None and teacher_1k > distilled_1k:
         upfront = training_cost + (stages[0].cost_usd or 0.0)
         break_even = int(upfront / ((teacher_1k - distilled_1k) / 1000)) + 1
-    notes += _cache_notes(stages, counters[tokens.encoding_for_model(teacher)[0]], prices.price(teacher))
+    notes += discounts.cache_notes(stages, counters[tokens.encoding_for_model(teacher)[0]], prices.price(teacher))
+    flex_note, flex_warning = discounts.flex_lines(spec, prices.price(teacher))
+    notes += flex_note
+    warnings += flex_warning
     for model in dict.fromkeys((teacher, student)):
         warning = shutdown_warning(model, prices.shutdown_date(model), today)
         if warning:
@@ -307,34 +313,6 @@ def build_estimate(
         teacher_cost_per_1k=teacher_1k, distilled_cost_per_1k=distilled_1k, break_even_predictions=break_even,
         warnings=warnings, notes=list(dict.fromkeys(notes)), structured_outputs=check, self_hosted=own,
     )
-
-
-def _cached_tokens(price: Any, hit: int, requests: int) -> int:
-    """Input tokens planned at the cached price: none without a cached price; otherwise the first
-    request pays in full and each later one reads `hit` tokens from the cache."""
-    if price is None or price.cached_input is None or requests < 2:
-        return 0
-    return hit * (requests - 1)
-
-
-def _cache_notes(stages: list[Stage], teacher: PromptCounter, price: Any) -> list[str]:
-    """The caching assumption when it lowered a figure, and what moving fixed text (such as the
-    {labels} list) before the first varying field would save on the teacher's train rows."""
-    notes = []
-    if any(s.cached_input_tokens for s in stages):
-        notes.append("prompt caching: each stage's first request pays the full input price and the rest are assumed "
-                     "to hit OpenAI's cache for their fixed prefix (1,024 tokens or more, in 128-token steps); "
-                     "hits are likely, not guaranteed")
-    requests = stages[0].requests
-    if price is None or price.cached_input is None or price.input is None or teacher.movable == 0 or requests < 2:
-        return notes
-    now, moved = tokens.cache_hit_tokens(teacher.cacheable), tokens.cache_hit_tokens(teacher.cacheable + teacher.movable)
-    saving = (moved - now) * (requests - 1) * (price.input - price.cached_input) / 1_000_000
-    if saving > 0:
-        notes.append(f"the prompt has {teacher.movable:,} fixed tokens after its first varying field (such as the "
-                     f"labels list): placed before it, {moved:,} tokens per request could be cached instead of "
-                     f"{now:,}, about {_usd(saving)} less per teacher run on the train rows")
-    return notes
 
 
 def _self_hosted(spec: "TaskSpec", prices: PriceTable, table: "ModelTable", trained_tokens: int,
@@ -393,6 +371,3 @@ def estimate_spec(spec: "TaskSpec", *, n_epochs: int | str | None = None) -> Est
     data = dataset.prepare(spec)
     return build_estimate(spec, data, pricing.load_prices(), n_epochs=n_epochs)
 
-
-def _usd(value: float) -> str:
-    return f"${value:,.2f}" if value >= 0.01 else f"${value:.2g}"

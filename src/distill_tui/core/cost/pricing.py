@@ -18,7 +18,7 @@ from distill_tui.core.common.errors import UserError
 PER = 1_000_000
 _PRICE_KEYS = (
     "input", "cached_input", "output", "batch_input", "batch_output", "training",
-    "ft_input", "ft_cached_input", "ft_output", "ft_batch_input", "ft_batch_output",
+    "ft_input", "ft_cached_input", "ft_output", "ft_batch_input", "ft_batch_output", "flex_input", "flex_output",
 )
 
 
@@ -32,17 +32,23 @@ class ModelPrice:
     output: float | None = None
     batch_input: float | None = None
     batch_output: float | None = None
+    flex_input: float | None = None  # the flex service tier; None where the model does not offer it
+    flex_output: float | None = None
     training: float | None = None
     shutdown_date: str | None = None
     training_example_max_tokens: int | None = None
     note: str | None = None
 
-    def cost(self, input_tokens: int, output_tokens: int, *, batch: bool = False, cached_tokens: int = 0) -> float | None:
-        """Cost of a call; None when this table lacks a price that is needed."""
+    def cost(self, input_tokens: int, output_tokens: int, *, batch: bool = False, cached_tokens: int = 0,
+             flex: bool = False) -> float | None:
+        """Cost of a call; None when this table lacks a price that is needed. `flex`: the flex tier,
+        whose cached input is priced as its fresh input (no flex cached-input price is published)."""
         inp, out = (self.batch_input, self.batch_output) if batch else (self.input, self.output)
+        if flex:
+            inp, out = self.flex_input, self.flex_output
         if inp is None or out is None:
             return None
-        cached_price = self.cached_input if (self.cached_input is not None and not batch) else inp
+        cached_price = self.cached_input if (self.cached_input is not None and not batch and not flex) else inp
         fresh = max(0, input_tokens - cached_tokens)
         return (fresh * inp + cached_tokens * cached_price + output_tokens * out) / PER
 
@@ -80,6 +86,8 @@ class PriceTable:
         _, entry = found
         prefix = "ft_" if fine_tuned else ""
         values = {key: entry.get(prefix + key) for key in ("input", "cached_input", "output", "batch_input", "batch_output")}
+        if not fine_tuned:
+            values.update(flex_input=entry.get("flex_input"), flex_output=entry.get("flex_output"))
         if all(v is None for v in values.values()):
             return None
         return ModelPrice(

@@ -58,7 +58,9 @@ class AnswerRecorder:
             completion_tokens = tokens.count_text(content or "", self.model)
             cached = 0
         # Reasoning tokens are inside completion_tokens (OpenAI's usage) and priced with them, not again.
-        cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached)
+        # The response says which tier served it; flex is priced as such where its price is known.
+        flex = getattr(completion, "service_tier", None) == "flex" and bool(self.price and self.price.flex_input)
+        cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached, flex=flex)
                 if self.price else None)
         finish_reason = getattr(choice, "finish_reason", None)
         # Paid for but no answer: the row is failed with the way out, and asked again on the next run.

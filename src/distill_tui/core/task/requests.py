@@ -67,6 +67,8 @@ def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str]
         body["response_format"] = prompts.response_format(pr.answer_field, labels)
     if gen.temperature is not None:
         body["temperature"] = gen.temperature
+    if model == spec.teacher.model and spec.teacher.service_tier is not None:
+        body["service_tier"] = spec.teacher.service_tier
     if gen.store:
         body["store"] = True
         if gen.metadata:

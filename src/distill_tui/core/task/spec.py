@@ -46,6 +46,7 @@ REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 class ModelSpec:
     model: str
     reasoning_effort: str | None = None  # sent to reasoning models only (core.task.requests)
+    service_tier: str | None = None  # teacher only: "flex" is cheaper and slower (priced from prices.toml)
 
 
 DEFAULT_MAX_TOKENS = 64  # a label answer takes a few tokens; 64 leaves room for long labels and JSON
@@ -184,7 +185,7 @@ _TYPES: dict[str, dict[str, tuple[type, ...] | str]] = {
         "seed": (int,), "eval_fraction": (int, float),
     },
     "prompt": {"user": (str,), "system": (str,), "structured": (bool,), "answer_field": (str,)},
-    "teacher": {"model": (str,), "reasoning_effort": (str,)},
+    "teacher": {"model": (str,), "reasoning_effort": (str,), "service_tier": (str,)},
     "student": {"model": (str,), "reasoning_effort": (str,)},
     "generation": {
         "workers": (int,), "max_tokens": (int,), "store": (bool,), "metadata": (dict,), "budget_usd": (int, float),
@@ -336,6 +337,8 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         if effort is not None and effort not in REASONING_EFFORTS:
             raise SpecError(f"{where}: [{role}] reasoning_effort must be {', '.join(REASONING_EFFORTS[:-1])} or "
                             f"{REASONING_EFFORTS[-1]}, not {effort!r}")
+    if spec.teacher.service_tier not in (None, "auto", "default", "flex"):
+        raise SpecError(f"{where}: [teacher] service_tier must be auto, default or flex, not {spec.teacher.service_tier!r}")
     if gen.workers < 1 or gen.workers > 256:
         raise SpecError(f"{where}: [generation] workers must be between 1 and 256, not {gen.workers}")
     if gen.max_tokens is not None and gen.max_tokens < 1:
