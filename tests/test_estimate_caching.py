@@ -48,6 +48,8 @@ def test_long_fixed_system_prompt_is_priced_at_the_cached_rate(tmp_path, capsys)
     out = json.loads(json.dumps(plan.to_json()))
     assert out["stages"][0]["cached_input_tokens"] == teacher.cached_input_tokens
     assert any("first request pays the full input price" in note for note in plan.notes)
+    assert 0 < counter.movable < 128  # the prompt's short tail after {description}: not worth a note
+    assert not any("after its first varying field" in note for note in plan.notes)
 
     from distill_tui.cli import main
 

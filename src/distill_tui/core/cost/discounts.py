@@ -29,7 +29,9 @@ def cache_notes(stages: "list[Stage]", teacher: "PromptCounter", price: Any) -> 
                      "to hit OpenAI's cache for their fixed prefix (1,024 tokens or more, in 128-token steps); "
                      "hits are likely, not guaranteed")
     requests = stages[0].requests
-    if price is None or price.cached_input is None or price.input is None or teacher.movable == 0 or requests < 2:
+    # Under one cache step of fixed text is not "a long fixed part": rewriting the prompt for it is not worth a note.
+    if price is None or price.cached_input is None or price.input is None or teacher.movable < tokens.CACHE_INCREMENT \
+            or requests < 2:
         return notes
     now, moved = tokens.cache_hit_tokens(teacher.cacheable), tokens.cache_hit_tokens(teacher.cacheable + teacher.movable)
     saving = (moved - now) * (requests - 1) * (price.input - price.cached_input) / 1_000_000
