@@ -26,6 +26,8 @@ def test_the_estimate_agrees_with_the_offline_bill_for_a_generation_run(tmp_path
     assert result.failed == 0 and result.done == plan.total
     billed = sum(a.prompt_tokens for a in ws.store.answers("offline-teacher", "train"))
     assert billed == plan.input_tokens
+    # Output is planned by the longest label: an upper bound of what the answers bill.
+    assert 0 < sum(a.completion_tokens for a in ws.store.answers("offline-teacher", "train")) <= plan.output_tokens
 
 
 def test_the_offline_bill_does_not_use_the_apps_counting(sdk, monkeypatch):
