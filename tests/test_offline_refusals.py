@@ -144,3 +144,18 @@ def test_batch_lines_are_refused_the_same_way():
         assert errors["odd"]["response"]["body"]["error"]["message"] == (
             "Unrecognized request argument supplied: verbosity_level")
         assert "'additionalProperties' is required" in errors["loose"]["response"]["body"]["error"]["message"]
+
+
+def test_the_sdks_own_strict_schema_from_a_pydantic_model_is_accepted(sdk):
+    from pydantic import BaseModel
+
+    class Place(BaseModel):
+        region: str
+
+    class Answer(BaseModel):
+        answer: str
+        place: Place
+
+    # Accepted (the offline learner fills only the first field, so the reply is not parsed here).
+    raw = sdk.chat.completions.with_raw_response.parse(model="offline-teacher", messages=MESSAGES, response_format=Answer)
+    assert raw.http_response.status_code == 200
