@@ -88,6 +88,7 @@ def _refusal(sdk, response_format) -> dict:
     with pytest.raises(openai.BadRequestError) as info:
         sdk.chat.completions.create(model="offline-teacher", messages=MESSAGES, response_format=response_format)
     assert info.value.body["type"] == "invalid_request_error" and info.value.body["param"] == "response_format"
+    assert info.value.body["code"] is None
     return info.value.body
 
 

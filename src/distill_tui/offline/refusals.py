@@ -68,7 +68,8 @@ def check_strict_schema(response_format: Any) -> None:
     prefix = f"Invalid schema for response_format '{spec.get('name')}': "
 
     def refuse(message: str) -> ApiError:
-        return ApiError(400, prefix + message, param="response_format", code="invalid_json_schema")
+        # Chat completions answer these with code null (the Responses API says invalid_json_schema).
+        return ApiError(400, prefix + message, param="response_format")
 
     nodes = list(_nodes(spec["schema"]))
     for context, node in nodes:
