@@ -1,0 +1,164 @@
+"""The per-row view of an evaluation: every held-out row with each model's answer, whether it is right,
+and the full prompt, sortable by disagreement and filterable (what Inspect's log viewer and OpenAI's
+per-item eval results show).
+
+Pure: it reads the answers saved in the workspace and computes nothing the comparison table does not
+(the same eval rows, the same prompt hashes, the same notion of a right answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from distill_tui.core.evaluate.comparison import DISTILLED, TEACHER, EvalModel
+
+if TYPE_CHECKING:
+    from distill_tui.core.store.database import Answer
+    from distill_tui.core.workspace.workspace import Workspace
+
+SORTS = ("disagreement", "row", "reference")
+"""Orders of the rows: disagreement first (the distilled student wrong, then models disagreeing, then
+most models wrong), the dataset's row order, or grouped by reference."""
+FILTERS = ("all", "disagree", "distilled wrong", "teacher wrong", "any wrong")
+"""Which rows to show (see `RowView.keep`)."""
+OK, FAILED, MISSING = "ok", "failed", "missing"
+
+Judge = Callable[["Answer", "str | None"], "bool | None"]
+"""Whether an answer is right given the row's reference (None: cannot tell, e.g. no reference)."""
+
+
+def label_judge(answer: "Answer", gold: str | None) -> bool | None:
+    """Classification's notion of right, as in the comparison table: a valid label equal to the gold one."""
+    if gold is None:
+        return None
+    return bool(answer.valid and answer.label == gold)
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """One model's answer to one row."""
+
+    model: str
+    role: str
+    status: str  # OK, FAILED (every attempt failed) or MISSING (not asked yet)
+    text: str | None = None  # the answer as shown: the label when valid, else what the model wrote
+    correct: bool | None = None
+    valid: bool = True
+    error: str | None = None  # why the request failed, or why the answer is invalid
+    scores: dict[str, float] = field(default_factory=dict)  # grader → score in [0, 1], when graded
+
+    @property
+    def mark(self) -> str:
+        """✓ right, ✗ wrong, ! failed, · not asked, ? answered but cannot be judged."""
+        if self.status == FAILED:
+            return "!"
+        if self.status == MISSING:
+            return "·"
+        return "?" if self.correct is None else ("✓" if self.correct else "✗")
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One held-out row: its prompt, its reference and each model's answer (in the table's model order)."""
+
+    row_id: int
+    reference: str | None
+    messages: tuple[dict[str, str], ...]
+    answers: tuple[ModelAnswer, ...]
+
+    @property
+    def prompt(self) -> str:
+        """The user message (the varying part of the prompt)."""
+        return next((m.get("content", "") for m in reversed(self.messages) if m.get("role") == "user"), "")
+
+    def answered(self) -> list[ModelAnswer]:
+        return [a for a in self.answers if a.status == OK]
+
+    @property
+    def disagree(self) -> bool:
+        """At least two models answered and their answers differ (case and surrounding space aside)."""
+        seen = {(a.text or "").strip().casefold() for a in self.answered()}
+        return len(seen) > 1
+
+    @property
+    def wrong(self) -> int:
+        return sum(a.correct is False for a in self.answered())
+
+    def role_wrong(self, role: str) -> bool:
+        return any(a.role == role and a.status == OK and a.correct is False for a in self.answers)
+
+    def keep(self, which: str, text: str = "") -> bool:
+        """Whether the row passes filter `which` (one of FILTERS) and contains `text` (case-insensitive)
+        in its prompt, reference or any answer."""
+        passes = {
+            "all": True,
+            "disagree": self.disagree,
+            "distilled wrong": self.role_wrong(DISTILLED),
+            "teacher wrong": self.role_wrong(TEACHER),
+            "any wrong": self.wrong > 0,
+        }[which]
+        if not passes or not text:
+            return passes
+        needle = text.casefold()
+        haystack = [self.prompt, self.reference or "", *(a.text or "" for a in self.answers)]
+        return any(needle in part.casefold() for part in haystack)
+
+    def disagreement_key(self) -> tuple[int, int, int, int]:
+        return (-self.role_wrong(DISTILLED), -self.disagree, -self.wrong, self.row_id)
+
+
+def _shown(answer: "Answer") -> str | None:
+    if answer.valid and answer.label is not None:
+        return answer.label
+    return answer.content if answer.content is not None else answer.label
+
+
+def _model_answer(model: EvalModel, answer: "Answer | None", gold: str | None, judge: Judge) -> ModelAnswer:
+    if answer is None:
+        return ModelAnswer(model.name, model.role, MISSING)
+    if answer.status != "ok":
+        return ModelAnswer(model.name, model.role, FAILED, error=answer.error)
+    return ModelAnswer(model.name, model.role, OK, text=_shown(answer), correct=judge(answer, gold),
+                       valid=answer.valid, error=None if answer.valid else answer.problem)
+
+
+def load_rows(ws: "Workspace", models: Sequence[EvalModel], judge: Judge = label_judge) -> list[RowView]:
+    """Every eval row of today's split with each model's saved answer to today's prompt, in row order.
+
+    An answer to another prompt (the template changed since) is not this row's answer: it shows as not
+    asked, as the comparison table leaves it out. Models with a `skip` reason are left out.
+
+    Raises:
+        UserError: the spec holds out no eval rows (or the data cannot be prepared).
+    """
+    from distill_tui.core.common.errors import UserError
+    from distill_tui.core.task.requests import iter_requests
+
+    models = [m for m in models if not m.skip]
+    requests = list(iter_requests(ws.spec, ws.data, ws.spec.teacher.model, "eval"))
+    if not requests:
+        raise UserError(f"{ws.spec.source}: no held-out eval rows: set [dataset] eval_fraction above 0")
+    hashes = {r.row_id: r.prompt_hash for r in requests}
+    by_model = {m.name: {a.row_id: a for a in ws.store.answers(model=m.name, prompt_hashes=hashes)} for m in models}
+    out = []
+    for request in requests:
+        gold = request.gold if request.gold not in ("", "nan", "None") else None
+        answers = tuple(_model_answer(m, by_model[m.name].get(request.row_id), gold, judge) for m in models)
+        out.append(RowView(request.row_id, gold, tuple(request.messages), answers))
+    return out
+
+
+def arrange(rows: Sequence[RowView], sort: str = SORTS[0], which: str = FILTERS[0], text: str = "") -> list[RowView]:
+    """The rows that pass the filter and the search, in the chosen order (see SORTS and FILTERS)."""
+    kept = [r for r in rows if r.keep(which, text.strip())]
+    if sort == "disagreement":
+        return sorted(kept, key=RowView.disagreement_key)
+    if sort == "reference":
+        return sorted(kept, key=lambda r: ((r.reference or "").casefold(), r.row_id))
+    return sorted(kept, key=lambda r: r.row_id)
+
+
+def counts(rows: Sequence[RowView]) -> dict[str, int]:
+    """How many rows each filter keeps (for the header line)."""
+    return {which: sum(r.keep(which) for r in rows) for which in FILTERS}

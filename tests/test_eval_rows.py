@@ -1,0 +1,75 @@
+"""The per-row view of an evaluation (core/evaluate/rows.py): answers, marks, disagreement order,
+filters and search over fabricated answers."""
+
+from __future__ import annotations
+
+from distill_tui.core.evaluate import rows as per_row
+from distill_tui.core.evaluate.comparison import build_table
+from distill_tui.core.store.database import Answer
+from distill_tui.core.workspace.workspace import Workspace
+from tests.test_evaluate import BASE_M, TEACHER_M, TUNED_M, eval_requests, fabricate, three_models, ws  # noqa: F401
+
+
+def _fabricate_three(ws: Workspace) -> int:
+    total = len(eval_requests(ws))
+    fabricate(ws, TEACHER_M, ["right"] * total)
+    fabricate(ws, BASE_M, ["wrong", "right", "invalid", "failed"] + ["right"] * (total - 4))
+    fabricate(ws, TUNED_M, ["right", "right", "right", "right", "wrong", None] + ["right"] * (total - 6))
+    return total
+
+
+def test_each_row_has_every_models_answer_and_mark(ws: Workspace) -> None:
+    total = _fabricate_three(ws)
+    rows = per_row.load_rows(ws, three_models())
+    assert len(rows) == total
+    first, invalid, failed, distilled_wrong, unasked = rows[0], rows[2], rows[3], rows[4], rows[5]
+    assert [a.mark for a in first.answers] == ["✓", "✗", "✓"]
+    assert first.reference == eval_requests(ws)[0].gold and first.prompt  # the user message, in full
+    assert invalid.answers[1].text == '{"variety": "Cabernet Franc-ish"}' and not invalid.answers[1].valid
+    assert failed.answers[1].mark == "!" and "boom" in failed.answers[1].error
+    assert distilled_wrong.answers[2].mark == "✗" and unasked.answers[2].mark == "·"
+    # The marks agree with the comparison table's counts.
+    table = build_table(ws, three_models())
+    for i, model in enumerate((TEACHER_M, BASE_M, TUNED_M)):
+        assert sum(r.answers[i].correct is True for r in rows) == table.row(model).correct
+
+
+def test_disagreement_order_puts_the_distilled_students_mistakes_first(ws: Workspace) -> None:
+    _fabricate_three(ws)
+    rows = per_row.load_rows(ws, three_models())
+    ids = [r.row_id for r in rows]
+    ordered = per_row.arrange(rows, "disagreement")
+    # distilled wrong, then the rows where models disagree (base wrong, base invalid), then the rest in row order
+    assert [r.row_id for r in ordered[:3]] == [ids[4], ids[0], ids[2]]
+    assert [r.row_id for r in ordered[3:]] == sorted(r.row_id for r in ordered[3:])
+    assert [r.row_id for r in per_row.arrange(rows, "row")] == ids
+    by_reference = [r.reference for r in per_row.arrange(rows, "reference")]
+    assert by_reference == sorted(by_reference, key=str.casefold)
+
+
+def test_filters_and_search(ws: Workspace) -> None:
+    _fabricate_three(ws)
+    rows = per_row.load_rows(ws, three_models())
+    ids = [r.row_id for r in rows]
+    assert [r.row_id for r in per_row.arrange(rows, "row", "distilled wrong")] == [ids[4]]
+    assert [r.row_id for r in per_row.arrange(rows, "row", "disagree")] == [ids[0], ids[2], ids[4]]
+    assert per_row.arrange(rows, "row", "teacher wrong") == []
+    assert per_row.counts(rows)["any wrong"] == 3
+    assert [r.row_id for r in per_row.arrange(rows, "row", "all", "franc-ISH")] == [ids[2]]
+    needle = rows[7].prompt[-30:]
+    assert ids[7] in [r.row_id for r in per_row.arrange(rows, "row", "all", needle)]
+
+
+def test_an_answer_to_an_older_prompt_is_not_this_rows_answer(ws: Workspace) -> None:
+    request = eval_requests(ws)[0]
+    ws.store.record_answer(Answer(model=TEACHER_M, row_id=request.row_id, prompt_hash="older", split="eval",
+                                  status="ok", label=request.gold, valid=True))
+    rows = per_row.load_rows(ws, three_models())
+    assert rows[0].answers[0].mark == "·" and not rows[0].disagree
+
+
+def test_a_judge_can_replace_exact_match(ws: Workspace) -> None:
+    _fabricate_three(ws)
+    rows = per_row.load_rows(ws, three_models(), judge=lambda answer, gold: None)
+    assert {a.mark for r in rows for a in r.answers} <= {"?", "!", "·"}
+    assert per_row.counts(rows)["any wrong"] == 0
