@@ -22,6 +22,17 @@ from distill_tui.core.task import prompts
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
+# What a fine-tuning job bills as `trained_tokens`, per example and epoch: its messages only, counted
+# as above (3 framing tokens per message, <|im_start|>, <|im_sep|>, <|im_end|>, plus the role and
+# content tokens, 1 more per name), and no reply priming. A training line already holds the assistant
+# turn, so nothing primes a reply; the cookbook's Chat_finetuning_data_prep notebook adds the 3
+# priming tokens anyway (its count is marked "not exact!"), which puts it 3 tokens per example above
+# this. Source: amitness.com/notes/openai-finetuning-cost (counts each message as <|im_start|>role
+# <|im_sep|>content<|im_end|> and reports that this "matches exactly the number of training tokens
+# shown on the dashboard after fine-tuning"); OpenAI cookbook How_to_count_tokens_with_tiktoken
+# ("every reply is primed with <|start|>assistant<|message|>": a request awaiting a reply, not a
+# training line). Read 2026-12-04.
+TRAINING_REPLY_PRIMING = 0
 
 # Copied from tiktoken_ext/openai_public.py (tiktoken 0.14.0): the hashes tiktoken checks downloads
 # against, the pre-tokenizer patterns and the special tokens of each encoding.
@@ -176,9 +187,10 @@ def count_chat(
 
 
 def count_training_line(messages: Sequence[Mapping[str, Any]], model: str) -> int:
-    """Tokens of one fine-tuning example (its messages, the answer included): no reply priming and
-    no response format, since a training line carries neither."""
-    return count_chat(messages, model) - REPLY_PRIMING
+    """Tokens one fine-tuning example bills per epoch (`trained_tokens` / epochs): its messages, the
+    answer included, with `TRAINING_REPLY_PRIMING` (none) and no response format, since a training
+    line carries neither (see `TRAINING_REPLY_PRIMING` for the source)."""
+    return count_chat(messages, model) - REPLY_PRIMING + TRAINING_REPLY_PRIMING
 
 
 def _is_letter(ch: str) -> bool:
