@@ -63,6 +63,8 @@ set (add it to prices.toml or remove the budget), or a fine-tuned model trained 
 evaluation (`[serve]` in the spec); the line under the table says by what and how its answers were
 constrained.
 
+**v** opens the per-row browser: every eval row with each model's answer, sortable by disagreement.
+
 Scroll right for the rest of the columns. The pane below shows the highlighted model's per-class
 accuracy and largest confusions, or its confusion matrix (**c** switches, and hides it).
 """
@@ -75,6 +77,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         Binding("d", "remove_model", "Remove model", show=False),
         Binding("k", "toggle_checkpoints", "Ckpts"),
         Binding("e", "export", "Export"),
+        Binding("v", "rows", "Rows"),
     ]
     DEFAULT_CSS = """
     ResultsScreen #summary { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
@@ -363,6 +366,14 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         store.set_setting(CHECKPOINTS_SETTING, on_now)
         self.notify("Checkpoints are in the table." if on_now else "Checkpoints are left out.")
         self.load_table()
+
+    def action_rows(self) -> None:
+        from distill_tui.tui.widgets.results_rows import RowBrowser
+
+        if self._table is None:
+            self.notify("Nothing to show yet.")
+            return
+        self.app.push_screen(RowBrowser(self.workspace, self._models))
 
     # export ------------------------------------------------------------------------------------
     def action_export(self) -> None:

@@ -1,0 +1,211 @@
+"""The per-row results browser, opened from the Results screen: every held-out row with each model's
+answer and whether it is right, sortable by disagreement and filterable, and the highlighted row's
+answers, reference and full prompt underneath."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.evaluate.rows import FILTERS, SORTS
+from distill_tui.tui.widgets.results_detail import short_model
+from distill_tui.tui.widgets.table_fill import fill_table
+
+if TYPE_CHECKING:
+    from distill_tui.core.evaluate.comparison import EvalModel
+    from distill_tui.core.evaluate.rows import ModelAnswer, RowView
+    from distill_tui.core.workspace.workspace import Workspace
+
+CUT = 14
+"""Answers and references are cut to this in the table, so row, reference and three models fit 80 columns."""
+_ROLE = {"teacher": "teacher", "base student": "base", "distilled": "distilled", "checkpoint": "ckpt", "extra": "extra"}
+_MARK_STYLE = {"✓": "green", "✗": "bold red", "!": "yellow", "·": "dim", "?": "dim"}
+
+
+def _cut(text: str | None, width: int = CUT) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _headers(models: Sequence["EvalModel"]) -> list[str]:
+    """Short distinct column names: 'teacher', 'base', 'distilled', 'distilled 2', …"""
+    out: list[str] = []
+    for model in models:
+        name = _ROLE.get(model.role, model.role)
+        n = sum(h.split(" ")[0] == name for h in out)
+        out.append(name if n == 0 else f"{name} {n + 1}")
+    return out
+
+
+def _cell(answer: "ModelAnswer") -> Text:
+    shown = {"failed": "failed", "missing": "not asked"}.get(answer.status) or _cut(answer.text)
+    return Text.assemble((answer.mark, _MARK_STYLE[answer.mark]), " ", (shown, "dim" if answer.status != "ok" else ""))
+
+
+def detail_text(row: "RowView", headers: Sequence[str]) -> Text:
+    """The highlighted row in full: each model's answer, the reference, then every prompt message."""
+    out = Text.assemble((f"row {row.row_id}", "bold"), "  reference: ", (row.reference or "(none)", "bold"), "\n")
+    for header, answer in zip(headers, row.answers):
+        what = answer.text if answer.status == "ok" else (answer.error or answer.status)
+        if answer.status == "missing":
+            what = "not asked yet (r on the Results screen asks it)"
+        out.append_text(Text.assemble((answer.mark, _MARK_STYLE[answer.mark]), f" {header} ",
+                                      (short_model(answer.model, 30), "dim"), ": ", what or ""))
+        if answer.status == "ok" and not answer.valid and answer.error:
+            out.append(f"  ({answer.error})", style="dim")
+        out.append("\n")
+    for message in row.messages:
+        out.append(f"\n{message.get('role', '?')}\n", style="bold underline")
+        out.append(str(message.get("content", "")) + "\n")
+    return out
+
+
+class _RowsLoaded(Message):
+    def __init__(self, rows: list["RowView"] | None, error: str | None = None) -> None:
+        super().__init__()
+        self.rows, self.error = rows, error
+
+
+class RowBrowser(Screen[None]):
+    """Every eval row with each model's answer; `s` sorts, `f` filters, `/` searches, Esc goes back."""
+
+    TITLE = "Per-row results"
+    HELP = """
+Every **held-out eval row** with each model's answer to today's prompt: **✓** right, **✗** wrong
+(an invalid answer is wrong), **!** the request failed, **·** not asked yet.
+
+- **s** sorts: by *disagreement* (rows where the distilled student is wrong first, then rows where
+  the models' answers differ, then rows most models got wrong), by *row*, or by *reference*.
+- **f** filters: all rows, rows where the models disagree, where the distilled student, the teacher
+  or any model is wrong.
+- **/** searches the prompt, the reference and the answers (Enter keeps it, Esc clears it).
+
+The pane below shows the highlighted row in full: each model's answer, the reference and every
+message of the prompt. Tab moves into it to scroll; Esc goes back to the Results screen.
+"""
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("f", "cycle_filter", "Filter"),
+        Binding("slash", "search", "Search", key_display="/"),
+    ]
+    DEFAULT_CSS = """
+    RowBrowser #rows-title { height: 1; padding: 0 1; color: $text-muted; }
+    RowBrowser #rows { height: auto; max-height: 10; }
+    RowBrowser #row-detail { height: 1fr; border-top: solid $panel-lighten-2; padding: 0 1; }
+    RowBrowser #row-search { dock: bottom; display: none; margin-bottom: 1; }
+    RowBrowser #row-search.shown { display: block; }
+    """
+
+    def __init__(self, workspace: "Workspace", models: Sequence["EvalModel"]) -> None:
+        super().__init__()
+        self._workspace = workspace
+        self._models = [m for m in models if not m.skip]
+        self._headers = _headers(self._models)
+        self.rows: list["RowView"] = []
+        self.shown: list["RowView"] = []
+        self.sort, self.filter, self.search = SORTS[0], FILTERS[0], ""
+        self._highlighted: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading the eval rows…", id="rows-title")
+        yield DataTable(id="rows", cursor_type="row", fixed_columns=1)
+        with VerticalScroll(id="row-detail"):
+            yield Static("", id="row-text")
+        yield Input(placeholder="search prompt, reference and answers (Enter keeps, Esc clears)", id="row-search")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="result-rows")
+    def _load(self) -> None:
+        from distill_tui.core.evaluate.rows import load_rows
+
+        try:
+            self.post_message(_RowsLoaded(load_rows(self._workspace, self._models)))
+        except UserError as exc:
+            self.post_message(_RowsLoaded(None, str(exc)))
+
+    @on(_RowsLoaded)
+    def _loaded(self, message: _RowsLoaded) -> None:
+        if message.rows is None:
+            self.query_one("#rows-title", Static).update(Text(message.error or "", style="bold"))
+            return
+        self.rows = message.rows
+        self._refill()
+
+    def _refill(self) -> None:
+        from distill_tui.core.evaluate.rows import arrange
+
+        self.shown = arrange(self.rows, self.sort, self.filter, self.search)
+        table = self.query_one("#rows", DataTable)
+        columns: list[tuple[str, Any]] = [("row", "row"), ("reference", "reference"),
+                                          *((f"m{i}", h) for i, h in enumerate(self._headers))]
+        fill_table(table, columns, [(str(r.row_id), [str(r.row_id), Text(_cut(r.reference)),
+                                                     *(_cell(a) for a in r.answers)]) for r in self.shown])
+        ids = [r.row_id for r in self.shown]
+        if self._highlighted in ids:
+            table.move_cursor(row=ids.index(self._highlighted), animate=False)
+        self._highlighted = ids[table.cursor_row] if ids else None
+        self._show_title()
+        self._show_detail()
+
+    def _show_title(self) -> None:
+        search = f" · “{self.search}”" if self.search else ""
+        self.query_one("#rows-title", Static).update(Text(
+            f"{len(self.shown)} of {len(self.rows)} rows · sort: {self.sort} · filter: {self.filter}{search}"))
+
+    def _show_detail(self) -> None:
+        row = next((r for r in self.shown if r.row_id == self._highlighted), None)
+        text = detail_text(row, self._headers) if row is not None else Text(
+            "No row matches: f changes the filter, / the search." if self.rows else "", style="dim")
+        self.query_one("#row-text", Static).update(text)
+        self.query_one("#row-detail", VerticalScroll).scroll_home(animate=False)
+
+    @on(DataTable.RowHighlighted, "#rows")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row_id = int(event.row_key.value or 0)
+        if row_id != self._highlighted:
+            self._highlighted = row_id
+            self._show_detail()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._refill()
+
+    def action_cycle_filter(self) -> None:
+        self.filter = FILTERS[(FILTERS.index(self.filter) + 1) % len(FILTERS)]
+        self._refill()
+
+    def action_search(self) -> None:
+        field = self.query_one("#row-search", Input)
+        field.add_class("shown")
+        field.value = self.search
+        field.focus()
+
+    @on(Input.Submitted, "#row-search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        self._end_search(event.value)
+
+    def _end_search(self, value: str) -> None:
+        field = self.query_one("#row-search", Input)
+        field.remove_class("shown")
+        self.search = value.strip()
+        self.query_one("#rows", DataTable).focus()
+        self._refill()
+
+    def action_close(self) -> None:
+        if self.query_one("#row-search", Input).has_focus:
+            self._end_search("")  # Esc in the search field clears it and stays
+            return
+        self.dismiss(None)

@@ -1,0 +1,116 @@
+"""The per-row results browser opened from the Results screen: Pilot tests on its state and a snapshot
+at 80x24 (answers fabricated, so every cell is the same on every run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+from textual.widgets._footer import FooterKey
+
+from distill_tui.tui.app import DistillApp
+from distill_tui.tui.widgets.results_rows import RowBrowser
+from tests.settle import settle, workers_done
+from tests.test_screen_results import TUNED_M, make_workspace, open_results
+
+
+async def open_rows(pilot) -> None:
+    await open_results(pilot)
+    await pilot.press("v")
+    await pilot.pause()
+    await workers_done(pilot.app)
+    await settle(pilot)
+
+
+def title(app: DistillApp) -> str:
+    return str(app.screen.query_one("#rows-title", Static).render())
+
+
+def detail(app: DistillApp) -> str:
+    return str(app.screen.query_one("#row-text", Static).render())
+
+
+async def test_v_opens_every_eval_row_with_each_models_answer_and_esc_goes_back(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        screen = app.screen
+        assert isinstance(screen, RowBrowser)
+        total = screen._workspace.store.execute("SELECT COUNT(*) FROM answers WHERE model=?", (TUNED_M,))[0][0]
+        table = screen.query_one("#rows", DataTable)
+        assert table.row_count == len(screen.rows) == total
+        assert [str(c.label) for c in table.columns.values()] == ["row", "reference", "teacher", "base", "distilled"]
+        # Disagreement first: the distilled student's three mistakes lead.
+        assert all(str(table.get_row_at(i)[4]).startswith("✗") for i in range(3))
+        assert str(table.get_row_at(3)[4]).startswith("✓")
+        first = screen.shown[0]
+        assert f"row {first.row_id}" in detail(app) and first.prompt in detail(app)
+        assert f"reference: {first.reference}" in detail(app)
+        await pilot.press("down")
+        await pilot.pause()
+        assert f"row {screen.shown[1].row_id}" in detail(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.MODE == "results"
+
+
+async def test_sort_filter_and_search_keys(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        screen = app.screen
+        await pilot.press("s")
+        assert screen.sort == "row" and [r.row_id for r in screen.shown] == sorted(r.row_id for r in screen.rows)
+        assert "sort: row" in title(app)
+        await pilot.press("f", "f")
+        assert screen.filter == "distilled wrong" and len(screen.shown) == 3
+        assert title(app).startswith(f"3 of {len(screen.rows)} rows")
+        assert screen.query_one("#rows", DataTable).row_count == 3
+        for _ in range(3):
+            await pilot.press("f")
+        assert screen.filter == "all"
+        wanted = screen.rows[5]
+        await pilot.press("slash")
+        field = screen.query_one("#row-search", Input)
+        assert field.has_focus and field.display
+        # s and f are typed into the search, not taken as keys.
+        await pilot.press(*wanted.prompt[8:60].lower())
+        assert screen.sort == "row" and screen.filter == "all"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert wanted.row_id in [r.row_id for r in screen.shown] and len(screen.shown) < len(screen.rows)
+        assert not field.display and title(app).endswith(f"“{wanted.prompt[8:60].lower().strip()}”")
+        await pilot.press("slash", "escape")  # Esc in the field clears the search and stays
+        await pilot.pause()
+        assert isinstance(app.screen, RowBrowser) and screen.search == "" and len(screen.shown) == len(screen.rows)
+
+
+async def test_footer_and_help_show_the_keys(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        keys = list(app.screen.query(FooterKey))
+        assert {"Back", "Sort", "Filter", "Search"} <= {k.description for k in keys}
+        assert all(k.region.right <= 80 and k.region.width > 0 for k in keys)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        from textual.widgets import Markdown
+
+        text = app.screen.query_one(Markdown).source
+        assert "| s | Sort |" in text and "| / | Search |" in text and "disagreement" in text
+
+
+async def test_results_footer_shows_v(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        keys = {k.description: k for k in app.screen.query(FooterKey)}
+        assert "Rows" in keys and keys["Rows"].region.right <= 80
+
+
+async def _rows(pilot) -> None:
+    await open_rows(pilot)
+
+
+def test_snapshot_result_rows(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(DistillApp(make_workspace(tmp_path)), terminal_size=(80, 24), run_before=_rows)
