@@ -101,10 +101,13 @@ def _batch_from_row(row: sqlite3.Row) -> BatchRecord:
 
 
 class BatchStore:
-    """Batch tables of `Store` (needs its `execute`, `transaction` and `_db`)."""
+    """Batch tables of `Store` (needs its `execute`, `transaction`, `_db`, `_lock` and `_codec`)."""
 
     def add_batch(self, record: BatchRecord, rows: Iterable[tuple[str, int, str, str, str | None, dict]]) -> None:
-        """Save a batch (usually an intent) and its rows (custom_id, row_id, prompt_hash, split, gold, body)."""
+        """Save a batch (usually an intent) and its rows (custom_id, row_id, prompt_hash, split, gold, body).
+
+        Bodies are packed like prompts (`prompts.PromptCodec`): a batch of a million rows repeats its
+        template a million times."""
         data = asdict(record)
         now = time.time()
         data["created_at"] = data["created_at"] or now
@@ -114,10 +117,11 @@ class BatchStore:
                 f"INSERT INTO batches ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})",
                 [data[c] for c in _COLUMNS],
             )
+            pack = self._codec.pack
             self._db.executemany(
                 "INSERT INTO batch_rows VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(record.input_file_id, cid, int(row), h, split, gold, json.dumps(body, ensure_ascii=False))
-                 for cid, row, h, split, gold, body in rows],
+                [(record.input_file_id, cid, int(row), h, split, gold,
+                  pack(self._db, json.dumps(body, ensure_ascii=False))) for cid, row, h, split, gold, body in rows],
             )
 
     def update_batch(self, input_file_id: str, **changes: Any) -> None:
@@ -152,8 +156,13 @@ class BatchStore:
 
     def batch_rows(self, input_file_id: str) -> list[dict[str, Any]]:
         """The rows of a batch: custom_id, row_id, prompt_hash, split, gold and the request body."""
-        rows = self.execute("SELECT * FROM batch_rows WHERE input_file_id=? ORDER BY row_id", (input_file_id,))
-        return [{**dict(r), "body": json.loads(r["body"])} for r in rows]
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM batch_rows WHERE input_file_id=? ORDER BY row_id",
+                                    (input_file_id,)).fetchall()
+            # A body saved before schema 3 is JSON text; since, packed bytes.
+            return [{**dict(r), "body": json.loads(r["body"] if isinstance(r["body"], str)
+                                                   else self._codec.unpack(self._db, r["body"]))}
+                    for r in rows]
 
     def batch_keys_in_flight(self, model: str) -> set[tuple[int, str]]:
         """(row_id, prompt_hash) of every row in a batch of `model` not committed yet."""

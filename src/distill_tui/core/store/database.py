@@ -8,9 +8,8 @@ crash, Ctrl-C or dropped SSH link loses at most the requests in flight. The sche
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -20,8 +19,11 @@ from typing import Any, Iterable, Iterator
 
 from distill_tui.core.store.batches import BATCH_SCHEMA, BatchStore
 from distill_tui.core.store.jobs import JobStore
+from distill_tui.core.store.locks import RunLocks
+from distill_tui.core.store.prompts import (PROMPTS_SCHEMA, STORED_ONCE, PromptCodec, messages_text,
+                                            move_inline_messages)
 
-SCHEMA_VERSION = 2  # 2: answers.reasoning_tokens
+SCHEMA_VERSION = 3  # 2: answers.reasoning_tokens; 3: messages stored once per prompt (prompts.py)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -151,15 +153,17 @@ class Answer:
 _ANSWER_COLUMNS = [f.name for f in fields(Answer)]
 
 
-def _answer_from_row(row: sqlite3.Row) -> Answer:
+def _answer_from_row(row: sqlite3.Row, unpack: Any) -> Answer:
     data = dict(row)
+    packed = data.pop("packed", None)
     data["valid"] = bool(data["valid"])
-    if data.get("messages"):
-        data["messages"] = json.loads(data["messages"])
+    if data["messages"] == STORED_ONCE:
+        data["messages"] = None if packed is None else unpack(packed)
+    data["messages"] = json.loads(data["messages"]) if data["messages"] else None
     return Answer(**data)
 
 
-class Store(JobStore, BatchStore):
+class Store(RunLocks, JobStore, BatchStore):
     """A workspace database. Safe to share between threads (one connection behind a lock)."""
 
     def __init__(self, path: str | Path, *, allow_read_only: bool = False) -> None:
@@ -177,6 +181,7 @@ class Store(JobStore, BatchStore):
 
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._codec = PromptCodec()
         self._db, self.read_only = open_store(self.path, allow_read_only=allow_read_only)
         try:
             self._migrate()
@@ -197,7 +202,7 @@ class Store(JobStore, BatchStore):
     def _migrate(self) -> None:
         with self._lock:
             if not self.read_only:
-                self._db.executescript(_SCHEMA)
+                self._db.executescript(_SCHEMA + PROMPTS_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -214,6 +219,9 @@ class Store(JobStore, BatchStore):
                 columns = {r[1] for r in self._db.execute("PRAGMA table_info(answers)").fetchall()}
                 if "reasoning_tokens" not in columns:  # 1 -> 2
                     self._db.execute("ALTER TABLE answers ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0")
+                if version < 3:  # 2 -> 3 (the freed pages hold the next answers; the file does not shrink)
+                    with self.transaction():
+                        move_inline_messages(self._db, self._codec)
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -259,14 +267,18 @@ class Store(JobStore, BatchStore):
 
     # answers -----------------------------------------------------------------------------------
     def record_answer(self, answer: Answer) -> None:
-        """Insert or replace one answer and commit at once."""
+        """Insert or replace one answer and commit at once (its prompt, when new, in the same commit)."""
         data = asdict(answer)
         data["valid"] = int(bool(data["valid"]))
-        data["messages"] = json.dumps(data["messages"], ensure_ascii=False) if data["messages"] is not None else None
         data["created_at"] = data["created_at"] or time.time()
         columns = ", ".join(_ANSWER_COLUMNS)
         marks = ", ".join("?" for _ in _ANSWER_COLUMNS)
-        self.execute(f"INSERT OR REPLACE INTO answers ({columns}) VALUES ({marks})", [data[c] for c in _ANSWER_COLUMNS])
+        with self._lock, contextlib.nullcontext() if self._db.in_transaction else self.transaction():
+            if data["messages"] is not None:
+                text = messages_text(data["messages"])
+                data["messages"] = STORED_ONCE if self._codec.store(self._db, answer.prompt_hash, text) else text
+            self._db.execute(f"INSERT OR REPLACE INTO answers ({columns}) VALUES ({marks})",
+                             [data[c] for c in _ANSWER_COLUMNS])
 
     def answers(
         self,
@@ -283,11 +295,16 @@ class Store(JobStore, BatchStore):
         clauses, params = [], []
         for column, value in (("model", model), ("split", split), ("status", status)):
             if value is not None:
-                clauses.append(f"{column}=?")
+                clauses.append(f"a.{column}=?")
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.execute(f"SELECT * FROM answers{where} ORDER BY row_id", params)
-        out = [_answer_from_row(r) for r in rows]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.*, p.data AS packed FROM answers a LEFT JOIN prompts p "
+                f"ON a.messages = '' AND p.prompt_hash = a.prompt_hash{where} ORDER BY a.row_id", params,
+            ).fetchall()
+            unpack = functools.partial(self._codec.unpack, self._db)
+            out = [_answer_from_row(r, unpack) for r in rows]
         if prompt_hashes is not None:
             out = [a for a in out if prompt_hashes.get(a.row_id) == a.prompt_hash]
         return out
@@ -311,44 +328,6 @@ class Store(JobStore, BatchStore):
             )
 
     # runs --------------------------------------------------------------------------------------
-    def run_lock_path(self, name: str) -> Path:
-        """The file `run_lock(name)` locks (beside the database; it stays after the run)."""
-        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:12]
-        return self.path.with_name(f"{self.path.name}.{digest}.lock")
-
-    @contextlib.contextmanager
-    def run_lock(self, name: str) -> Iterator[None]:
-        """Hold an exclusive, advisory lock named `name` on this workspace for a paid run.
-
-        The lock is a `flock` on a file beside the database, so it is released when the process
-        dies, however it dies (kill -9 included).
-
-        Raises:
-            UserError: another process (or another run in this one) holds it.
-        """
-        from distill_tui.core.common.errors import UserError
-
-        handle = open(self.run_lock_path(name), "a+")
-        try:
-            try:
-                import fcntl
-
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except ImportError:  # pragma: no cover - no flock on Windows: no lock
-                pass
-            except OSError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise UserError(f"{name} is already running in this workspace ({holder}); "
-                                "wait for it or stop it, then run again (nothing is bought twice)") from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}, started {time.strftime('%H:%M:%S')}")
-            handle.flush()
-            yield
-        finally:
-            handle.close()
-
     def start_run(self, kind: str, model: str) -> int:
         with self._lock:
             cur = self._db.execute("INSERT INTO runs (kind, model, started_at) VALUES (?, ?, ?)", (kind, model, time.time()))
