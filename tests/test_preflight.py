@@ -80,7 +80,8 @@ def test_schema_problems_follow_openais_rules():
 
 def _many_labels(tmp_path: Path, n: int, **sections) -> Path:
     labels = [f"label {i:04d}" for i in range(n)]
-    write_dataset(tmp_path / "data.csv", rows=n, labels=labels)
+    # One label twice: a column with a value of its own on every row is refused as free text.
+    write_dataset(tmp_path / "data.csv", rows=n + 1, labels=labels)
     return write_spec(tmp_path, prompt={"user": PLAIN_USER}, dataset={"eval_fraction": 0.0}, **sections)
 
 

@@ -59,8 +59,12 @@ def test_missing_section_and_key(tmp_path):
         parse_spec(data, tmp_path / "s.toml")
     data = spec_dict()
     del data["dataset"]["label"]
-    with pytest.raises(SpecError, match=r"\[dataset\] missing key 'label'"):
+    data["task"] = {"kind": "classification"}
+    with pytest.raises(SpecError, match=r"\[dataset\] label is missing: a classification task needs the label "
+                       r'column \(for free-text answers set \[task\] kind = "generation"\)'):
         parse_spec(data, tmp_path / "s.toml")
+    del data["task"]
+    assert parse_spec(data, tmp_path / "s.toml").kind == "generation"  # no label, no kind: free text
 
 
 def test_bad_toml_and_missing_file(tmp_path):

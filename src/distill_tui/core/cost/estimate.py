@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from distill_tui.core.cost import discounts, preflight, tokens
 from distill_tui.core.cost.pricing import PriceTable, auto_epochs, shutdown_warning
 from distill_tui.core.cost.selfhosted import LOCAL_AUTO_EPOCHS, SelfHosted
-from distill_tui.core.task import prompts
+from distill_tui.core.task import kinds, prompts
 
 if TYPE_CHECKING:
     from distill_tui.core.cost.capabilities import ModelTable
@@ -95,7 +95,7 @@ class PromptCounter:
         pr = spec.prompt
         self._system = tokens.TemplateCounter(pr.system, model, labels) if pr.system else None
         self._user = tokens.TemplateCounter(pr.user, model, labels)
-        fmt = prompts.response_format(pr.answer_field, labels) if pr.structured else None
+        fmt = kinds.response_format(spec, labels) if labels or spec.kind == kinds.EXTRACTION else None
         messages = 1 + (1 if pr.system else 0)
         self.overhead = (
             tokens.REPLY_PRIMING
@@ -135,8 +135,25 @@ class PromptCounter:
         return sum(per_row), per_row
 
 
-def answer_tokens(spec: "TaskSpec", labels: Sequence[str], model: str) -> tuple[int, str]:
-    """Output tokens to plan per request, and how that number was chosen."""
+ASSUMED_ANSWER_TOKENS = 256
+"""Output tokens planned per free-text or JSON answer when there is no reference to measure (about
+190 words); the estimate says it is an assumption, and a smoke run measures the real figure."""
+
+
+def answer_tokens(spec: "TaskSpec", labels: Sequence[str], model: str,
+                  references: Sequence[str] = ()) -> tuple[int, str]:
+    """Output tokens to plan per request, and how that number was chosen.
+
+    Extraction and generation answers are sized by the mean length of the reference answers when the
+    data has them (`references`), else by `ASSUMED_ANSWER_TOKENS`, within the output budget."""
+    if spec.kind != kinds.CLASSIFICATION:
+        budget = spec.generation.output_budget()
+        if references:
+            enc = tokens.encoding_for(model)
+            mean = sum(len(enc.encode_ordinary(text)) for text in references) / len(references)
+            return min(budget, max(1, round(mean))), f"{spec.kind} answers sized by the references' mean length"
+        return (min(budget, ASSUMED_ANSWER_TOKENS), f"{spec.kind} answers assumed {ASSUMED_ANSWER_TOKENS} tokens each "
+                "(no reference column to measure; a smoke run with generate --limit shows the real length)")
     if spec.prompt.structured and labels:
         enc = tokens.encoding_for(model)
         longest = max(
@@ -212,7 +229,8 @@ def build_estimate(
         prompt_tokens(model)
         return tokens.cache_hit_tokens(counters[tokens.encoding_for_model(model)[0]].cacheable)
 
-    out_teacher, how = answer_tokens(spec, data.labels, teacher)
+    references = reference_texts(spec, data)
+    out_teacher, how = answer_tokens(spec, data.labels, teacher, references)
     if spec.prompt.structured and data.labels:
         enc = tokens.encoding_for(teacher)
         needed = max(len(enc.encode_ordinary(prompts.assistant_content(spec.prompt.answer_field, label, True)))
@@ -220,7 +238,7 @@ def build_estimate(
         if spec.generation.output_budget() < needed:
             warnings.append(f"[generation] max_tokens = {spec.generation.output_budget()} is below the {needed} tokens "
                             "the longest label's answer needs: those answers will be cut off")
-    out_student, _ = answer_tokens(spec, data.labels, student)
+    out_student, _ = answer_tokens(spec, data.labels, student, references)
     notes.append(how)
     t_train, t_eval, t_train_rows, t_eval_rows = prompt_tokens(teacher)
     s_train, s_eval, s_rows, s_eval_rows = prompt_tokens(student)
@@ -313,6 +331,13 @@ def build_estimate(
         teacher_cost_per_1k=teacher_1k, distilled_cost_per_1k=distilled_1k, break_even_predictions=break_even,
         warnings=warnings, notes=list(dict.fromkeys(notes)), structured_outputs=check, self_hosted=own,
     )
+
+
+def reference_texts(spec: "TaskSpec", data: "PreparedData") -> list[str]:
+    """The reference answers of an extraction or generation task (none for classification)."""
+    if spec.kind == kinds.CLASSIFICATION or data.label_column is None:
+        return []
+    return data.frame[data.label_column].astype(str).tolist()
 
 
 def _self_hosted(spec: "TaskSpec", prices: PriceTable, table: "ModelTable", trained_tokens: int,

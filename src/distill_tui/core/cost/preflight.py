@@ -110,14 +110,15 @@ def structured_check(spec: "TaskSpec", labels: Sequence[str], table: "ModelTable
                      base_url: str | None = None) -> dict[str, Any] | None:
     """The structured-output check of a spec, as the estimate reports it (None: not checked, because
     answers are not structured or the provider's limits are not known)."""
-    from distill_tui.core.task import prompts
+    from distill_tui.core.task import kinds
 
-    if not spec.prompt.structured or not labels:
+    fmt = kinds.response_format(spec, labels) if labels or spec.kind == kinds.EXTRACTION else None
+    if fmt is None:
         return None
     limits = table.structured_outputs(provider_family(spec, base_url))
     if limits is None:
         return None
-    problems = schema_problems(prompts.response_format(spec.prompt.answer_field, labels), limits)
+    problems = schema_problems(fmt, limits)
     return {
         "provider": limits.provider, "ok": not problems,
         "problems": [{"rule": p.rule, "limit": p.limit, "actual": p.actual, "message": p.message} for p in problems],

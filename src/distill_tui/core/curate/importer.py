@@ -238,10 +238,10 @@ def _answer(ws: "Workspace", completion: Any, messages: list[dict[str, Any]], co
             gold: str | None) -> "Answer":
     """The Answer row of one stored completion."""
     from distill_tui.core.store.database import Answer
-    from distill_tui.core.task import prompts, requests
+    from distill_tui.core.task import kinds, requests
 
-    pr = ws.spec.prompt
-    parsed = prompts.parse_answer(content, pr.answer_field, ws.data.labels, pr.structured)
+    finish_reason = completion.choices[0].finish_reason if completion.choices else None
+    parsed = kinds.parse_answer(ws.spec, content, ws.data.labels, finish_reason)
     usage = completion.usage
     prompt_tokens = usage.prompt_tokens if usage else 0
     completion_tokens = usage.completion_tokens if usage else 0

@@ -62,7 +62,7 @@ def spent(ws: "Workspace", model: str, split: str) -> float:
 def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = None) -> Plan:
     """Count the rows left and estimate their cost like `estimate` does (exact prompt tokens)."""
     from distill_tui.core.cost.capabilities import load_models
-    from distill_tui.core.cost.estimate import PromptCounter, answer_tokens
+    from distill_tui.core.cost.estimate import PromptCounter, answer_tokens, reference_texts
     from distill_tui.core.cost.preflight import (
         fitting_requests,
         offline_note,
@@ -80,7 +80,7 @@ def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = 
     todo = {r.row_id for r in reqs if (r.row_id, r.prompt_hash) not in ok}
     frame = data.frame[data.frame[ROW].isin(todo)]
     input_tokens, _ = PromptCounter(ws.spec, data.labels, model).totals(frame)
-    per_answer, _ = answer_tokens(ws.spec, data.labels, model)
+    per_answer, _ = answer_tokens(ws.spec, data.labels, model, reference_texts(ws.spec, data))
     output_tokens = per_answer * len(todo)
     price = ws.prices.price(model)
     cost = price.cost(input_tokens, output_tokens) if price else None

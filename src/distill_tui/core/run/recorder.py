@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from distill_tui.core.cost import tokens
 from distill_tui.core.run.engine import Outcome
 from distill_tui.core.store.database import Answer
-from distill_tui.core.task import prompts
+from distill_tui.core.task import kinds
 
 if TYPE_CHECKING:
     from distill_tui.core.task.requests import RowRequest
@@ -39,11 +39,11 @@ class AnswerRecorder:
         return prompt + most_out, cost
 
     def save_ok(self, req: "RowRequest", raw: Any, completion: Any, latency: float | None, attempts: int) -> Outcome:
-        pr = self.spec.prompt
         choice = completion.choices[0] if getattr(completion, "choices", None) else None
         message = getattr(choice, "message", None)
         content = getattr(message, "content", None)
-        parsed = prompts.parse_answer(content, pr.answer_field, self.labels, pr.structured)
+        finish_reason = getattr(choice, "finish_reason", None)
+        parsed = kinds.parse_answer(self.spec, content, self.labels, finish_reason)
         problem = parsed.problem
         refusal = getattr(message, "refusal", None)
         if refusal:
@@ -62,7 +62,6 @@ class AnswerRecorder:
         flex = getattr(completion, "service_tier", None) == "flex" and bool(self.price and self.price.flex_input)
         cost = (self.price.cost(prompt_tokens, completion_tokens, batch=self.batch, cached_tokens=cached, flex=flex)
                 if self.price else None)
-        finish_reason = getattr(choice, "finish_reason", None)
         # Paid for but no answer: the row is failed with the way out, and asked again on the next run.
         failed = spent_before_answering(finish_reason, content, refusal, reasoning_tokens(usage))
         request_id = raw.headers.get("x-request-id") or getattr(completion, "_request_id", None)

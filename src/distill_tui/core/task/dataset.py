@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from distill_tui.core.common.errors import DataError, SpecError
 from distill_tui.core.common.plain_file import not_a_plain_file
-from distill_tui.core.task import filter_language, prompts
+from distill_tui.core.task import answer_column, filter_language, kinds, prompts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,14 +159,16 @@ class PreparedData:
     """The rows of a task after filtering, label pruning, sampling and splitting."""
 
     frame: "pd.DataFrame"
-    labels: list[str]
-    label_column: str
+    labels: list[str]  # the allowed labels (classification); [] for extraction and generation
+    label_column: str | None  # the reference column (classification: the label); None: no reference
     rows_in_file: int
     rows_after_filter: int
     rows_without_label: int = 0
     dropped_labels: dict[str, int] = field(default_factory=dict)
     unsplit_labels: list[str] = field(default_factory=list)
     encoding: str | None = None
+    kind: str = kinds.CLASSIFICATION
+    eval_capped: tuple[int, int] | None = None  # (asked, held out) when [evaluate] max_rows caps the eval rows
 
     @property
     def train(self) -> "pd.DataFrame":
@@ -177,6 +179,8 @@ class PreparedData:
         return self.frame[self.frame[SPLIT] == "eval"]
 
     def label_counts(self, split: str | None = None) -> dict[str, int]:
+        if self.kind != kinds.CLASSIFICATION or self.label_column is None:
+            return {}
         frame = self.frame if split is None else self.frame[self.frame[SPLIT] == split]
         counts = frame[self.label_column].value_counts()
         return {str(k): int(v) for k, v in counts.items()}
@@ -187,7 +191,8 @@ class PreparedData:
         if self.encoding:
             out.append(f"file is not UTF-8; read as {self.encoding}")
         if self.rows_without_label:
-            out.append(f"{self.rows_without_label} rows have no label and are left out")
+            what = "label" if self.kind == kinds.CLASSIFICATION else "reference"
+            out.append(f"{self.rows_without_label} rows have no {what} and are left out")
         if self.dropped_labels:
             n = len(self.dropped_labels)
             out.append(f"{n} label{'s' if n != 1 else ''} below min_per_label dropped "
@@ -195,19 +200,28 @@ class PreparedData:
         if self.unsplit_labels:
             n = len(self.unsplit_labels)
             out.append(f"{n} label{'s' if n != 1 else ''} too rare to split stay{'s' if n == 1 else ''} in train only")
+        if self.eval_capped:
+            asked, held = self.eval_capped
+            out.append(f"[evaluate] max_rows: {asked:,} of the {held:,} held-out rows are evaluated (sampled with "
+                       "the seed); the others are neither trained on nor asked")
         return out
 
 
 def check_columns(spec: "TaskSpec", columns: list[str]) -> None:
-    """Fail when the label column or a prompt placeholder names a column the data lacks."""
+    """Fail when the label or reference column or a prompt placeholder names a column the data lacks."""
     where = str(spec.source)
     shown = ", ".join(c for c in columns if c != ROW)
     if len(shown) > 200:
         shown = shown[:200] + "…"
-    if spec.dataset.label not in columns:
-        raise SpecError(f"{where}: [dataset] label: column '{spec.dataset.label}' is not in the data (columns: {shown})")
+    for key in ("label", "reference"):
+        name = getattr(spec.dataset, key)
+        if name is not None and name not in columns:
+            raise SpecError(f"{where}: [dataset] {key}: column '{name}' is not in the data (columns: {shown})")
     for key in ("system", "user"):
         for name in prompts.placeholders(getattr(spec.prompt, key)):
+            if name == prompts.LABELS_PLACEHOLDER and name not in columns and spec.kind != kinds.CLASSIFICATION:
+                raise SpecError(f"{where}: [prompt] {key}: {{{name}}} is the list of allowed labels, and a {spec.kind} "
+                                "task has none; leave it out")
             if name == prompts.LABELS_PLACEHOLDER and name in columns:
                 # A row's own value would replace the list of allowed labels (the gold answer itself
                 # when the label column is `labels`), without a word.
@@ -222,28 +236,6 @@ def check_columns(spec: "TaskSpec", columns: list[str]) -> None:
 def apply_filter(frame: "pd.DataFrame", expression: str, where: str) -> "pd.DataFrame":
     """Keep the rows the filter selects (the closed language of `filter_language`, never pandas' eval)."""
     return filter_language.apply(frame, expression, where)
-
-
-def _refuse_nested_labels(spec: "TaskSpec", values: "pd.Series") -> None:
-    """Fail when the label column holds lists, arrays or objects (JSONL lists, Parquet list/struct
-    columns): as text they would become Python/numpy reprs like "['a' 'b']" and be taught as labels."""
-    import numpy as np
-    import pandas as pd
-
-    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-        return
-    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "integer", "floating", "boolean", "empty"):
-        return  # the usual case, decided in C (the per-value check below costs ~50 ms on 130k rows)
-    nested = values.map(lambda v: isinstance(v, (list, tuple, dict, set, frozenset, np.ndarray)))
-    if nested.any():
-        first = values[nested].iloc[0]
-        kind = "dict" if isinstance(first, dict) else "list"
-        example = " ".join(repr(first if kind == "dict" else list(first)).split())
-        example = example if len(example) <= 40 else example[:39] + "…"
-        raise DataError(
-            f"{spec.data_path}: label column '{spec.dataset.label}' holds {kind}s (e.g. {example}), not one "
-            f"label per row; choose a column of single values"
-        )
 
 
 def split_rows(labels: list[str], rows: list[int], eval_fraction: float, seed: int) -> tuple[set[int], list[str]]:
@@ -280,23 +272,21 @@ def prepare(spec: "TaskSpec") -> PreparedData:
     loaded = load_table(spec.data_path)
     frame = loaded.frame
     where = str(spec.source)
-    ds = spec.dataset
+    ds, kind = spec.dataset, spec.kind
     check_columns(spec, list(frame.columns))
     rows_in_file = len(frame)
-    label_col = ds.label
+    label_col = kinds.reference_column(spec)
     if ds.filter:
         frame = apply_filter(frame, ds.filter, where)
-    labels_raw = frame[label_col]
-    _refuse_nested_labels(spec, labels_raw)
-    has_label = labels_raw.notna() & (labels_raw.astype(str).str.strip() != "")
-    without = int((~has_label).sum())
-    frame = frame[has_label].copy()
-    frame[label_col] = frame[label_col].astype(str).str.strip()
+    if kind == kinds.CLASSIFICATION:
+        frame, without = answer_column.labelled(spec, frame, label_col)
+    elif label_col is not None:
+        frame, without = answer_column.with_reference(spec, frame, label_col)
+    else:
+        without = 0
     rows_after_filter = len(frame)
-    if rows_after_filter == 0:
-        if ds.filter:
-            raise SpecError(f"{where}: [dataset] filter {ds.filter!r} leaves no labelled rows")
-        raise DataError(f"{spec.data_path}: no row has a value in the label column '{label_col}'")
+    if rows_after_filter == 0 and ds.filter:
+        raise SpecError(f"{where}: [dataset] filter {ds.filter!r} leaves no rows")
     dropped: dict[str, int] = {}
     if ds.min_per_label and ds.min_per_label > 1:
         counts = frame[label_col].value_counts()
@@ -309,14 +299,24 @@ def prepare(spec: "TaskSpec") -> PreparedData:
             )
         if dropped:
             frame = frame[~frame[label_col].isin(list(dropped))]
-    labels = sorted(frame[label_col].unique().tolist())
+    labels = sorted(frame[label_col].unique().tolist()) if kind == kinds.CLASSIFICATION else []
     if ds.sample is not None:
         if ds.sample > len(frame):
             raise SpecError(
                 f"{where}: [dataset] sample = {ds.sample} but only {len(frame)} rows remain after filtering"
             )
         frame = frame.sample(n=ds.sample, random_state=ds.seed).sort_values(ROW)
-    eval_rows, unsplit = split_rows(frame[label_col].tolist(), frame[ROW].tolist(), ds.eval_fraction, ds.seed)
+    # Extraction and generation rows have no classes to stratify by: one group, shuffled with the seed.
+    strata = frame[label_col].tolist() if kind == kinds.CLASSIFICATION else [""] * len(frame)
+    eval_rows, unsplit = split_rows(strata, frame[ROW].tolist(), ds.eval_fraction, ds.seed)
+    if kind != kinds.CLASSIFICATION:
+        unsplit = []
+    capped = None
+    if spec.evaluate.max_rows is not None and len(eval_rows) > spec.evaluate.max_rows:
+        capped = (spec.evaluate.max_rows, len(eval_rows))
+        kept = set(random.Random(ds.seed).sample(sorted(eval_rows), spec.evaluate.max_rows))
+        frame = frame[~frame[ROW].isin(eval_rows - kept)]  # still held out: never trained on, not asked
+        eval_rows = kept
     frame = frame.copy()
     frame[SPLIT] = ["eval" if r in eval_rows else "train" for r in frame[ROW].tolist()]
     return PreparedData(
@@ -329,6 +329,8 @@ def prepare(spec: "TaskSpec") -> PreparedData:
         dropped_labels=dropped,
         unsplit_labels=unsplit,
         encoding=loaded.encoding,
+        kind=kind,
+        eval_capped=capped,
     )
 
 

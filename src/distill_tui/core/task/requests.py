@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from distill_tui.core.task import prompts
+from distill_tui.core.task import kinds, prompts
 
 if TYPE_CHECKING:
     from distill_tui.core.task.dataset import PreparedData
@@ -44,7 +44,7 @@ class RowRequest:
 
     row_id: int
     split: str
-    gold: str
+    gold: str | None  # the reference answer (classification: the label); None when the task has none
     body: dict[str, Any]
     prompt_hash: str
 
@@ -56,15 +56,19 @@ class RowRequest:
 def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str], model: str,
                  rules: ModelRules | None = None) -> dict[str, Any]:
     """The keyword arguments of `client.chat.completions.create` for one row, fitted to what `model`
-    accepts when its `rules` are given (see `fit_to_model`)."""
+    accepts when its `rules` are given (see `fit_to_model`).
+
+    The response format follows the task kind (`kinds.response_format`): the labels' enum
+    (classification), the answer schema (extraction, strict), or none (generation: free text)."""
     pr, gen = spec.prompt, spec.generation
     body: dict[str, Any] = {
         "model": model,
         "messages": prompts.build_messages(pr.system, pr.user, row, labels),
         "max_completion_tokens": gen.output_budget(),
     }
-    if pr.structured:
-        body["response_format"] = prompts.response_format(pr.answer_field, labels)
+    response_format = kinds.response_format(spec, labels)
+    if response_format is not None:
+        body["response_format"] = response_format
     if gen.temperature is not None:
         body["temperature"] = gen.temperature
     if model == spec.teacher.model and spec.teacher.service_tier is not None:
@@ -108,4 +112,5 @@ def iter_requests(spec: "TaskSpec", data: "PreparedData", model: str, split: str
     for row in frame.to_dict("records"):
         asked = request_body(spec, row, data.labels, model)
         body = asked if rules is None else fit_to_model(asked, spec, rules)
-        yield RowRequest(int(row[ROW]), str(row[SPLIT]), str(row[label_col]), body, prompt_hash(asked))
+        gold = None if label_col is None else str(row[label_col])
+        yield RowRequest(int(row[ROW]), str(row[SPLIT]), gold, body, prompt_hash(asked))

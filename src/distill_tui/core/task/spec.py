@@ -9,21 +9,30 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from distill_tui.core.common.errors import SpecError
 from distill_tui.core.common.plain_file import not_a_plain_file
 from distill_tui.core.common.redact import looks_like_key
-from distill_tui.core.task import filter_language, prompts
+from distill_tui.core.task import filter_language, kinds, prompts
 from distill_tui.core.task.finetune_keys import check_local_finetune
+from distill_tui.core.task.spec_keys import TYPES, describe, type_ok
 
 Auto = Literal["auto"]
 
 
 @dataclass
+class TaskSection:
+    """`[task]`: the kind of answer (`core.task.kinds`); None: decided from the other keys."""
+
+    kind: str | None = None
+
+
+@dataclass
 class DatasetSpec:
     path: Path
-    label: str
+    label: str | None = None  # classification: required; extraction/generation: another name for reference
+    reference: str | None = None  # the gold answer column (extraction, generation); optional
     filter: str | None = None
     min_per_label: int | None = None
     sample: int | None = None
@@ -37,6 +46,7 @@ class PromptSpec:
     system: str = ""
     structured: bool = True
     answer_field: str = "label"
+    schema: str | dict[str, Any] | None = None  # extraction: a JSON schema file (relative to the spec) or a table
 
 
 REASONING_EFFORTS = ("minimal", "low", "medium", "high")
@@ -49,7 +59,7 @@ class ModelSpec:
     service_tier: str | None = None  # teacher only: "flex" is cheaper and slower (priced from prices.toml)
 
 
-DEFAULT_MAX_TOKENS = 64  # a label answer takes a few tokens; 64 leaves room for long labels and JSON
+DEFAULT_MAX_TOKENS = kinds.LABEL_MAX_TOKENS  # a label's; extraction and generation: kinds.FREE_TEXT_MAX_TOKENS
 REASONING_MAX_TOKENS = 4_096
 """The output budget of a reasoning model when [generation] max_tokens is not set. Its reasoning tokens
 count against max_completion_tokens before the answer is written, so 64 would often be spent on
@@ -73,12 +83,14 @@ class GenerationSpec:
     tpm: int | None = None
     max_retries: int = 6
     give_up_after_s: float | None = None  # None: the engine's default (60 s)
+    kind_max_tokens: ClassVar[int] = DEFAULT_MAX_TOKENS  # the task kind's default; parse_spec sets it per spec
 
     def output_budget(self, reasoning: bool = False) -> int:
-        """max_completion_tokens of each request: max_tokens when set, else the default for the model."""
+        """max_completion_tokens of each request: max_tokens when set, else the default for the model
+        and the task kind (`kinds.output_budget`)."""
         if self.max_tokens is not None:
             return self.max_tokens
-        return REASONING_MAX_TOKENS if reasoning else DEFAULT_MAX_TOKENS
+        return REASONING_MAX_TOKENS if reasoning else self.kind_max_tokens
 
 
 @dataclass
@@ -130,6 +142,13 @@ class ServeSpec:
 
 
 @dataclass
+class EvaluateSpec:
+    """`[evaluate]`: how models are compared on the held-out rows."""
+
+    max_rows: int | None = None  # at most this many held-out rows are asked (sampled with the seed)
+
+
+@dataclass
 class TaskSpec:
     """A whole task spec, validated."""
 
@@ -142,6 +161,14 @@ class TaskSpec:
     finetune: FinetuneSpec = field(default_factory=FinetuneSpec)
     provider: ProviderSpec = field(default_factory=ProviderSpec)
     serve: ServeSpec = field(default_factory=ServeSpec)
+    task: TaskSection = field(default_factory=TaskSection)
+    evaluate: EvaluateSpec = field(default_factory=EvaluateSpec)
+    answer_schema: dict[str, Any] | None = field(default=None, repr=False)  # [prompt] schema, loaded
+
+    @property
+    def kind(self) -> str:
+        """"classification", "extraction" or "generation" (see `core.task.kinds`)."""
+        return kinds.resolve(self.task.kind, self.dataset.label, self.prompt.schema)
 
     @property
     def data_path(self) -> Path:
@@ -154,7 +181,7 @@ class TaskSpec:
     def to_toml_dict(self) -> dict[str, Any]:
         """The spec as TOML-ready data (no None values; paths as written)."""
         out: dict[str, Any] = {}
-        for name in ("dataset", "prompt", "teacher", "student", "generation", "finetune", "provider", "serve"):
+        for name in _SECTIONS:
             section = asdict(getattr(self, name))
             out[name] = {k: (str(v) if isinstance(v, Path) else v) for k, v in section.items() if v is not None}
         return out
@@ -176,57 +203,9 @@ _SECTIONS: dict[str, tuple[type, bool]] = {
     "finetune": (FinetuneSpec, False),
     "provider": (ProviderSpec, False),
     "serve": (ServeSpec, False),
+    "task": (TaskSection, False),
+    "evaluate": (EvaluateSpec, False),
 }
-
-# The TOML type each key must have. "auto" marks keys that also take the string "auto".
-_TYPES: dict[str, dict[str, tuple[type, ...] | str]] = {
-    "dataset": {
-        "path": (str,), "label": (str,), "filter": (str,), "min_per_label": (int,), "sample": (int,),
-        "seed": (int,), "eval_fraction": (int, float),
-    },
-    "prompt": {"user": (str,), "system": (str,), "structured": (bool,), "answer_field": (str,)},
-    "teacher": {"model": (str,), "reasoning_effort": (str,), "service_tier": (str,)},
-    "student": {"model": (str,), "reasoning_effort": (str,)},
-    "generation": {
-        "workers": (int,), "max_tokens": (int,), "store": (bool,), "metadata": (dict,), "budget_usd": (int, float),
-        "temperature": (int, float), "rpm": (int,), "tpm": (int,), "max_retries": (int,),
-        "give_up_after_s": (int, float),
-    },
-    "finetune": {
-        "n_epochs": "auto-int", "batch_size": "auto-int", "learning_rate_multiplier": "auto-float",
-        "suffix": (str,), "seed": (int,), "validation_fraction": (int, float),
-        "backend": (str,), "method": (str,), "lora_r": (int,), "lora_alpha": (int,), "lora_dropout": (int, float),
-        "lora_targets": (str, list), "max_seq_length": (int,), "packing": (bool,), "learning_rate": (int, float),
-        "gradient_accumulation": (int,), "device": (str,), "num_gpus": (int,), "merge": (bool,),
-        "logging_steps": (int,), "save_steps": (int,), "gpu_hour_usd": (int, float), "accelerate_config": (str,),
-    },
-    "provider": {
-        "kind": (str,), "base_url": (str,), "api_key_env": (str,), "api_version": (str,), "azure_endpoint": (str,),
-    },
-    "serve": {"url": (str,), "engine": (str,)},
-}
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table",
-               list: "a list"}
-
-
-def _type_ok(value: Any, expected: tuple[type, ...] | str) -> bool:
-    if isinstance(expected, str):
-        if value == "auto":
-            return True
-        if expected == "auto-int":
-            return isinstance(value, int) and not isinstance(value, bool)
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(value, bool) and bool not in expected:
-        return False
-    return isinstance(value, expected)
-
-
-def _describe(expected: tuple[type, ...] | str) -> str:
-    if isinstance(expected, str):
-        return '"auto" or ' + ("an integer" if expected == "auto-int" else "a number")
-    return " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in expected))
-
 
 MAX_SPEC_BYTES = 1 << 20  # a spec is a few KB; more is a wrong path, not a spec
 
@@ -277,12 +256,12 @@ def parse_spec(data: dict[str, Any], source: Path) -> TaskSpec:
             continue
         if not isinstance(section, dict):
             raise SpecError(f"{where}: [{name}] must be a table")
-        types = _TYPES[name]
+        types = TYPES[name]
         for key, value in section.items():
             if key not in types:
                 raise SpecError(f"{where}: [{name}] unknown key '{key}' (known: {', '.join(types)})")
-            if not _type_ok(value, types[key]):
-                raise SpecError(f"{where}: [{name}] {key} must be {_describe(types[key])}, not {value!r}")
+            if not type_ok(value, types[key]):
+                raise SpecError(f"{where}: [{name}] {key} must be {describe(types[key])}, not {value!r}")
             if name != "prompt" and isinstance(value, str) and looks_like_key(value):
                 raise SpecError(f"{where}: [{name}] {key} holds what looks like an API key; a spec is shared, so "
                                 "keys stay in the environment (OPENAI_API_KEY, or the variable [provider] "
@@ -297,6 +276,8 @@ def parse_spec(data: dict[str, Any], source: Path) -> TaskSpec:
         built[name] = cls(**kwargs)
     spec = TaskSpec(source=source.resolve() if source.exists() else source, **built)
     _check_values(spec, where)
+    spec.answer_schema = kinds.check(spec, where)
+    spec.generation.kind_max_tokens = kinds.output_budget(spec.kind)
     return spec
 
 
@@ -307,8 +288,6 @@ def _check_values(spec: TaskSpec, where: str) -> None:
     ds, pr, gen, ft, pv = spec.dataset, spec.prompt, spec.generation, spec.finetune, spec.provider
     if not str(ds.path).strip():
         raise SpecError(f"{where}: [dataset] path is empty")
-    if not ds.label.strip():
-        raise SpecError(f"{where}: [dataset] label is empty")
     if not 0 <= ds.seed < 2**32:
         raise SpecError(f"{where}: [dataset] seed must be between 0 and 4294967295, not {ds.seed}")
     if ds.min_per_label is not None and ds.min_per_label < 1:
@@ -319,6 +298,8 @@ def _check_values(spec: TaskSpec, where: str) -> None:
         raise SpecError(f"{where}: [dataset] eval_fraction must be at least 0 and below 1, not {ds.eval_fraction}")
     if ds.filter is not None and not ds.filter.strip():
         raise SpecError(f"{where}: [dataset] filter is empty (remove the key to keep every row)")
+    if spec.evaluate.max_rows is not None and spec.evaluate.max_rows < 1:
+        raise SpecError(f"{where}: [evaluate] max_rows must be at least 1, not {spec.evaluate.max_rows}")
     if ds.filter is not None:
         filter_language.parse(ds.filter, where)  # refuse what is not in the language before any data is read
     for key in ("system", "user"):
