@@ -1,0 +1,159 @@
+"""Statistics for graded scores: a bootstrap interval for a mean and a paired comparison.
+
+Scores are per-row numbers in [0, 1]. Intervals are percentile bootstraps (Efron & Tibshirani 1993,
+ch. 13) with a seeded generator, so the same scores give the same interval on every run. The paired
+comparison resamples rows, keeping each row's two scores together, as practitioners recommend when
+both models answered the same items (Miller 2024, "Adding Error Bars to Evals"); pass/fail results
+get McNemar's exact test (`stats.mcnemar_exact`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from distill_tui.core.evaluate import stats
+
+RESAMPLES = 10_000
+SEED = 20_241_101
+ALPHA = 0.05
+_CHUNK_INDICES = 4_000_000  # indices drawn at once (32 MB), whatever the number of rows
+
+
+@dataclass(frozen=True, slots=True)
+class MeanInterval:
+    """A mean and its bootstrap 95 % interval over n rows."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class PairedDifference:
+    """Mean of (model − base) over the rows both answered, its interval and a two-sided p-value.
+
+    `test` names where the p-value comes from: "mcnemar" (exact, over pass/fail) or "paired bootstrap".
+    """
+
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    test: str
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+    def verdict(self) -> str:
+        """A plain sentence: better/worse than the base (p), or not significant."""
+        if self.n == 0:
+            return "no rows in common with the base student"
+        if not self.significant:
+            return f"not significant (p = {self.p_value:.2g}, n = {self.n})"
+        word = "better" if self.diff > 0 else "worse"
+        return f"{word} than the base student (p = {self.p_value:.2g}, n = {self.n})"
+
+
+def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    out = np.empty(resamples)
+    chunk = max(1, _CHUNK_INDICES // n)
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        out[start:start + size] = values[rng.integers(0, n, size=(size, n))].mean(axis=1)
+    return out
+
+
+def _percentiles(draws: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(draws, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def bootstrap_mean(
+    values: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED, confidence: float = 0.95
+) -> MeanInterval | None:
+    """The mean of `values` with its percentile-bootstrap interval; None for no values.
+
+    Raises:
+        ValueError: `confidence` outside (0, 1) or `resamples` below 1.
+    """
+    _check(confidence, resamples)
+    data = np.asarray(values, dtype=np.float64)
+    if data.size == 0:
+        return None
+    mean = float(data.mean())
+    if np.all(data == data[0]):
+        return MeanInterval(mean, mean, mean, int(data.size))  # every resample is the same
+    low, high = _percentiles(_bootstrap_means(data, resamples, seed), confidence)
+    return MeanInterval(mean, min(low, mean), max(high, mean), int(data.size))
+
+
+def paired_bootstrap(
+    model: Sequence[float], base: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED,
+    confidence: float = 0.95,
+) -> PairedDifference | None:
+    """Mean paired difference model − base, its bootstrap interval and a two-sided bootstrap p-value.
+
+    The p-value tests "no difference" by shifting the resampled differences to mean 0 (Efron &
+    Tibshirani 1993, §16.4): p = (1 + #{|d* − d̄| ≥ |d̄|}) / (1 + resamples). It is 1.0 when every
+    difference is 0. None when there are no pairs.
+
+    Raises:
+        ValueError: sequences of different lengths, or bad `confidence`/`resamples`.
+    """
+    _check(confidence, resamples)
+    if len(model) != len(base):
+        raise ValueError(f"paired scores differ in length: {len(model)} and {len(base)}")
+    diffs = np.asarray(model, dtype=np.float64) - np.asarray(base, dtype=np.float64)
+    if diffs.size == 0:
+        return None
+    mean = float(diffs.mean())
+    if np.all(diffs == diffs[0]):
+        # No variation: the interval is a point; a constant non-zero gain is as sure as data gets.
+        p = 1.0 if mean == 0 else 1.0 / (1 + resamples)
+        return PairedDifference(mean, mean, mean, p, int(diffs.size), "paired bootstrap")
+    draws = _bootstrap_means(diffs, resamples, seed)
+    low, high = _percentiles(draws, confidence)
+    extreme = int(np.count_nonzero(np.abs(draws - mean) >= abs(mean) - 1e-12))
+    p = min(1.0, (1 + extreme) / (1 + resamples))
+    return PairedDifference(mean, min(low, mean), max(high, mean), p, int(diffs.size), "paired bootstrap")
+
+
+def paired_comparison(
+    model: Sequence[float], base: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED,
+) -> PairedDifference | None:
+    """The paired difference of scores, with the p-value of the test that fits them.
+
+    Scores that are all 0 or 1 are pass/fail results, and get McNemar's exact test on the
+    discordant rows (the same p as the accuracy table's); other scores get the paired bootstrap's.
+    The interval is the paired bootstrap's either way.
+    """
+    result = paired_bootstrap(model, base, resamples=resamples, seed=seed)
+    if result is None:
+        return None
+    if all(v in (0.0, 1.0) for v in (*model, *base)):
+        wins, losses = stats.paired_counts([v == 1.0 for v in model], [v == 1.0 for v in base])
+        return PairedDifference(result.diff, result.low, result.high, stats.mcnemar_exact(wins, losses),
+                                result.n, "mcnemar")
+    return result
+
+
+def mcnemar_pass(model_pass: Sequence[bool], base_pass: Sequence[bool]) -> tuple[int, int, float]:
+    """(rows only the model passed, rows only the base passed, McNemar's exact two-sided p)."""
+    wins, losses = stats.paired_counts(list(model_pass), list(base_pass))
+    return wins, losses, stats.mcnemar_exact(wins, losses)
+
+
+def _check(confidence: float, resamples: int) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1, not {confidence!r}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be at least 1, not {resamples!r}")

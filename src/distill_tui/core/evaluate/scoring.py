@@ -1,0 +1,171 @@
+"""Scores of every model under every grader, with honest statistics.
+
+Pure: given the graders, each row's reference (or the teacher's answer when the data has none),
+each model's answers and the base student's name, it returns per model and grader the mean score
+with its bootstrap 95 % interval, the pass rate, n, and the paired comparison with the base student
+(`score_stats`). Nothing here reads the workspace; `comparison.build_table` feeds it.
+
+Definitions (`eval --json` `models[].scores`):
+
+- **n**: rows the model answered (request status "ok") that have a reference; an answer with no
+  usable content scores 0, failed and missing rows are left out, as for accuracy.
+- **mean**, **ci_low**, **ci_high**: mean score over n and its percentile-bootstrap 95 % interval.
+- **pass_rate**: share of the n answers scoring at least the grader's threshold.
+- **against**: "reference" (the data's gold/reference column) or "teacher" (no reference: the
+  teacher's answers are the targets, and the teacher itself is not scored).
+- **vs_base**: over the rows both this model and the base student answered: `diff` = mean(model −
+  base) with its paired-bootstrap interval, `p_value` (McNemar's exact test when every score is 0 or
+  1, else the paired bootstrap's), `significant` (p < 0.05), and the pass/fail counterpart:
+  `pass_diff`, `wins`/`losses` (rows only one of the two passed) and McNemar's `p_value_pass`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from distill_tui.core.evaluate import score_stats
+from distill_tui.core.evaluate.graders import Embedder, Grade, grade
+from distill_tui.core.task.graders_spec import GraderSpec
+
+REFERENCE, TEACHER_ANSWERS = "reference", "teacher"
+
+
+@dataclass(frozen=True)
+class VsBase:
+    """A model against the base student under one grader, over the rows both answered."""
+
+    n: int
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    significant: bool
+    test: str  # "mcnemar" or "paired bootstrap"
+    pass_diff: float
+    wins: int  # rows this model passed and the base student did not
+    losses: int  # rows the base student passed and this model did not
+    p_value_pass: float
+
+    def verdict(self) -> str:
+        """'not significant (…)', or better/worse than the base student, in plain words."""
+        return score_stats.PairedDifference(self.diff, self.ci_low, self.ci_high, self.p_value, self.n,
+                                            self.test).verdict()
+
+
+@dataclass(frozen=True)
+class GraderScore:
+    """One model's scores under one grader (see the module docstring for every definition)."""
+
+    grader: str
+    type: str
+    threshold: float
+    against: str
+    n: int
+    mean: float | None
+    ci_low: float | None
+    ci_high: float | None
+    pass_rate: float | None
+    vs_base: VsBase | None = None
+    fields: dict[str, float] | None = None  # json_fields: field → share of answers matching it
+    error: str | None = None  # why the grader could not score (an embeddings request refused…)
+
+    def to_json(self) -> dict[str, Any]:
+        # p-values keep every digit: a tiny p rounded to 0.0 would claim certainty.
+        def rounded(data: dict[str, Any]) -> dict[str, Any]:
+            return {k: rounded(v) if isinstance(v, dict) else
+                    round(v, 6) if isinstance(v, float) and not k.startswith("p_value") else v
+                    for k, v in data.items()}
+
+        return rounded(asdict(self))
+
+
+@dataclass
+class _Graded:
+    rows: list[int]
+    grades: list[Grade]
+    by_row: dict[int, Grade] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_row = dict(zip(self.rows, self.grades))
+
+
+def score_models(
+    graders: Sequence[GraderSpec],
+    references: Mapping[int, Any],
+    answers: Mapping[str, Mapping[int, Any]],
+    base: str | None = None,
+    *,
+    against: str = REFERENCE,
+    target_model: str | None = None,
+    embedder: Callable[[str], Embedder] | None = None,
+    describe_error: Callable[[BaseException], str] | None = None,
+    resamples: int = score_stats.RESAMPLES,
+    seed: int = score_stats.SEED,
+) -> dict[str, dict[str, GraderScore]]:
+    """Model → grader name → `GraderScore`.
+
+    Args:
+        graders: the spec's graders.
+        references: row id → reference (None or absent: the row is not graded).
+        answers: model → row id → its answer (rows it answered; None for no usable answer).
+        base: the base student's model name (no `vs_base` without it, nor for the base itself).
+        against: what `references` are: REFERENCE, or TEACHER_ANSWERS when they are the teacher's.
+        target_model: the model whose answers are the references; it is not scored against itself.
+        embedder: embedding model name → `Embedder`, for embedding graders.
+        describe_error: when given, a grader that raises (an embeddings request refused) gets
+            `error` = this line instead of stopping the table.
+    """
+    out: dict[str, dict[str, GraderScore]] = {m: {} for m in answers if m != target_model}
+    for spec in graders:
+        try:
+            graded = {m: _grade(spec, references, answers[m], embedder) for m in out}
+        except Exception as exc:  # noqa: BLE001 - reported per grader when the caller says how
+            if describe_error is None:
+                raise
+            for model in out:
+                out[model][spec.name] = GraderScore(spec.name, spec.type, spec.threshold, against, 0, None, None,
+                                                    None, None, error=describe_error(exc))
+            continue
+        for model, result in graded.items():
+            base_result = graded.get(base) if base and model != base else None
+            out[model][spec.name] = _summary(spec, against, result, base_result, resamples, seed)
+    return out
+
+
+def _grade(spec: GraderSpec, references: Mapping[int, Any], answers: Mapping[int, Any],
+           embedder: Callable[[str], Embedder] | None) -> _Graded:
+    rows = sorted(r for r in answers if references.get(r) is not None)
+    return _Graded(rows, grade(spec, [answers[r] for r in rows], [references[r] for r in rows], embedder))
+
+
+def _summary(spec: GraderSpec, against: str, result: _Graded, base: _Graded | None, resamples: int,
+             seed: int) -> GraderScore:
+    scores = [g.score for g in result.grades]
+    interval = score_stats.bootstrap_mean(scores, resamples=resamples, seed=seed)
+    n = len(scores)
+    vs_base = _vs_base(result, base, resamples, seed) if base is not None else None
+    fields = None
+    if spec.type == "json_fields" and n:
+        names = dict.fromkeys(name for g in result.grades for name in (g.fields or {}))
+        fields = {name: sum(bool((g.fields or {}).get(name)) for g in result.grades) / n for name in names}
+    return GraderScore(
+        grader=spec.name, type=spec.type, threshold=spec.threshold, against=against, n=n,
+        mean=interval.mean if interval else None, ci_low=interval.low if interval else None,
+        ci_high=interval.high if interval else None,
+        pass_rate=sum(g.passed for g in result.grades) / n if n else None, vs_base=vs_base, fields=fields,
+    )
+
+
+def _vs_base(result: _Graded, base: _Graded, resamples: int, seed: int) -> VsBase | None:
+    shared = [r for r in result.rows if r in base.by_row]
+    mine = [result.by_row[r] for r in shared]
+    theirs = [base.by_row[r] for r in shared]
+    paired = score_stats.paired_comparison([g.score for g in mine], [g.score for g in theirs],
+                                           resamples=resamples, seed=seed)
+    if paired is None:
+        return None
+    wins, losses, p_pass = score_stats.mcnemar_pass([g.passed for g in mine], [g.passed for g in theirs])
+    return VsBase(n=paired.n, diff=paired.diff, ci_low=paired.low, ci_high=paired.high, p_value=paired.p_value,
+                  significant=paired.significant, test=paired.test, pass_diff=(wins - losses) / paired.n,
+                  wins=wins, losses=losses, p_value_pass=p_pass)

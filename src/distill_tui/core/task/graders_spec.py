@@ -1,0 +1,164 @@
+"""`[[graders]]` in a task spec: how every answer is scored against its reference.
+
+Each grader gives an answer a score in [0, 1] and passes it at `threshold`. The types, their options
+and their default thresholds are listed in `TYPES`; `core.evaluate.graders` computes them.
+
+```toml
+[[graders]]
+name = "chrf"        # unique; the key of the grader's scores in `eval --json`
+type = "chrf"
+threshold = 0.5      # optional: the type's default
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from distill_tui.core.common.errors import SpecError
+
+CLASSIFICATION, EXTRACTION, GENERATION = "classification", "extraction", "generation"
+KINDS = (CLASSIFICATION, EXTRACTION, GENERATION)
+
+DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
+
+
+@dataclass(frozen=True)
+class GraderType:
+    """What a grader type needs and where it fits."""
+
+    threshold: float  # the default pass mark
+    options: tuple[str, ...] = ()  # keys beyond name, type and threshold
+    kinds: tuple[str, ...] = KINDS  # the task kinds it can grade
+    about: str = ""
+
+
+TYPES: dict[str, GraderType] = {
+    "exact": GraderType(1.0, about="normalised equality (case, whitespace, punctuation, unicode, numbers)"),
+    "contains": GraderType(1.0, about="the normalised reference appears in the normalised answer"),
+    "regex": GraderType(1.0, ("pattern",), about="the answer matches `pattern` (Python regex, searched)"),
+    "fuzzy": GraderType(0.8, about="rapidfuzz ratio of the normalised texts"),
+    "chrf": GraderType(0.5, about="sacrebleu sentence chrF / 100"),
+    "bleu": GraderType(0.3, about="sacrebleu sentence BLEU / 100"),
+    "rouge_l": GraderType(0.5, about="ROUGE-L F1 over words"),
+    "json_fields": GraderType(1.0, ("fields",), (EXTRACTION,), "share of the JSON fields equal to the reference's"),
+    "embedding": GraderType(0.8, ("model",), about="cosine of the provider's embeddings"),
+}
+
+DEFAULTS: dict[str, tuple[str, ...]] = {
+    CLASSIFICATION: ("exact",),
+    EXTRACTION: ("json_fields",),
+    GENERATION: ("chrf", "rouge_l"),
+}
+"""The graders a kind gets when the spec names none."""
+
+
+@dataclass(frozen=True)
+class GraderSpec:
+    """One validated `[[graders]]` entry."""
+
+    name: str
+    type: str
+    threshold: float
+    pattern: str | None = None  # regex
+    fields: tuple[str, ...] | None = None  # json_fields: None means every field of the reference
+    model: str | None = None  # embedding
+
+    def to_toml(self) -> dict[str, Any]:
+        """The entry as TOML-ready data (options left unset are left out)."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "threshold": self.threshold}
+        if self.pattern is not None:
+            out["pattern"] = self.pattern
+        if self.fields is not None:
+            out["fields"] = list(self.fields)
+        if self.model is not None:
+            out["model"] = self.model
+        return out
+
+
+def default_graders(kind: str) -> list[GraderSpec]:
+    """The graders of a kind whose spec names none (classification: exact)."""
+    return [GraderSpec(name=t, type=t, threshold=TYPES[t].threshold) for t in DEFAULTS.get(kind, ("exact",))]
+
+
+def parse_graders(raw: Any, kind: str, where: str) -> list[GraderSpec]:
+    """Validate the `[[graders]]` array of a spec (None: the kind's defaults).
+
+    Raises:
+        SpecError: one line naming the grader and the problem: an unknown type or key, a threshold
+            outside [0, 1], a type that does not fit the kind, a bad regex, a duplicate name.
+    """
+    if raw is None:
+        return default_graders(kind)
+    if not isinstance(raw, list) or not all(isinstance(g, dict) for g in raw):
+        raise SpecError(f"{where}: graders must be an array of tables ([[graders]])")
+    if not raw:
+        raise SpecError(f"{where}: [[graders]] is empty (remove it for the defaults of a {kind} task)")
+    graders = [_parse_one(g, i, kind, where) for i, g in enumerate(raw, 1)]
+    seen: set[str] = set()
+    for grader in graders:
+        if grader.name in seen:
+            raise SpecError(f"{where}: [[graders]] name {grader.name!r} is used twice; names must be unique")
+        seen.add(grader.name)
+    return graders
+
+
+def _parse_one(raw: dict[str, Any], number: int, kind: str, where: str) -> GraderSpec:
+    kind_type = raw.get("type")
+    label = f"[[graders]] #{number}" + (f" ({raw['name']!r})" if isinstance(raw.get("name"), str) else "")
+    if not isinstance(kind_type, str):
+        raise SpecError(f"{where}: {label} needs type = one of {', '.join(TYPES)}")
+    if kind_type not in TYPES:
+        raise SpecError(f"{where}: {label} unknown type {kind_type!r} (known: {', '.join(TYPES)})")
+    info = TYPES[kind_type]
+    known = ("name", "type", "threshold", *info.options)
+    for key in raw:
+        if key not in known:
+            raise SpecError(f"{where}: {label} unknown key '{key}' for type {kind_type} (known: {', '.join(known)})")
+    name = raw.get("name", kind_type)
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(f"{where}: {label} name must be a non-empty string")
+    threshold = raw.get("threshold", info.threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise SpecError(f"{where}: {label} threshold must be a number from 0 to 1, not {threshold!r}")
+    if kind not in info.kinds:
+        fits = " or ".join(info.kinds)
+        raise SpecError(f"{where}: {label} type {kind_type} does not fit a {kind} task (it grades {fits} answers)")
+    return GraderSpec(name=name.strip(), type=kind_type, threshold=float(threshold),
+                      pattern=_pattern(raw, kind_type, label, where), fields=_fields(raw, label, where),
+                      model=_model(raw, kind_type, label, where))
+
+
+def _pattern(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str | None:
+    if kind_type != "regex":
+        return None
+    pattern = raw.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise SpecError(f"{where}: {label} needs pattern = a regular expression the answer must match")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise SpecError(f"{where}: {label} pattern is not a valid regular expression: {exc}") from None
+    return pattern
+
+
+def _fields(raw: dict[str, Any], label: str, where: str) -> tuple[str, ...] | None:
+    if "fields" not in raw:
+        return None
+    value = raw["fields"]
+    if not isinstance(value, list) or not value or not all(isinstance(f, str) and f.strip() for f in value):
+        raise SpecError(f"{where}: {label} fields must be a non-empty list of field names")
+    if len(set(value)) != len(value):
+        raise SpecError(f"{where}: {label} fields names a field twice")
+    return tuple(value)
+
+
+def _model(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str | None:
+    if kind_type != "embedding":
+        return None
+    model = raw.get("model", DEFAULT_EMBEDDING_MODEL)
+    if not isinstance(model, str) or not model.strip():
+        raise SpecError(f"{where}: {label} model must be the name of an embedding model")
+    return model

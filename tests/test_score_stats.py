@@ -1,0 +1,83 @@
+"""Bootstrap intervals and paired comparisons against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from distill_tui.core.evaluate import score_stats
+from distill_tui.core.evaluate.score_stats import bootstrap_mean, paired_bootstrap, paired_comparison
+
+
+def test_bootstrap_is_seeded_and_reproducible() -> None:
+    values = [0.1, 0.4, 0.35, 0.8, 0.9, 0.05, 0.6]
+    first = bootstrap_mean(values)
+    assert first == bootstrap_mean(values)
+    assert first != bootstrap_mean(values, seed=1)
+    assert first.mean == pytest.approx(sum(values) / len(values))
+    assert first.low < first.mean < first.high
+
+
+def test_bootstrap_of_two_values_by_enumeration() -> None:
+    # Resampling {0, 1} gives means 0, ½, 1 with probabilities ¼, ½, ¼: the 2.5th and 97.5th
+    # percentiles are 0 and 1.
+    result = bootstrap_mean([0.0, 1.0])
+    assert (result.mean, result.low, result.high, result.n) == (0.5, 0.0, 1.0, 2)
+
+
+def test_bootstrap_matches_the_normal_interval_for_a_large_sample() -> None:
+    # For n = 2,000 the bootstrap distribution of the mean is close to normal with sd = s/√n
+    # (s with ddof 0): the interval is mean ± 1.96·s/√n within a few per cent of its width.
+    values = np.random.default_rng(7).uniform(0, 1, 2000)
+    half = 1.959963984540054 * values.std() / math.sqrt(len(values))
+    result = bootstrap_mean(values)
+    assert result.low == pytest.approx(values.mean() - half, abs=0.05 * half)
+    assert result.high == pytest.approx(values.mean() + half, abs=0.05 * half)
+
+
+def test_bootstrap_of_constant_and_empty() -> None:
+    assert bootstrap_mean([0.7] * 5) == score_stats.MeanInterval(0.7, 0.7, 0.7, 5)
+    assert bootstrap_mean([]) is None
+    with pytest.raises(ValueError):
+        bootstrap_mean([1.0], confidence=1.0)
+
+
+def test_paired_bootstrap_by_enumeration() -> None:
+    # Differences {0, 1}: d̄ = ½, and |d* − ½| ≥ ½ when d* is 0 or 1 (probability ½): p ≈ 0.5.
+    result = paired_bootstrap([1.0, 1.0], [1.0, 0.0])
+    assert (result.diff, result.low, result.high) == (0.5, 0.0, 1.0)
+    assert result.p_value == pytest.approx(0.5, abs=0.02)
+    assert not result.significant
+    assert result.verdict().startswith("not significant")
+
+
+def test_paired_bootstrap_no_difference_and_constant_gain() -> None:
+    same = paired_bootstrap([0.2, 0.5, 0.9], [0.2, 0.5, 0.9])
+    assert (same.diff, same.low, same.high, same.p_value) == (0.0, 0.0, 0.0, 1.0)
+    gain = paired_bootstrap([0.5, 0.6, 0.7], [0.4, 0.5, 0.6], resamples=999)
+    assert gain.diff == pytest.approx(0.1)
+    assert gain.p_value == 1 / 1000
+    assert paired_bootstrap([], []) is None
+
+
+def test_paired_bootstrap_finds_a_real_gain_and_not_noise() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0, 1, 300)
+    better = np.clip(base + 0.05 + rng.normal(0, 0.05, 300), 0, 1)
+    noise = np.clip(base + rng.normal(0, 0.05, 300), 0, 1)
+    real = paired_bootstrap(better, base)
+    assert real.significant and real.low > 0 and real.verdict().startswith("better")
+    assert not paired_bootstrap(noise, base).significant
+
+
+def test_pass_fail_scores_get_mcnemar() -> None:
+    # 6 rows only the model got right, 1 only the base: exact McNemar 2·(1 + 7)/2⁷ = 0.125.
+    model = [1.0] * 6 + [0.0] + [1.0] * 3
+    base = [0.0] * 6 + [1.0] + [1.0] * 3
+    result = paired_comparison(model, base)
+    assert result.test == "mcnemar"
+    assert result.p_value == pytest.approx(0.125)
+    assert result.diff == pytest.approx(0.5)
+    assert paired_comparison([0.5, 1.0], [0.0, 1.0]).test == "paired bootstrap"
