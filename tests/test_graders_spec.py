@@ -50,3 +50,42 @@ def test_bad_graders_are_one_line(raw: object, kind: str, words: str) -> None:
         parse_graders(raw, kind, "s.toml")
     message = str(caught.value)
     assert words in message and message.startswith("s.toml: ") and "\n" not in message
+
+
+def test_graders_in_a_spec_file_load_save_and_survive_edits(tmp_path) -> None:
+    import tomli_w
+
+    from distill_tui.core.task.spec import load_spec, parse_spec
+    from distill_tui.core.task.spec_writer import save_spec
+    from tests.helpers import spec_dict, write_spec
+
+    path = write_spec(tmp_path)
+    assert load_spec(path).graders == default_graders("classification")
+    data = spec_dict()
+    data["graders"] = [{"name": "loose", "type": "fuzzy", "threshold": 0.9}, {"type": "exact"}]
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    spec = load_spec(path)
+    assert [(g.name, g.type, g.threshold) for g in spec.graders] == [("loose", "fuzzy", 0.9), ("exact", "exact", 1.0)]
+    edited = spec.with_changes("dataset", sample=20)  # a TUI edit keeps the graders
+    assert edited.graders == spec.graders
+    save_spec(edited)
+    assert load_spec(path).graders == spec.graders and load_spec(path).dataset.sample == 20
+    data["graders"] = [{"type": "json_fields"}]
+    with pytest.raises(SpecError, match=r"does not fit a classification task") as caught:
+        parse_spec(data, tmp_path / "spec.toml")
+    assert caught.value.exit_code == 2
+
+
+def test_a_bad_grader_exits_2_with_one_line(tmp_path, capsys) -> None:
+    import tomli_w
+
+    from distill_tui.cli import main
+    from tests.helpers import spec_dict, write_spec
+
+    path = write_spec(tmp_path)
+    data = spec_dict()
+    data["graders"] = [{"name": "c", "type": "chrf", "threshold": 2}]
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    assert main(["estimate", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "[[graders]] #1 ('c') threshold must be a number from 0 to 1, not 2" in err

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distill_tui.core.common.errors import SpecError
-
-CLASSIFICATION, EXTRACTION, GENERATION = "classification", "extraction", "generation"
-KINDS = (CLASSIFICATION, EXTRACTION, GENERATION)
+from distill_tui.core.task.kinds import CLASSIFICATION, EXTRACTION, GENERATION, KINDS
 
 DEFAULT_EMBEDDING_MODEL = "text-embedding-3-small"
 

@@ -16,6 +16,7 @@ from distill_tui.core.common.plain_file import not_a_plain_file
 from distill_tui.core.common.redact import looks_like_key
 from distill_tui.core.task import filter_language, kinds, prompts
 from distill_tui.core.task.finetune_keys import check_local_finetune
+from distill_tui.core.task.graders_spec import GraderSpec, default_graders, parse_graders
 from distill_tui.core.task.spec_keys import TYPES, describe, type_ok
 
 Auto = Literal["auto"]
@@ -164,6 +165,7 @@ class TaskSpec:
     task: TaskSection = field(default_factory=TaskSection)
     evaluate: EvaluateSpec = field(default_factory=EvaluateSpec)
     answer_schema: dict[str, Any] | None = field(default=None, repr=False)  # [prompt] schema, loaded
+    graders: list[GraderSpec] = field(default_factory=list)  # [[graders]], or the kind's defaults
 
     @property
     def kind(self) -> str:
@@ -184,6 +186,8 @@ class TaskSpec:
         for name in _SECTIONS:
             section = asdict(getattr(self, name))
             out[name] = {k: (str(v) if isinstance(v, Path) else v) for k, v in section.items() if v is not None}
+        if self.graders != default_graders(self.kind):
+            out["graders"] = [g.to_toml() for g in self.graders]
         return out
 
     def with_changes(self, section: str, **changes: Any) -> "TaskSpec":
@@ -243,8 +247,8 @@ def parse_spec(data: dict[str, Any], source: Path) -> TaskSpec:
     """Validate already-parsed TOML data (see `load_spec`)."""
     where = str(source)
     for key in data:
-        if key not in _SECTIONS:
-            known = ", ".join(f"[{s}]" for s in _SECTIONS)
+        if key not in _SECTIONS and key != "graders":
+            known = ", ".join(f"[{s}]" for s in _SECTIONS) + ", [[graders]]"
             raise SpecError(f"{where}: unknown section [{key}] (known: {known})")
     built: dict[str, Any] = {}
     for name, (cls, required) in _SECTIONS.items():
@@ -277,6 +281,7 @@ def parse_spec(data: dict[str, Any], source: Path) -> TaskSpec:
     spec = TaskSpec(source=source.resolve() if source.exists() else source, **built)
     _check_values(spec, where)
     spec.answer_schema = kinds.check(spec, where)
+    spec.graders = parse_graders(data.get("graders"), spec.kind, where)
     spec.generation.kind_max_tokens = kinds.output_budget(spec.kind)
     return spec
 

@@ -30,7 +30,11 @@ def save_spec(spec: TaskSpec, path: str | Path | None = None) -> Path:
         # No usable file there: write the spec whole, leaving out keys that keep their defaults.
         document, old = tomlkit.document(), {}
         new = _without_defaults(new)
+    if old.get("graders") != new.get("graders"):  # an array of tables: written whole when it changed
+        _set_graders(document, new.get("graders"))
     for section, values in new.items():
+        if section == "graders":
+            continue
         before = old.get(section, {})
         for key, value in values.items():
             if key in before and before[key] == value:
@@ -47,6 +51,18 @@ def save_spec(spec: TaskSpec, path: str | Path | None = None) -> Path:
     return target
 
 
+def _set_graders(document: Any, graders: list[dict[str, Any]] | None) -> None:
+    import tomlkit
+
+    if graders is None:  # the kind's defaults again
+        document.pop("graders", None)
+        return
+    tables = tomlkit.aot()
+    for grader in graders:
+        tables.append(tomlkit.item(grader))
+    document["graders"] = tables
+
+
 def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
     defaults = {
         "generation": asdict(GenerationSpec()), "finetune": asdict(FinetuneSpec()), "provider": asdict(ProviderSpec()),
@@ -55,6 +71,9 @@ def _without_defaults(data: dict[str, Any]) -> dict[str, Any]:
     }
     out: dict[str, Any] = {}
     for section, values in data.items():
+        if not isinstance(values, dict):  # [[graders]]: kept whole
+            out[section] = values
+            continue
         kept = {k: v for k, v in values.items() if defaults.get(section, {}).get(k, object()) != v}
         if kept:
             out[section] = kept
