@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from distill_tui.offline import billing
+from distill_tui.offline import billing, extraction
 from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
 from distill_tui.offline.models import ModelEntry, ModelRegistry
 from distill_tui.offline.refusals import check_parameters, check_strict_schema
@@ -171,7 +171,9 @@ class ChatService:
         effort = _check_reasoning(entry, body)
         if entry is not None:
             _check_window(entry, prompt_tokens, max_tokens)
+        structured = body.get("response_format") if extraction.is_extraction(body.get("response_format")) else None
         return {"model": model, "messages": messages, "field": field, "labels": labels, "max_tokens": max_tokens,
+                "extraction": structured,
                 "n": n, "metadata": metadata, "prompt_tokens": prompt_tokens, "store": bool(body.get("store")),
                 "reasoning_effort": effort}
 
@@ -185,13 +187,18 @@ class ChatService:
         users = [m for m in request["messages"] if m.get("role") == "user"]
         text = _text_of(users[-1].get("content")) if users else ""
         labels = request["labels"]
-        if labels is None:
-            label = learner.predict(text) or ""
-        else:
-            known = [l for l in labels if learner.knows(l)]
-            label = (learner.predict(text, known) if known else None) or (labels[0] if labels else "")
         field = request["field"]
-        content = label if field is None else json.dumps({field: label}, ensure_ascii=False, separators=(",", ":"))
+        if request.get("extraction"):
+            content = extraction.answer(request["extraction"], text, learner)
+        elif field is None:
+            content = learner.answer_text(text)
+        else:
+            if labels is None:
+                label = learner.predict(text) or ""
+            else:
+                known = [l for l in labels if learner.knows(l)]
+                label = (learner.predict(text, known) if known else None) or (labels[0] if labels else "")
+            content = json.dumps({field: label}, ensure_ascii=False, separators=(",", ":"))
         finish = "stop"
         encoding = billing.encoding(model_name)
         ids = encoding.encode_ordinary(content)

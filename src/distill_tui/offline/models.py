@@ -22,8 +22,10 @@ from typing import Callable
 
 from distill_tui.core.task.prompts import MISSING
 from distill_tui.offline import learner as learner_module
+from distill_tui.offline import skills
 from distill_tui.offline.common import ORGANIZATION, now
 from distill_tui.offline.learner import NaiveBayes, features, row_text
+from distill_tui.offline.mind import Mind
 from distill_tui.offline.state import StateStore
 
 TEACHER = "offline-teacher"
@@ -55,14 +57,14 @@ class ModelEntry:
     created: int
     shutdown_date: str | None = None
     listed: bool = True
-    factory: Callable[[], NaiveBayes] | None = None
-    learner: NaiveBayes | None = None
+    factory: Callable[[], Mind] | None = None
+    learner: Mind | None = None
     context_window: int = CONTEXT_WINDOW
     max_output_tokens: int = MAX_OUTPUT_TOKENS
     reasoning: bool = False  # takes reasoning_effort, refuses temperature/top_p but the default and max_tokens
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def get(self) -> NaiveBayes:
+    def get(self) -> Mind:
         with self._lock:
             if self.learner is None:
                 assert self.factory is not None
@@ -217,6 +219,23 @@ class Knowledge:
         name = f"student-{seed}-{STUDENT_FRACTION}"
         return _cached(("student", seed) + self.key, lambda: self._disk_cached(name, build))  # type: ignore[return-value]
 
+    def router(self) -> NaiveBayes:
+        """The router the base models share (see `skills.router`)."""
+
+        def label_texts() -> list[str]:
+            rows, columns = self.rows()
+            return [row_text(row, columns, MISSING) for row in rows]
+
+        return skills.router(self.key, label_texts)
+
+    def teacher_mind(self) -> Mind:
+        """The teacher: the classifier on every row, and every row of the task knowledge."""
+        return skills.teacher_mind(self.teacher(), self.router())
+
+    def student_mind(self, seed: int) -> Mind:
+        """The base student: the classifier and the task skills on small seeded samples."""
+        return skills.student_mind(self.student(seed), self.router(), seed)
+
     def _disk_cached(self, name: str, build: Callable[[], NaiveBayes]) -> NaiveBayes:
         digest = hashlib.sha256()
         digest.update(self.path.read_bytes())
@@ -248,14 +267,14 @@ class ModelRegistry:
         self._state = state
         self._lock = threading.Lock()
         self._entries: dict[str, ModelEntry] = {}
-        student = lambda: knowledge.student(seed)  # noqa: E731
-        self.add(ModelEntry(TEACHER, "offline", _CREATED, factory=knowledge.teacher))
+        student = lambda: knowledge.student_mind(seed)  # noqa: E731
+        self.add(ModelEntry(TEACHER, "offline", _CREATED, factory=knowledge.teacher_mind))
         self.add(ModelEntry(STUDENT, "offline", _CREATED, factory=student))
         self.add(ModelEntry(LEGACY, "offline", _CREATED - 86_400 * 365, LEGACY_SHUTDOWN, factory=student))
-        self.add(ModelEntry(REASONER, "offline", _CREATED, factory=knowledge.teacher, reasoning=True,
+        self.add(ModelEntry(REASONER, "offline", _CREATED, factory=knowledge.teacher_mind, reasoning=True,
                             context_window=REASONER_CONTEXT_WINDOW, max_output_tokens=REASONER_MAX_OUTPUT_TOKENS))
         for info, path in state.models() if state else ():
-            load = lambda path=path: NaiveBayes.from_state(StateStore.model_learner(path))  # noqa: E731
+            load = lambda path=path: Mind.from_state(StateStore.model_learner(path))  # noqa: E731
             self.add(ModelEntry(info["id"], info["owned_by"], info["created"], listed=info.get("listed", True),
                                 factory=load))
 
@@ -263,7 +282,7 @@ class ModelRegistry:
         with self._lock:
             self._entries[entry.id] = entry
 
-    def add_trained(self, name: str, learner: NaiveBayes, *, listed: bool = True) -> None:
+    def add_trained(self, name: str, learner: Mind, *, listed: bool = True) -> None:
         """Register a model trained by a fine-tuning job."""
         entry = ModelEntry(name, ORGANIZATION, now(), listed=listed, learner=learner)
         if self._state:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from distill_tui.offline import billing
-from distill_tui.offline.learner import NaiveBayes, features
+from distill_tui.offline.learner import features
+from distill_tui.offline.mind import LABEL, Mind, example_kind, plain_kind
+from distill_tui.offline.retrieval import token_f1
 
 MIN_EXAMPLES = 10
 _LOSS_FLOOR = 0.01  # probability floor, so an unseen label costs a finite loss (~4.6)
@@ -28,12 +30,14 @@ class FileProblem(ValueError):
 class Example:
     features: set[str]
     label: str
+    content: str = ""  # the assistant's message as written (the label for plain classification)
 
 
 @dataclass
 class TrainingData:
     examples: list[Example]
     tokens_per_epoch: int
+    plain: str = LABEL  # what its plain-text answers are (see `mind.plain_kind`)
 
 
 def answer_label(content: str) -> str:
@@ -99,13 +103,15 @@ def read_examples(data: bytes, model: str, what: str = "Training") -> TrainingDa
                     continue
                 if last_user is None:
                     raise FileProblem(f"Line {number}: an assistant message has no user message before it.")
-                examples.append(Example(features(last_user), answer_label(content)))
+                examples.append(Example(features(last_user), answer_label(content), content))
                 taught += 1
         if not taught:
             raise FileProblem(f"Line {number}: the example has no assistant message to train on.")
         plain = [{k: v for k, v in m.items() if isinstance(v, str)} for m in messages]
         total_tokens += billing.training_tokens(plain, model)
-    return TrainingData(examples, total_tokens)
+    plain = plain_kind([e.content for e in examples if example_kind(e.content)[0] == LABEL
+                        and not e.content.strip().startswith("{")])
+    return TrainingData(examples, total_tokens, plain)
 
 
 def auto_epochs(n_examples: int) -> int:
@@ -129,21 +135,40 @@ class Step:
     metrics: dict[str, float]
 
 
-def _score(model: NaiveBayes, examples: list[Example]) -> tuple[float, float]:
-    """Mean cross-entropy of the true labels and the share predicted right."""
+def _score(model: Mind, examples: list[Example], plain: str = LABEL) -> tuple[float, float]:
+    """Mean cross-entropy of the true answers and the share answered right.
+
+    A label's probability is the classifier's posterior; a JSON object's is the mean of its fields'
+    posteriors (its accuracy the share of fields right); free text's is the token F1 of the
+    remembered answer with the true one.
+    """
     loss = correct = 0.0
     for example in examples:
-        posterior = model.posterior(example.features)
-        p = posterior.get(example.label, 0.0)
+        kind, value = example_kind(example.content or example.label, plain)
+        if kind == "fields":
+            shares = []
+            hits = 0
+            for name, item in value.items():
+                field = model.fields.get(name)
+                posterior = field.posterior(example.features) if field else {}
+                shares.append(posterior.get(item, 0.0))
+                hits += bool(posterior) and max(posterior, key=posterior.get) == item  # type: ignore[arg-type]
+            p, right = sum(shares) / len(shares), hits / len(shares)
+        elif kind == "label":
+            posterior = model.labels.posterior(example.features)
+            p = posterior.get(value, 0.0)
+            right = float(bool(posterior) and max(posterior, key=posterior.get) == value)  # type: ignore[arg-type]
+        else:
+            found = model.memory.nearest(example.features)
+            p = right = token_f1(found[0], value) if found else 0.0
         loss -= math.log(max(p, _LOSS_FLOOR))
-        if posterior and max(posterior, key=posterior.get) == example.label:  # type: ignore[arg-type]
-            correct += 1
+        correct += right
     n = max(1, len(examples))
     return round(loss / n, 4), round(correct / n, 4)
 
 
 def train_steps(
-    model: NaiveBayes, train: TrainingData, valid: TrainingData | None, *, n_epochs: int, batch_size: int,
+    model: Mind, train: TrainingData, valid: TrainingData | None, *, n_epochs: int, batch_size: int,
     learning_rate: float, seed: int,
 ) -> Iterator[Step]:
     """Train `model` in place, one batch per step, yielding each step's measured metrics.
@@ -162,15 +187,15 @@ def train_steps(
         rng.shuffle(order)
         for b in range(per_epoch):
             batch = [examples[i] for i in order[b * batch_size : (b + 1) * batch_size]]
-            loss, accuracy = _score(model, batch)
+            loss, accuracy = _score(model, batch, train.plain)
             for example in batch:
-                model.learn_features(example.features, example.label, learning_rate)
+                model.learn(example.features, example.content or example.label, learning_rate, train.plain)
             step += 1
             metrics: dict[str, float] = {"step": step, "train_loss": loss, "train_mean_token_accuracy": accuracy,
                                          "total_steps": total}
             epoch_end = b == per_epoch - 1
             if valid is not None and (step % eval_every == 0 or epoch_end):
-                valid_loss, valid_accuracy = _score(model, valid.examples)
+                valid_loss, valid_accuracy = _score(model, valid.examples, valid.plain)
                 metrics["valid_loss"] = valid_loss
                 metrics["valid_mean_token_accuracy"] = valid_accuracy
                 if epoch_end:
