@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the selection for the validation file (default: the spec's, else 0.1)")
     p.add_argument("--filter", action="append", default=[], metavar="EXPR",
                    help="select by filter instead of the saved selection, e.g. agrees=yes, label=Merlot (repeatable)")
+    p.add_argument("--near-dedupe", metavar="WHAT", default=None,
+                   help="keep one row per group of near-duplicate prompts, answers or both (MinHash, word Jaccard)")
+    p.add_argument("--near-threshold", type=float, default=0.7, metavar="J",
+                   help="Jaccard similarity of words from which two texts are near-duplicates (default 0.7)")
     p.add_argument("--json", action="store_true", help="print the validation report as JSON")
 
     p = sub.add_parser("finetune", help="upload the curated file and create a fine-tuning job")

@@ -1,4 +1,4 @@
-"""`distill-tui export SPEC -o FILE [--validation FILE] [--filter KEY=VALUE …] [--json]`.
+"""`distill-tui export SPEC -o FILE [--validation FILE] [--filter KEY=VALUE …] [--near-dedupe WHAT] [--json]`.
 
 Writes the saved curation (or the rows the filters match) as fine-tuning JSONL after validating it
 as the provider would; a file that would be rejected is never written (exit 2, with the report). The
@@ -36,6 +36,11 @@ def run(args: Namespace) -> int:
     from distill_tui.core.workspace.workspace import Workspace
 
     filters, actions = parse_filters(args.filter) if args.filter else (None, None)
+    if getattr(args, "near_dedupe", None):
+        from distill_tui.core.curate.near_curation import check_threshold, parse_fields
+
+        actions = {**(actions or {}), "near": parse_fields(args.near_dedupe),
+                   "near_threshold": check_threshold(args.near_threshold)}
     check_paths(args.output, args.validation)
     ws = Workspace.open(args.spec, allow_read_only=True)
     try:

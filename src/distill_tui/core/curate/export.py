@@ -21,6 +21,8 @@ import numpy as np
 
 from distill_tui.core.common.errors import UserError
 from distill_tui.core.curate.filters import Filters, cap_drop, dedupe_drop
+from distill_tui.core.curate.near_curation import near_drop
+from distill_tui.core.curate.near_duplicates import DEFAULT_THRESHOLD
 from distill_tui.core.curate.selection import Curation
 from distill_tui.core.curate.validate import ValidationReport, plural, validate_examples
 
@@ -96,6 +98,10 @@ def _rows(cur: Curation, filters: Filters | None, actions: dict[str, Any] | None
         drop = dedupe_drop(cur, rows)
         rows[drop] = False
         dropped["dedupe"] = len(drop)
+    for what in actions.get("near") or ():
+        drop = near_drop(cur, rows, what, actions.get("near_threshold") or DEFAULT_THRESHOLD)
+        rows[drop] = False
+        dropped[f"near-duplicate {what}"] = len(drop)
     cap = actions.get("cap") or cur.cap
     if cap:
         drop = cap_drop(cur, rows, int(cap))
@@ -124,7 +130,8 @@ def plan_export(cur: Curation, *, filters: Filters | None = None, actions: dict[
         cur: the curation.
         filters: export what these match (trainable, not held out) instead of the saved selection.
         actions: `{"dedupe": bool, "cap": int | None}` applied to the rows before export (the
-            saved cap applies when no cap is given).
+            saved cap applies when no cap is given), and optionally `"near"`: fields of
+            `near_curation.FIELDS` to keep one row per near-duplicate group of, at `"near_threshold"`.
         validation_fraction: share of the rows for a validation file (0: no validation file).
     """
     positions, excluded, dropped = _rows(cur, filters, actions)

@@ -1,0 +1,162 @@
+"""Near-duplicate texts: MinHash signatures and LSH (datasketch), checked by exact Jaccard.
+
+A text becomes a set of word shingles (lower-cased words, punctuation dropped; n-grams of `ngram`
+words). Two texts are near-duplicates when the Jaccard similarity of their shingle sets reaches
+`threshold`. LSH proposes candidate pairs in about linear time; every candidate is then checked
+with the exact Jaccard of the two sets, so a reported pair really is that similar (LSH can still
+miss a pair close to the threshold, with a small probability fixed by the seed).
+
+Prompts rendered from one template share the template's words, which would make every pair look
+alike. With `common` set, shingles found in more than that share of the texts are ignored (when
+there are at least `MIN_TEXTS_FOR_COMMON` texts), so what is compared is what varies.
+
+Defaults follow distilabel's MinHashDedup (word unigrams, 128 permutations), with a lower threshold
+(0.7 rather than 0.9): one word changed in a ten-word prompt is a Jaccard of 9/11 = 0.82.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+DEFAULT_THRESHOLD = 0.7
+DEFAULT_NGRAM = 1
+NUM_PERM = 128
+SEED = 1
+DEFAULT_COMMON = 0.5
+MIN_TEXTS_FOR_COMMON = 10
+_WORD = re.compile(r"\w+")
+
+
+def shingles(text: str, ngram: int = DEFAULT_NGRAM) -> frozenset[str]:
+    """The set of word n-grams of `text`, case and punctuation ignored (NFKC-normalised)."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    if ngram <= 1 or len(words) <= ngram:
+        return frozenset([" ".join(words)] if ngram > 1 and words else words)
+    return frozenset(" ".join(words[i:i + ngram]) for i in range(len(words) - ngram + 1))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a ∩ b| / |a ∪ b|; 0.0 when both are empty (nothing to compare is not a duplicate)."""
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _check(threshold: float, ngram: int) -> None:
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be above 0 and at most 1, not {threshold!r}")
+    if ngram < 1:
+        raise ValueError(f"ngram must be at least 1, not {ngram!r}")
+
+
+def _shingle_sets(texts: Sequence[str], ngram: int, common: float | None) -> list[frozenset[str]]:
+    sets = [shingles(t or "", ngram) for t in texts]
+    if common is not None and len(sets) >= MIN_TEXTS_FOR_COMMON:
+        df = Counter(s for one in sets for s in one)
+        frequent = {s for s, k in df.items() if k > common * len(sets)}
+        if frequent:
+            sets = [frozenset(one - frequent) for one in sets]
+    return sets
+
+
+class _Index:
+    """MinHash signatures of shingle sets in an LSH index (datasketch imported only when used)."""
+
+    def __init__(self, threshold: float) -> None:
+        from datasketch import MinHashLSH
+
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+
+    @staticmethod
+    def signatures(sets: Sequence[frozenset[str]]) -> list:
+        from datasketch import MinHash
+
+        return MinHash.bulk([[s.encode("utf-8") for s in one] for one in sets], num_perm=NUM_PERM, seed=SEED)
+
+
+def near_duplicate_groups(texts: Sequence[str], threshold: float = DEFAULT_THRESHOLD, *,
+                          ngram: int = DEFAULT_NGRAM, common: float | None = DEFAULT_COMMON) -> list[list[int]]:
+    """Groups of near-duplicate texts.
+
+    Args:
+        texts: The texts; an empty one (or one with only common words) is in no group.
+        threshold: The Jaccard similarity from which two texts are near-duplicates.
+        ngram: Words per shingle (1 ignores word order; 2 or more tells reorderings apart).
+        common: Ignore shingles in more than this share of the texts (template words); None keeps all.
+
+    Returns:
+        Groups of two or more indices into `texts` (a pair's groups merge transitively), each in
+        ascending order, the groups ordered by their first index.
+    """
+    _check(threshold, ngram)
+    sets = _shingle_sets(texts, ngram, common)
+    live = [i for i, s in enumerate(sets) if s]
+    if len(live) < 2:
+        return []
+    index = _Index(threshold)
+    signatures = index.signatures([sets[i] for i in live])
+    parent = {i: i for i in live}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, sig in zip(live, signatures):
+        for j in index.lsh.query(sig):
+            if jaccard(sets[i], sets[j]) >= threshold:
+                a, b = root(i), root(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        index.lsh.insert(i, sig)
+    members: dict[int, list[int]] = {}
+    for i in live:
+        members.setdefault(root(i), []).append(i)
+    return sorted((g for g in members.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def drop_all_but_first(groups: Iterable[Sequence[int]]) -> list[int]:
+    """Indices to drop so that one member (the first) of every group is kept."""
+    return sorted(i for g in groups for i in g[1:])
+
+
+@dataclass(frozen=True)
+class CrossMatch:
+    """A query text (an eval row) and its nearest near-duplicate in the corpus (a train row)."""
+
+    query: int
+    match: int
+    similarity: float
+
+
+def near_duplicates_across(queries: Sequence[str], corpus: Sequence[str], threshold: float = DEFAULT_THRESHOLD, *,
+                           ngram: int = DEFAULT_NGRAM, common: float | None = DEFAULT_COMMON) -> list[CrossMatch]:
+    """Queries that have a near-duplicate in the corpus (e.g. eval rows that nearly repeat a train row).
+
+    Common shingles are counted over both lists together.
+
+    Returns:
+        One `CrossMatch` per query that has one, with its most similar corpus text (lowest index on
+        a tie), in query order.
+    """
+    _check(threshold, ngram)
+    sets = _shingle_sets([*corpus, *queries], ngram, common)
+    corpus_sets, query_sets = sets[:len(corpus)], sets[len(corpus):]
+    live = [j for j, s in enumerate(corpus_sets) if s]
+    asked = [i for i, s in enumerate(query_sets) if s]
+    if not live or not asked:
+        return []
+    index = _Index(threshold)
+    for j, sig in zip(live, index.signatures([corpus_sets[j] for j in live])):
+        index.lsh.insert(j, sig)
+    found = []
+    for i, sig in zip(asked, index.signatures([query_sets[i] for i in asked])):
+        scored = [(jaccard(query_sets[i], corpus_sets[j]), -j) for j in index.lsh.query(sig)]
+        best = max((s for s in scored if s[0] >= threshold), default=None)
+        if best is not None:
+            found.append(CrossMatch(i, -best[1], best[0]))
+    return found
