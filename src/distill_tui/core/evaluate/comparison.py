@@ -8,6 +8,9 @@ Definitions (the table, the exports and `eval --json` all use these):
   `missing`, and `coverage` = n / eval rows says how much of the split the accuracy covers.
 - **correct**: a valid answer (one of the labels) equal to the gold label. An invalid answer (not a
   label, unparsable, refusal) is a wrong answer and also counted in `invalid_rate` = invalid / n.
+  Extraction and generation (`kind`): a valid answer equal to the row's target (`heldout.same_answer`:
+  JSON by value, free text normalised), the target being the reference, or the teacher's answer when
+  the data has none (`against` = "teacher": the teacher itself then gets no accuracy).
 - **accuracy** = correct / n with its 95 % Wilson interval; `accuracy_all` = correct / eval rows
   (missing rows counted as wrong, as the cookbook did) is given alongside. None when n is 0: a
   model whose every request failed is reported with status "failed", never as 0 %.
@@ -25,13 +28,15 @@ Definitions (the table, the exports and `eval --json` all use these):
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from distill_tui.core.common.errors import UserError
-from distill_tui.core.evaluate import stats
+from distill_tui.core.evaluate import heldout, stats
+from distill_tui.core.evaluate.heldout import EvalRows as _EvalRows
+from distill_tui.core.evaluate.heldout import eval_rows as _eval_rows
+from distill_tui.core.evaluate.leak import LeakCheck, leak_check
+from distill_tui.core.task import kinds
 
 if TYPE_CHECKING:
     from distill_tui.core.store.database import Answer
@@ -122,28 +127,6 @@ class ClassReport:
 
 
 @dataclass
-class LeakCheck:
-    """Whether any eval row is among the rows used (or about to be used) for training."""
-
-    eval_rows: int
-    leaked: list[int] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)  # what was checked, in words
-    problems: list[str] = field(default_factory=list)  # where leaked rows were found, in words
-
-    @property
-    def ok(self) -> bool:
-        return not self.leaked
-
-    def line(self) -> str:
-        """One line for the table's header."""
-        if self.ok:
-            checked = f" (checked: {', '.join(self.sources)})" if self.sources else ""
-            return f"{self.eval_rows:,} eval rows, disjoint from training rows{checked}"
-        return (f"WARNING: {len(self.leaked)} of {self.eval_rows:,} eval rows are in training data "
-                f"({'; '.join(self.problems)}): the distilled scores are optimistic")
-
-
-@dataclass
 class ComparisonTable:
     """The whole comparison: one row per model, the per-class detail of each, and the leak check."""
 
@@ -156,6 +139,17 @@ class ComparisonTable:
     prices_as_of: str
     created_at: float = field(default_factory=time.time)
     skipped: list[EvalModel] = field(default_factory=list)
+    kind: str = kinds.CLASSIFICATION
+    against: str = "label"  # what accuracy compares with: "label", "reference" or "teacher" (its answers)
+
+    def measure(self) -> str:
+        """What accuracy means in this table, in words."""
+        if self.kind == kinds.CLASSIFICATION:
+            return "accuracy: the answer is the gold label"
+        how = "the JSON answer equals" if self.kind == kinds.EXTRACTION else "exact match (normalised) with"
+        if self.against == heldout.TEACHER:
+            return f"accuracy: {how} the teacher's answer (no reference column: the teacher's answers are the targets)"
+        return f"accuracy: {how} the reference answer"
 
     def row(self, model: str) -> ModelRow | None:
         return next((r for r in self.rows if r.model == model), None)
@@ -178,36 +172,21 @@ class ComparisonTable:
             "prices_as_of": self.prices_as_of,
             "created_at": round(self.created_at, 3),
             "skipped": [{"model": m.name, "role": m.role, "note": m.note, "reason": m.skip} for m in self.skipped],
+            "kind": self.kind,
+            "against": self.against,
         }
         if details:
             out["details"] = {m: d.to_json() for m, d in self.details.items()}
         return out
 
 
-@dataclass(frozen=True)
-class _EvalRows:
-    hashes: dict[int, str]
-    gold: dict[int, str]
-
-
-def _eval_rows(ws: "Workspace") -> _EvalRows:
-    from distill_tui.core.task.requests import iter_requests
-
-    # The prompt hash leaves the model out by design, so one pass serves every model.
-    hashes, gold = {}, {}
-    for request in iter_requests(ws.spec, ws.data, ws.spec.teacher.model, "eval"):
-        hashes[request.row_id] = request.prompt_hash
-        gold[request.row_id] = request.gold
-    if not hashes:
-        raise UserError(f"{ws.spec.source}: no held-out eval rows: set [dataset] eval_fraction above 0")
-    return _EvalRows(hashes, gold)
-
-
 def _prediction(answer: "Answer") -> str | None:
     return answer.label if answer.valid else None
 
 
-def _is_correct(answer: "Answer", gold: str) -> bool:
+def _is_correct(answer: "Answer", gold: str | None, kind: str = kinds.CLASSIFICATION) -> bool:
+    if kind != kinds.CLASSIFICATION:
+        return heldout.same_answer(kind, heldout.answer_text(answer), gold)
     return bool(answer.valid and answer.label == gold)
 
 
@@ -246,10 +225,13 @@ def _score(
     ok = [a for a in answers if a.status == "ok"]
     failed = [a for a in answers if a.status != "ok"]
     n = len(ok)
-    correct = sum(_is_correct(a, rows.gold[a.row_id]) for a in ok)
+    kind = ws.spec.kind
+    correct = sum(_is_correct(a, rows.gold[a.row_id], kind) for a in ok)
     invalid = sum(not a.valid for a in ok)
-    accuracy = _ratio(correct, n)
-    low, high = stats.wilson_interval(correct, n) if n else (None, None)
+    # Without references the teacher's answers are the targets: the teacher has no accuracy of its own.
+    own_target = model.role == TEACHER and against(ws) == heldout.TEACHER
+    accuracy = None if own_target else _ratio(correct, n)
+    low, high = stats.wilson_interval(correct, n) if n and not own_target else (None, None)
     by_row = {a.row_id: a for a in ok}
 
     agreement, agreement_n = None, 0
@@ -264,8 +246,8 @@ def _score(
         shared = sorted(by_row.keys() & base.keys())
         paired_n = len(shared)
         if shared:
-            wins, losses = stats.paired_counts([_is_correct(by_row[r], rows.gold[r]) for r in shared],
-                                               [_is_correct(base[r], rows.gold[r]) for r in shared])
+            wins, losses = stats.paired_counts([_is_correct(by_row[r], rows.gold[r], kind) for r in shared],
+                                               [_is_correct(base[r], rows.gold[r], kind) for r in shared])
             p_value = stats.mcnemar_exact(wins, losses)
 
     latencies = [a.latency_s for a in ok if a.latency_s is not None]
@@ -277,7 +259,7 @@ def _score(
     return ModelRow(
         model=model.name, role=model.role, status=status, eval_rows=total, n=n, correct=correct,
         invalid=invalid, failed=len(failed), missing=total - n - len(failed), accuracy=accuracy,
-        ci_low=low, ci_high=high, accuracy_all=_ratio(correct, total), invalid_rate=_ratio(invalid, n),
+        ci_low=low, ci_high=high, accuracy_all=None if own_target else _ratio(correct, total), invalid_rate=_ratio(invalid, n),
         coverage=n / total, agreement_with_teacher=agreement, agreement_n=agreement_n,
         p_value_vs_base=p_value, paired_n=paired_n, wins_vs_base=wins, losses_vs_base=losses,
         latency_mean_s=sum(latencies) / len(latencies) if latencies else None,
@@ -287,8 +269,28 @@ def _score(
     )
 
 
-def class_report(model: str, answers: Iterable["Answer"], gold: dict[int, str], k: int = TOP_CONFUSIONS) -> ClassReport:
-    """Per-class scores and confusions over the rows a model answered (failed rows left out)."""
+def against(ws: "Workspace") -> str:
+    """What accuracy compares answers with: "label" (classification), "reference" (the data's
+    reference column) or "teacher" (no reference: the teacher's answers)."""
+    if ws.spec.kind == kinds.CLASSIFICATION:
+        return "label"
+    return heldout.REFERENCE if ws.data.label_column is not None else heldout.TEACHER
+
+
+def _targets(ws: "Workspace", rows: _EvalRows, teacher: dict[int, "Answer"] | None) -> _EvalRows:
+    """`rows` with the teacher's answer texts as the gold when the data has no reference."""
+    if against(ws) != heldout.TEACHER:
+        return rows
+    teacher = teacher or {}
+    return _EvalRows(rows.hashes, {r: heldout.answer_text(teacher[r]) if r in teacher else None for r in rows.hashes})
+
+
+def class_report(model: str, answers: Iterable["Answer"], gold: dict[int, str | None], k: int = TOP_CONFUSIONS,
+                 kind: str = kinds.CLASSIFICATION) -> ClassReport:
+    """Per-class scores and confusions over the rows a model answered (failed rows left out); empty
+    for extraction and generation, whose answers are not classes."""
+    if kind != kinds.CLASSIFICATION:
+        return ClassReport(model, 0, [], [], {}, [], [])
     ok = [a for a in answers if a.status == "ok" and a.row_id in gold]
     golds = [gold[a.row_id] for a in ok]
     shown = [a.label if a.valid else INVALID for a in ok]  # type: ignore[misc]
@@ -298,70 +300,6 @@ def class_report(model: str, answers: Iterable["Answer"], gold: dict[int, str], 
     others = sorted({p for _, p in matrix} - set(gold_labels) - {INVALID})
     predicted = gold_labels + others + ([INVALID] if any(p == INVALID for _, p in matrix) else [])
     return ClassReport(model, len(ok), classes, stats.top_confusions(golds, shown, k), matrix, gold_labels, predicted)
-
-
-def leak_check(ws: "Workspace", eval_ids: Iterable[int]) -> LeakCheck:
-    """Look for eval rows among the rows selected for training and in the exported training files.
-
-    Exported files carry no row ids, so their user messages are compared with the eval rows' user
-    messages as the current template renders them (a file written under another template cannot be
-    checked this way, and says so).
-    """
-    from distill_tui.core.task.requests import iter_requests
-
-    eval_set = set(eval_ids)
-    check = LeakCheck(eval_rows=len(eval_set))
-    leaked: set[int] = set()
-    selected = {r for r, on in ws.store.selections().items() if on}
-    check.sources.append("curated selection")
-    in_selection = selected & eval_set
-    if in_selection:
-        leaked |= in_selection
-        check.problems.append(f"{len(in_selection)} selected for training")
-    exports = ws.store.exports()
-    if exports:
-        by_text: dict[str, int] = {}
-        for request in iter_requests(ws.spec, ws.data, ws.spec.student.model, "eval"):
-            user = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), None)
-            if user is not None:
-                by_text[user] = request.row_id
-        files = 0
-        # An export written twice to the same file is one file to check (and to name).
-        paths = dict.fromkeys(p for r in exports for p in (r.get("path"), r.get("validation_path")) if p)
-        for path in paths:
-            found = _rows_in_file(path, by_text)
-            if found is None:
-                continue
-            files += 1
-            if found:
-                leaked |= found
-                check.problems.append(f"{len(found)} in {path}")
-        if files:
-            check.sources.append(f"{files} exported file{'s' if files != 1 else ''}")
-    check.leaked = sorted(leaked)
-    return check
-
-
-def _rows_in_file(path: str | None, by_text: dict[str, int]) -> set[int] | None:
-    """Eval row ids whose user message appears in a training JSONL file; None if it cannot be read."""
-    if not path:
-        return None
-    found: set[int] = set()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    messages = json.loads(line).get("messages") or []
-                except (json.JSONDecodeError, AttributeError):
-                    continue
-                for message in messages:
-                    if isinstance(message, dict) and message.get("role") == "user":
-                        row = by_text.get(message.get("content"))  # type: ignore[arg-type]
-                        if row is not None:
-                            found.add(row)
-    except OSError:
-        return None
-    return found
 
 
 def build_table(ws: "Workspace", models: Sequence[EvalModel], failures: Mapping[str, str] | None = None,
@@ -392,12 +330,13 @@ def build_table(ws: "Workspace", models: Sequence[EvalModel], failures: Mapping[
         return {a.row_id: a for a in answers[model.name] if a.status == "ok"}
 
     teacher, base = answered(TEACHER), answered(BASE)
+    rows = _targets(ws, rows, teacher)
     failures, reasons = failures or {}, dict(reasons or {})
     if ws.spec.generation.budget_usd is not None:  # the engine refuses these before asking anything
         reasons.update({m.name: NO_PRICE for m in models if m.name not in reasons and ws.prices.price(m.name) is None})
     table_rows = [_score(ws, m, answers[m.name], rows, teacher, base, failures.get(m.name), reasons.get(m.name))
                   for m in models]
-    details = {m.name: class_report(m.name, answers[m.name], rows.gold) for m in models}
+    details = {m.name: class_report(m.name, answers[m.name], rows.gold, kind=ws.spec.kind) for m in models}
     return ComparisonTable(
         spec=str(ws.spec.source),
         eval_rows=len(rows.hashes),
@@ -407,4 +346,6 @@ def build_table(ws: "Workspace", models: Sequence[EvalModel], failures: Mapping[
         leak=leak_check(ws, rows.hashes),
         prices_as_of=ws.prices.as_of,
         skipped=skipped,
+        kind=ws.spec.kind,
+        against=against(ws),
     )

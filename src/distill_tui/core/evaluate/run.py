@@ -101,10 +101,9 @@ def table_fingerprint(ws: "Workspace") -> tuple[Any, ...]:
         "SELECT COUNT(*), MAX(created_at) FROM answers",
         "SELECT COUNT(*), MAX(updated_at) FROM jobs",
         "SELECT COUNT(*) FROM job_checkpoints",
-        "SELECT COUNT(*), MAX(updated_at) FROM selections",
         "SELECT COUNT(*), MAX(created_at) FROM exports",
     )
-    counts = tuple(tuple(ws.store.execute(sql)[0]) for sql in queries)
+    counts = (*(tuple(ws.store.execute(sql)[0]) for sql in queries), ws.store.selections_changed_at())
     # repr, not the spec object: a spec changed in place must not compare equal to itself.
     return (*counts, tuple(saved_extras(ws)), ws.store.setting(CHECKPOINTS_SETTING, False), repr(ws.spec), ws.base_url)
 

@@ -22,6 +22,7 @@ from distill_tui.core.store.jobs import JobStore
 from distill_tui.core.store.locks import RunLocks
 from distill_tui.core.store.prompts import (PROMPTS_SCHEMA, STORED_ONCE, PromptCodec, messages_text,
                                             move_inline_messages)
+from distill_tui.core.store.selections import SELECTION_SCHEMA, SelectionStore
 
 SCHEMA_VERSION = 3  # 2: answers.reasoning_tokens; 3: messages stored once per prompt (prompts.py)
 
@@ -163,7 +164,7 @@ def _answer_from_row(row: sqlite3.Row, unpack: Any) -> Answer:
     return Answer(**data)
 
 
-class Store(RunLocks, JobStore, BatchStore):
+class Store(RunLocks, SelectionStore, JobStore, BatchStore):
     """A workspace database. Safe to share between threads (one connection behind a lock)."""
 
     def __init__(self, path: str | Path, *, allow_read_only: bool = False) -> None:
@@ -185,6 +186,8 @@ class Store(RunLocks, JobStore, BatchStore):
         self._db, self.read_only = open_store(self.path, allow_read_only=allow_read_only)
         try:
             self._migrate()
+            # A read-only workspace of an older schema lacks the newer tables: read it as it is.
+            self.tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except BaseException:
             self._db.close()
             raise
@@ -202,7 +205,7 @@ class Store(RunLocks, JobStore, BatchStore):
     def _migrate(self) -> None:
         with self._lock:
             if not self.read_only:
-                self._db.executescript(_SCHEMA + PROMPTS_SCHEMA)
+                self._db.executescript(_SCHEMA + PROMPTS_SCHEMA + SELECTION_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             version = int(row[0]) if row else 0
             if version > SCHEMA_VERSION:
@@ -298,11 +301,12 @@ class Store(RunLocks, JobStore, BatchStore):
                 clauses.append(f"a.{column}=?")
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        source = "NULL AS packed FROM answers a"
+        if "prompts" in self.tables:  # absent from a read-only workspace of schema 2
+            source = ("p.data AS packed FROM answers a "
+                      "LEFT JOIN prompts p ON a.messages = '' AND p.prompt_hash = a.prompt_hash")
         with self._lock:
-            rows = self._db.execute(
-                "SELECT a.*, p.data AS packed FROM answers a LEFT JOIN prompts p "
-                f"ON a.messages = '' AND p.prompt_hash = a.prompt_hash{where} ORDER BY a.row_id", params,
-            ).fetchall()
+            rows = self._db.execute(f"SELECT a.*, {source}{where} ORDER BY a.row_id", params).fetchall()
             unpack = functools.partial(self._codec.unpack, self._db)
             out = [_answer_from_row(r, unpack) for r in rows]
         if prompt_hashes is not None:
@@ -313,19 +317,6 @@ class Store(RunLocks, JobStore, BatchStore):
         """(row_id, prompt_hash) of every successful answer of a model: never to be asked again."""
         rows = self.execute("SELECT row_id, prompt_hash FROM answers WHERE model=? AND status='ok'", (model,))
         return {(int(r[0]), r[1]) for r in rows}
-
-    # selections --------------------------------------------------------------------------------
-    def selections(self) -> dict[int, bool]:
-        return {int(r[0]): bool(r[1]) for r in self.execute("SELECT row_id, selected FROM selections")}
-
-    def set_selections(self, changes: dict[int, bool]) -> None:
-        """Save many selection flags in one transaction."""
-        now = time.time()
-        with self.transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO selections VALUES (?, ?, ?)",
-                [(int(r), int(bool(s)), now) for r, s in changes.items()],
-            )
 
     # runs --------------------------------------------------------------------------------------
     def start_run(self, kind: str, model: str) -> int:

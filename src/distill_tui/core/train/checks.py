@@ -124,7 +124,7 @@ def stale_export_warning(workspace: "Workspace", training_path: Path) -> str | N
     written = [e["created_at"] for e in store.exports() if Path(e["path"]).resolve() == wanted]
     if not written:
         return None  # not an export of this workspace: nothing to compare with
-    changed = store.execute("SELECT MAX(updated_at) FROM selections")[0][0]
+    changed = store.selections_changed_at()
     return STALE_EXPORT if changed is not None and changed > written[0] else None
 
 
