@@ -42,6 +42,10 @@ class Filters:
     max_tokens: int | None = None
     text: str = ""
     dups: bool | None = None  # only rows whose prompt occurs more than once (or only once)
+    refusal: bool | None = None  # only answers that read as a refusal (or only those that do not)
+    edited: bool | None = None  # only answers corrected in curation (or only originals)
+    score: tuple[str, float | None, float | None] | None = None  # (grader, min, max) on the grader's score
+    sort: str = ""  # "" (row order) or one of SORTS: "long"/"short" (answer tokens), "score"/"-score"
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -53,6 +57,8 @@ class Filters:
         for key in ("labels", "answers", "finish"):
             if key in known:
                 known[key] = tuple(known[key] or ())
+        if known.get("score") is not None:
+            known["score"] = tuple(known["score"])
         return cls(**known)
 
     @property
@@ -78,6 +84,14 @@ class Filters:
             out.append(f"tokens={low}..{high}")
         if self.dups is not None:
             out.append(f"dup={'yes' if self.dups else 'no'}")
+        for name in ("refusal", "edited"):
+            if getattr(self, name) is not None:
+                out.append(f"{name}={'yes' if getattr(self, name) else 'no'}")
+        if self.score is not None:
+            grader, low, high = self.score
+            out.append(f"score={grader}:{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}")
+        if self.sort:
+            out.append(f"sort={self.sort}")
         if self.text:
             out.append(f"text={self.text}")
         return out
@@ -89,7 +103,10 @@ class Filters:
 
 _YES, _NO = ("yes", "y", "true", "1", "on"), ("no", "n", "false", "0", "off")
 FILTER_KEYS = ("agrees", "valid", "label", "answer", "finish", "status", "source", "tokens", "text", "dup",
-               "dedupe", "cap")
+               "refusal", "edited", "score", "sort", "dedupe", "cap")
+SORTS = ("long", "short", "score", "-score")
+"""Orders of the list besides row order: longest or shortest answer first (its tokens), highest or
+lowest grader score first (the score filter's grader, else the first grader with scores)."""
 
 
 def _bool(key: str, value: str) -> bool:
@@ -104,7 +121,8 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
     """Parse `key=value` filter expressions (the CLI's `--filter`).
 
     Keys: agrees=yes|no|unknown, valid=yes|no, label=A,B (gold), answer=A,B (teacher), finish=stop,
-    status=ok|failed, source=generated|imported, tokens=MIN..MAX, text=WORDS, dup=yes|no; and two
+    status=ok|failed, source=generated|imported, tokens=MIN..MAX, text=WORDS, dup=yes|no,
+    refusal=yes|no, edited=yes|no, score=GRADER:MIN..MAX, sort=long|short|score|-score|row; and two
     actions applied to what matches: dedupe=yes, cap=N (per teacher label).
 
     Returns:
@@ -146,6 +164,14 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
             f = replace(f, text=value)
         elif key == "dup":
             f = replace(f, dups=_bool(key, value))
+        elif key in ("refusal", "edited"):
+            f = replace(f, **{key: _bool(key, value)})
+        elif key == "score":
+            f = replace(f, score=_score_range(expr, value))
+        elif key == "sort":
+            if value.lower() not in (*SORTS, "row"):
+                raise UserError(f"--filter {expr}: sort takes {', '.join(SORTS)} or row")
+            f = replace(f, sort="" if value.lower() == "row" else value.lower())
         elif key == "dedupe":
             actions["dedupe"] = _bool(key, value)
         elif key == "cap":
@@ -156,6 +182,20 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
             if actions["cap"] < 1:
                 raise UserError(f"--filter {expr}: cap must be at least 1")
     return f, actions
+
+
+def _score_range(expr: str, value: str) -> tuple[str, float | None, float | None]:
+    grader, colon, bounds = value.rpartition(":")
+    low, dots, high = bounds.partition("..")
+    try:
+        out = (grader.strip(), float(low) if low else None, (float(high) if high else None) if dots else None)
+    except ValueError:
+        out = None
+    if not colon or not grader.strip() or out is None or not dots:
+        raise UserError(f"--filter {expr}: score takes GRADER:MIN..MAX, e.g. score=chrf:0.5.. or score=judge:..0.3")
+    if any(v is not None and not 0 <= v <= 1 for v in out[1:]):
+        raise UserError(f"--filter {expr}: score bounds are between 0 and 1")
+    return out
 
 
 def check_known(filters: Filters, gold: Iterable[Any], answers: Iterable[Any], finish: Iterable[Any]) -> None:

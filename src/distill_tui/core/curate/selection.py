@@ -20,15 +20,16 @@ Selection rules:
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from distill_tui.core.curate import free_text
 from distill_tui.core.curate.filters import Filters, cap_drop, check_known, dedupe_drop
 from distill_tui.core.curate.importer import Context, load_workspace, prompt_key
 from distill_tui.core.curate.validate import TokenCounter
+from distill_tui.core.curate.writer import Writer
 
 if TYPE_CHECKING:
     from distill_tui.core.store.database import Answer, Store
@@ -62,50 +63,6 @@ def _codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return codes, list(index)
 
 
-class _Writer:
-    """Writes selection changes on one background thread, in order, merging bursts, so a keypress
-    never waits for SQLite (a bulk change of 10k flags costs 20-40 ms to write)."""
-
-    def __init__(self, store: "Store") -> None:
-        self._store = store
-        self._cond = threading.Condition()
-        self._flags: dict[int, bool] = {}
-        self._state: dict[str, Any] | None = None
-        self._idle = threading.Event()
-        self._idle.set()
-        self._thread: threading.Thread | None = None
-        self.error: str | None = None
-
-    def submit(self, flags: dict[int, bool], state: dict[str, Any] | None) -> None:
-        with self._cond:
-            self._flags.update(flags)
-            if state is not None:
-                self._state = state
-            self._idle.clear()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="curation-writer", daemon=True)
-                self._thread.start()
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._flags and self._state is None:
-                    self._idle.set()
-                    self._cond.wait()
-                flags, state, self._flags, self._state = self._flags, self._state, {}, None
-            try:
-                if flags:
-                    self._store.set_selections(flags)
-                if state is not None:
-                    self._store.set_setting(SETTING, state)
-            except Exception as exc:  # a closed or full database: keep the thread, report on flush
-                self.error = f"cannot save the selection: {exc}"
-
-    def flush(self, timeout: float | None = None) -> bool:
-        return self._idle.wait(timeout) and self.error is None
-
-
 class Curation:
     """The selection model over a list of teacher answers (see the module docstring).
 
@@ -117,7 +74,7 @@ class Curation:
                  progress: Callable[[int, int], None] | None = None, *, background_writes: bool = False) -> None:
         self.context = context or Context()
         self.store = store
-        self._writer = _Writer(store) if store is not None and background_writes else None
+        self._writer = Writer(store, SETTING) if store is not None and background_writes else None
         ordered = sorted(answers, key=lambda a: (a.row_id < 0, abs(a.row_id)))
         self.answers = list(ordered)
         n = self.n = len(ordered)
@@ -151,6 +108,10 @@ class Curation:
                 self.tokens[i], self.assistant_tokens[i] = counter.example(a.messages or [], a.content or "")
             if progress and i % 1000 == 999:
                 progress(i + 1, n)
+        self.refusal = free_text.refusal_column(ordered)
+        self.originals: dict[int, "Answer"] = {}  # row id → the teacher's answer an edit replaced (edits.py)
+        self.edited = np.zeros(n, dtype=bool)
+        self.scores: dict[str, np.ndarray] = {}  # grader → score per position, NaN unscored (free_text.py)
         self.default = self.trainable & self.valid
         self.selected = self.default.copy()
         self.excluded: set[int] = set()
@@ -167,8 +128,13 @@ class Curation:
     def from_workspace(cls, ws: "Workspace", progress: Callable[[int, int], None] | None = None, *,
                        background_writes: bool = False) -> "Curation":
         """The curation of a workspace: its teacher answers for today's prompts, plus imported ones."""
+        from distill_tui.core.curate.edits import with_edits
+
         answers, context = load_workspace(ws)
-        return cls(answers, context, ws.store, progress, background_writes=background_writes)
+        answers, originals = with_edits(answers, ws.store.edits())
+        cur = cls(answers, context, ws.store, progress, background_writes=background_writes)
+        cur.originals, cur.edited = originals, np.isin(cur.ids, list(originals))
+        return cur
 
     def _load_state(self) -> None:
         if self.store is None:
@@ -246,7 +212,7 @@ class Curation:
             m &= (self.group_size > 1) == f.dups
         if f.text:
             m &= self._text_mask(f.text)
-        return m
+        return m & free_text.mask(self, f)
 
     def _text_mask(self, text: str) -> np.ndarray:
         needle = text.lower()
@@ -258,7 +224,7 @@ class Curation:
     def view(self) -> np.ndarray:
         """Positions of the rows the current filters show, in list order (cached)."""
         if self._view is None:
-            self._view = np.flatnonzero(self.mask())
+            self._view = free_text.order(self, np.flatnonzero(self.mask()), self.filters)
         return self._view
 
     def check_filters(self, filters: Filters) -> None:

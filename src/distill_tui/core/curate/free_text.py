@@ -1,0 +1,106 @@
+"""Curation of free-text answers: which read as a refusal, which were corrected, grader scores, and the
+orders of the list (answer length, score).
+
+The selection model (`selection.Curation`) keeps one array per property, one position per answer;
+this module builds the arrays it adds for free text and applies their filters and orders.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from distill_tui.core.common.errors import UserError
+
+if TYPE_CHECKING:
+    from distill_tui.core.curate.filters import Filters
+    from distill_tui.core.store.database import Answer
+
+REFUSAL_HEAD = 300
+"""Only the start of an answer is read for a refusal: a model says it will not help before anything
+else, and a long answer that mentions "I cannot" later is an answer."""
+
+# Refusal phrasings of today's chat models, apostrophes straight or curly. Practical, not a classifier:
+# it reads the opening, as evaluation harnesses' refusal-substring lists do.
+_REFUSAL = re.compile(
+    r"""^\W*(?:
+        (?:i'?m|i\ am)\ (?:so\ |very\ |really\ )?(?:sorry|afraid)\b
+      | (?:unfortunately|sorry|apologies)\b
+      | as\ an?\ (?:ai|language\ model|assistant)\b
+      | i\ apologi[sz]e\b
+    )
+    | \b(?:i|we)\ (?:can'?t|cannot|can\ not|won'?t|will\ not|am\ unable\ to|'?m\ unable\ to|am\ not\ able\ to
+                  |'?m\ not\ able\ to|must\ decline\ to|do\ not|don'?t)\ (?:help|assist|provide|comply|fulfil|answer
+                  |share|create|generate|write|support|engage|do\ that|discuss|give)(?!\ but\b)
+    | \bi\ (?:must|have\ to)\ (?:decline|refuse)\b
+    | \bagainst\ (?:my|our|openai'?s)\ (?:guidelines|policy|policies|principles)\b
+    | \bnot\ (?:able|allowed|permitted)\ to\ (?:help|assist|provide)\b
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def is_refusal(content: str | None, finish_reason: str | None = None, problem: str | None = None) -> bool:
+    """Whether an answer reads as a refusal: the provider's refusal field (kept in `problem`), a
+    content filter stop, or a refusal phrasing at the start of the text."""
+    if finish_reason == "content_filter" or (problem or "").startswith("refusal"):
+        return True
+    head = (content or "")[:REFUSAL_HEAD].replace("\u2019", "'")
+    return bool(head.strip()) and _REFUSAL.search(head) is not None
+
+
+def refusal_column(answers: Sequence["Answer"]) -> np.ndarray:
+    """`is_refusal` of every answer, in order."""
+    return np.fromiter((is_refusal(a.content, a.finish_reason, a.problem) for a in answers), dtype=bool,
+                       count=len(answers))
+
+
+def score_columns(ids: np.ndarray, scores: Mapping[str, Mapping[int, float]]) -> dict[str, np.ndarray]:
+    """Grader → score per position (NaN where the row has no score), from grader → row id → score."""
+    out = {}
+    for grader, by_row in scores.items():
+        out[grader] = np.fromiter((by_row.get(int(r), np.nan) for r in ids.tolist()), dtype=np.float64,
+                                  count=len(ids))
+    return out
+
+
+def _scores_of(cur: Any, grader: str | None) -> tuple[str, np.ndarray]:
+    scores: dict[str, np.ndarray] = cur.scores
+    if not scores:
+        raise UserError("no grader scores for these answers yet: add [[graders]] to the spec and grade them")
+    name = grader if grader is not None else next(iter(scores))
+    if name not in scores:
+        raise UserError(f"score={name}: no grader {name!r}; graded by {', '.join(scores)}")
+    return name, scores[name]
+
+
+def mask(cur: Any, f: "Filters") -> np.ndarray:
+    """The rows the free-text filters of `f` keep (refusal, edited, score), as a boolean array."""
+    m = np.ones(cur.n, dtype=bool)
+    if f.refusal is not None:
+        m &= cur.refusal == f.refusal
+    if f.edited is not None:
+        m &= cur.edited == f.edited
+    if f.score is not None:
+        grader, low, high = f.score
+        values = _scores_of(cur, grader)[1]
+        with np.errstate(invalid="ignore"):
+            m &= ~np.isnan(values) & (values >= (low if low is not None else -np.inf)) & \
+                (values <= (high if high is not None else np.inf))
+    return m
+
+
+def order(cur: Any, positions: np.ndarray, f: "Filters") -> np.ndarray:
+    """`positions` in the order `f.sort` asks for (ties in list order)."""
+    if not f.sort or not len(positions):
+        return positions
+    if f.sort in ("long", "short"):
+        key = cur.assistant_tokens[positions].astype(np.float64)
+    else:
+        values = _scores_of(cur, f.score[0] if f.score else None)[1][positions]
+        key = np.where(np.isnan(values), -np.inf if f.sort == "score" else np.inf, values)
+    if f.sort in ("long", "score"):
+        key = -key
+    return positions[np.argsort(key, kind="stable")]
