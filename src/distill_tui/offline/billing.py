@@ -21,7 +21,7 @@ PER_NAME = 1
 PRIMING = 3
 
 # Models before gpt-4o use cl100k_base; gpt-4o and later, o-series and the offline models o200k_base.
-_CL100K = ("gpt-4", "gpt-3.5", "gpt-35")
+_CL100K = ("gpt-4", "gpt-3.5", "gpt-35", "text-embedding")  # the embedding models too
 _O200K = ("gpt-4o", "gpt-4.1", "gpt-4.5")
 _lock = threading.Lock()
 

@@ -44,7 +44,7 @@ class OfflineApp:
             "chat_requests": 0, "chat_ok": 0, "chat_rate_limited": 0, "chat_failed": 0, "chat_invalid": 0,
             "chat_broken": 0,
             "prompt_tokens": 0, "completion_tokens": 0, "chat_ok_by_model": Counter(),
-            "requests_by_prompt_hash": Counter(),
+            "requests_by_prompt_hash": Counter(), "embedding_requests": 0, "embedding_tokens": 0,
         }
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         route = self._route
@@ -53,6 +53,7 @@ class OfflineApp:
         route("GET", r"/v1/models/(?P<model>[^/]+)", self._get_model)
         route("DELETE", r"/v1/models/(?P<model>[^/]+)", self._delete_model)
         route("POST", r"/v1/chat/completions", self._chat)
+        route("POST", r"/v1/embeddings", self._embeddings)
         route("GET", r"/v1/chat/completions", lambda ctx: self.chat.list(ctx["query"]))
         route("GET", r"/v1/chat/completions/(?P<id>[^/]+)", lambda ctx, id: self.chat.retrieve(id))
         route("POST", r"/v1/chat/completions/(?P<id>[^/]+)", lambda ctx, id: self.chat.update(id, ctx["json"]()))
@@ -101,6 +102,15 @@ class OfflineApp:
         if not self.registry.delete(model):
             raise model_not_found(model)
         return {"id": model, "object": "model", "deleted": True}
+
+    def _embeddings(self, ctx: dict) -> dict[str, Any]:
+        from distill_tui.offline import embeddings
+
+        response = embeddings.create(ctx["json"]())
+        with self._lock:
+            self.stats["embedding_requests"] += 1
+            self.stats["embedding_tokens"] += response["usage"]["prompt_tokens"]
+        return response
 
     def _chat(self, ctx: dict) -> Any:
         self._count("chat_requests")
