@@ -29,8 +29,10 @@ def run(args: Namespace) -> int:
     epochs = parse_epochs(args.epochs)
     spec = load_spec(args.spec)
     plan = estimate_spec(spec, n_epochs=epochs)
+    spread, pilot = reasoning_and_pilot(plan, spec)
     if args.json:
-        print(json.dumps(plan.to_json()))
+        print(json.dumps({**plan.to_json(), "reasoning_range": spread and spread.to_json(),
+                          "pilot": pilot and pilot.to_json()}))
         return 0
     print(f"{plan.rows:,} rows: {plan.train_rows:,} train, {plan.eval_rows:,} eval   (prices as of {plan.prices_as_of})")
     print(models_line(plan.stages))
@@ -43,11 +45,32 @@ def run(args: Namespace) -> int:
         print("\n".join(plan.self_hosted.lines()))
     if plan.break_even_predictions:
         print(f"distilling pays off after {plan.break_even_predictions:,} predictions")
+    for extra in (spread, pilot):
+        if extra is not None:
+            print(extra.line())
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for note in plan.notes:
         print(f"note: {note}")
     return 0
+
+
+def reasoning_and_pilot(plan, spec):
+    """The reasoning range and the estimate from a smoke run's saved answers (`core.cost.pilot`); a
+    spec without a workspace yet has no answers, and none is created for it."""
+    from distill_tui import locations
+    from distill_tui.core.cost import pilot
+    from distill_tui.core.cost.capabilities import load_models
+    from distill_tui.core.cost.pricing import load_prices
+    from distill_tui.core.store.database import Store
+
+    prices = load_prices()
+    spread = pilot.reasoning_range(plan, spec, load_models(), prices)
+    if not locations.workspace_db(spec.source).is_file():
+        return spread, None
+    with Store.for_spec(spec.source, allow_read_only=True) as store:
+        answers = [a for m in {spec.teacher.model, spec.student.model} for a in store.answers(model=m)]
+    return spread, pilot.from_pilot(plan, answers, prices)
 
 
 _NUMBERS = ("requests", "input tok", "output tok", "cost", "batch")

@@ -82,6 +82,12 @@ class ModelTable:
         return ModelRules(reasoning=entry.get("reasoning") is True,
                           sampling=None if sampling is None else frozenset(sampling))
 
+    def reasoning_tokens(self, model: str, effort: str) -> int | None:
+        """Reasoning tokens `model` spends per request at `effort`, where models.toml knows them (its
+        `reasoning_tokens` table); None: not known."""
+        value = (self.entry(model) or {}).get("reasoning_tokens", {}).get(effort)
+        return value if isinstance(value, int) else None
+
     def smallest_context_window(self) -> int | None:
         """The smallest context window of any listed model (None: none is known)."""
         return min((e["context_window"] for e in self.models.values() if e.get("context_window")), default=None)
@@ -125,6 +131,11 @@ def _validate(data: dict[str, Any], path: str) -> tuple[dict[str, dict[str, Any]
         if not isinstance(sampling, list) or any(s not in _SAMPLING for s in sampling):
             raise UserError(f"{path}: [models.\"{name}\"] sampling must be a list of {' and '.join(_SAMPLING)} "
                             f"(or [] for none), not {sampling!r}")
+        spent = entry.get("reasoning_tokens", {})
+        if not isinstance(spent, dict) or any(isinstance(v, bool) or not isinstance(v, int) or v < 0
+                                              for v in spent.values()):
+            raise UserError(f"{path}: [models.\"{name}\"] reasoning_tokens must be a table of reasoning_effort = "
+                            f"tokens per request (whole numbers), not {spent!r}")
         aliases = entry.get("aliases", [])
         if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
             raise UserError(f"{path}: [models.\"{name}\"] aliases must be a list of model names")

@@ -60,6 +60,7 @@ def fit_count(value: int, width: int) -> str:
 @dataclass
 class EstimateReady(Message):
     estimate: Any
+    extras: tuple = ()  # the reasoning range and the estimate from pilot (core.cost.pilot), when there are
 
 
 @dataclass
@@ -85,6 +86,8 @@ Prices are data with a date: put your own in the config folder's `prices.toml` t
 Warnings say what the provider would refuse: a label enum over its structured-output limits, or rows
 whose prompt plus max_tokens exceed a model's context window (left out of its stages and of runs).
 Those limits are dated data too: override or add them in the config folder's `models.toml`.
+A reasoning model's reasoning tokens (billed as output) make the total a range; after a smoke run
+(f on the Generate screen, or `generate --limit N`) the estimate from pilot uses what its answers used.
 """
     BINDINGS = [
         Binding("m", "focus_field('teacher')", "Models"),
@@ -162,13 +165,19 @@ Those limits are dated data too: override or add them in the config folder's `mo
     def compute(self) -> None:
         from distill_tui.core.cost.estimate import build_estimate
 
+        from distill_tui.core.cost import pilot
+        from distill_tui.core.cost.capabilities import load_models
+
         ws = self.workspace
         try:
             plan = build_estimate(ws.spec, ws.data, ws.prices)
+            spread = pilot.reasoning_range(plan, ws.spec, load_models(), ws.prices)
         except UserError as exc:
             self.post_message(EstimateFailed(str(exc)))
             return
-        self.post_message(EstimateReady(plan))
+        answers = [a for m in {ws.spec.teacher.model, ws.spec.student.model} for a in ws.store.answers(model=m)]
+        extras = tuple(x for x in (spread, pilot.from_pilot(plan, answers, ws.prices)) if x is not None)
+        self.post_message(EstimateReady(plan, extras))
 
     @on(EstimateFailed)
     def show_failure(self, message: EstimateFailed) -> None:
@@ -182,7 +191,7 @@ Those limits are dated data too: override or add them in the config folder's `mo
         self._show_status()
         if not self._set_columns():  # the columns fit the new plan already: only the rows change
             self._fill(plan)
-        self.query_one("#summary-text", Static).update(self._summary(plan))
+        self.query_one("#summary-text", Static).update(self._summary(plan, message.extras))
 
     def _show_status(self) -> None:
         plan = self._plan
@@ -205,8 +214,10 @@ Those limits are dated data too: override or add them in the config folder's `mo
         table.add_row(Text("total", style="bold"), "", "", "", "", Text(money(plan.total_cost_usd), style="bold"),
                       Text(money(plan.total_batch_cost_usd), style="bold"))
 
-    def _summary(self, plan: Any) -> Text:
+    def _summary(self, plan: Any, extras: tuple = ()) -> Text:
         text = Text()
+        for extra in extras:  # "with reasoning: $a–$b …", "estimate from pilot: N answers …"
+            text.append(extra.line()[0].upper() + extra.line()[1:] + "\n", style="bold")
         epochs = f"{plan.n_epochs} epochs{' (auto)' if plan.epochs_auto else ''}"
         text.append(f"Fine-tuning: {epochs} × {plan.training_tokens_per_epoch:,} tokens per epoch\n")
         text.append("Per 1k predictions: teacher ")

@@ -28,6 +28,7 @@ from distill_tui.tui.screens.generate_messages import (
     GenerationFinished,
     GenerationProgress,
     PlanReady,
+    pilot_line,
 )
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
@@ -157,8 +158,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
             self.post_message(PlanReady(None, str(exc), holder=holder))
             return
         note = in_flight_note(self.workspace, plan.model, collect="b checks and collects it")
-        self.post_message(PlanReady(plan, batch_note=note, holder=holder,
-                                    answers=answers, took_s=time.monotonic() - started))
+        self.post_message(PlanReady(plan, batch_note=note, holder=holder, answers=answers,
+                                    took_s=time.monotonic() - started, pilot=pilot_line(self.workspace, plan)))
 
     def on_plan_ready(self, message: PlanReady) -> None:
         plan_widget = self.query_one("#plan", Static)
@@ -169,7 +170,8 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.show_workspace_notes()
         note = f"\n{escape(message.batch_note)}" if message.batch_note else ""
         warnings = "".join(f"\n[b]⚠[/b] {escape(line)}" for line in plan.warnings)
-        plan_widget.update(self._plan_text(plan) + warnings + note)
+        pilot = f"\n{escape(message.pilot)}" if message.pilot else ""
+        plan_widget.update(self._plan_text(plan) + pilot + warnings + note)
         held_before, self.holder = self.holder, None if self.running else message.holder
         if self.holder is not None:
             self.last_progress = None  # a run of ours that ended before this one is history now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -53,11 +53,23 @@ class PlanReady(Message):
     teacher here now, and that run's latest answers."""
 
     def __init__(self, plan: "Plan | None", error: str | None = None, batch_note: str | None = None, *,
-                 holder: "RunHolder | None" = None, answers: list | None = None, took_s: float = 0.0) -> None:
+                 holder: "RunHolder | None" = None, answers: list | None = None, took_s: float = 0.0,
+                 pilot: str | None = None) -> None:
         super().__init__()
+        self.pilot = pilot  # "Estimate from pilot (…)": the rows left priced at a smoke run's measured output
         self.plan = plan
         self.error = error
         self.batch_note = batch_note
         self.holder = holder
         self.answers = answers or []
         self.took_s = took_s
+
+
+def pilot_line(ws: Any, plan: "Plan") -> str | None:
+    """The rows left priced from a smoke run's saved answers (`core.cost.pilot`), once there are some."""
+    from distill_tui.core.cost import pilot
+
+    measured = pilot.measure(ws.store.answers(model=plan.model), [plan.model]).get(plan.model)
+    price = ws.prices.price(plan.model)
+    usd = pilot.rows_left_usd(plan.cost_usd, plan.to_ask, plan.output_tokens, measured, price and price.output)
+    return pilot.pilot_line(measured, plan.to_ask, usd)
