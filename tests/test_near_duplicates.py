@@ -74,3 +74,14 @@ def test_eval_rows_that_nearly_repeat_train_rows() -> None:
     assert [(m.query, m.match) for m in found] == [(0, 2), (1, 3)]
     assert found[0].similarity == pytest.approx(1.0)
     assert found[1].similarity == pytest.approx(12 / 14)  # 13 words, 'white' -> 'red'
+
+
+def test_pairs_just_above_the_threshold_are_not_lost_to_lsh() -> None:
+    # 60 pairs, each 7 words with one changed: Jaccard 6/8 = 0.75. LSH asked at 0.7 itself finds
+    # such a pair with p = 0.66 (14 bands of 9 rows); asked from 0.5 (25 bands of 5), p = 0.999.
+    texts = []
+    for i in range(60):
+        words = [f"w{i}x{k}" for k in range(7)]
+        texts += [" ".join(words), " ".join(words[:-1] + [f"changed{i}"])]
+    assert jaccard(shingles(texts[0]), shingles(texts[1])) == pytest.approx(0.75)
+    assert near_duplicate_groups(texts) == [[2 * i, 2 * i + 1] for i in range(60)]
