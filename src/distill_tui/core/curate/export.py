@@ -111,12 +111,18 @@ def _rows(cur: Curation, filters: Filters | None, actions: dict[str, Any] | None
 
 
 def split_validation(cur: Curation, positions: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Split positions into (train, validation), stratified by the teacher's label, seeded."""
+    """Split positions into (train, validation), seeded: stratified by the teacher's label in a
+    classification task; extraction and generation answers are not classes (each its own would hold
+    none out), so their rows are one group."""
     from distill_tui.core.task.dataset import split_rows
+    from distill_tui.core.task.kinds import CLASSIFICATION
 
     if fraction <= 0 or not len(positions):
         return positions, positions[:0]
-    labels = [str(cur.answer_values[c]) for c in cur.answer_codes[positions]]
+    if cur.context.kind == CLASSIFICATION:
+        labels = [str(cur.answer_values[c]) for c in cur.answer_codes[positions]]
+    else:
+        labels = [""] * len(positions)
     held, _ = split_rows(labels, positions.tolist(), fraction, cur.context.seed)
     is_val = np.isin(positions, np.fromiter(held, np.int64, len(held)))
     return positions[~is_val], positions[is_val]

@@ -44,6 +44,7 @@ class Context:
     eval_ids: frozenset[int] = frozenset()
     eval_keys: frozenset[bytes] = frozenset()
     labels: list[str] = field(default_factory=list)
+    kind: str = "classification"  # the task kind (core.task.kinds): only classification answers are classes
 
 
 def prompt_key(messages: Sequence[dict[str, Any]] | None) -> bytes:
@@ -89,6 +90,7 @@ def load_workspace(ws: "Workspace") -> tuple[list["Answer"], Context]:
         eval_ids=frozenset(eval_ids),
         eval_keys=frozenset(eval_keys),
         labels=list(ws.data.labels),
+        kind=spec.kind,
     )
     return answers, context
 
