@@ -51,15 +51,17 @@ def make_rows(folder: Path, rows: int) -> Path:
     return out
 
 
-def write_spec(folder: Path, base_url: str, workers: int) -> Path:
+def write_spec(folder: Path, base_url: str, workers: int | None) -> Path:
+    """The demo spec over `rows.csv`; `workers` None keeps the default (adaptive concurrency)."""
     import tomllib
 
     import tomli_w
 
     spec = tomllib.loads((ROOT / "src" / "distill_tui" / "assets" / "demo.toml").read_text(encoding="utf-8"))
     spec["dataset"] = {"path": "rows.csv", "label": "variety", "seed": 42, "eval_fraction": 0.0}
-    spec["generation"] = {"workers": workers, "max_tokens": 64, "store": True,
-                          "metadata": {"distillation": "bench"}}
+    spec["generation"] = {"max_tokens": 64, "store": True, "metadata": {"distillation": "bench"}}
+    if workers is not None:
+        spec["generation"]["workers"] = workers
     spec["provider"] = {"base_url": base_url}
     path = folder / "spec.toml"
     path.write_text(tomli_w.dumps(spec), encoding="utf-8")

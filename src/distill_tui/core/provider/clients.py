@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core.common.errors import UserError
 from distill_tui.core.common.redact import remember
@@ -85,6 +85,22 @@ def is_offline(spec: "TaskSpec | None", override: str | None = None) -> bool:
     return url == OFFLINE or (_offline_url is not None and url == _offline_url)
 
 
+def pooled_http_client() -> Any:
+    """The SDK's HTTP client with a connection pool as large as the engine's most requests in flight.
+
+    The SDK keeps 100 idle connections: above that many requests in flight, every answer closed
+    one connection and the next request opened another (a TCP handshake each, and the pool's lock
+    held meanwhile), which is where a pool of threads queued.
+    """
+    import httpx2
+    import openai
+
+    from distill_tui.core.task.spec import MAX_WORKERS
+
+    size = MAX_WORKERS + 16
+    return openai.DefaultHttpxClient(limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size))
+
+
 def make_client(
     spec: "TaskSpec | None", *, base_url: str | None = None, max_retries: int = 0, timeout: float = 120.0
 ) -> "openai.OpenAI":
@@ -118,7 +134,8 @@ def make_client(
             raise UserError("no Azure API version: set OPENAI_API_VERSION or [provider] api_version")
         remember(key)
         return openai.AzureOpenAI(
-            api_key=key, azure_endpoint=endpoint, api_version=version, max_retries=max_retries, timeout=timeout
+            api_key=key, azure_endpoint=endpoint, api_version=version, max_retries=max_retries, timeout=timeout,
+            http_client=pooled_http_client(),
         )
     key = OFFLINE_KEY if offline else os.environ.get(key_env)
     if not offline:
@@ -126,7 +143,8 @@ def make_client(
     if not key and is_openai(url):
         raise UserError(f"no API key: set {key_env} (or use `distill-tui demo` to try the offline provider)")
     # Local OpenAI-compatible servers (vLLM, Ollama…) often need no key: send a placeholder.
-    client = openai.OpenAI(api_key=key or NO_KEY, base_url=url, max_retries=max_retries, timeout=timeout)
+    client = openai.OpenAI(api_key=key or NO_KEY, base_url=url, max_retries=max_retries, timeout=timeout,
+                           http_client=pooled_http_client())
     client_url = str(client.base_url)
     if key:
         _keyless_urls.discard(client_url)

@@ -1,5 +1,5 @@
-"""The parts of the request engine that need no thread of their own: run controls, error
-classification, the two-level rate limits and the row queue."""
+"""The parts of the request engine that need no thread of their own: run controls, the run's
+counters, error classification, the two-level rate limits and the row queue."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from distill_tui.core.run.rate_limiter import RateLimiter
 
 if TYPE_CHECKING:
     from distill_tui.core.task.requests import RowRequest
+
+RECENT = 8
+"""How many recent answers and errors a progress snapshot carries."""
+RATE_WINDOW_S = 10.0
+"""Rows/s and tokens/s are measured over this many recent seconds."""
 
 RATE_LIMIT_RETRIES = 20
 """Most 429s one row may get before it counts as failed; separate from `max_retries` because a 429
@@ -281,3 +286,49 @@ class RowQueue:
         item.due = due
         item.seq = next(self._seq)
         heapq.heappush(self.retry, item)
+
+
+@dataclass
+class Tally:
+    """Counters of one run, updated under the pool's lock."""
+
+    ok: int = 0
+    failed: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0  # of input_tokens, those the provider read from its prompt cache
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    in_flight: int = 0
+    saving: int = 0  # answered, waiting for their group's commit (not yet counted in ok/failed)
+    reserved_usd: float = 0.0
+    error_streak: int = 0  # failed attempts (429, 5xx, timeouts, connection…) since the last answer
+    failing_since: float = 0.0  # when that streak began
+    streak_kinds: Counter = field(default_factory=Counter)  # what those attempts were ("429", "502"…)
+    recent: deque = field(default_factory=lambda: deque())  # (time, tokens) of recent answers
+    last_errors: RecentErrors = field(default_factory=lambda: RecentErrors(RECENT))
+    last_answers: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+
+    def rates(self, now: float, elapsed: float) -> tuple[float, float]:
+        while self.recent and self.recent[0][0] < now - RATE_WINDOW_S:
+            self.recent.popleft()
+        span = min(RATE_WINDOW_S, elapsed)
+        if span <= 0.2:
+            return 0.0, 0.0
+        return len(self.recent) / span, sum(t for _, t in self.recent) / span
+
+
+@dataclass
+class Outcome:
+    """What a worker hands back for one successful request."""
+
+    total_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    label: str | None
+    failed: str | None = None  # paid for, but saved as a failed row: why (e.g. the budget spent on reasoning)
+    cached_tokens: int = 0  # of prompt_tokens, those billed at the cached-input price

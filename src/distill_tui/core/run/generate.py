@@ -1,7 +1,8 @@
 """Teacher generation (and evaluation): ask a model every row of a split, resumably, within budget.
 
 `run_model` asks each row that has no saved answer for today's prompt, through the threaded
-`engine.Pool`, and commits every answer as it lands. Running it again resumes: rows answered are
+`engine.Pool`, and commits every answer as it lands (in small groups, each durable within about
+0.1 s: `store.group_commit`). Running it again resumes: rows answered are
 never asked again; rows that failed are asked again (unless `retry_failed=False`).
 
 Budget: `budget_usd` caps what this model has cost on this split in this workspace, earlier runs
@@ -23,6 +24,7 @@ from distill_tui.core.run.engine import Pool
 from distill_tui.core.run.engine_parts import Controls, Limits
 from distill_tui.core.run.plan import row_status, spent
 from distill_tui.core.run.recorder import AnswerRecorder
+from distill_tui.core.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     import openai
@@ -194,9 +196,18 @@ def _run_unlocked(
     spent_before = spent(ws, model, split)
     gen = ws.spec.generation
     limiter = Limits(gen.rpm, gen.tpm)
+    pool: Pool | None = None
+
+    def cannot_save(exc: BaseException) -> None:
+        from distill_tui.core.run.engine_parts import explain_line
+
+        if pool is not None:
+            pool.stop("fatal", (f"cannot save an answer: {explain_line(exc)[0]}", 1))
+
+    writer = GroupCommit(ws.store, ws.store.record_answer, on_error=cannot_save)
     pool = Pool(
         client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
-        estimate=recorder.estimate, save_ok=recorder.save_ok, save_failed=recorder.save_failed,
+        estimate=recorder.estimate, build_ok=recorder.build_ok, build_failed=recorder.build_failed, writer=writer,
         budget_left=None if budget_usd is None else budget_usd - spent_before, rows_succeeded=bool(ok),
         give_up_s=gen.give_up_after_s,
     )
@@ -219,7 +230,7 @@ def _run_unlocked(
             queued = len(pool.queue)
             done = len(ok) + t.ok
             failed = failed_aside + t.failed
-            in_flight = t.in_flight
+            in_flight = t.in_flight + t.saving  # answered but not yet durable: not reported as saved
             cost = t.cost_usd
             avg = cost / t.ok if t.ok and t.cost_known else row_cost
             last_errors, last_answers = t.last_errors.snapshot(), list(t.last_answers)
@@ -234,7 +245,8 @@ def _run_unlocked(
             model=model, split=split, total=len(reqs), done=done, failed=failed, in_flight=in_flight, left=left,
             requests=requests, retries=retries, rate_limited=rate_limited, input_tokens=input_tokens,
             output_tokens=output_tokens, cost_usd=cost, elapsed_s=elapsed, rows_per_s=rows_s, tokens_per_s=tokens_s,
-            eta_s=eta, limiter=limiter.current_rates(), last_errors=last_errors, last_answers=last_answers,
+            eta_s=eta, limiter={**limiter.current_rates(), "concurrency": pool.workers,
+                                "concurrency_cap": gen.workers}, last_errors=last_errors, last_answers=last_answers,
             state=state, budget_usd=budget_usd, estimated_total_usd=estimated, spent_usd=total_spent,
             price_known=price_known, message=message, cached_tokens=cached_tokens,
         )
@@ -280,6 +292,7 @@ def _run_unlocked(
     finally:
         if status == "interrupted":
             pool.stop("cancelled")
+        writer.close(timeout=10.0)  # whatever way the run ends, answers received are committed
         with pool.lock:
             t = pool.tally
             counts = dict(requests=t.requests, done=t.ok, failed=t.failed, cost_usd=t.cost_usd)

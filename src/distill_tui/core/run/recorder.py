@@ -39,6 +39,14 @@ class AnswerRecorder:
         return prompt + most_out, cost
 
     def save_ok(self, req: "RowRequest", raw: Any, completion: Any, latency: float | None, attempts: int) -> Outcome:
+        """Parse, price and commit one answer at once (the Batch API's path; the engine groups its commits)."""
+        answer, outcome = self.build_ok(req, raw, completion, latency, attempts)
+        self.ws.store.record_answer(answer)
+        return outcome
+
+    def build_ok(self, req: "RowRequest", raw: Any, completion: Any, latency: float | None,
+                 attempts: int) -> tuple[Answer, Outcome]:
+        """The `Answer` to save for one response, and what the run counts for it."""
         choice = completion.choices[0] if getattr(completion, "choices", None) else None
         message = getattr(choice, "message", None)
         content = getattr(message, "content", None)
@@ -66,7 +74,7 @@ class AnswerRecorder:
         failed = spent_before_answering(finish_reason, content, refusal, reasoning_tokens(usage))
         request_id = raw.headers.get("x-request-id") or getattr(completion, "_request_id", None)
         latency_s = None if latency is None else round(latency, 4)  # None: a batch answer
-        self.ws.store.record_answer(Answer(
+        answer = Answer(
             model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split,
             status="failed" if failed else "ok",
             gold=req.gold, messages=req.messages, content=content, label=parsed.label, valid=parsed.valid,
@@ -74,15 +82,19 @@ class AnswerRecorder:
             completion_tokens=completion_tokens, cached_tokens=cached, reasoning_tokens=reasoning_tokens(usage),
             latency_s=latency_s, cost_usd=cost,
             request_id=request_id, attempts=attempts, error=failed, created_at=time.time(),
-        ))
-        return Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label,
+        )
+        return answer, Outcome(prompt_tokens + completion_tokens, prompt_tokens, completion_tokens, cost, parsed.label,
                        failed=failed, cached_tokens=cached)
 
     def save_failed(self, req: "RowRequest", line: str, attempts: int) -> None:
-        self.ws.store.record_answer(Answer(
+        self.ws.store.record_answer(self.build_failed(req, line, attempts))
+
+    def build_failed(self, req: "RowRequest", line: str, attempts: int) -> Answer:
+        """The `Answer` that saves a row as failed (asked again on the next run)."""
+        return Answer(
             model=self.model, row_id=req.row_id, prompt_hash=req.prompt_hash, split=self.split, status="failed",
             gold=req.gold, messages=req.messages, attempts=attempts, error=line, created_at=time.time(),
-        ))
+        )
 
 
 def reasoning_tokens(usage: Any) -> int:

@@ -72,9 +72,13 @@ stopped a $0.30 budget after one row; 4,096 is room for low or medium effort bef
 ($0.03 a request) and what integrations commonly advise for GPT-5/o-series structured answers."""
 
 
+MAX_WORKERS = 1024
+"""Highest `[generation] workers` (a cap on requests in flight: one thread each)."""
+
+
 @dataclass
 class GenerationSpec:
-    workers: int = 8
+    workers: int | None = None  # a cap on requests in flight; None: sized from the limits and latency (run/concurrency.py)
     max_tokens: int | None = None  # None: DEFAULT_MAX_TOKENS, or REASONING_MAX_TOKENS for a reasoning model
     store: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
@@ -325,8 +329,8 @@ def _check_values(spec: TaskSpec, where: str) -> None:
                             f"{REASONING_EFFORTS[-1]}, not {effort!r}")
     if spec.teacher.service_tier not in (None, "auto", "default", "flex"):
         raise SpecError(f"{where}: [teacher] service_tier must be auto, default or flex, not {spec.teacher.service_tier!r}")
-    if gen.workers < 1 or gen.workers > 256:
-        raise SpecError(f"{where}: [generation] workers must be between 1 and 256, not {gen.workers}")
+    if gen.workers is not None and not 1 <= gen.workers <= MAX_WORKERS:
+        raise SpecError(f"{where}: [generation] workers must be between 1 and {MAX_WORKERS}, not {gen.workers}")
     if gen.max_tokens is not None and gen.max_tokens < 1:
         raise SpecError(f"{where}: [generation] max_tokens must be at least 1, not {gen.max_tokens}")
     if gen.budget_usd is not None and not (0 < gen.budget_usd < float("inf")):

@@ -1,0 +1,129 @@
+"""How many requests a run keeps in flight: found from the limits and the latency, not guessed.
+
+By Little's law a pool that must reach `rate` requests a second, each taking `latency` seconds,
+needs `rate × latency` requests in flight. The rate is the tighter of the request limit and the
+token limit divided by the tokens a request uses (the spec's `rpm`/`tpm`, or what the provider's
+`x-ratelimit-limit-*` headers said, after any slow-down the 429s caused); the latency is a moving
+average of answered requests. The target is that product times `HEADROOM` (latency varies, and a
+row waiting for the limiter counts as in flight), between 1 and the cap (`[generation] workers`
+when set, else `DEFAULT_CAP`). The limiter still paces the requests: concurrency only has to be
+enough never to be the bottleneck.
+
+A limit can be far above what the server serves (a local server advertising a nominal limit, no
+limit at all): more requests in flight then only queue there, and the latency climbs. So when the
+latency rises above `LATENCY_SLACK` times the best seen, the target drops to what the throughput
+measured needs at that best latency, and from then on grows by half while every slot is busy and
+the latency stays low (never above the limits' target). With no limit known it works that way from
+the start, from `INITIAL`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+HEADROOM = 1.5
+"""In flight = limit rate × latency × this."""
+DEFAULT_CAP = 512
+"""Most requests in flight when `[generation] workers` is not set (one thread each)."""
+INITIAL = 8
+"""Requests in flight before anything is known (the old fixed `workers` default)."""
+ASSUMED_LATENCY_S = 1.0
+"""Latency assumed for a known limit before the first answer comes back."""
+LATENCY_SLACK = 3.0
+"""The server is queueing when the latency is above this many times the best seen…"""
+LATENCY_SLACK_S = 0.05
+"""…and at least this many seconds above it (a few milliseconds of scheduling noise are not queueing)."""
+ADJUST_EVERY_S = 0.25
+"""Shortest time between two growth steps (a step also waits one latency, to see its effect)."""
+MIN_SAMPLES = 5
+"""Answers needed before the latency is trusted."""
+_EWMA = 0.2
+
+
+class Concurrency:
+    """The target number of requests in flight; updated under the pool's lock (not thread-safe itself).
+
+    Args:
+        cap: Most requests in flight (`[generation] workers`), None for `DEFAULT_CAP`.
+        clock: Monotonic time source.
+    """
+
+    def __init__(self, cap: int | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cap = max(1, cap if cap is not None else DEFAULT_CAP)
+        self.target = min(self.cap, INITIAL)
+        self.latency_s: float | None = None
+        self.best_latency_s: float | None = None
+        self.tokens_per_request: float | None = None
+        self.samples = 0
+        self.trust_limit = True  # False once the server queued below the limits' target
+        self._clock = clock
+        self._changed = -math.inf
+
+    def observe(self, latency_s: float, tokens: float) -> None:
+        """Note one answered request: its latency and the tokens it used."""
+        latency_s = max(latency_s, 1e-4)
+        self.samples += 1
+        self.latency_s = latency_s if self.latency_s is None else self.latency_s + _EWMA * (latency_s - self.latency_s)
+        if self.samples >= MIN_SAMPLES:
+            self.best_latency_s = min(self.best_latency_s or self.latency_s, self.latency_s)
+        if tokens > 0:
+            self.tokens_per_request = (tokens if self.tokens_per_request is None
+                                       else self.tokens_per_request + _EWMA * (tokens - self.tokens_per_request))
+
+    def limit_rate(self, rates: dict) -> float | None:
+        """Requests a second the limits allow (`RateLimiter.current_rates()`), None when none is known."""
+        found = []
+        if rates.get("requests_per_min"):
+            found.append(rates["requests_per_min"] / 60.0)
+        if rates.get("tokens_per_min") and self.tokens_per_request:
+            found.append(rates["tokens_per_min"] / 60.0 / self.tokens_per_request)
+        return min(found) if found else None
+
+    def update(self, rates: dict, in_flight: int, throughput: float) -> int:
+        """Recompute the target; returns it.
+
+        Args:
+            rates: `RateLimiter.current_rates()`.
+            in_flight: Requests in flight now (those waiting for the limiter included).
+            throughput: Answers a second, measured over the last seconds.
+        """
+        now = self._clock()
+        rate = self.limit_rate(rates)
+        latency = self.latency_s if self.latency_s is not None else ASSUMED_LATENCY_S
+        ceiling = self.cap if rate is None else self._clamp(math.ceil(rate * latency * HEADROOM) + 1)
+        if self.samples < MIN_SAMPLES:
+            return self.target  # nothing measured yet: the limits alone say nothing of the latency
+        may_change = now - self._changed >= max(ADJUST_EVERY_S, latency)
+        if self.overloaded and may_change:
+            # Little's law again, with what the server does serve: more in flight only waits there.
+            needed = math.ceil(throughput * (self.best_latency_s or latency) * HEADROOM) + 1
+            self.target = self._clamp(min(ceiling, max(needed, min(INITIAL, math.floor(self.target * 0.75)))))
+            self.trust_limit, self._changed = False, now
+        elif rate is not None and self.trust_limit:
+            self.target = ceiling
+        elif may_change and in_flight >= self.target and not self.overloaded and self.target < ceiling:
+            self.target = self._clamp(min(ceiling, math.ceil(self.target * 1.5)))
+            self._changed = now
+        else:
+            self.target = min(self.target, ceiling)
+        return self.target
+
+    def back_off(self) -> int:
+        """A 429 with no limit to pace it: a quarter fewer in flight (once per adjustment period)."""
+        now = self._clock()
+        if now - self._changed >= max(ADJUST_EVERY_S, self.latency_s or 0.0):
+            self.target = self._clamp(math.floor(self.target * 0.75))
+            self.trust_limit, self._changed = False, now
+        return self.target
+
+    @property
+    def overloaded(self) -> bool:
+        """The latency is well above the best seen: the server queues what it is sent."""
+        return (self.best_latency_s is not None and self.latency_s is not None
+                and self.latency_s > LATENCY_SLACK * self.best_latency_s
+                and self.latency_s > self.best_latency_s + LATENCY_SLACK_S)
+
+    def _clamp(self, value: int) -> int:
+        return max(1, min(self.cap, value))
