@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the TUI on the demo data against the offline provider (no key needed)")
     p.add_argument("--reset", action="store_true", help="start the demo workspace afresh")
+    p.add_argument("--task", choices=("classification", "extraction", "generation"), default="classification",
+                   help="which demo: review → grape variety (default), review → JSON fields, or questions → "
+                        "short free-text answers")
 
     p = sub.add_parser("estimate", help="the cost plan of a spec")
     _spec_arg(p)
