@@ -43,3 +43,28 @@ def test_an_eval_row_reworded_from_a_train_row_is_flagged(tmp_path: Path) -> Non
         assert found.to_json()["pairs"][0]["similarity"] < 1
     finally:
         ws.close()
+
+
+def test_the_leak_check_carries_near_duplicates_and_caches_them(tmp_path: Path) -> None:
+    from distill_tui.core.evaluate import near_leak
+    from distill_tui.core.evaluate.leak import leak_check
+
+    texts = [f"tasting note {i}: aroma{i} fruit{i} oak{i} finish{i} body{i} colour{i}" for i in range(40)]
+    spec = write_spec(tmp_path)
+    _write(tmp_path / "data.csv", texts)
+    ws = Workspace.open(spec)
+    train = [r.row_id for r in iter_requests(ws.spec, ws.data, "m", "train")]
+    held = [r.row_id for r in iter_requests(ws.spec, ws.data, "m", "eval")]
+    ws.close()
+    texts[held[0]] = texts[train[0]] + " indeed"
+    _write(tmp_path / "data.csv", texts)
+    ws = Workspace.open(spec)
+    try:
+        check = leak_check(ws, held)
+        assert check.ok and check.near is not None and check.near.rows == [held[0]]
+        assert "disjoint" in check.line()  # exact leaks only: the near-duplicates have their own line
+        assert leak_check(ws, held).near is check.near  # same texts: not computed again
+        near_leak._CACHE.clear()
+        assert leak_check(ws, held).near is not check.near
+    finally:
+        ws.close()

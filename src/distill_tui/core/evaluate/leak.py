@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
+from distill_tui.core.evaluate.near_leak import NearLeaks, near_leaks
+
 if TYPE_CHECKING:
     from distill_tui.core.workspace.workspace import Workspace
 
@@ -19,6 +21,7 @@ class LeakCheck:
     leaked: list[int] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # what was checked, in words
     problems: list[str] = field(default_factory=list)  # where leaked rows were found, in words
+    near: NearLeaks | None = None  # eval rows that nearly repeat a train row (not counted in `leaked`)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +75,7 @@ def leak_check(ws: "Workspace", eval_ids: Iterable[int]) -> LeakCheck:
         if files:
             check.sources.append(f"{files} exported file{'s' if files != 1 else ''}")
     check.leaked = sorted(leaked)
+    check.near = near_leaks(ws, eval_set)
     return check
 
 
