@@ -39,6 +39,8 @@ def print_table(table: "ComparisonTable", out: IO[str]) -> None:
     out.write(report.text_table(table) + "\n\n")
     for note in report.notes(table):
         out.write(note + "\n")
+    for line in report.score_lines(table):
+        out.write(line + "\n")
     chosen = report.default_selected(table)
     detail = table.details.get(chosen) if chosen else None
     if detail and detail.confusions:

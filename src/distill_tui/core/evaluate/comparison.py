@@ -32,13 +32,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from distill_tui.core.evaluate import heldout, stats
+from distill_tui.core.evaluate import graded, heldout, stats
 from distill_tui.core.evaluate.heldout import EvalRows as _EvalRows
 from distill_tui.core.evaluate.heldout import eval_rows as _eval_rows
 from distill_tui.core.evaluate.leak import LeakCheck, leak_check
 from distill_tui.core.task import kinds
 
 if TYPE_CHECKING:
+    from distill_tui.core.evaluate.scoring import GraderScore
     from distill_tui.core.store.database import Answer
     from distill_tui.core.workspace.workspace import Workspace
 
@@ -96,11 +97,13 @@ class ModelRow:
     last_error: str | None = None
     reason: str | None = None  # why the rows left are not asked (running again does not help)
     served: str | None = None  # served here for evaluation: how its structured answers were constrained
+    scores: dict[str, "GraderScore"] = field(default_factory=dict)  # grader name → its scores (core.evaluate.scoring)
 
     def to_json(self) -> dict[str, Any]:
         # p-values keep every digit: a tiny p rounded to 0.0 would claim certainty.
-        return {k: round(v, 6) if isinstance(v, float) and k != "p_value_vs_base" else v
-                for k, v in asdict(self).items()}
+        out = {k: round(v, 6) if isinstance(v, float) and k != "p_value_vs_base" else v
+               for k, v in asdict(self).items() if k != "scores"}
+        return {**out, "scores": {name: score.to_json() for name, score in self.scores.items()}}
 
 
 @dataclass
@@ -330,12 +333,16 @@ def build_table(ws: "Workspace", models: Sequence[EvalModel], failures: Mapping[
         return {a.row_id: a for a in answers[model.name] if a.status == "ok"}
 
     teacher, base = answered(TEACHER), answered(BASE)
+    first = {m.role: m.name for m in reversed(models)}  # the first model of each role
+    scores = graded.table_scores(ws, answers, rows.gold, first.get(TEACHER), first.get(BASE))
     rows = _targets(ws, rows, teacher)
     failures, reasons = failures or {}, dict(reasons or {})
     if ws.spec.generation.budget_usd is not None:  # the engine refuses these before asking anything
         reasons.update({m.name: NO_PRICE for m in models if m.name not in reasons and ws.prices.price(m.name) is None})
     table_rows = [_score(ws, m, answers[m.name], rows, teacher, base, failures.get(m.name), reasons.get(m.name))
                   for m in models]
+    for row in table_rows:
+        row.scores = scores.get(row.model, {})
     details = {m.name: class_report(m.name, answers[m.name], rows.gold, kind=ws.spec.kind) for m in models}
     return ComparisonTable(
         spec=str(ws.spec.source),

@@ -16,6 +16,7 @@ from distill_tui.core.common.errors import UserError
 
 if TYPE_CHECKING:
     from distill_tui.core.evaluate.comparison import ComparisonTable, ModelRow
+    from distill_tui.core.evaluate.scoring import GraderScore
 
 FORMATS = ("md", "csv", "json")
 DASH = "–"
@@ -113,6 +114,39 @@ def wins(row: "ModelRow") -> str:
     return f"+{row.wins_vs_base}/-{row.losses_vs_base}"
 
 
+def signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def score_line(name: str, score: "GraderScore") -> str:
+    """One grader's result for one model: mean, interval, pass rate, n, and the comparison with the
+    base student in plain words ("not significant" when it is not)."""
+    head = f"{name} · {score.grader}"
+    if score.error:
+        return f"{head}: not scored: {score.error}"
+    if score.mean is None or score.ci_low is None or score.ci_high is None:
+        return f"{head}: no answer to grade"
+    line = (f"{head}: {score.mean:.3f} (95% CI {score.ci_low:.3f}–{score.ci_high:.3f}), "
+            f"pass {pct(score.pass_rate, 0)} at {score.threshold:g}, n {score.n}")
+    vs = score.vs_base
+    if vs is not None:
+        line += (f"; vs base {signed(vs.diff)} ({signed(vs.ci_low)} to {signed(vs.ci_high)}): "
+                 f"{vs.verdict()}")
+    return line
+
+
+def score_lines(table: "ComparisonTable") -> list[str]:
+    """Every model's line per grader, after a line saying what the scores compare with."""
+    rows = [r for r in table.rows if r.scores]
+    if not rows:
+        return []
+    against = {s.against for r in rows for s in r.scores.values()}
+    what = ("the teacher's answers (no reference column; the teacher is not scored)"
+            if against == {"teacher"} else "the reference answers")
+    return [f"scores per grader, against {what}; 95% bootstrap intervals, paired with the base student:"] + [
+        score_line(r.model, s) for r in rows for s in r.scores.values()]
+
+
 # (header, short header for 80 columns, cell)
 COLUMNS: list[tuple[str, str, Callable[["ModelRow"], str]]] = [
     ("model", "model", lambda r: r.model),
@@ -169,6 +203,9 @@ def markdown(table: "ComparisonTable", selected: str | None = None, confusions: 
     for row in table.rows:
         out.append("| " + " | ".join(_md_escape(fn(row)) for _, _, fn in COLUMNS) + " |")
     out += ["", LEGEND, ""]
+    scored = score_lines(table)
+    if scored:
+        out += ["## Scores", "", scored[0], ""] + [f"- {_md_escape(line)}" for line in scored[1:]] + [""]
     lines = notes(table)
     out += [f"- {_md_escape(line)}" for line in lines] + ([""] if lines else [])
     shown = [r for r in table.rows if table.details.get(r.model) and table.details[r.model].confusions]

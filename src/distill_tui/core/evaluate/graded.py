@@ -1,0 +1,49 @@
+"""The workspace's side of grading: the spec's graders over the saved held-out answers.
+
+`scoring` is pure; this module feeds it from a workspace (the answers read by `comparison`, the
+references of `heldout`, an embedder on the workspace's own client) for `comparison.build_table`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from distill_tui.core.evaluate import heldout, scoring
+from distill_tui.core.evaluate.graders import Embedder
+
+if TYPE_CHECKING:
+    from distill_tui.core.store.database import Answer
+    from distill_tui.core.workspace.workspace import Workspace
+
+
+def table_scores(
+    ws: "Workspace",
+    answers: Mapping[str, Iterable["Answer"]],
+    references: Mapping[int, str | None],
+    teacher: str | None,
+    base: str | None,
+) -> dict[str, dict[str, scoring.GraderScore]]:
+    """Model → grader name → its scores (see `scoring`), for every model in `answers`.
+
+    Args:
+        answers: model → its saved answers to the held-out prompts.
+        references: held-out row id → the data's reference (None where there is none).
+        teacher: the teacher's model name: its answers are the targets where the data has no reference.
+        base: the base student's model name, for the paired comparisons.
+    """
+    from distill_tui.core.provider.api_errors import describe
+
+    held = heldout.collect(ws.spec.kind, references, answers, teacher or "")
+    against = scoring.TEACHER_ANSWERS if held.against == heldout.TEACHER else scoring.REFERENCE
+    embedders: dict[str, Embedder] = {}
+
+    def embedder(model: str) -> Embedder:
+        if model not in embedders:
+            embedders[model] = Embedder(ws.client(), model)
+        return embedders[model]
+
+    return scoring.score_models(
+        ws.spec.graders, held.targets(), held.answers(), base, against=against,
+        target_model=teacher if against == scoring.TEACHER_ANSWERS else None, embedder=embedder,
+        describe_error=lambda exc: describe(exc)[0],
+    )

@@ -1,0 +1,53 @@
+"""Grader scores in the comparison table: `models[].scores` in `eval --json`, one line per grader in
+the reports, and the exact grader over classification labels agreeing with the accuracy column."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill_tui.core.evaluate import comparison as evaluate
+from distill_tui.core.evaluate import report
+from distill_tui.core.task.graders_spec import GraderSpec
+from tests.test_evaluate import BASE_M, TEACHER_M, TUNED_M, eval_requests, fabricate, three_models, ws  # noqa: F401
+
+
+def test_exact_over_labels_agrees_with_accuracy(ws) -> None:  # noqa: F811
+    total = len(eval_requests(ws))
+    rest = ["right"] * (total - 12)
+    fabricate(ws, TEACHER_M, ["right"] * 12 + rest)
+    fabricate(ws, BASE_M, ["wrong"] * 5 + ["invalid"] * 2 + ["right"] * 3 + ["failed", None] + rest)
+    fabricate(ws, TUNED_M, ["right"] * 6 + ["wrong"] + ["invalid"] + ["right"] * 4 + rest)
+    table = evaluate.build_table(ws, three_models())
+    for row in table.rows:
+        exact = row.scores["exact"]
+        assert (exact.n, exact.against) == (row.n, "reference")
+        assert exact.mean == pytest.approx(row.accuracy) and exact.pass_rate == pytest.approx(row.accuracy)
+    tuned, base = table.row(TUNED_M), table.row(BASE_M)
+    vs = tuned.scores["exact"].vs_base
+    assert (vs.n, vs.wins, vs.losses) == (tuned.paired_n, tuned.wins_vs_base, tuned.losses_vs_base)
+    assert vs.p_value == tuned.p_value_vs_base and vs.test == "mcnemar"
+    assert base.scores["exact"].vs_base is None
+
+
+def test_scores_in_json_and_reports(ws) -> None:  # noqa: F811
+    ws.spec.graders = [GraderSpec("exact", "exact", 1.0), GraderSpec("close", "fuzzy", 0.9)]
+    total = len(eval_requests(ws))
+    fabricate(ws, TEACHER_M, ["right"] * total)
+    fabricate(ws, BASE_M, ["right"] * (total - 2) + ["wrong"] * 2)
+    fabricate(ws, TUNED_M, ["right"] * total)
+    table = evaluate.build_table(ws, three_models())
+    data = json.loads(report.json_text(table))
+    tuned = next(m for m in data["models"] if m["model"] == TUNED_M)
+    assert set(tuned["scores"]) == {"exact", "close"}
+    exact = tuned["scores"]["exact"]
+    assert {"mean", "ci_low", "ci_high", "pass_rate", "n", "vs_base"} <= set(exact)
+    assert {"diff", "ci_low", "ci_high", "p_value", "significant"} <= set(exact["vs_base"])
+    assert exact["vs_base"]["p_value"] == 0.5 and exact["vs_base"]["significant"] is False
+    lines = report.score_lines(table)
+    assert len(lines) == 1 + 3 * 2  # a header, then a line per model per grader
+    tuned_exact = next(line for line in lines if line.startswith(f"{TUNED_M} · exact"))
+    assert "not significant (p = 0.5" in tuned_exact and "pass 100%" in tuned_exact
+    markdown = report.markdown(table)
+    assert "## Scores" in markdown and f"- {TUNED_M} · close: 1.000" in markdown
