@@ -149,11 +149,11 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
             self.post_message(DataFailed(f"cannot prepare the data: {line}", edited))
             return
         frame = data.frame
-        label = data.label_column
-        others = [c for c in frame.columns if c not in (ROW, SPLIT, label)]
-        shown = frame[[ROW, SPLIT, label, *others]]
+        label = [data.label_column] if data.label_column else []  # none: a task without references
+        others = [c for c in frame.columns if c not in (ROW, SPLIT, *label)]
+        shown = frame[[ROW, SPLIT, *label, *others]]
         table = pa.Table.from_pandas(shown, preserve_index=False)
-        names = ["row", "split", label, *others]
+        names = ["row", "split", *label, *others]
         table = table.rename_columns(names)
         backend = MeasuredArrowBackend(table, cap=SHOWN_TEXT_WIDTH)
         backend.measure_widths()
@@ -216,7 +216,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
         n_train = int((data.frame["_split"] == "train").sum())
         parts = [
             f"{len(data.frame):,} rows ({n_train:,} train / {len(data.frame) - n_train:,} eval)",
-            f"{len(data.labels):,} label{'' if len(data.labels) == 1 else 's'}",
+            f"{len(data.labels):,} label{'' if len(data.labels) == 1 else 's'}" if data.labels else f"{data.kind} task",
             f"{data.rows_in_file:,} in file",
         ]
         parts += data.notes()
@@ -270,7 +270,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
         count = tokens.count_chat(body["messages"], model, body.get("response_format"))
         text = Text()
         text.append(f"row {row['_row']} · {row['_split']} · gold: ", style="dim")
-        text.append(str(row[data.label_column]), style="bold")
+        text.append(str(row[data.label_column]) if data.label_column else "— (the teacher's answer)", style="bold")
         text.append(f" · {count:,} prompt tokens for {model}", style="dim")
         if body.get("response_format"):
             text.append(" (incl. the answer schema)", style="dim")
