@@ -85,13 +85,15 @@ def test_filter_expressions_round_trip() -> None:
 def test_grader_scores_filter_and_sort(ws) -> None:  # noqa: F811
     cur = Curation.from_workspace(ws)
     with pytest.raises(UserError, match="no grader scores"):
-        cur.mask(Filters(score=("chrf", 0.5, None)))
+        cur.check_filters(Filters(score=("chrf", 0.5, None)))
+    assert not cur.mask(Filters(score=("chrf", 0.5, None))).any()  # a saved filter without scores: nothing
+    assert list(free_text.order(cur, np.arange(cur.n), Filters(sort="score"))) == list(range(cur.n))
     ids = cur.ids.tolist()
     cur.scores = free_text.score_columns(cur.ids, {"chrf": {r: (i % 10) / 10 for i, r in enumerate(ids) if i % 7}})
     kept = cur.ids[cur.mask(Filters(score=("chrf", 0.5, None)))].tolist()
     assert kept and all((ids.index(r) % 10) >= 5 and ids.index(r) % 7 for r in kept)
     with pytest.raises(UserError, match="graded by chrf"):
-        cur.mask(Filters(score=("bleu", None, 0.5)))
+        cur.check_filters(Filters(score=("bleu", None, 0.5)))
     cur.set_filters(Filters(sort="-score"))
     scores = cur.scores["chrf"][cur.view()]
     graded = scores[~np.isnan(scores)]
@@ -118,10 +120,12 @@ def test_an_edit_is_kept_marked_and_exported_and_the_original_stays(ws, tmp_path
     # An edit that is not a label is kept but invalid, as the teacher's answer would be.
     bad = edits.edit(again, row, "Pinot-ish", edits.parser(ws))
     assert not bad.valid and not again.valid[again.pos[row]]
+    assert not again.effective[again.pos[row]]  # an answer made invalid is deselected, as by default
     with pytest.raises(UserError, match="cannot be empty"):
         edits.edit(again, row, "  ", edits.parser(ws))
     assert edits.revert(again, [row]) == 1
     assert again.answers[again.pos[row]].content == before.content and not again.edited.any()
+    assert again.effective[again.pos[row]]  # valid again: selected again
     assert Curation.from_workspace(ws).edited.sum() == 0
 
 
@@ -159,3 +163,18 @@ def test_an_older_workspace_gains_the_edits_table(tmp_path: Path) -> None:
     store = Store(path)
     assert store.edits() == {}
     store.close()
+
+
+def test_the_gold_label_selects_an_invalid_answer_and_a_reload_agrees(tmp_path: Path) -> None:
+    def refusal_at_3(i, req, labels):
+        return {"label": None, "content": "I'm sorry, I can't help with that.", "valid": False} if i == 3 else None
+
+    ws = make_ws(tmp_path, answer=refusal_at_3)
+    cur = Curation.from_workspace(ws)
+    p = int(np.flatnonzero(cur.refusal)[0])
+    assert not cur.effective[p]
+    assert edits.use_gold(cur, ws, np.array([p])) == 1
+    assert cur.effective[p] and not cur.refusal[p] and cur.edited[p]
+    again = Curation.from_workspace(ws)
+    assert again.effective[p] and list(again.effective) == list(cur.effective)
+    ws.close()

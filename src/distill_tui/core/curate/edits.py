@@ -111,8 +111,20 @@ def edit_many(cur: "Curation", contents: Mapping[int, str], parse: Parser, *, re
         cur.originals[int(row_id)] = original
     if cur.store is not None:
         cur.store.save_edits(edits)
+    was_valid = cur.valid[positions].copy()
     _apply(cur, positions, answers, True)
+    _follow_validity(cur, positions, was_valid)
     return answers
+
+
+def _follow_validity(cur: "Curation", positions: Sequence[int], was_valid: np.ndarray) -> None:
+    """A row whose answer became valid is selected, one that became invalid deselected (as the
+    default selection treats teacher answers); a row whose validity did not change keeps its state."""
+    positions = np.asarray(positions, dtype=np.int64)
+    for value in (True, False):
+        changed = positions[(cur.valid[positions] == value) & (was_valid != value)]
+        if len(changed):
+            cur.set_rows(cur.ids[changed].tolist(), value)
 
 
 def revert(cur: "Curation", row_ids: Iterable[int]) -> int:
@@ -121,7 +133,10 @@ def revert(cur: "Curation", row_ids: Iterable[int]) -> int:
     originals = [cur.originals.pop(r) for r in row_ids]
     if cur.store is not None and originals:
         cur.store.drop_edits(_key(a) for a in originals)
-    _apply(cur, [cur.pos[r] for r in row_ids], originals, False)
+    positions = [cur.pos[r] for r in row_ids]
+    was_valid = cur.valid[positions].copy()
+    _apply(cur, positions, originals, False)
+    _follow_validity(cur, positions, was_valid)
     return len(row_ids)
 
 

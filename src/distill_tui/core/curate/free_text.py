@@ -66,18 +66,30 @@ def score_columns(ids: np.ndarray, scores: Mapping[str, Mapping[int, float]]) ->
     return out
 
 
-def _scores_of(cur: Any, grader: str | None) -> tuple[str, np.ndarray]:
+def _scores_of(cur: Any, grader: str | None) -> np.ndarray | None:
     scores: dict[str, np.ndarray] = cur.scores
-    if not scores:
+    name = grader if grader is not None else next(iter(scores), None)
+    return scores.get(name) if name is not None else None
+
+
+def check(cur: Any, f: "Filters") -> None:
+    """Refuse a score filter or order without the grader's scores (it would show nothing).
+
+    Raises:
+        UserError: naming the grader and the graders that have scores.
+    """
+    if f.score is None and f.sort not in ("score", "-score"):
+        return
+    grader = f.score[0] if f.score else None
+    if not cur.scores:
         raise UserError("no grader scores for these answers yet: add [[graders]] to the spec and grade them")
-    name = grader if grader is not None else next(iter(scores))
-    if name not in scores:
-        raise UserError(f"score={name}: no grader {name!r}; graded by {', '.join(scores)}")
-    return name, scores[name]
+    if grader is not None and grader not in cur.scores:
+        raise UserError(f"score={grader}: no grader {grader!r}; graded by {', '.join(cur.scores)}")
 
 
 def mask(cur: Any, f: "Filters") -> np.ndarray:
-    """The rows the free-text filters of `f` keep (refusal, edited, score), as a boolean array."""
+    """The rows the free-text filters of `f` keep (refusal, edited, score), as a boolean array; a
+    score filter without that grader's scores keeps nothing (`check` says why before it is set)."""
     m = np.ones(cur.n, dtype=bool)
     if f.refusal is not None:
         m &= cur.refusal == f.refusal
@@ -85,7 +97,9 @@ def mask(cur: Any, f: "Filters") -> np.ndarray:
         m &= cur.edited == f.edited
     if f.score is not None:
         grader, low, high = f.score
-        values = _scores_of(cur, grader)[1]
+        values = _scores_of(cur, grader)
+        if values is None:
+            return np.zeros(cur.n, dtype=bool)
         with np.errstate(invalid="ignore"):
             m &= ~np.isnan(values) & (values >= (low if low is not None else -np.inf)) & \
                 (values <= (high if high is not None else np.inf))
@@ -93,13 +107,16 @@ def mask(cur: Any, f: "Filters") -> np.ndarray:
 
 
 def order(cur: Any, positions: np.ndarray, f: "Filters") -> np.ndarray:
-    """`positions` in the order `f.sort` asks for (ties in list order)."""
+    """`positions` in the order `f.sort` asks for (ties in list order; by score without scores: list order)."""
     if not f.sort or not len(positions):
         return positions
     if f.sort in ("long", "short"):
         key = cur.assistant_tokens[positions].astype(np.float64)
     else:
-        values = _scores_of(cur, f.score[0] if f.score else None)[1][positions]
+        scores = _scores_of(cur, f.score[0] if f.score else None)
+        if scores is None:
+            return positions
+        values = scores[positions]
         key = np.where(np.isnan(values), -np.inf if f.sort == "score" else np.inf, values)
     if f.sort in ("long", "score"):
         key = -key

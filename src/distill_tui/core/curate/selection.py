@@ -236,6 +236,7 @@ class Curation:
         check_known(filters, [*self.context.labels, *self.gold_values],
                     [*self.context.labels, *self.answer_values],
                     ["stop", "length", "content_filter", "tool_calls", *self.finish_values])
+        free_text.check(self, filters)
 
     def set_filters(self, filters: Filters) -> None:
         self.filters = filters

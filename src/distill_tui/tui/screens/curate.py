@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog
+from distill_tui.tui.widgets.curation_free_text import CurationFreeText
 from distill_tui.tui.widgets.curation_panes import (
     DetailPane,
     DistributionPane,
@@ -44,7 +45,7 @@ class CurationLoaded(Message):
         self.curation, self.error = curation, error
 
 
-class CurateScreen(CurationTransfers, BaseScreen):
+class CurateScreen(CurationFreeText, CurationTransfers, BaseScreen):
     """Select, filter, balance and export the teacher's answers."""
 
     TITLE = "Curate"
@@ -67,7 +68,11 @@ class CurateScreen(CurationTransfers, BaseScreen):
         Binding("g", "cycle_agrees", "Filter: agrees with gold (any/yes/no/unknown)", show=False),
         Binding("x", "cycle_valid", "Filter: invalid answers (any/invalid/valid)", show=False),
         Binding("l", "cycle_label", "Filter: next gold label", show=False),
+        Binding("u", "cycle_refusal", "Filter: refusals (any/refusals/not refusals)", show=False),
+        Binding("s", "cycle_sort", "Order: row, longest, shortest answer (and by grader score)", show=False),
         Binding("c", "clear_filters", "Clear filters", show=False),
+        Binding("E", "edit_answer", "Edit the teacher's answer (the original is kept)", show=False),
+        Binding("G", "use_gold", "Use the gold label where the teacher disagrees (rows shown)", show=False),
         Binding("d", "dedupe", "Dedupe repeated prompts", show=False),
         Binding("b", "cap", "Cap examples per label", show=False),
         Binding("I", "import_stored", "Import stored completions", show=False),
@@ -89,7 +94,12 @@ or held out for evaluation: those rows are never exported).
 - **a** all shown, **n** none shown, **i** invert shown, **m** all shown except rows you deselected by hand.
 - Filters combine: **g** agrees with gold, **x** invalid answers, **l** gold label, **/** text in the
   prompt or answer, **f** any filter as `key=value` (agrees, valid, label, answer, finish, status,
-  source, tokens=MIN..MAX, text, dup=yes), **c** clears them.
+  source, tokens=MIN..MAX, text, dup=yes, refusal, edited, score=GRADER:MIN..MAX, sort), **c** clears them.
+- **u** shows the answers that read as refusals (the provider's refusal, a content filter, "I'm sorry,
+  I can't…" at the start), then the others; **s** orders by answer length (and grader score).
+- **E** corrects the highlighted answer in place: the edit is saved, marked `edited`, exported instead
+  of the teacher's answer, which is kept (**E** again, ctrl+r, puts it back). **G** puts the gold label
+  in every shown answer that disagrees with it (labelled classification).
 - **d** keeps one row per exactly repeated prompt (`×N` in the dup column); **b** caps rows per label:
   the cap holds from then on (select all, imports, reloads and every export keep at most that many).
 - **e** validates the selection as the provider would and shows the report before writing the JSONL,
@@ -354,42 +364,6 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
 
         self.cur.set_filters(Filters())
         self._changed("", view=True)
-
-    def action_search(self) -> None:
-        def done(values: dict | None) -> None:
-            if values is not None:
-                self._filter(text=values["text"].strip())
-
-        self.app.push_screen(AskDialog("Search", "Rows whose prompt or answer contains this text (any case). "
-                                       "Empty: no search.", [("text", "text", self.cur.filters.text, "")]), done)
-
-    def action_filter(self) -> None:
-        from distill_tui.core.common.errors import UserError
-        from distill_tui.core.curate.filters import parse_filter_line
-
-        def done(values: dict | None) -> None:
-            if values is None:
-                return
-            try:
-                filters, actions = parse_filter_line(values["filter"])
-                self.cur.check_filters(filters)
-            except UserError as exc:
-                self._changed(str(exc).replace("--filter ", "filter "))
-                return
-            self.cur.set_filters(filters)
-            notes = []
-            if actions["dedupe"]:
-                notes.append(f"dedupe deselected {self.cur.dedupe():,}")
-            if actions["cap"]:
-                notes.append(f"cap deselected {self.cur.apply_cap(actions['cap']):,}")
-            self._changed(", ".join(notes), view=True)
-
-        current = self.cur.filters.describe()
-        self.app.push_screen(AskDialog(
-            "Filter", "Space-separated key=value: agrees=yes|no|unknown valid=yes|no label=A,B answer=A,B "
-            "finish=stop,length status=ok|failed source=generated|imported tokens=MIN..MAX text=WORDS dup=yes|no "
-            "(quote values with spaces: 'label=Pinot Noir'). Empty: no filter.",
-            [("filter", "filters", "" if current == "none" else current, "agrees=yes")]), done)
 
     # detail -----------------------------------------------------------------------------------
     def action_detail(self) -> None:

@@ -38,6 +38,10 @@ def detail_text(cur: "Curation", p: int) -> Text:
     # The answer first: it is short, and what the user judges; the prompt follows in full.
     text.append("\nassistant (trained on): ", style="bold")
     text.append(a.content if a.content is not None else "(no answer)")
+    original = cur.originals.get(a.row_id)
+    if original is not None:  # the edit is exported; the teacher's answer stays in the store
+        text.append("\nteacher's original (kept, not exported): ", style="bold")
+        text.append(original.content if original.content is not None else "(no answer)")
     for message in a.messages or ():
         text.append(f"\n{message.get('role', '?')}: ", style="bold")
         text.append(str(message.get("content") or ""))

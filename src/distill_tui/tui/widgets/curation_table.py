@@ -30,11 +30,16 @@ COLUMNS = (("", 2, False), ("row", 7, True), ("gold", 0, False), ("teacher", 0, 
 
 
 def row_status(cur: "Curation", p: int) -> str:
-    """A short status word: failed, held out (eval), a non-stop finish reason, imported or ok."""
+    """A short status word: failed, held out (eval), edited (a corrected answer), refusal, a non-stop
+    finish reason, imported or ok."""
     if not cur.ok[p]:
         return "failed"
     if cur.leak[p]:
         return "held out"
+    if cur.edited[p]:
+        return "edited"
+    if cur.refusal[p]:
+        return "refusal"
     finish = cur.finish_values[cur.finish_codes[p]]
     if finish and finish != "stop":
         return str(finish)
