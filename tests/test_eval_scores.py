@@ -48,6 +48,8 @@ def test_scores_in_json_and_reports(ws) -> None:  # noqa: F811
     lines = report.score_lines(table)
     assert len(lines) == 1 + 3 * 2  # a header, then a line per model per grader
     tuned_exact = next(line for line in lines if line.startswith(f"{TUNED_M} · exact"))
-    assert "not significant (p = 0.5" in tuned_exact and "pass 100%" in tuned_exact
+    assert f"; vs base {2 / total:+.3f} (+0.000 to " in tuned_exact  # 2 rows only the tuned model got right
+    assert tuned_exact.endswith("not significant, p = 0.5")  # McNemar 2 · P(X ≤ 0), X ~ Bin(2, ½)
+    assert f"pass 100% at 1, n {total}" in tuned_exact
     markdown = report.markdown(table)
-    assert "## Scores" in markdown and f"- {TUNED_M} · close: 1.000" in markdown
+    assert "## Scores" in markdown and f"- {TUNED_M} · close 1.000 (1.000–1.000)" in markdown

@@ -123,15 +123,17 @@ def score_line(name: str, score: "GraderScore") -> str:
     base student in plain words ("not significant" when it is not)."""
     head = f"{name} · {score.grader}"
     if score.error:
-        return f"{head}: not scored: {score.error}"
+        return f"{head} not scored: {score.error}"
     if score.mean is None or score.ci_low is None or score.ci_high is None:
-        return f"{head}: no answer to grade"
-    line = (f"{head}: {score.mean:.3f} (95% CI {score.ci_low:.3f}–{score.ci_high:.3f}), "
+        return f"{head} no answer to grade"
+    line = (f"{head} {score.mean:.3f} ({score.ci_low:.3f}–{score.ci_high:.3f}), "
             f"pass {pct(score.pass_rate, 0)} at {score.threshold:g}, n {score.n}")
     vs = score.vs_base
-    if vs is not None:
-        line += (f"; vs base {signed(vs.diff)} ({signed(vs.ci_low)} to {signed(vs.ci_high)}): "
-                 f"{vs.verdict()}")
+    if vs is not None and vs.n:
+        p = "p < 0.001" if vs.p_value < 0.001 else f"p = {vs.p_value:.2g}"
+        words = (f"{'better' if vs.diff > 0 else 'worse'}, {p}" if vs.significant else f"not significant, {p}")
+        line += (f"; vs base {signed(vs.diff)} ({signed(vs.ci_low)} to {signed(vs.ci_high)}), {words}"
+                 + ("" if vs.n == score.n else f", {vs.n} paired rows"))
     return line
 
 
@@ -143,7 +145,8 @@ def score_lines(table: "ComparisonTable") -> list[str]:
     against = {s.against for r in rows for s in r.scores.values()}
     what = ("the teacher's answers (no reference column; the teacher is not scored)"
             if against == {"teacher"} else "the reference answers")
-    return [f"scores per grader, against {what}; 95% bootstrap intervals, paired with the base student:"] + [
+    return [f"scores against {what}: mean (95% bootstrap interval), pass rate at the threshold, n; "
+            "vs base: paired difference with the base student and its p-value:"] + [
         score_line(r.model, s) for r in rows for s in r.scores.values()]
 
 

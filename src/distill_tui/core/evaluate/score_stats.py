@@ -54,10 +54,11 @@ class PairedDifference:
         """A plain sentence: better/worse than the base (p), or not significant."""
         if self.n == 0:
             return "no rows in common with the base student"
+        p = "p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.2g}"
         if not self.significant:
-            return f"not significant (p = {self.p_value:.2g}, n = {self.n})"
+            return f"not significant ({p}, n = {self.n})"
         word = "better" if self.diff > 0 else "worse"
-        return f"{word} than the base student (p = {self.p_value:.2g}, n = {self.n})"
+        return f"{word} than the base student ({p}, n = {self.n})"
 
 
 def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
