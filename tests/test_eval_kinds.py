@@ -134,3 +134,17 @@ def test_collect_is_pure_and_marks_unusable_answers_none():
 ])
 def test_normalised_exact_match(a, b, same):
     assert heldout.same_answer("generation", a, b) is same
+
+
+def test_cli_eval_of_a_generation_task_through_the_offline_provider(tmp_path, capsys):
+    from distill_tui.cli import main
+
+    spec = qa_spec(tmp_path, dataset={"reference": "answer"}, evaluate={"max_rows": 6})
+    code = main(["eval", str(spec), "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 0 and payload["kind"] == "generation" and payload["against"] == "reference"
+    assert payload["eval_rows"] == 6  # [evaluate] max_rows
+    for model in payload["models"]:
+        assert model["n"] == 6 and model["accuracy"] is not None and model["invalid"] == 0
+    assert main(["eval", str(spec)]) == 0
+    assert "accuracy: exact match (normalised) with the reference answer" in capsys.readouterr().out

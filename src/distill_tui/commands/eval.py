@@ -37,6 +37,8 @@ def print_table(table: "ComparisonTable", out: IO[str]) -> None:
 
     out.write(table.leak.line() + "\n\n")
     out.write(report.text_table(table) + "\n\n")
+    if table.kind != "classification":  # what "accuracy" means here, and against what
+        out.write(table.measure() + "\n")
     for note in report.notes(table):
         out.write(note + "\n")
     for line in report.score_lines(table):
