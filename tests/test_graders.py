@@ -128,3 +128,15 @@ def test_embedding_cosine_batched_and_cached() -> None:
     assert [len(texts) for _, texts in fake.calls] == [2, 2]  # 4 distinct texts in batches of 2
     grade(spec, ["b"], ["a"], embedder=lambda model: embedder)
     assert len(fake.calls) == 2  # every text was embedded before: no request
+
+
+def test_plain_text_classification_matches_normalised_labels() -> None:
+    from distill_tui.core.task import prompts
+
+    labels = ["Pinot Noir", "Merlot", "Grüner Veltliner", "Shiraz", "shiraz."]
+    parsed = prompts.parse_answer("Pinot noir.", "variety", labels, False)
+    assert (parsed.label, parsed.valid) == ("Pinot Noir", True)
+    assert prompts.parse_answer("  GRÜNER  veltliner!", "variety", labels, False).label == "Grüner Veltliner"
+    assert not prompts.parse_answer("Shiraz!", "variety", labels, False).valid  # two labels match: ambiguous
+    assert prompts.parse_answer("Shiraz", "variety", labels, False).valid  # exact still wins
+    assert not prompts.parse_answer('{"variety": "pinot noir"}', "variety", labels, True).valid  # strict JSON: exact

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
+from distill_tui.core.common.normalise import normalise
+
 MISSING = "(missing)"
 """What a missing value renders as in a prompt: visible to a reader, unlike `nan`."""
 
@@ -174,8 +176,11 @@ def parse_answer(content: str | None, answer_field: str, labels: Iterable[str], 
     """Read the label out of a model's message content.
 
     Structured answers are JSON objects holding `answer_field`; free-text answers are taken whole,
-    stripped. An answer is valid when it is one of the labels (exact match after stripping).
+    stripped. An answer is valid when it is one of the labels (exact match after stripping); a
+    free-text answer is also matched after normalising case, punctuation, whitespace, unicode and
+    numbers ("Pinot noir." is "Pinot Noir"), as long as only one label matches.
     """
+    labels = tuple(labels)
     allowed = set(labels)
     if content is None:
         return ParsedAnswer(None, False, "no content (refusal or empty answer)")
@@ -193,6 +198,18 @@ def parse_answer(content: str | None, answer_field: str, labels: Iterable[str], 
         text = value.strip()
     if not text:
         return ParsedAnswer(None, False, "empty answer")
+    if allowed and text not in allowed and not structured:
+        text = _normalised_labels(labels).get(normalise(text), text)
     if allowed and text not in allowed:
         return ParsedAnswer(text, False, "answer is not one of the labels")
     return ParsedAnswer(text, True, None)
+
+
+@lru_cache(maxsize=8)
+def _normalised_labels(labels: tuple[str, ...]) -> dict[str, str]:
+    """Normalised label → the label, leaving out forms that two labels share (ambiguous)."""
+    found: dict[str, str | None] = {}
+    for label in labels:
+        key = normalise(label)
+        found[key] = None if key in found and found[key] != label else label
+    return {k: v for k, v in found.items() if v is not None and k}

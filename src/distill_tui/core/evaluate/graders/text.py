@@ -7,33 +7,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal
 
-_NUMBER = r"(?<!\w)[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\w)"
-_TOKEN = re.compile(rf"{_NUMBER}|[^\W_]+")
-"""A number ("1,000", "-2.50") or a run of letters and digits; punctuation, symbols and
-underscores separate tokens and are dropped."""
-_IS_NUMBER = re.compile(_NUMBER)
+from distill_tui.core.common.normalise import normalise
+
+__all__ = ["normalise", "exact", "contains", "regex", "fuzzy", "chrf", "bleu", "rouge_l"]
+
 _WORD = re.compile(r"[^\W_]+")
-
-
-def normalise(text: str) -> str:
-    """The text as a practitioner compares answers: unicode NFKC, case folded, punctuation and
-    symbols dropped, whitespace collapsed, numbers written one way ("1,000" and "1000.0" are "1000").
-
-    Accents are kept: "rosé" and "rose" are different words.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(_number(t) for t in _TOKEN.findall(folded))
-
-
-def _number(token: str) -> str:
-    if not _IS_NUMBER.fullmatch(token):
-        return token
-    value = Decimal(token.replace(",", ""))
-    if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
-    return format(value.normalize(), "f")
 
 
 def exact(answer: str | None, reference: str) -> float:
