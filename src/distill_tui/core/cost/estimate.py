@@ -315,6 +315,8 @@ def build_estimate(
         warning = shutdown_warning(model, prices.shutdown_date(model), today)
         if warning:
             warnings.append(warning)
+        if (price := prices.price(model)) is not None and price.note:  # e.g. the demo's: whose prices
+            notes.append(f"{model}: {price.note}")
     warnings += context.warnings((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
     notes += context.unknown_notes((teacher, t_train_rows + t_eval_rows), (student, s_eval_rows))
     warnings += preflight.reasoning_warnings(spec, table)
