@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 from distill_tui.offline import billing, extraction
 from distill_tui.offline.common import ApiError, check_metadata, cursor_page, new_id, query_metadata, query_value
+from distill_tui.offline.judge import Judge
 from distill_tui.offline.models import ModelEntry, ModelRegistry
 from distill_tui.offline.refusals import check_parameters, check_strict_schema
 from distill_tui.offline.state import StateStore
@@ -173,7 +174,7 @@ class ChatService:
             _check_window(entry, prompt_tokens, max_tokens)
         structured = body.get("response_format") if extraction.is_extraction(body.get("response_format")) else None
         return {"model": model, "messages": messages, "field": field, "labels": labels, "max_tokens": max_tokens,
-                "extraction": structured,
+                "extraction": structured, "response_format": body.get("response_format"),
                 "n": n, "metadata": metadata, "prompt_tokens": prompt_tokens, "store": bool(body.get("store")),
                 "reasoning_effort": effort}
 
@@ -188,7 +189,9 @@ class ChatService:
         text = _text_of(users[-1].get("content")) if users else ""
         labels = request["labels"]
         field = request["field"]
-        if request.get("extraction"):
+        if isinstance(learner, Judge):
+            content = learner.reply(request["messages"], request.get("response_format"))
+        elif request.get("extraction"):
             content = extraction.answer(request["extraction"], text, learner)
         elif field is None:
             content = learner.answer_text(text)

@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="labelled CSV the models learn from (default: the bundled wine knowledge)")
     parser.add_argument("--label", default=None, metavar="COL", help="label column of --knowledge (default variety)")
     parser.add_argument("--seed", type=int, default=0, help="seed for faults, the student's sample and jobs")
+    parser.add_argument("--judge-position-bias", type=float, default=0.0, metavar="P",
+                        help="probability that offline-judge prefers the answer shown first (rehearse position bias)")
 
 
 def options_from_args(args: argparse.Namespace) -> OfflineOptions:
@@ -52,6 +54,7 @@ def options_from_args(args: argparse.Namespace) -> OfflineOptions:
         job_seconds=args.job_seconds, require_key=args.require_key or bool(args.api_key), api_key=args.api_key,
         refuse_training=args.refuse_training, batch_seconds=args.batch_seconds, echo_key=getattr(args, "echo_key", False),
         knowledge=args.knowledge, label=args.label, seed=getattr(args, "seed", 0),
+        judge_position_bias=getattr(args, "judge_position_bias", 0.0),
     )
 
 
@@ -66,6 +69,8 @@ def _problem(options: OfflineOptions) -> str | None:
         return "--tpm must be at least 1"
     if not 0 <= options.fail_rate <= 1:
         return "--fail-rate must be between 0 and 1"
+    if not 0 <= options.judge_position_bias <= 1:
+        return "--judge-position-bias must be between 0 and 1"
     if options.latency < 0 or options.job_seconds < 0:
         return "--latency and --job-seconds must not be negative"
     if options.batch_seconds < 0:

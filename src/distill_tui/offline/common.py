@@ -49,6 +49,8 @@ class OfflineOptions:
         text_columns: the columns models read (default: all but the label and "id").
         failing_models: models that answer every chat request with a 500.
         seed: seeds fault injection, the student's sample of the knowledge and job shuffling.
+        judge_position_bias: the probability that `offline-judge` prefers the answer shown first in a
+            pairwise request, whatever the answers (rehearses position bias and the swap logic).
         state_dir: a folder where files, jobs, batches, fine-tuned models and stored completions are
             kept across restarts (None: in memory only). Unfinished jobs and batches resume when the
             provider restarts.
@@ -77,6 +79,7 @@ class OfflineOptions:
     failing_models: list[str] = field(default_factory=list)
     seed: int = 0
     state_dir: Path | None = None
+    judge_position_bias: float = 0.0
 
 
 class ApiError(Exception):

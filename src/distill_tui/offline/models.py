@@ -24,6 +24,7 @@ from distill_tui.core.task.prompts import MISSING
 from distill_tui.offline import learner as learner_module
 from distill_tui.offline import skills
 from distill_tui.offline.common import ORGANIZATION, now
+from distill_tui.offline.judge import JUDGE, Judge
 from distill_tui.offline.learner import NaiveBayes, features, row_text
 from distill_tui.offline.mind import Mind
 from distill_tui.offline.state import StateStore
@@ -262,7 +263,8 @@ class Knowledge:
 class ModelRegistry:
     """The models of one server: the built-in ones and those its fine-tuning jobs create."""
 
-    def __init__(self, knowledge: Knowledge, seed: int = 0, state: StateStore | None = None) -> None:
+    def __init__(self, knowledge: Knowledge, seed: int = 0, state: StateStore | None = None,
+                 judge_position_bias: float = 0.0) -> None:
         self.knowledge = knowledge
         self._state = state
         self._lock = threading.Lock()
@@ -273,6 +275,8 @@ class ModelRegistry:
         self.add(ModelEntry(LEGACY, "offline", _CREATED - 86_400 * 365, LEGACY_SHUTDOWN, factory=student))
         self.add(ModelEntry(REASONER, "offline", _CREATED, factory=knowledge.teacher_mind, reasoning=True,
                             context_window=REASONER_CONTEXT_WINDOW, max_output_tokens=REASONER_MAX_OUTPUT_TOKENS))
+        judge = lambda: Judge(knowledge.teacher_mind(), judge_position_bias, seed)  # noqa: E731
+        self.add(ModelEntry(JUDGE, "offline", _CREATED, factory=judge))  # type: ignore[arg-type]
         for info, path in state.models() if state else ():
             load = lambda path=path: Mind.from_state(StateStore.model_learner(path))  # noqa: E731
             self.add(ModelEntry(info["id"], info["owned_by"], info["created"], listed=info.get("listed", True),

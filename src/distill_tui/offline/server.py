@@ -32,7 +32,7 @@ class OfflineApp:
         self.options = options
         state = StateStore(options.state_dir) if options.state_dir else None
         knowledge = Knowledge(options.knowledge, options.label, options.text_columns)
-        self.registry = ModelRegistry(knowledge, options.seed, state)
+        self.registry = ModelRegistry(knowledge, options.seed, state, judge_position_bias=options.judge_position_bias)
         self.files = FileStore(state)
         self.chat = ChatService(self.registry, state)
         self.jobs = JobManager(options, self.files, self.registry, state)
