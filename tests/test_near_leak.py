@@ -47,6 +47,7 @@ def test_an_eval_row_reworded_from_a_train_row_is_flagged(tmp_path: Path) -> Non
 
 def test_the_leak_check_carries_near_duplicates_and_caches_them(tmp_path: Path) -> None:
     from distill_tui.core.evaluate import near_leak
+    from distill_tui.core.evaluate.comparison import TEACHER, EvalModel, build_table
     from distill_tui.core.evaluate.leak import leak_check
 
     texts = [f"tasting note {i}: aroma{i} fruit{i} oak{i} finish{i} body{i} colour{i}" for i in range(40)]
@@ -66,5 +67,8 @@ def test_the_leak_check_carries_near_duplicates_and_caches_them(tmp_path: Path) 
         assert leak_check(ws, held).near is check.near  # same texts: not computed again
         near_leak._CACHE.clear()
         assert leak_check(ws, held).near is not check.near
+        table = build_table(ws, [EvalModel("offline-teacher", TEACHER)])
+        near = table.to_json()["leak_check"]["near_duplicates"]  # eval --json
+        assert [(p["eval_row"], p["train_row"]) for p in near["pairs"]] == [(held[0], train[0])]
     finally:
         ws.close()
