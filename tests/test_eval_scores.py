@@ -3,6 +3,8 @@ the reports, and the exact grader over classification labels agreeing with the a
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -53,3 +55,31 @@ def test_scores_in_json_and_reports(ws) -> None:  # noqa: F811
     assert f"pass 100% at 1, n {total}" in tuned_exact
     markdown = report.markdown(table)
     assert "## Scores" in markdown and f"- {TUNED_M} · close 1.000 (1.000–1.000)" in markdown
+    rows = list(csv.DictReader(io.StringIO(report.csv_text(table))))
+    tuned_csv = next(r for r in rows if r["model"] == TUNED_M)
+    assert tuned_csv["close_mean"] == "1.0" and tuned_csv["exact_p_value_vs_base"] == "0.5"
+    assert next(r for r in rows if r["model"] == BASE_M)["exact_diff_vs_base"] == ""
+
+
+def test_embeddings_are_asked_once_across_table_rebuilds(ws, monkeypatch) -> None:  # noqa: F811
+    from types import SimpleNamespace
+
+    calls: list[list[str]] = []
+
+    def create(model: str, input: list[str]) -> SimpleNamespace:
+        calls.append(list(input))
+        return SimpleNamespace(data=[SimpleNamespace(index=i, embedding=[1.0, float(len(t))]) for i, t in enumerate(input)])
+
+    class Client:  # weakly referable, as openai.OpenAI is
+        embeddings = SimpleNamespace(create=create)
+
+    client = Client()
+    monkeypatch.setattr(type(ws), "client", lambda self: client)
+    ws.spec.graders = [GraderSpec("near", "embedding", 0.8, model="emb")]
+    total = len(eval_requests(ws))
+    fabricate(ws, BASE_M, ["right"] * total)
+    first = evaluate.build_table(ws, three_models()).row(BASE_M).scores["near"]
+    asked = sum(len(c) for c in calls)
+    again = evaluate.build_table(ws, three_models()).row(BASE_M).scores["near"]
+    assert first.mean == again.mean == 1.0 and asked > 0
+    assert sum(len(c) for c in calls) == asked  # the second table asked nothing

@@ -6,7 +6,8 @@ references of `heldout`, an embedder on the workspace's own client) for `compari
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Mapping
+import weakref
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from distill_tui.core.evaluate import heldout, scoring
 from distill_tui.core.evaluate.graders import Embedder
@@ -14,6 +15,11 @@ from distill_tui.core.evaluate.graders import Embedder
 if TYPE_CHECKING:
     from distill_tui.core.store.database import Answer
     from distill_tui.core.workspace.workspace import Workspace
+
+
+_EMBEDDERS: "weakref.WeakKeyDictionary[Any, dict[str, Embedder]]" = weakref.WeakKeyDictionary()
+"""Client → model → its embedder: the Results screen rebuilds the table after every change, and the
+same texts are not embedded (nor paid for) again while the workspace keeps its client."""
 
 
 def table_scores(
@@ -35,12 +41,13 @@ def table_scores(
 
     held = heldout.collect(ws.spec.kind, references, answers, teacher or "")
     against = scoring.TEACHER_ANSWERS if held.against == heldout.TEACHER else scoring.REFERENCE
-    embedders: dict[str, Embedder] = {}
 
     def embedder(model: str) -> Embedder:
-        if model not in embedders:
-            embedders[model] = Embedder(ws.client(), model)
-        return embedders[model]
+        client = ws.client()
+        mine = _EMBEDDERS.setdefault(client, {})
+        if model not in mine:
+            mine[model] = Embedder(client, model)
+        return mine[model]
 
     return scoring.score_models(
         ws.spec.graders, held.targets(), held.answers(), base, against=against,

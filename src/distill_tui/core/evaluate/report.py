@@ -246,13 +246,24 @@ CSV_FIELDS = (
 )
 
 
+SCORE_FIELDS = ("mean", "ci_low", "ci_high", "pass_rate", "n")
+VS_BASE_FIELDS = ("diff", "p_value")
+
+
 def csv_text(table: "ComparisonTable") -> str:
-    """One CSV line per model with the raw numbers (empty cell: not defined)."""
+    """One CSV line per model with the raw numbers (empty cell: not defined); each grader adds
+    `<grader>_mean`, `_ci_low`, `_ci_high`, `_pass_rate`, `_n`, `_diff_vs_base` and `_p_value_vs_base`."""
+    graders = list(dict.fromkeys(name for row in table.rows for name in row.scores))
+    extra = [f"{g}_{f}" for g in graders for f in (*SCORE_FIELDS, *(f"{v}_vs_base" for v in VS_BASE_FIELDS))]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[*CSV_FIELDS, *extra], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in table.rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.to_json().items()})
+        data = row.to_json()
+        for name, score in data.pop("scores", {}).items():
+            data.update({f"{name}_{f}": score.get(f) for f in SCORE_FIELDS})
+            data.update({f"{name}_{v}_vs_base": (score.get("vs_base") or {}).get(v) for v in VS_BASE_FIELDS})
+        writer.writerow({k: ("" if v is None else v) for k, v in data.items()})
     return buffer.getvalue()
 
 
