@@ -89,3 +89,12 @@ def test_a_bad_grader_exits_2_with_one_line(tmp_path, capsys) -> None:
     assert main(["estimate", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "[[graders]] #1 ('c') threshold must be a number from 0 to 1, not 2" in err
+
+
+def test_json_fields_must_be_properties_of_the_answer_schema() -> None:
+    schema = {"type": "object", "properties": {"grape": {"type": "string"}, "region": {"type": "string"}}}
+    raw = [{"name": "f", "type": "json_fields", "fields": ["grape", "colour"]}]
+    with pytest.raises(SpecError, match=r"#1 \('f'\) fields: 'colour' is not a property of the answer schema "
+                                        r"\(it has: grape, region\)"):
+        parse_graders(raw, "extraction", "s.toml", schema)
+    assert parse_graders([{"type": "json_fields", "fields": ["grape"]}], "extraction", "s.toml", schema)[0].fields == ("grape",)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from distill_tui.core.common.errors import SpecError
 from distill_tui.core.task.kinds import CLASSIFICATION, EXTRACTION, GENERATION, KINDS
@@ -43,7 +43,11 @@ TYPES: dict[str, GraderType] = {
     "rouge_l": GraderType(0.5, about="ROUGE-L F1 over words"),
     "json_fields": GraderType(1.0, ("fields",), (EXTRACTION,), "share of the JSON fields equal to the reference's"),
     "embedding": GraderType(0.8, ("model",), about="cosine of the provider's embeddings"),
+    "rubric": GraderType(0.75, ("model", "rubric", "scale"),
+                         about="a judge model grades each answer by `rubric` on `scale` (pass_fail or 1-5)"),
 }
+SCALES = ("pass_fail", "1-5")
+"""A rubric judge's scales: pass/fail scores 1 or 0; 1-5 scores (grade - 1) / 4, so 0.75 passes 4 and 5."""
 
 DEFAULTS: dict[str, tuple[str, ...]] = {
     CLASSIFICATION: ("exact",),
@@ -62,7 +66,9 @@ class GraderSpec:
     threshold: float
     pattern: str | None = None  # regex
     fields: tuple[str, ...] | None = None  # json_fields: None means every field of the reference
-    model: str | None = None  # embedding
+    model: str | None = None  # embedding; rubric: the judge
+    rubric: str | None = None  # rubric: what the judge checks
+    scale: str | None = None  # rubric: one of SCALES
 
     def to_toml(self) -> dict[str, Any]:
         """The entry as TOML-ready data (options left unset are left out)."""
@@ -73,6 +79,9 @@ class GraderSpec:
             out["fields"] = list(self.fields)
         if self.model is not None:
             out["model"] = self.model
+        for key in ("rubric", "scale"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
 
@@ -81,12 +90,17 @@ def default_graders(kind: str) -> list[GraderSpec]:
     return [GraderSpec(name=t, type=t, threshold=TYPES[t].threshold) for t in DEFAULTS.get(kind, ("exact",))]
 
 
-def parse_graders(raw: Any, kind: str, where: str) -> list[GraderSpec]:
+def parse_graders(raw: Any, kind: str, where: str, schema: dict[str, Any] | None = None) -> list[GraderSpec]:
     """Validate the `[[graders]]` array of a spec (None: the kind's defaults).
+
+    Args:
+        schema: the extraction answer schema, when there is one: json_fields `fields` must be among
+            its properties.
 
     Raises:
         SpecError: one line naming the grader and the problem: an unknown type or key, a threshold
-            outside [0, 1], a type that does not fit the kind, a bad regex, a duplicate name.
+            outside [0, 1], a type that does not fit the kind, a bad regex, a duplicate name, a field
+            the answer schema does not have.
     """
     if raw is None:
         return default_graders(kind)
@@ -95,6 +109,12 @@ def parse_graders(raw: Any, kind: str, where: str) -> list[GraderSpec]:
     if not raw:
         raise SpecError(f"{where}: [[graders]] is empty (remove it for the defaults of a {kind} task)")
     graders = [_parse_one(g, i, kind, where) for i, g in enumerate(raw, 1)]
+    properties = (schema or {}).get("properties")
+    for number, grader in enumerate(graders, 1):
+        unknown = [f for f in grader.fields or () if isinstance(properties, dict) and f not in properties]
+        if unknown:
+            raise SpecError(f"{where}: [[graders]] #{number} ({grader.name!r}) fields: {unknown[0]!r} is not a "
+                            f"property of the answer schema (it has: {', '.join(properties)})")
     seen: set[str] = set()
     for grader in graders:
         if grader.name in seen:
@@ -124,9 +144,10 @@ def _parse_one(raw: dict[str, Any], number: int, kind: str, where: str) -> Grade
     if kind not in info.kinds:
         fits = " or ".join(info.kinds)
         raise SpecError(f"{where}: {label} type {kind_type} does not fit a {kind} task (it grades {fits} answers)")
+    rubric, scale = _rubric(raw, kind_type, label, where)
     return GraderSpec(name=name.strip(), type=kind_type, threshold=float(threshold),
                       pattern=_pattern(raw, kind_type, label, where), fields=_fields(raw, label, where),
-                      model=_model(raw, kind_type, label, where))
+                      model=_model(raw, kind_type, label, where), rubric=rubric, scale=scale)
 
 
 def _pattern(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str | None:
@@ -154,9 +175,39 @@ def _fields(raw: dict[str, Any], label: str, where: str) -> tuple[str, ...] | No
 
 
 def _model(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str | None:
+    if kind_type == "rubric":
+        model = raw.get("model")
+        if not isinstance(model, str) or not model.strip():
+            raise SpecError(f"{where}: {label} needs model = the judge model (any OpenAI-compatible chat model)")
+        return model.strip()
     if kind_type != "embedding":
         return None
     model = raw.get("model", DEFAULT_EMBEDDING_MODEL)
     if not isinstance(model, str) or not model.strip():
         raise SpecError(f"{where}: {label} model must be the name of an embedding model")
     return model
+
+
+def _rubric(raw: dict[str, Any], kind_type: str, label: str, where: str) -> tuple[str | None, str | None]:
+    if kind_type != "rubric":
+        return None, None
+    rubric, scale = raw.get("rubric"), raw.get("scale")
+    if not isinstance(rubric, str) or not rubric.strip():
+        raise SpecError(f"{where}: {label} needs rubric = what the judge checks, e.g. \"names the grape and "
+                        "nothing false\"")
+    if scale is None:
+        raise SpecError(f"{where}: {label} needs scale = \"pass_fail\" or \"1-5\" (how the judge grades)")
+    if scale not in SCALES:
+        raise SpecError(f"{where}: {label} scale must be \"pass_fail\" or \"1-5\", not {scale!r}")
+    return rubric.strip(), scale
+
+
+def judge_warnings(graders: Iterable[GraderSpec], teacher: str | None, student: str | None) -> list[str]:
+    """One line per rubric judge that is also the teacher or the student: a model prefers its own answers."""
+    out = []
+    for grader in graders:
+        if grader.type == "rubric" and grader.model in (teacher, student):
+            role = "teacher" if grader.model == teacher else "student"
+            out.append(f"[[graders]] {grader.name!r}: the judge {grader.model} is also the {role}; models tend to "
+                       "prefer their own answers (self-preference): use a judge of another family")
+    return out

@@ -285,7 +285,7 @@ def parse_spec(data: dict[str, Any], source: Path) -> TaskSpec:
     spec = TaskSpec(source=source.resolve() if source.exists() else source, **built)
     _check_values(spec, where)
     spec.answer_schema = kinds.check(spec, where)
-    spec.graders = parse_graders(data.get("graders"), spec.kind, where)
+    spec.graders = parse_graders(data.get("graders"), spec.kind, where, spec.answer_schema)
     spec.generation.kind_max_tokens = kinds.output_budget(spec.kind)
     return spec
 
