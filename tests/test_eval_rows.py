@@ -4,7 +4,7 @@ filters and search over fabricated answers."""
 from __future__ import annotations
 
 from distill_tui.core.evaluate import rows as per_row
-from distill_tui.core.evaluate.comparison import build_table
+from distill_tui.core.evaluate.comparison import BASE, TEACHER, EvalModel, build_table
 from distill_tui.core.store.database import Answer
 from distill_tui.core.workspace.workspace import Workspace
 from tests.test_evaluate import BASE_M, TEACHER_M, TUNED_M, eval_requests, fabricate, three_models, ws  # noqa: F401
@@ -71,5 +71,40 @@ def test_an_answer_to_an_older_prompt_is_not_this_rows_answer(ws: Workspace) -> 
 def test_a_judge_can_replace_exact_match(ws: Workspace) -> None:
     _fabricate_three(ws)
     rows = per_row.load_rows(ws, three_models(), judge=lambda answer, gold: None)
-    assert {a.mark for r in rows for a in r.answers} <= {"?", "!", "·"}
-    assert per_row.counts(rows)["any wrong"] == 0
+    assert all(a.correct is None for r in rows for a in r.answers)
+    # The spec's first grader (classification's default: exact) still gives each answer its verdict.
+    assert per_row.counts(rows)["any wrong"] == 3 and rows[0].answers[1].scores == {"exact": 0.0}
+
+
+def test_generation_rows_carry_each_graders_score_against_the_reference(tmp_path) -> None:
+    from tests.test_eval_kinds import BASE_M as QA_BASE, TEACHER_M as QA_TEACHER, answer, golds, qa_spec
+
+    spec = qa_spec(tmp_path, dataset={"reference": "answer"})
+    spec.write_text(spec.read_text() + '\n[[graders]]\nname = "chrf"\ntype = "chrf"\nthreshold = 0.5\n'
+                    '\n[[graders]]\nname = "exact"\ntype = "exact"\n')
+    ws = Workspace.open(spec)
+    refs = golds(ws)
+    answer(ws, QA_TEACHER, refs)
+    answer(ws, QA_BASE, [r.lower() + " " if i < 4 else "Something else entirely." for i, r in enumerate(refs)])
+    models = [EvalModel(QA_TEACHER, TEACHER), EvalModel(QA_BASE, BASE)]
+    rows = per_row.load_rows(ws, models)
+    first, later = rows[0], rows[5]
+    assert first.reference == refs[0] and first.free_text
+    assert first.answers[0].scores == {"chrf": 1.0, "exact": 1.0} and first.answers[0].mark == "✓"
+    assert first.answers[1].correct  # exact match normalises case and spaces, as the table does
+    assert later.answers[1].scores["chrf"] < 0.5 and later.answers[1].mark == "✗" and later.disagree
+    ws.close()
+
+
+def test_without_references_answers_are_judged_against_the_teacher(tmp_path) -> None:
+    from tests.test_eval_kinds import BASE_M as QA_BASE, TEACHER_M as QA_TEACHER, answer, qa_spec
+
+    ws = Workspace.open(qa_spec(tmp_path))
+    n = len(eval_requests(ws))
+    answer(ws, QA_TEACHER, [f"Answer {i}." for i in range(n)])
+    answer(ws, QA_BASE, [f"answer {i}" if i % 2 else "No idea." for i in range(n)])
+    rows = per_row.load_rows(ws, [EvalModel(QA_TEACHER, TEACHER), EvalModel(QA_BASE, BASE)])
+    assert all(r.reference is None for r in rows)
+    assert {r.answers[0].mark for r in rows} == {"?"}  # the teacher is the target, not judged
+    assert [r.answers[1].correct for r in rows[:4]] == [False, True, False, True]
+    ws.close()

@@ -40,6 +40,7 @@ async def test_v_opens_every_eval_row_with_each_models_answer_and_esc_goes_back(
         table = screen.query_one("#rows", DataTable)
         assert table.row_count == len(screen.rows) == total
         assert [str(c.label) for c in table.columns.values()] == ["row", "reference", "teacher", "base", "distilled"]
+        assert table.max_scroll_x == 0  # every column in view at 80 columns
         # Disagreement first: the distilled student's three mistakes lead.
         assert all(str(table.get_row_at(i)[4]).startswith("✗") for i in range(3))
         assert str(table.get_row_at(3)[4]).startswith("✓")

@@ -2,14 +2,16 @@
 and the full prompt, sortable by disagreement and filterable (what Inspect's log viewer and OpenAI's
 per-item eval results show).
 
-Pure: it reads the answers saved in the workspace and computes nothing the comparison table does not
-(the same eval rows, the same prompt hashes, the same notion of a right answer).
+Pure: it reads the answers saved in the workspace and computes nothing the comparison table does not:
+the same eval rows and prompt hashes, the same exact match (`heldout.same_answer`, against the reference
+or, when the data has none, the teacher's answers), and the spec's graders row by row (an embedding
+grader, which would call the provider each time the view opens, is left to the table).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from distill_tui.core.evaluate.comparison import DISTILLED, TEACHER, EvalModel
 
@@ -25,7 +27,9 @@ FILTERS = ("all", "disagree", "distilled wrong", "teacher wrong", "any wrong")
 OK, FAILED, MISSING = "ok", "failed", "missing"
 
 Judge = Callable[["Answer", "str | None"], "bool | None"]
-"""Whether an answer is right given the row's reference (None: cannot tell, e.g. no reference)."""
+"""Whether an answer is right given the row's target (None: cannot tell, e.g. nothing to compare with)."""
+LOCAL_GRADERS = ("exact", "contains", "regex", "fuzzy", "chrf", "bleu", "rouge_l", "json_fields")
+"""Graders computed here, row by row, without a request."""
 
 
 def label_judge(answer: "Answer", gold: str | None) -> bool | None:
@@ -33,6 +37,17 @@ def label_judge(answer: "Answer", gold: str | None) -> bool | None:
     if gold is None:
         return None
     return bool(answer.valid and answer.label == gold)
+
+
+def exact_judge(kind: str) -> Judge:
+    """Exact match as the comparison table counts it for `kind` (labels as they are, JSON by value,
+    free text normalised)."""
+    from distill_tui.core.evaluate import heldout
+
+    def judge(answer: "Answer", target: str | None) -> bool | None:
+        return None if target is None else heldout.same_answer(kind, heldout.answer_text(answer), target)
+
+    return judge
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,7 @@ class ModelAnswer:
     valid: bool = True
     error: str | None = None  # why the request failed, or why the answer is invalid
     scores: dict[str, float] = field(default_factory=dict)  # grader → score in [0, 1], when graded
+    passed: bool | None = None  # the first grader's verdict (None: not graded): what the mark shows
 
     @property
     def mark(self) -> str:
@@ -55,7 +71,13 @@ class ModelAnswer:
             return "!"
         if self.status == MISSING:
             return "·"
-        return "?" if self.correct is None else ("✓" if self.correct else "✗")
+        right = self.right
+        return "?" if right is None else ("✓" if right else "✗")
+
+    @property
+    def right(self) -> bool | None:
+        """The first grader's verdict when graded, else exact match."""
+        return self.passed if self.passed is not None else self.correct
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,7 @@ class RowView:
     reference: str | None
     messages: tuple[dict[str, str], ...]
     answers: tuple[ModelAnswer, ...]
+    free_text: bool = False  # answers are compared by their verdicts, not their texts (generation)
 
     @property
     def prompt(self) -> str:
@@ -77,16 +100,19 @@ class RowView:
 
     @property
     def disagree(self) -> bool:
-        """At least two models answered and their answers differ (case and surrounding space aside)."""
+        """At least two models answered and their answers differ (case and surrounding space aside); for
+        free text, which differs almost always, their verdicts differ."""
+        if self.free_text:
+            return len({a.right for a in self.answered() if a.right is not None}) > 1
         seen = {(a.text or "").strip().casefold() for a in self.answered()}
         return len(seen) > 1
 
     @property
     def wrong(self) -> int:
-        return sum(a.correct is False for a in self.answered())
+        return sum(a.right is False for a in self.answered())
 
     def role_wrong(self, role: str) -> bool:
-        return any(a.role == role and a.status == OK and a.correct is False for a in self.answers)
+        return any(a.role == role and a.status == OK and a.right is False for a in self.answers)
 
     def keep(self, which: str, text: str = "") -> bool:
         """Whether the row passes filter `which` (one of FILTERS) and contains `text` (case-insensitive)
@@ -114,38 +140,81 @@ def _shown(answer: "Answer") -> str | None:
     return answer.content if answer.content is not None else answer.label
 
 
-def _model_answer(model: EvalModel, answer: "Answer | None", gold: str | None, judge: Judge) -> ModelAnswer:
+def _model_answer(model: EvalModel, answer: "Answer | None", target: str | None, judge: Judge,
+                  grades: dict[str, Any]) -> ModelAnswer:
     if answer is None:
         return ModelAnswer(model.name, model.role, MISSING)
     if answer.status != "ok":
         return ModelAnswer(model.name, model.role, FAILED, error=answer.error)
-    return ModelAnswer(model.name, model.role, OK, text=_shown(answer), correct=judge(answer, gold),
-                       valid=answer.valid, error=None if answer.valid else answer.problem)
+    first = next(iter(grades.values()), None)
+    return ModelAnswer(model.name, model.role, OK, text=_shown(answer), correct=judge(answer, target),
+                       valid=answer.valid, error=None if answer.valid else answer.problem,
+                       scores={name: g.score for name, g in grades.items()},
+                       passed=None if first is None else first.passed)
 
 
-def load_rows(ws: "Workspace", models: Sequence[EvalModel], judge: Judge = label_judge) -> list[RowView]:
+def _grades(ws: "Workspace", targets: dict[int, str | None], saved: dict[str, dict[int, "Answer"]],
+            skip: set[str]) -> dict[str, dict[int, dict[str, Any]]]:
+    """Model → row id → grader name → `Grade`, for the spec's local graders over the rows with a target."""
+    from distill_tui.core.evaluate import heldout
+    from distill_tui.core.evaluate.graders import grade
+
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    graders = [g for g in ws.spec.graders if g.type in LOCAL_GRADERS]
+    for model, answers in saved.items():
+        if model in skip:
+            continue
+        rows = sorted(r for r, a in answers.items() if a.status == "ok" and targets.get(r) is not None)
+        mine = out.setdefault(model, {})
+        for spec in graders:
+            texts = [heldout.answer_text(answers[r]) for r in rows]
+            for r, g in zip(rows, grade(spec, texts, [targets[r] for r in rows])):
+                mine.setdefault(r, {})[spec.name] = g
+    return out
+
+
+def load_rows(ws: "Workspace", models: Sequence[EvalModel], judge: Judge | None = None) -> list[RowView]:
     """Every eval row of today's split with each model's saved answer to today's prompt, in row order.
 
     An answer to another prompt (the template changed since) is not this row's answer: it shows as not
-    asked, as the comparison table leaves it out. Models with a `skip` reason are left out.
+    asked, as the comparison table leaves it out. Models with a `skip` reason are left out. Without
+    references in the data, answers are judged against the teacher's (the teacher itself is not judged).
+
+    Args:
+        judge: whether an answer is right given the row's target (default: the table's exact match).
 
     Raises:
         UserError: the spec holds out no eval rows (or the data cannot be prepared).
     """
     from distill_tui.core.common.errors import UserError
+    from distill_tui.core.evaluate import heldout
+    from distill_tui.core.task import kinds
     from distill_tui.core.task.requests import iter_requests
 
+    kind = ws.spec.kind
+    judge = judge or exact_judge(kind)
     models = [m for m in models if not m.skip]
     requests = list(iter_requests(ws.spec, ws.data, ws.spec.teacher.model, "eval"))
     if not requests:
         raise UserError(f"{ws.spec.source}: no held-out eval rows: set [dataset] eval_fraction above 0")
     hashes = {r.row_id: r.prompt_hash for r in requests}
-    by_model = {m.name: {a.row_id: a for a in ws.store.answers(model=m.name, prompt_hashes=hashes)} for m in models}
+    teacher = ws.spec.teacher.model
+    names = list(dict.fromkeys([*(m.name for m in models), teacher]))
+    saved = {n: {a.row_id: a for a in ws.store.answers(model=n, prompt_hashes=hashes)} for n in names}
+    references = {r.row_id: r.gold if r.gold not in ("", "nan", "None") else None for r in requests}
+    against_teacher = all(v is None for v in references.values())
+    targets = dict(references)
+    if against_teacher:
+        targets = {r: heldout.answer_text(a) for r, a in saved[teacher].items() if a.status == "ok"}
+    grades = _grades(ws, targets, saved, {teacher} if against_teacher else set())
     out = []
     for request in requests:
-        gold = request.gold if request.gold not in ("", "nan", "None") else None
-        answers = tuple(_model_answer(m, by_model[m.name].get(request.row_id), gold, judge) for m in models)
-        out.append(RowView(request.row_id, gold, tuple(request.messages), answers))
+        row, target = request.row_id, targets.get(request.row_id)
+        answers = tuple(
+            _model_answer(m, saved[m.name].get(row), None if against_teacher and m.name == teacher else target,
+                          judge, grades.get(m.name, {}).get(row, {}))
+            for m in models)
+        out.append(RowView(row, references[row], tuple(request.messages), answers, kind == kinds.GENERATION))
     return out
 
 

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from distill_tui.core.workspace.workspace import Workspace
 
 CUT = 14
-"""Answers and references are cut to this in the table, so row, reference and three models fit 80 columns."""
+"""Answers and references are cut to at least this in the table; three models and the reference fit
+80 columns at 14, fewer models get the room (`cut_width`)."""
 _ROLE = {"teacher": "teacher", "base student": "base", "distilled": "distilled", "checkpoint": "ckpt", "extra": "extra"}
 _MARK_STYLE = {"✓": "green", "✗": "bold red", "!": "yellow", "·": "dim", "?": "dim"}
 
@@ -46,14 +47,22 @@ def _headers(models: Sequence["EvalModel"]) -> list[str]:
     return out
 
 
-def _cell(answer: "ModelAnswer") -> Text:
-    shown = {"failed": "failed", "missing": "not asked"}.get(answer.status) or _cut(answer.text)
+def cut_width(models: int, width: int = 80) -> int:
+    """How long answers and references may be in the table so the row, the reference and `models`
+    answer columns (each with its mark) fit `width` columns beside the scroll bar."""
+    room = width - 2 - 7 - 2 * (models + 1) - 2 * models
+    return max(CUT, room // (models + 1))
+
+
+def _cell(answer: "ModelAnswer", width: int = CUT) -> Text:
+    shown = {"failed": "failed", "missing": "not asked"}.get(answer.status) or _cut(answer.text, width)
     return Text.assemble((answer.mark, _MARK_STYLE[answer.mark]), " ", (shown, "dim" if answer.status != "ok" else ""))
 
 
 def detail_text(row: "RowView", headers: Sequence[str]) -> Text:
     """The highlighted row in full: each model's answer, the reference, then every prompt message."""
-    out = Text.assemble((f"row {row.row_id}", "bold"), "  reference: ", (row.reference or "(none)", "bold"), "\n")
+    reference = row.reference if row.reference is not None else "none (answers are judged against the teacher's)"
+    out = Text.assemble((f"row {row.row_id}", "bold"), "  reference: ", (reference, "bold"), "\n")
     for header, answer in zip(headers, row.answers):
         what = answer.text if answer.status == "ok" else (answer.error or answer.status)
         if answer.status == "missing":
@@ -62,6 +71,9 @@ def detail_text(row: "RowView", headers: Sequence[str]) -> Text:
                                       (short_model(answer.model, 30), "dim"), ": ", what or ""))
         if answer.status == "ok" and not answer.valid and answer.error:
             out.append(f"  ({answer.error})", style="dim")
+        if answer.scores:
+            out.append("  [" + " · ".join(f"{name} {score:.2f}" for name, score in answer.scores.items()) + "]",
+                       style="dim")
         out.append("\n")
     for message in row.messages:
         out.append(f"\n{message.get('role', '?')}\n", style="bold underline")
@@ -81,7 +93,10 @@ class RowBrowser(Screen[None]):
     TITLE = "Per-row results"
     HELP = """
 Every **held-out eval row** with each model's answer to today's prompt: **✓** right, **✗** wrong
-(an invalid answer is wrong), **!** the request failed, **·** not asked yet.
+(an invalid answer is wrong), **!** the request failed, **·** not asked yet, **?** nothing to judge
+it against. Right means the spec's first grader passes it (exact match for classification); the
+pane below lists every grader's score. Without references in the data, answers are judged against
+the teacher's.
 
 - **s** sorts: by *disagreement* (rows where the distilled student is wrong first, then rows where
   the models' answers differ, then rows most models got wrong), by *row*, or by *reference*.
@@ -151,8 +166,9 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         table = self.query_one("#rows", DataTable)
         columns: list[tuple[str, Any]] = [("row", "row"), ("reference", "reference"),
                                           *((f"m{i}", h) for i, h in enumerate(self._headers))]
-        fill_table(table, columns, [(str(r.row_id), [str(r.row_id), Text(_cut(r.reference)),
-                                                     *(_cell(a) for a in r.answers)]) for r in self.shown])
+        cut = cut_width(len(self._models), self.app.size.width)
+        fill_table(table, columns, [(str(r.row_id), [str(r.row_id), Text(_cut(r.reference, cut)),
+                                                     *(_cell(a, cut) for a in r.answers)]) for r in self.shown])
         ids = [r.row_id for r in self.shown]
         if self._highlighted in ids:
             table.move_cursor(row=ids.index(self._highlighted), animate=False)
