@@ -227,3 +227,20 @@ def test_to_toml_keeps_the_new_keys(tmp_path):
                            evaluate={"max_rows": 50}))
     again = parse_spec(spec.to_toml_dict(), spec.source)
     assert (again.kind, again.dataset.reference, again.evaluate.max_rows) == ("generation", "answer", 50)
+
+
+def test_the_readme_any_task_spec_loads_and_its_schema_line_is_the_real_one(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Any task", 1)[1].split("\n## ", 1)[0]
+    toml_text = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    pd.DataFrame({"question": [f"Question {i}?" for i in range(50)],
+                  "answer": [f"Answer {i}." for i in range(50)]}).to_csv(tmp_path / "questions.csv", index=False)
+    (tmp_path / "spec.toml").write_text(toml_text, encoding="utf-8")
+    spec = load_spec(tmp_path / "spec.toml")
+    assert (spec.kind, spec.dataset.reference, spec.evaluate.max_rows) == ("generation", "answer", 500)
+    assert len(dataset.prepare(spec).eval) == 15
+    line = section.split("e.g. `", 1)[1].split("`.", 1)[0].replace("\n  ", " ")
+    schema = _with(**{"properties.grape.minLength": 2})
+    with pytest.raises(SpecError) as caught:
+        load_spec(write(tmp_path, prompt={"schema": schema}))
+    assert str(caught.value).endswith(line.removeprefix("spec.toml: "))
