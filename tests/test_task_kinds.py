@@ -244,3 +244,17 @@ def test_the_readme_any_task_spec_loads_and_its_schema_line_is_the_real_one(tmp_
     with pytest.raises(SpecError) as caught:
         load_spec(write(tmp_path, prompt={"schema": schema}))
     assert str(caught.value).endswith(line.removeprefix("spec.toml: "))
+
+
+@pytest.mark.parametrize("sections, frame, fragment", [
+    ({"task": {"kind": "qa"}}, None, "[task] kind must be"),
+    ({"prompt": {"schema": _with(additionalProperties=True)}}, None, '"additionalProperties": false'),
+    ({"dataset": {"reference": "answer"}}, qa_rows().assign(answer=""), "is empty in every row"),
+    ({"dataset": {"label": "answer"}}, None, '[task] kind = "generation"'),
+], ids=["unknown-kind", "refused-schema", "empty-reference", "unique-labels"])
+def test_cli_bad_input_is_exit_2_and_one_line(tmp_path, capsys, sections, frame, fragment):
+    from distill_tui.cli import main
+
+    assert main(["estimate", str(write(tmp_path, frame, **sections))]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "\n" not in err and "Traceback" not in err
