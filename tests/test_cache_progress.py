@@ -6,7 +6,6 @@ import re
 
 from distill_tui.core.run import progress_text as fmt
 from distill_tui.core.run.generate import Progress
-from distill_tui.core.run.recorder import AnswerRecorder
 from tests.helpers import write_spec
 
 
@@ -23,19 +22,15 @@ def test_progress_line_shows_the_cache_hit_rate():
     assert "cache" not in fmt.progress_line(_progress())
 
 
-def test_cached_tokens_from_usage_reach_the_progress_line(tmp_path, offline_server, capsys, monkeypatch):
+def test_cached_tokens_from_usage_reach_the_progress_line(tmp_path, offline_server, capsys):
     from distill_tui.cli import main
 
-    original = AnswerRecorder.save_ok
-
-    def with_cache_hits(self, req, raw, completion, latency, attempts):
-        # The offline provider reports no cache hits; a real one reports them in prompt_tokens_details.
-        completion.usage.prompt_tokens_details.cached_tokens = completion.usage.prompt_tokens // 2
-        return original(self, req, raw, completion, latency, attempts)
-
-    monkeypatch.setattr(AnswerRecorder, "save_ok", with_cache_hits)
-    spec = write_spec(tmp_path, provider={"base_url": "offline"}, generation={"workers": 2})
+    # A system prompt over 1,024 tokens: the offline provider reads it from its prompt cache (its own
+    # rule, offline/billing.py PromptCache) on every request after the first, as OpenAI does.
+    system = " ".join(f"Rule {i}: taste the wine and weigh its acidity." for i in range(150))
+    spec = write_spec(tmp_path, provider={"base_url": "offline"}, prompt={"system": system},
+                      generation={"workers": 1})
     assert main(["generate", str(spec), "--json", "--base-url", offline_server.base_url]) == 0
     err = capsys.readouterr().err
     progress = [line for line in err.splitlines() if line.startswith("offline-teacher train: ")]
-    assert progress and re.search(r"cache (49|50)% of input", progress[-1]), progress
+    assert progress and re.search(r"cache 9\d% of input", progress[-1]), progress

@@ -54,12 +54,65 @@ def _message_tokens(messages: Sequence[Mapping[str, Any]], enc) -> int:
 
 def prompt_tokens(messages: Sequence[Mapping[str, Any]], model: str, response_format: Any = None) -> int:
     """`usage.prompt_tokens` of a chat request whose message contents are plain text."""
+    return PRIMING + len(prompt_ids(messages, model, response_format))
+
+
+def prompt_ids(messages: Sequence[Mapping[str, Any]], model: str, response_format: Any = None) -> list[int]:
+    """The prompt as the provider reads it, token by token, reply priming left out: the json_schema
+    first (it heads the prompt), then each message's framing (negative ids) and its fields' tokens."""
     enc = encoding(model)
-    total = PRIMING + _message_tokens(messages, enc)
+    ids: list[int] = []
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        schema = json.dumps(response_format.get("json_schema"), separators=(",", ":"), ensure_ascii=False)
-        total += len(enc.encode_ordinary(schema))
-    return total
+        ids += enc.encode_ordinary(json.dumps(response_format.get("json_schema"), separators=(",", ":"),
+                                              ensure_ascii=False))
+    for message in messages:
+        ids += (-1, -2, -3)[:PER_MESSAGE]
+        for key, value in message.items():
+            if isinstance(value, str):
+                ids += enc.encode_ordinary(value)
+                if key == "name":
+                    ids += (-4,)[:PER_NAME]
+    return ids
+
+
+class PromptCache:
+    """Which prompt tokens a request reads from the cache (`usage.prompt_tokens_details.cached_tokens`).
+
+    OpenAI's rule as the OpenAI cookbook ("Prompt Caching 201", 1.1 Basics) states it: prompts of
+    1,024 tokens or more are cached automatically, and a later request whose prompt starts with a
+    cached prefix reads it from the cache in increments of 128 tokens. Per model; how long a prompt
+    stays (`keep_s`, 10 minutes) and how many share a first 1,024 tokens are this provider's choice.
+    """
+
+    MIN_TOKENS = 1024
+    STEP = 128
+
+    def __init__(self, keep_s: float = 600.0, per_key: int = 16) -> None:
+        self._keep_s, self._per_key = keep_s, per_key
+        self._lock = threading.Lock()
+        self._seen: dict[tuple, list[tuple[float, list[int]]]] = {}  # (model, first 1,024 ids) -> prompts
+
+    def read(self, model: str, ids: Sequence[int]) -> int:
+        """The cached tokens of a prompt now, remembering it for the requests after it."""
+        if len(ids) < self.MIN_TOKENS:
+            return 0
+        import time
+
+        key, now = (model, tuple(ids[: self.MIN_TOKENS])), time.monotonic()
+        with self._lock:
+            recent = [(t, seen) for t, seen in self._seen.get(key, []) if now - t <= self._keep_s]
+            common = max((_common_prefix(seen, ids) for _, seen in recent), default=0)
+            self._seen[key] = (recent + [(now, list(ids))])[-self._per_key:]
+        return 0 if common < self.MIN_TOKENS else common // self.STEP * self.STEP
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def training_tokens(messages: Sequence[Mapping[str, Any]], model: str) -> int:

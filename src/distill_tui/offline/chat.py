@@ -138,6 +138,7 @@ class ChatService:
 
     def __init__(self, registry: ModelRegistry, state: StateStore | None = None) -> None:
         self.registry = registry
+        self.prompt_cache = billing.PromptCache()
         self._state = state
         self._lock = threading.Lock()
         # id -> {"completion", "messages"}, in creation order
@@ -167,7 +168,8 @@ class ChatService:
             raise ApiError(400, "Streaming is not supported by the offline provider.", param="stream")
         metadata = check_metadata(body.get("metadata"))
         plain = [{k: (_text_of(v) if k == "content" else v) for k, v in m.items()} for m in messages]
-        prompt_tokens = billing.prompt_tokens(plain, model, body.get("response_format"))
+        prompt_ids = billing.prompt_ids(plain, model, body.get("response_format"))
+        prompt_tokens = billing.PRIMING + len(prompt_ids)
         entry = self.registry.entry(model)
         effort = _check_reasoning(entry, body)
         if entry is not None:
@@ -176,7 +178,7 @@ class ChatService:
         return {"model": model, "messages": messages, "field": field, "labels": labels, "max_tokens": max_tokens,
                 "extraction": structured, "response_format": body.get("response_format"),
                 "n": n, "metadata": metadata, "prompt_tokens": prompt_tokens, "store": bool(body.get("store")),
-                "reasoning_effort": effort}
+                "reasoning_effort": effort, "prompt_ids": prompt_ids}
 
     def complete(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Answer a validated request (the model must exist)."""
@@ -216,6 +218,7 @@ class ChatService:
             content = encoding.decode(ids)
             finish = "length"
         message = {"role": "assistant", "content": content, "refusal": None, "annotations": []}
+        cached = self.prompt_cache.read(model_name, request.get("prompt_ids", ()))  # billing.PromptCache's rule
         completion = {
             "id": new_id("chatcmpl-", 29),
             "object": "chat.completion",
@@ -227,7 +230,7 @@ class ChatService:
                 "prompt_tokens": request["prompt_tokens"],
                 "completion_tokens": (reasoning + len(ids)) * request["n"],
                 "total_tokens": request["prompt_tokens"] + (reasoning + len(ids)) * request["n"],
-                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
                 "completion_tokens_details": {"reasoning_tokens": reasoning * request["n"], "audio_tokens": 0,
                                               "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
             },

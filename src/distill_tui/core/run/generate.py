@@ -105,6 +105,7 @@ class RunResult:
     message: str = ""
     too_long: int = 0  # rows left out: prompt + max_tokens over the model's context window
     too_long_note: str | None = None
+    cached_tokens: int = 0  # of input_tokens, those the provider read from its prompt cache
 
     @property
     def exit_code(self) -> int:
@@ -128,7 +129,7 @@ class RunResult:
             "stopped": self.stopped, "error": self.fatal_error, "retries": self.retries,
             "rate_limited": self.rate_limited, "price_known": self.price_known,
             "spent_usd": round(self.spent_usd, 6), "budget_usd": self.budget_usd, "message": self.message,
-            "too_long": self.too_long,
+            "too_long": self.too_long, "cached_tokens": self.cached_tokens,
         }
 
 
@@ -341,7 +342,7 @@ def _result(
         elapsed_s=time.monotonic() - pool.started, stopped=stopped, fatal_error=fatal[0] if fatal else None,
         fatal_exit_code=fatal[1] if fatal else None, left=left, retries=t.retries, rate_limited=t.rate_limited,
         answered_now=t.ok, failed_now=t.failed, price_known=price_known and t.cost_known, spent_usd=total_spent,
-        budget_usd=budget_usd, message=message,
+        budget_usd=budget_usd, message=message, cached_tokens=t.cached_tokens,
     )
 
 
