@@ -115,3 +115,19 @@ def test_a_mind_saved_before_minds_existed_reads_as_a_classifier():
     assert mind.predict("cassis") == "Bordeaux-style Red Blend" and not mind.fields
     mind.learn(features("where is it"), '{"a": "x", "b": "y"}')
     assert Mind.from_state(mind.to_state()).field("b", "where is it") == "y"
+
+
+def test_a_nested_record_is_learned_by_field_path_and_answered_valid():
+    schema = {"type": "object", "additionalProperties": False, "required": ["wine"], "properties": {
+        "wine": {"type": "object", "additionalProperties": False, "required": ["grape", "tags"], "properties": {
+            "grape": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}}}}}
+    fmt = {"type": "json_schema", "json_schema": {"name": "record", "schema": schema, "strict": True}}
+    mind = Mind(NaiveBayes())
+    for text, grape in [("cassis and cedar", "Merlot"), ("lychee and rose petal", "Gewürztraminer")] * 3:
+        mind.learn(features(text), json.dumps({"wine": {"grape": grape, "tags": ["red" if grape == "Merlot" else "white"]}}))
+    from distill_tui.offline import extraction
+
+    assert extraction.is_extraction(fmt)
+    answer = json.loads(extraction.answer(fmt, "rose petal, lychee", mind))
+    assert not list(Draft202012Validator(schema).iter_errors(answer))
+    assert answer == {"wine": {"grape": "Gewürztraminer", "tags": ["white"]}}

@@ -17,12 +17,18 @@ _MAX_DEPTH = 8
 
 
 def is_extraction(response_format: Any) -> bool:
-    """A json_schema response format with several fields (one enum field is classification)."""
+    """A json_schema response format asking for a record: several fields, or one that is not a plain
+    string (one string field, usually an enum of labels, is classification)."""
     if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
         return False
     schema = (response_format.get("json_schema") or {}).get("schema") or {}
     properties = schema.get("properties") if isinstance(schema, dict) else None
-    return isinstance(properties, dict) and len(properties) > 1
+    if not isinstance(properties, dict) or not properties:
+        return False
+    if len(properties) > 1:
+        return True
+    only = _resolve(next(iter(properties.values())), schema)
+    return not isinstance(only, dict) or _types(only) != ["string"] or any(k in only for k in ("anyOf", "oneOf"))
 
 
 def answer(response_format: Mapping[str, Any], text: str, mind: Mind) -> str:

@@ -114,6 +114,18 @@ def field_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def flatten(value: dict, prefix: str = "") -> dict[str, str]:
+    """The leaf fields of a JSON object by path ("wine.grape"), each as the label its classifier learns."""
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(item, dict) and item:
+            out.update(flatten(item, name))
+        else:
+            out[name] = field_value(item)
+    return out
+
+
 def plain_kind(answers: list[str]) -> str:
     """Whether the plain-text answers of a training file are labels (LABEL: short, and they repeat, as
     classes do: at most half distinct) or free text (TEXT: sentences, or mostly different)."""
@@ -132,8 +144,8 @@ def example_kind(content: str, plain: str = LABEL) -> tuple[str, Any]:
         value = json.loads(text)
     except ValueError:
         value = None
-    if isinstance(value, dict) and len(value) > 1:
-        return "fields", {str(k): field_value(v) for k, v in value.items()}
+    if isinstance(value, dict) and (len(value) > 1 or any(isinstance(v, dict) for v in value.values())):
+        return "fields", flatten(value)
     if isinstance(value, dict) and value:
         return "label", field_value(next(iter(value.values()))).strip()
     return (LABEL if plain == LABEL else TEXT), text
