@@ -60,3 +60,14 @@ def test_demo_is_priced_like_the_cookbook_models_and_says_so(tmp_path):
     assert any(n.startswith("offline-teacher: demo model priced like the cookbook's gpt-4o (its 2024/10/16")
                for n in plan.notes)
     assert any(n.startswith("offline-student: demo model priced like the cookbook's gpt-4o-mini") for n in plan.notes)
+
+
+def test_batch_column_is_priced_without_the_cache_discount(tmp_path):
+    # The notes give Batch as 50 % of standard input and output, and no cached-input Batch price.
+    system = " ".join(f"Rule {i}: taste the wine and weigh its acidity." for i in range(150))
+    spec = load_spec(write_spec(tmp_path, rows=40, teacher={"model": "gpt-4o"}, prompt={"system": system}))
+    stage = build_estimate(spec, dataset.prepare(spec), pricing.load_prices(), today=TODAY).stages[0]
+    price = pricing.load_prices().price("gpt-4o")
+    assert stage.cached_input_tokens > 0
+    assert stage.batch_cost_usd == price.cost(stage.input_tokens, stage.output_tokens, batch=True)
+    assert stage.cost_usd < price.cost(stage.input_tokens, stage.output_tokens)
