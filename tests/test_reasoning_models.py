@@ -313,5 +313,6 @@ def test_the_estimate_says_it_leaves_out_reasoning_tokens(tmp_path):
 
     notes = estimate_spec(_spec(tmp_path)).notes  # teacher o3, student gpt-4o-mini
     said = [n for n in notes if "reasoning model" in n]
-    assert said == ["o3 is a reasoning model: its reasoning tokens, billed as output, are not in these figures (up to "
-                    "32 a request with the answer); a smoke run (generate --limit N) shows what they come to"]
+    assert said == ["o3 is a reasoning model: its reasoning tokens, billed as output, are not in the table (up to "
+                    "32 a request with the answer; 'with reasoning' gives the range); a smoke run (generate --limit N) "
+                    "measures them for the estimate from pilot"]

@@ -240,6 +240,7 @@ def reasoning_warnings(spec: "TaskSpec", table: "ModelTable", roles: Sequence[st
 def reasoning_notes(spec: "TaskSpec", table: "ModelTable") -> list[str]:
     """What the estimate leaves out for reasoning models: the reasoning tokens, unknown until measured."""
     budget = spec.generation.output_budget(reasoning=True)
-    return [f"{model} is a reasoning model: its reasoning tokens, billed as output, are not in these figures (up to "
-            f"{budget:,} a request with the answer); a smoke run (generate --limit N) shows what they come to"
+    return [f"{model} is a reasoning model: its reasoning tokens, billed as output, are not in the table (up to "
+            f"{budget:,} a request with the answer; 'with reasoning' gives the range); a smoke run (generate --limit "
+            "N) measures them for the estimate from pilot"
             for model in dict.fromkeys((spec.teacher.model, spec.student.model)) if table.rules(model).reasoning]
