@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from distill_tui.core.evaluate import score_stats
+from distill_tui.core.evaluate import score_stats, stats
 from distill_tui.core.evaluate.score_stats import bootstrap_mean, paired_bootstrap, paired_comparison
 
 
@@ -44,21 +44,42 @@ def test_bootstrap_of_constant_and_empty() -> None:
         bootstrap_mean([1.0], confidence=1.0)
 
 
-def test_paired_bootstrap_by_enumeration() -> None:
-    # Differences {0, 1}: d̄ = ½, and |d* − ½| ≥ ½ when d* is 0 or 1 (probability ½): p ≈ 0.5.
+def test_paired_interval_by_enumeration() -> None:
+    # Differences {0, 1}: resampled means 0, ½, 1 (¼, ½, ¼): the interval is [0, 1]. Sign flips of
+    # (0, 1) give means ±½ only, so the permutation p is 1.
     result = paired_bootstrap([1.0, 1.0], [1.0, 0.0])
     assert (result.diff, result.low, result.high) == (0.5, 0.0, 1.0)
-    assert result.p_value == pytest.approx(0.5, abs=0.02)
+    assert result.p_value == 1.0 and result.test == "paired permutation"
     assert not result.significant
     assert result.verdict().startswith("not significant")
 
 
-def test_paired_bootstrap_no_difference_and_constant_gain() -> None:
+def test_sign_flip_p_by_hand() -> None:
+    # (0.1, 0.2, 0.3): of the 8 sign patterns only +++ and −−− reach |mean| ≥ 0.2 → p = 2/8. A
+    # bootstrap p centred on the null said 0.0001 here.
+    assert score_stats.sign_flip_p([0.1, 0.2, 0.3]) == 0.25
+    assert score_stats.sign_flip_p([0.5]) == 1.0  # one row proves nothing
+    assert score_stats.sign_flip_p([0.2] * 6) == 2 / 64
+    assert score_stats.sign_flip_p([0.0, 0.0]) == 1.0
+
+
+@pytest.mark.parametrize("b, c", [(6, 1), (5, 5), (12, 3), (0, 9), (40, 25)])
+def test_sign_flip_over_pass_fail_is_mcnemar(b: int, c: int) -> None:
+    # Differences of +1 (b rows), −1 (c rows) and 0: the sign-flip test is the exact McNemar test.
+    diffs = [1.0] * b + [-1.0] * c + [0.0] * 7
+    expected = stats.mcnemar_exact(b, c)
+    if b + c <= score_stats.EXACT_UP_TO:
+        assert score_stats.sign_flip_p(diffs) == pytest.approx(expected, rel=1e-12)
+    else:  # Monte Carlo beyond 16 rows: within its sampling error
+        assert score_stats.sign_flip_p(diffs) == pytest.approx(expected, abs=0.01)
+
+
+def test_paired_no_difference_and_constant_gain() -> None:
     same = paired_bootstrap([0.2, 0.5, 0.9], [0.2, 0.5, 0.9])
     assert (same.diff, same.low, same.high, same.p_value) == (0.0, 0.0, 0.0, 1.0)
-    gain = paired_bootstrap([0.5, 0.6, 0.7], [0.4, 0.5, 0.6], resamples=999)
-    assert gain.diff == pytest.approx(0.1)
-    assert gain.p_value == 1 / 1000
+    gain = paired_bootstrap([0.5, 0.6, 0.7], [0.4, 0.5, 0.6])
+    assert gain.diff == pytest.approx(0.1) and (gain.low, gain.high) == pytest.approx((0.1, 0.1))
+    assert gain.p_value == 2 / 8 and not gain.significant  # three rows cannot be significant at 5 %
     assert paired_bootstrap([], []) is None
 
 
@@ -80,4 +101,4 @@ def test_pass_fail_scores_get_mcnemar() -> None:
     assert result.test == "mcnemar"
     assert result.p_value == pytest.approx(0.125)
     assert result.diff == pytest.approx(0.5)
-    assert paired_comparison([0.5, 1.0], [0.0, 1.0]).test == "paired bootstrap"
+    assert paired_comparison([0.5, 1.0], [0.0, 1.0]).test == "paired permutation"

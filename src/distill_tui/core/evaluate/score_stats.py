@@ -3,8 +3,9 @@
 Scores are per-row numbers in [0, 1]. Intervals are percentile bootstraps (Efron & Tibshirani 1993,
 ch. 13) with a seeded generator, so the same scores give the same interval on every run. The paired
 comparison resamples rows, keeping each row's two scores together, as practitioners recommend when
-both models answered the same items (Miller 2024, "Adding Error Bars to Evals"); pass/fail results
-get McNemar's exact test (`stats.mcnemar_exact`).
+both models answered the same items (Miller 2024, "Adding Error Bars to Evals"); its p-value is a
+paired permutation (sign-flip) test's, and pass/fail results get McNemar's exact test
+(`stats.mcnemar_exact`), which is the same test on differences of −1, 0 and 1.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from distill_tui.core.evaluate import stats
 
 RESAMPLES = 10_000
+MCNEMAR, PERMUTATION = "mcnemar", "paired permutation"
 SEED = 20_241_101
 ALPHA = 0.05
 _CHUNK_INDICES = 4_000_000  # indices drawn at once (32 MB), whatever the number of rows
@@ -36,7 +38,8 @@ class MeanInterval:
 class PairedDifference:
     """Mean of (model − base) over the rows both answered, its interval and a two-sided p-value.
 
-    `test` names where the p-value comes from: "mcnemar" (exact, over pass/fail) or "paired bootstrap".
+    `test` names where the p-value comes from: "mcnemar" (exact, over pass/fail) or "paired
+    permutation" (sign-flip); the interval is the paired bootstrap's either way.
     """
 
     diff: float
@@ -101,11 +104,12 @@ def paired_bootstrap(
     model: Sequence[float], base: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED,
     confidence: float = 0.95,
 ) -> PairedDifference | None:
-    """Mean paired difference model − base, its bootstrap interval and a two-sided bootstrap p-value.
+    """Mean paired difference model − base, its paired-bootstrap interval and a two-sided p-value.
 
-    The p-value tests "no difference" by shifting the resampled differences to mean 0 (Efron &
-    Tibshirani 1993, §16.4): p = (1 + #{|d* − d̄| ≥ |d̄|}) / (1 + resamples). It is 1.0 when every
-    difference is 0. None when there are no pairs.
+    The interval resamples rows (each row's two scores together). The p-value is the paired
+    permutation (sign-flip) test's (`sign_flip_p`), not a bootstrap one: a bootstrap p centred on
+    the null is far too small for a few rows (three positive differences, 0.1, 0.2 and 0.3, get
+    p = 0.0001 from it and 0.25 from the exact test). None when there are no pairs.
 
     Raises:
         ValueError: sequences of different lengths, or bad `confidence`/`resamples`.
@@ -117,15 +121,43 @@ def paired_bootstrap(
     if diffs.size == 0:
         return None
     mean = float(diffs.mean())
+    p = sign_flip_p(diffs, resamples=resamples, seed=seed)
     if np.all(diffs == diffs[0]):
-        # No variation: the interval is a point; a constant non-zero gain is as sure as data gets.
-        p = 1.0 if mean == 0 else 1.0 / (1 + resamples)
-        return PairedDifference(mean, mean, mean, p, int(diffs.size), "paired bootstrap")
-    draws = _bootstrap_means(diffs, resamples, seed)
-    low, high = _percentiles(draws, confidence)
-    extreme = int(np.count_nonzero(np.abs(draws - mean) >= abs(mean) - 1e-12))
-    p = min(1.0, (1 + extreme) / (1 + resamples))
-    return PairedDifference(mean, min(low, mean), max(high, mean), p, int(diffs.size), "paired bootstrap")
+        return PairedDifference(mean, mean, mean, p, int(diffs.size), PERMUTATION)  # every resample is the same
+    low, high = _percentiles(_bootstrap_means(diffs, resamples, seed), confidence)
+    return PairedDifference(mean, min(low, mean), max(high, mean), p, int(diffs.size), PERMUTATION)
+
+
+EXACT_UP_TO = 16
+"""Differing rows up to which the sign-flip test enumerates all 2ⁿ sign patterns (65,536 at 16)."""
+
+
+def sign_flip_p(diffs: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED) -> float:
+    """Two-sided paired permutation test of "no difference": under the null each row's difference
+    is as likely positive as negative, so p is the share of sign patterns whose mean is at least as
+    far from 0 as the observed one. Rows with no difference cannot change a sum and are left out.
+    Exact (every pattern) up to `EXACT_UP_TO` rows that differ; beyond, a seeded Monte Carlo
+    estimate (1 + hits) / (1 + resamples). 1.0 when the mean difference is 0.
+
+    Over pass/fail scores (differences −1, 0, 1) it is McNemar's exact test.
+    """
+    d = np.asarray(diffs, dtype=np.float64)
+    d = d[d != 0]  # a zero difference is the same under either sign: it cannot change a sum
+    observed = abs(float(d.sum()))
+    if observed == 0.0:
+        return 1.0
+    n = d.size
+    tolerance = 1e-9 * float(np.abs(d).sum())  # sums in another order differ in the last bits
+    if n <= EXACT_UP_TO:
+        signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2 - 1
+        return float(np.mean(np.abs(signs @ d) >= observed - tolerance))
+    rng = np.random.default_rng(seed)
+    hits, chunk = 0, max(1, _CHUNK_INDICES // n)
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        signs = rng.integers(0, 2, size=(size, n)) * 2 - 1
+        hits += int(np.count_nonzero(np.abs(signs @ d) >= observed - tolerance))
+    return min(1.0, (1 + hits) / (1 + resamples))
 
 
 def paired_comparison(
@@ -134,8 +166,8 @@ def paired_comparison(
     """The paired difference of scores, with the p-value of the test that fits them.
 
     Scores that are all 0 or 1 are pass/fail results, and get McNemar's exact test on the
-    discordant rows (the same p as the accuracy table's); other scores get the paired bootstrap's.
-    The interval is the paired bootstrap's either way.
+    discordant rows (the same p as the accuracy table's); other scores get the paired permutation
+    test's. The interval is the paired bootstrap's either way.
     """
     result = paired_bootstrap(model, base, resamples=resamples, seed=seed)
     if result is None:
@@ -143,7 +175,7 @@ def paired_comparison(
     if all(v in (0.0, 1.0) for v in (*model, *base)):
         wins, losses = stats.paired_counts([v == 1.0 for v in model], [v == 1.0 for v in base])
         return PairedDifference(result.diff, result.low, result.high, stats.mcnemar_exact(wins, losses),
-                                result.n, "mcnemar")
+                                result.n, MCNEMAR)
     return result
 
 

@@ -15,7 +15,7 @@ Definitions (`eval --json` `models[].scores`):
   teacher's answers are the targets, and the teacher itself is not scored).
 - **vs_base**: over the rows both this model and the base student answered: `diff` = mean(model −
   base) with its paired-bootstrap interval, `p_value` (McNemar's exact test when every score is 0 or
-  1, else the paired bootstrap's), `significant` (p < 0.05), and the pass/fail counterpart:
+  1, else the paired permutation test's), `significant` (p < 0.05), and the pass/fail counterpart:
   `pass_diff`, `wins`/`losses` (rows only one of the two passed) and McNemar's `p_value_pass`.
 """
 
@@ -29,6 +29,8 @@ from distill_tui.core.evaluate.graders import Embedder, Grade, grade
 from distill_tui.core.task.graders_spec import GraderSpec
 
 REFERENCE, TEACHER_ANSWERS = "reference", "teacher"
+Judge = Callable[[GraderSpec, Mapping[int, Any], Mapping[int, Any]], Mapping[int, "float | None"]]
+"""A rubric grader's saved verdicts: (grader, row → answer, row → reference) → row → score or None."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class VsBase:
     ci_high: float
     p_value: float
     significant: bool
-    test: str  # "mcnemar" or "paired bootstrap"
+    test: str  # "mcnemar" or "paired permutation"
     pass_diff: float
     wins: int  # rows this model passed and the base student did not
     losses: int  # rows the base student passed and this model did not
@@ -69,6 +71,7 @@ class GraderScore:
     vs_base: VsBase | None = None
     fields: dict[str, float] | None = None  # json_fields: field → share of answers matching it
     error: str | None = None  # why the grader could not score (an embeddings request refused…)
+    invalid: int = 0  # rubric: answers whose judge reply was not a grade (left out of n, never a score)
 
     def to_json(self) -> dict[str, Any]:
         # p-values keep every digit: a tiny p rounded to 0.0 would claim certainty.
@@ -85,6 +88,7 @@ class _Graded:
     rows: list[int]
     grades: list[Grade]
     by_row: dict[int, Grade] = field(init=False)
+    invalid: int = 0
 
     def __post_init__(self) -> None:
         self.by_row = dict(zip(self.rows, self.grades))
@@ -100,6 +104,7 @@ def score_models(
     target_model: str | None = None,
     embedder: Callable[[str], Embedder] | None = None,
     describe_error: Callable[[BaseException], str] | None = None,
+    judge: Judge | None = None,
     resamples: int = score_stats.RESAMPLES,
     seed: int = score_stats.SEED,
 ) -> dict[str, dict[str, GraderScore]]:
@@ -115,11 +120,13 @@ def score_models(
         embedder: embedding model name → `Embedder`, for embedding graders.
         describe_error: when given, a grader that raises (an embeddings request refused) gets
             `error` = this line instead of stopping the table.
+        judge: for rubric graders: (grader, row → answer, references) → row → the judge's saved
+            score (absent: not judged yet; None: the reply was not a grade), see `judging.table_judge`.
     """
     out: dict[str, dict[str, GraderScore]] = {m: {} for m in answers if m != target_model}
     for spec in graders:
         try:
-            graded = {m: _grade(spec, references, answers[m], embedder) for m in out}
+            graded = {m: _grade(spec, references, answers[m], embedder, judge) for m in out}
         except Exception as exc:  # noqa: BLE001 - reported per grader when the caller says how
             if describe_error is None:
                 raise
@@ -134,8 +141,16 @@ def score_models(
 
 
 def _grade(spec: GraderSpec, references: Mapping[int, Any], answers: Mapping[int, Any],
-           embedder: Callable[[str], Embedder] | None) -> _Graded:
+           embedder: Callable[[str], Embedder] | None, judge: Judge | None = None) -> _Graded:
     rows = sorted(r for r in answers if references.get(r) is not None)
+    if spec.type == "rubric":
+        if judge is None:
+            raise ValueError(f"the rubric grader {spec.name!r} needs its judge's saved answers")
+        found = judge(spec, {r: answers[r] for r in rows}, references)
+        judged = [r for r in rows if found.get(r) is not None]
+        invalid = sum(1 for r in rows if r in found and found[r] is None)
+        scores = [float(found[r]) for r in judged]  # type: ignore[arg-type]
+        return _Graded(judged, [Grade(s, s >= spec.threshold) for s in scores], invalid)
     return _Graded(rows, grade(spec, [answers[r] for r in rows], [references[r] for r in rows], embedder))
 
 
@@ -154,6 +169,7 @@ def _summary(spec: GraderSpec, against: str, result: _Graded, base: _Graded | No
         mean=interval.mean if interval else None, ci_low=interval.low if interval else None,
         ci_high=interval.high if interval else None,
         pass_rate=sum(g.passed for g in result.grades) / n if n else None, vs_base=vs_base, fields=fields,
+        invalid=result.invalid,
     )
 
 
