@@ -55,8 +55,13 @@ async def test_u_shows_refusals_and_s_orders_by_length(ws):
         assert "long long" in screen.cur.answers[int(screen.table.view[0])].content
         await pilot.press("s")
         assert screen.cur.filters.sort == "short"
+        # The spec's grader (classification's default: exact against the gold label) scores the answers.
+        assert set(screen.cur.scores) == {"exact"}
         await pilot.press("s")
-        assert screen.cur.filters.sort == ""  # no grader scores: no score order offered
+        assert screen.cur.filters.sort == "score" and "highest score" in screen.status
+        assert screen.cur.scores["exact"][int(screen.table.view[0])] == 1.0
+        await pilot.press("s", "s")
+        assert screen.cur.filters.sort == ""
         assert fresh(app).filters == screen.cur.filters
 
 

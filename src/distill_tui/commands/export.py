@@ -49,6 +49,10 @@ def run(args: Namespace) -> int:
         if cur.n == 0:
             raise UserError(f"{ws.spec.source}: no teacher answers yet; run `distill-tui generate {args.spec}` first")
         if filters is not None:
+            if filters.score is not None or filters.sort in ("score", "-score"):
+                from distill_tui.core.evaluate import answer_scores
+
+                answer_scores.attach(ws, cur)
             cur.check_filters(filters)
         plan = plan_export(cur, filters=filters, actions=actions, validation_fraction=fraction)
         result = write_export(plan, args.output, args.validation, store=ws.store) if plan.ok else None

@@ -47,12 +47,12 @@ def with_edits(answers: Sequence["Answer"], edits: Mapping[Key, AnswerEdit]) -> 
 
 
 def parser(ws: "Workspace") -> Parser:
-    """How the workspace's task reads an answer (classification: one of the labels, as JSON when
-    structured)."""
-    from distill_tui.core.task import prompts
+    """How the workspace's task reads an answer (`kinds.parse_answer`: a label, a JSON object that
+    follows the schema, or free text)."""
+    from distill_tui.core.task import kinds
 
     spec, labels = ws.spec, list(ws.data.labels)
-    return lambda text: prompts.parse_answer(text, spec.prompt.answer_field, labels, spec.prompt.structured)
+    return lambda text: kinds.parse_answer(spec, text, labels, "stop")
 
 
 def gold_content(ws: "Workspace", gold: str) -> str:
@@ -80,6 +80,10 @@ def _apply(cur: "Curation", positions: Sequence[int], answers: Sequence["Answer"
         cur._search[p] = (prompt + "\n" + (a.content or "")).lower()
         cur.tokens[p], cur.assistant_tokens[p] = (counter.example(a.messages or [], a.content or "")
                                                   if cur.trainable[p] else (0, 0))
+        if cur.scores:
+            fresh = cur.scorer(a) if cur.scorer is not None else {}
+            for name, column in cur.scores.items():
+                column[p] = fresh.get(name, np.nan)
     cur._text_cache = None
     cur._view = None
 

@@ -112,6 +112,7 @@ class Curation:
         self.originals: dict[int, "Answer"] = {}  # row id → the teacher's answer an edit replaced (edits.py)
         self.edited = np.zeros(n, dtype=bool)
         self.scores: dict[str, np.ndarray] = {}  # grader → score per position, NaN unscored (free_text.py)
+        self.scorer: Callable[["Answer"], dict[str, float]] | None = None  # re-scores an edited answer
         self.default = self.trainable & self.valid
         self.selected = self.default.copy()
         self.excluded: set[int] = set()

@@ -163,12 +163,14 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
     @work(thread=True, exclusive=True, exit_on_error=False, group="curate-load")
     def load(self) -> None:
         from distill_tui.core.curate.selection import Curation
+        from distill_tui.core.evaluate import answer_scores
 
         try:
             if self.cur is not None:
                 self.cur.flush()  # the new load must see every change made so far
             key = self._answers_key()
             curation = Curation.from_workspace(self.workspace, background_writes=True)
+            answer_scores.attach(self.workspace, curation)  # grader scores: score= and s
             self._loaded_key = key
             self.post_message(CurationLoaded(curation))
         except Exception as exc:  # one line on screen, never a traceback

@@ -1,0 +1,69 @@
+"""Curation by grader score: the teacher's training answers of a generation task scored against their
+references by the spec's graders, filtered and sorted in the curation and by `export --filter`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distill_tui.cli import main
+from distill_tui.core.curate import edits
+from distill_tui.core.curate.filters import Filters
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.evaluate import answer_scores
+from distill_tui.core.store.database import Answer
+from distill_tui.core.task import kinds
+from distill_tui.core.task.requests import iter_requests
+from distill_tui.core.workspace.workspace import Workspace
+from tests.test_eval_kinds import TEACHER_M, qa_spec
+
+
+@pytest.fixture
+def ws(tmp_path: Path):
+    spec = qa_spec(tmp_path, dataset={"reference": "answer"})
+    spec.write_text(spec.read_text() + '\n[[graders]]\nname = "chrf"\ntype = "chrf"\nthreshold = 0.5\n')
+    workspace = Workspace.open(spec)
+    for i, request in enumerate(iter_requests(workspace.spec, workspace.data, TEACHER_M, "train")):
+        text = request.gold if i % 3 else "I would not know which grape to pick, sorry."
+        parsed = kinds.parse_answer(workspace.spec, text, workspace.data.labels, "stop")
+        workspace.store.record_answer(Answer(
+            model=TEACHER_M, row_id=request.row_id, prompt_hash=request.prompt_hash, split="train", status="ok",
+            gold=request.gold, messages=request.messages, content=text, label=parsed.label, valid=parsed.valid,
+            finish_reason="stop", prompt_tokens=20, completion_tokens=8, cost_usd=0.0001))
+    yield workspace
+    workspace.close()
+
+
+def test_training_answers_are_scored_against_their_references(ws) -> None:
+    cur = Curation.from_workspace(ws)
+    answer_scores.attach(ws, cur)
+    chrf = cur.scores["chrf"]
+    assert not np.isnan(chrf).any()
+    off = np.array([a.content.startswith("I would not") for a in cur.answers])
+    assert (chrf[~off] == 1.0).all() and (chrf[off] < 0.5).all()
+    low = cur.ids[cur.mask(Filters(score=("chrf", None, 0.5)))].tolist()
+    assert sorted(low) == sorted(cur.ids[off].tolist())
+    cur.set_filters(Filters(sort="-score"))
+    assert off[cur.view()[: int(off.sum())]].all()  # the lowest scores first
+
+
+def test_an_edit_is_scored_again(ws) -> None:
+    cur = Curation.from_workspace(ws)
+    answer_scores.attach(ws, cur)
+    p = int(np.flatnonzero([a.content.startswith("I would not") for a in cur.answers])[0])
+    row = int(cur.ids[p])
+    edits.edit(cur, row, cur.answers[p].gold, edits.parser(ws))
+    assert cur.scores["chrf"][p] == 1.0
+
+
+def test_export_filters_by_score(ws, tmp_path, capsys) -> None:
+    out = tmp_path / "good.jsonl"
+    code = main(["export", str(ws.spec.source), "-o", str(out), "--json", "--filter", "score=chrf:0.9.."])
+    assert code == 0, capsys.readouterr()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines and not any(line["messages"][-1]["content"].startswith("I would not") for line in lines)
+    assert main(["export", str(ws.spec.source), "-o", str(out), "--filter", "score=bleu:0.5.."]) == 2
+    assert "graded by chrf" in capsys.readouterr().err
