@@ -101,7 +101,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
             yield Label("Filter")
             yield Input(ds.filter or "", placeholder=f"e.g. {EXAMPLE}", id="f-filter")
             yield Label("Label")
-            yield Input(ds.label, id="f-label")
+            yield Input(ds.label or "", id="f-label")
             yield Label("Sample")
             yield Input("" if ds.sample is None else str(ds.sample), placeholder="all", id="f-sample")
             yield Label("Seed")
@@ -329,7 +329,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
     def _restore_fields(self) -> None:
         """Show the applied values again (after an edit the data refused, or Esc in a field)."""
         ds = self.workspace.spec.dataset
-        for key, value in (("filter", ds.filter or ""), ("label", ds.label),
+        for key, value in (("filter", ds.filter or ""), ("label", ds.label or ""),
                            ("sample", "" if ds.sample is None else str(ds.sample)), ("seed", str(ds.seed))):
             self.query_one(f"#f-{key}", Input).value = value
         self.query_one("#f-filter", Input).remove_class("-rejected")
