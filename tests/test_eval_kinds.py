@@ -148,3 +148,16 @@ def test_cli_eval_of_a_generation_task_through_the_offline_provider(tmp_path, ca
         assert model["n"] == 6 and model["accuracy"] is not None and model["invalid"] == 0
     assert main(["eval", str(spec)]) == 0
     assert "accuracy: exact match (normalised) with the reference answer" in capsys.readouterr().out
+
+
+def test_a_served_generation_student_is_said_to_answer_free_text(tmp_path):
+    from types import SimpleNamespace
+
+    from distill_tui.core.evaluate.serving import served_label
+    from distill_tui.core.task.spec import load_spec
+
+    for sections, said in (({"serve": {"engine": "light"}}, "light server, free text"),
+                           ({"serve": {"engine": "vllm"}, "prompt": {"schema": SCHEMA}},
+                            "vLLM, constrained to the schema by vLLM guided decoding")):
+        spec = load_spec(qa_spec(tmp_path, **sections))
+        assert served_label(SimpleNamespace(spec=spec)) == said

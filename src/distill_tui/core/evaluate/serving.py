@@ -209,7 +209,9 @@ def served_label(ws: Workspace) -> str:
     except UserError:
         engine = VLLM
     where = {LIGHT: "light server", VLLM: "vLLM", URL: str(ws.spec.serve.url)}[engine]
-    return f"{where}, {NOTES[engine]}" if ws.spec.prompt.structured else f"{where}, free text"
+    spec = ws.spec
+    structured = spec.kind == "extraction" or (spec.kind == "classification" and spec.prompt.structured)
+    return f"{where}, {NOTES[engine]}" if structured else f"{where}, free text"
 
 
 def open_served(ws: Workspace, names: Iterable[str]) -> dict[str, Served]:
