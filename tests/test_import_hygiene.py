@@ -47,3 +47,10 @@ def test_every_command_has_a_module_with_run():
             args.append("x.toml")
         args += {"export": ["-o", "f.jsonl"], "import-stored": ["--metadata", "a=b"]}.get(command, [])
         assert parser.parse_args(args).command == command
+
+
+def test_generate_does_not_import_the_evaluation_package(tmp_path):
+    # Registering evaluation's server starter imported it all (numpy, the graders): ~1 s before generate's first request.
+    spec = tmp_path / "missing.toml"
+    modules = _modules_after(f"from distill_tui import cli\ncli.main(['generate', {str(spec)!r}])")
+    assert not any(m.startswith("distill_tui.core.evaluate") for m in modules)

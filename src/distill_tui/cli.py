@@ -11,6 +11,9 @@ import sys
 from typing import NoReturn, Sequence
 
 COMMANDS = ("demo", "estimate", "generate", "import-stored", "export", "finetune", "jobs", "eval", "serve-offline")
+NO_EVALUATION = frozenset({"estimate", "generate", "import-stored", "export", "finetune", "jobs", "serve-offline"})
+"""Commands that never evaluate a student trained here: they need no server starter, whose import
+(the evaluation package) would delay `generate`'s first request by about a second."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,11 +137,14 @@ def _run_tui(spec: str | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    from distill_tui.commands import embedded, serve_student
+    from distill_tui.commands import embedded
 
     embedded.register()
-    serve_student.register()
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or args_list[0] not in NO_EVALUATION:
+        from distill_tui.commands import serve_student
+
+        serve_student.register()
     if args_list and not args_list[0].startswith("-") and args_list[0] not in COMMANDS:
         if len(args_list) > 1:
             return _fail(f"unexpected arguments after SPEC: {' '.join(args_list[1:])}", 2, "--json" in args_list)
