@@ -83,3 +83,60 @@ def test_embeddings_are_asked_once_across_table_rebuilds(ws, monkeypatch) -> Non
     again = evaluate.build_table(ws, three_models()).row(BASE_M).scores["near"]
     assert first.mean == again.mean == 1.0 and asked > 0
     assert sum(len(c) for c in calls) == asked  # the second table asked nothing
+
+
+def test_generation_scores_against_the_reference_and_without_one(tmp_path) -> None:
+    from distill_tui.core.evaluate.comparison import BASE, TEACHER, EvalModel
+    from distill_tui.core.workspace.workspace import Workspace
+    from tests.test_eval_kinds import BASE_M as STUDENT, TEACHER_M as TEACHER_Q, answer, golds, qa_spec
+
+    models = [EvalModel(TEACHER_Q, TEACHER), EvalModel(STUDENT, BASE)]
+    (tmp_path / "a").mkdir()
+    ws = Workspace.open(qa_spec(tmp_path / "a", dataset={"reference": "answer"}))
+    try:
+        refs = golds(ws)
+        answer(ws, TEACHER_Q, refs)
+        answer(ws, STUDENT, ["No idea." if i % 2 else r for i, r in enumerate(refs)])
+        table = evaluate.build_table(ws, models)
+        teacher, base = (table.row(m).scores for m in (TEACHER_Q, STUDENT))
+        assert set(teacher) == {"chrf", "rouge_l"} and teacher["chrf"].against == "reference"
+        assert teacher["chrf"].mean == 1.0 and teacher["rouge_l"].pass_rate == 1.0
+        assert base["chrf"].mean < 0.6 and base["chrf"].n == len(refs)
+        assert teacher["chrf"].vs_base.diff == pytest.approx(1.0 - base["chrf"].mean)
+    finally:
+        ws.close()
+
+    (tmp_path / "b").mkdir()
+    ws = Workspace.open(qa_spec(tmp_path / "b"))  # no reference column: the teacher's answers are the targets
+    try:
+        texts = [f"Answer number {i}." for i in range(len(golds(ws)))]
+        answer(ws, TEACHER_Q, texts)
+        answer(ws, STUDENT, texts[:5] + ["Wrong."] * (len(texts) - 5))
+        table = evaluate.build_table(ws, models)
+        assert table.row(TEACHER_Q).scores == {}  # not graded against itself
+        chrf = table.row(STUDENT).scores["chrf"]
+        assert chrf.against == "teacher" and chrf.pass_rate == pytest.approx(5 / len(texts))
+        assert "against the teacher's answers" in report.score_lines(table)[0]
+        assert json.loads(report.json_text(table))["models"][0]["scores"] == {}
+    finally:
+        ws.close()
+
+
+def test_extraction_scores_per_field(tmp_path) -> None:
+    from distill_tui.core.evaluate.comparison import BASE, TEACHER, EvalModel
+    from distill_tui.core.workspace.workspace import Workspace
+    from tests.test_eval_kinds import BASE_M as STUDENT, SCHEMA, TEACHER_M as TEACHER_Q, answer, golds, qa_spec
+
+    ws = Workspace.open(qa_spec(tmp_path, task={"kind": "extraction"}, dataset={"reference": "fields"},
+                                prompt={"schema": SCHEMA}))
+    try:
+        refs = golds(ws)
+        answer(ws, TEACHER_Q, refs)
+        answer(ws, STUDENT, ['{"grape": "Merlot"}'] * len(refs))  # right on the Merlot rows only
+        table = evaluate.build_table(ws, [EvalModel(TEACHER_Q, TEACHER), EvalModel(STUDENT, BASE)])
+        fields = table.row(STUDENT).scores["json_fields"]
+        merlot = sum(json.loads(r)["grape"] == "Merlot" for r in refs) / len(refs)
+        assert fields.fields == {"grape": pytest.approx(merlot)} and fields.mean == pytest.approx(merlot)
+        assert table.row(TEACHER_Q).scores["json_fields"].fields == {"grape": 1.0}
+    finally:
+        ws.close()
