@@ -9,7 +9,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from distill_tui.core.evaluate import heldout, scoring
+from distill_tui.core.evaluate import heldout, judging, scoring
 from distill_tui.core.evaluate.graders import Embedder
 
 if TYPE_CHECKING:
@@ -52,5 +52,5 @@ def table_scores(
     return scoring.score_models(
         ws.spec.graders, held.targets(), held.answers(), base, against=against,
         target_model=teacher if against == scoring.TEACHER_ANSWERS else None, embedder=embedder,
-        describe_error=lambda exc: describe(exc)[0],
+        describe_error=lambda exc: describe(exc)[0], judge=judging.table_judge(ws),
     )

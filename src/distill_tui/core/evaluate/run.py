@@ -6,7 +6,7 @@ and resume; every answer is saved as it lands and a row already answered is neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from distill_tui.core.common.errors import UserError, WorkFailed
@@ -15,6 +15,7 @@ from distill_tui.core.evaluate.comparison import BASE, CHECKPOINT, DISTILLED, EX
 if TYPE_CHECKING:
     import openai
 
+    from distill_tui.core.evaluate.judging import JudgeRun
     from distill_tui.core.run.engine_parts import Controls
     from distill_tui.core.run.generate import Progress, RunResult
     from distill_tui.core.workspace.workspace import Workspace
@@ -116,10 +117,11 @@ class EvalRun:
     stopped: str | None = None  # None, "cancelled", "budget", "limit"
     reasons: dict[str, str] = field(default_factory=dict)
     """model → why its rows were not asked and running again will not help (for `build_table`)."""
+    judges: list["JudgeRun"] = field(default_factory=list)  # the rubric graders' judge runs, after the models
 
     @property
     def cost_usd(self) -> float:
-        return sum(r.cost_usd or 0.0 for r in self.results)
+        return sum(r.cost_usd or 0.0 for r in self.results) + sum(j.cost_usd for j in self.judges)
 
     @property
     def requests(self) -> int:
@@ -136,7 +138,8 @@ class EvalRun:
 
     def to_json(self) -> dict[str, Any]:
         return {"stopped": self.stopped, "requests": self.requests, "cost_usd": round(self.cost_usd, 6),
-                "models": [r.to_json() for r in self.results], "reasons": self.reasons}
+                "models": [r.to_json() for r in self.results], "reasons": self.reasons,
+                "judges": [asdict(j) for j in self.judges]}
 
 
 class _NotServed(Exception):
@@ -241,6 +244,14 @@ def run_evaluation(
                 break
             if result.stopped == "limit":
                 run.stopped = "limit"
+        if run.stopped is None and any(g.type == "rubric" for g in ws.spec.graders):
+            from distill_tui.core.evaluate.judging import SPLIT, run_judges
+
+            left = None if budget is None else budget - sum(spent(ws, m.name, "eval") for m in models) - sum(
+                spent(ws, g.model or "", SPLIT) for g in ws.spec.graders if g.type == "rubric")
+            # What the evaluation has left, models and earlier judge runs included, caps the judges.
+            run.judges = run_judges(ws, [m.name for m in models], controls=controls,
+                                    budget_usd=None if left is None else max(0.0, left))
     finally:
         serving.close_served(endpoints or {})
     return run
