@@ -62,7 +62,8 @@ def test_an_answer_served_at_flex_is_priced_at_flex():
     saved = []
     recorder.ws = SimpleNamespace(store=SimpleNamespace(record_answer=saved.append))
     recorder.model, recorder.split, recorder.batch = "gpt-5-mini", "train", False
-    recorder.spec = SimpleNamespace(prompt=SimpleNamespace(answer_field="variety", structured=False))
+    recorder.spec = SimpleNamespace(kind="classification",
+                                    prompt=SimpleNamespace(answer_field="variety", structured=False))
     recorder.labels, recorder.price = ["Riesling"], pricing.load_prices().price("gpt-5-mini")
     req = SimpleNamespace(row_id=1, prompt_hash="h", gold="Riesling", messages=[], body={})
     usage = SimpleNamespace(prompt_tokens=1_000_000, completion_tokens=0, prompt_tokens_details=None,
