@@ -12,12 +12,14 @@ Everything is learned from data (knowledge files, fine-tuning files); nothing is
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable, TypeVar, Union
 
 from distill_tui.offline.learner import NaiveBayes
 from distill_tui.offline.retrieval import Memory
 
 LABEL, TEXT = "label", "text"
+T = TypeVar("T")
+Lazy = Union[T, Callable[[], T]]
 FIELD_SMOOTHING = 200.0
 _LABEL_WORDS = 6  # the longest a typical (median) label is, in words: "Bordeaux-style Red Blend" is 3
 
@@ -25,12 +27,36 @@ _LABEL_WORDS = 6  # the longest a typical (median) label is, in words: "Bordeaux
 class Mind:
     """The learners of one model (see the module's docstring)."""
 
-    def __init__(self, labels: NaiveBayes, fields: dict[str, NaiveBayes] | None = None,
-                 memory: Memory | None = None, router: NaiveBayes | None = None) -> None:
+    def __init__(self, labels: NaiveBayes, fields: Lazy[dict[str, NaiveBayes]] | None = None,
+                 memory: Lazy[Memory] | None = None, router: Lazy[NaiveBayes | None] = None) -> None:
+        # A part may be given as a function that builds it: a base model builds its extraction and
+        # free-text skills (seconds) only when a request first needs them.
         self.labels = labels
-        self.fields = fields or {}
-        self.memory = memory or Memory()
-        self.router = router
+        self._fields = fields if fields is not None else {}
+        self._memory = memory if memory is not None else Memory()
+        self._router = router
+
+    @property
+    def fields(self) -> dict[str, NaiveBayes]:
+        if callable(self._fields):
+            self._fields = self._fields()
+        return self._fields
+
+    @property
+    def memory(self) -> Memory:
+        if callable(self._memory):
+            self._memory = self._memory()
+        return self._memory
+
+    @property
+    def router(self) -> NaiveBayes | None:
+        if callable(self._router):
+            self._router = self._router()
+        return self._router
+
+    @router.setter
+    def router(self, value: NaiveBayes | None) -> None:
+        self._router = value
 
     # --- answering --------------------------------------------------------------------------------
     def knows(self, label: str) -> bool:

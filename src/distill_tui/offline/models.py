@@ -231,11 +231,11 @@ class Knowledge:
 
     def teacher_mind(self) -> Mind:
         """The teacher: the classifier on every row, and every row of the task knowledge."""
-        return skills.teacher_mind(self.teacher(), self.router())
+        return skills.teacher_mind(self.teacher(), self.router)
 
     def student_mind(self, seed: int) -> Mind:
         """The base student: the classifier and the task skills on small seeded samples."""
-        return skills.student_mind(self.student(seed), self.router(), seed)
+        return skills.student_mind(self.student(seed), self.router, seed)
 
     def _disk_cached(self, name: str, build: Callable[[], NaiveBayes]) -> NaiveBayes:
         digest = hashlib.sha256()

@@ -54,6 +54,38 @@ def _extraction() -> tuple[list[set[str]], list[dict[str, str]]]:
     return [features(r[EXTRACTION_INPUT]) for r in rows], rows
 
 
+def _disk_cached_fields(build: Callable[[], dict[str, NaiveBayes]]) -> dict[str, NaiveBayes]:
+    """The teacher's field classifiers, kept on disk keyed by the data and the learners' source
+    (building them takes seconds; reading them back a fraction of that), as `Knowledge` keeps its
+    classifier."""
+    import hashlib
+    import json
+    import os
+
+    from distill_tui import locations
+    from distill_tui.offline import learner, mind
+
+    digest = hashlib.sha256(_asset("knowledge_extraction.csv").read_bytes())
+    for module in (learner, mind):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    digest.update(repr((FIELD_SMOOTHING, EXTRACTION_INPUT, sorted(_SKIP))).encode())
+    cached = locations.cache_dir() / "offline-models" / f"fields-{digest.hexdigest()[:32]}.json"
+    try:
+        return {k: NaiveBayes.from_state(v) for k, v in json.loads(cached.read_text("utf-8")).items()}
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    models = build()
+    try:
+        locations.make_private_dir(cached.parent)
+        partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_text(json.dumps({k: v.to_state() for k, v in models.items()}, ensure_ascii=False,
+                                      separators=(",", ":")), "utf-8")
+        os.replace(partial, cached)
+    except OSError:  # a read-only home only costs the next start some time
+        pass
+    return models
+
+
 def _fields(chosen: Sequence[int] | None) -> dict[str, NaiveBayes]:
     feats, rows = _cached(("extraction-rows",), _extraction)  # type: ignore[misc]
     indices = range(len(rows)) if chosen is None else chosen
@@ -95,15 +127,15 @@ def router(key: tuple, label_texts: Callable[[], list[str]]) -> NaiveBayes:
     return _cached(("router",) + key, build)  # type: ignore[return-value]
 
 
-def teacher_mind(labels: NaiveBayes, route: NaiveBayes) -> Mind:
-    """A mind with every extraction and free-text row of the task knowledge."""
-    fields = _cached(("fields", None), lambda: _fields(None))
-    memory = _cached(("memory", None), lambda: _memory(None))
-    return Mind(labels, fields, memory, route)  # type: ignore[arg-type]
+def teacher_mind(labels: NaiveBayes, route: Callable[[], NaiveBayes]) -> Mind:
+    """A mind with every extraction and free-text row of the task knowledge (built when first used)."""
+    return Mind(labels, lambda: _cached(("fields", None),  # type: ignore[arg-type]
+                                        lambda: _disk_cached_fields(lambda: _fields(None))),
+                lambda: _cached(("memory", None), lambda: _memory(None)), route)  # type: ignore[arg-type]
 
 
-def student_mind(labels: NaiveBayes, route: NaiveBayes, seed: int) -> Mind:
-    """A mind with a small seeded sample of the task knowledge."""
+def student_mind(labels: NaiveBayes, route: Callable[[], NaiveBayes], seed: int) -> Mind:
+    """A mind with a small seeded sample of the task knowledge (built when first used)."""
 
     def fields() -> dict[str, NaiveBayes]:
         total = len(_cached(("extraction-rows",), _extraction)[1])  # type: ignore[index]
@@ -113,4 +145,5 @@ def student_mind(labels: NaiveBayes, route: NaiveBayes, seed: int) -> Mind:
         total = len(_cached(("generation-rows",), lambda: _rows("knowledge_generation.csv")))  # type: ignore[arg-type]
         return _memory(_sample(total, STUDENT_GENERATION_ROWS, seed))
 
-    return Mind(labels, _cached(("fields", seed), fields), _cached(("memory", seed), memory), route)  # type: ignore[arg-type]
+    return Mind(labels, lambda: _cached(("fields", seed), fields),  # type: ignore[arg-type]
+                lambda: _cached(("memory", seed), memory), route)  # type: ignore[arg-type]
