@@ -131,3 +131,15 @@ def test_a_nested_record_is_learned_by_field_path_and_answered_valid():
     answer = json.loads(extraction.answer(fmt, "rose petal, lychee", mind))
     assert not list(Draft202012Validator(schema).iter_errors(answer))
     assert answer == {"wine": {"grape": "Gewürztraminer", "tags": ["white"]}}
+
+
+def test_a_classification_request_leaves_the_other_skills_unbuilt():
+    labels = ["Merlot", "Chardonnay"]
+    fmt = {"type": "json_schema", "json_schema": {"name": "variety", "strict": True, "schema": {
+        "type": "object", "properties": {"variety": {"type": "string", "enum": labels}}, "required": ["variety"],
+        "additionalProperties": False}}}
+    with running() as server:
+        client_for(server).chat.completions.create(
+            model="offline-teacher", messages=[{"role": "user", "content": "cassis, plum, Pomerol"}], response_format=fmt)
+        mind = server.app.registry.entry("offline-teacher").get()
+    assert callable(mind._fields) and callable(mind._memory)  # built when an extraction or a question comes
