@@ -60,6 +60,7 @@ async def test_u_shows_refusals_and_s_orders_by_length(ws):
         await pilot.press("s")
         assert screen.cur.filters.sort == "score" and "highest score" in screen.status
         assert screen.cur.scores["exact"][int(screen.table.view[0])] == 1.0
+        assert "exact 1.00" in str(screen.query_one("#detail").render())
         await pilot.press("s", "s")
         assert screen.cur.filters.sort == ""
         assert fresh(app).filters == screen.cur.filters
