@@ -1,8 +1,9 @@
 """An OpenAI-compatible provider on loopback, for tests, the demo and rehearsals.
 
 It answers the same SDK calls as the real service (models, chat completions with stored
-completions, files, fine-tuning jobs with events and checkpoints, batches) from small naive Bayes models
-trained on data, and can add rate limits, latency and injected failures.
+completions, files, fine-tuning jobs with events and checkpoints, batches, embeddings) from small
+learners trained on data (naive Bayes for labels and JSON fields, TF-IDF retrieval for free text), and can
+add rate limits, latency and injected failures.
 
     server = start_server(OfflineOptions(rpm=600))
     client = openai.OpenAI(base_url=server.base_url, api_key="offline")
