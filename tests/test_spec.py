@@ -32,7 +32,7 @@ def test_save_round_trip(tmp_path):
         ({"dataset": {"sample": -3}}, "[dataset] sample must be a positive number"),
         ({"dataset": {"eval_fraction": 1.5}}, "[dataset] eval_fraction must be at least 0 and below 1"),
         ({"dataset": {"min_per_label": 0}}, "[dataset] min_per_label must be at least 1"),
-        ({"generation": {"workers": 0}}, "[generation] workers must be between 1 and 256"),
+        ({"generation": {"workers": 0}}, "[generation] workers must be between 1 and 1024"),
         ({"generation": {"store": "yes"}}, "[generation] store must be true or false"),
         ({"finetune": {"n_epochs": 99}}, "[finetune] n_epochs"),
         ({"finetune": {"n_epochs": "many"}}, '[finetune] n_epochs must be "auto" or an integer'),
