@@ -157,3 +157,26 @@ def test_eval_runs_the_judge_after_the_models_and_scores_it(tmp_path: Path, offl
         assert again.judges[0].asked == 0 and offline_server.stats["chat_requests"] == before
     finally:
         ws.close()
+
+
+def test_eval_cli_warns_of_a_judge_that_is_the_teacher(tmp_path: Path, offline_server, capsys) -> None:
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from distill_tui import locations
+    from distill_tui.cli import main
+
+    shutil.copyfile(locations.package_assets() / "generation.csv", tmp_path / "generation.csv")
+    spec = tomllib.loads((locations.package_assets() / "generation.toml").read_text())
+    spec["graders"] = [{"name": "self", "type": "rubric", "model": "offline-teacher", "rubric": "r", "scale": "pass_fail"}]
+    spec["evaluate"] = {"max_rows": 3}
+    (tmp_path / "qa.toml").write_text(tomli_w.dumps(spec))
+    code = main(["eval", str(tmp_path / "qa.toml"), "--json", "--base-url", offline_server.base_url])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "warning: [[graders]] 'self': the judge offline-teacher is also the teacher" in captured.err
+    scores = {m["model"]: m["scores"]["self"] for m in json.loads(captured.out)["models"]}
+    # The teacher answers a judge's schema as best it can: a grade or an invalid reply, never both.
+    assert all(s["n"] + s["invalid"] <= 3 for s in scores.values())

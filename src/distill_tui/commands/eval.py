@@ -65,6 +65,7 @@ def run(args: Namespace) -> int:
     from distill_tui.core.evaluate.comparison import build_table
     from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
     from distill_tui.core.run.engine_parts import Controls
+    from distill_tui.core.task.graders_spec import judge_warnings
     from distill_tui.core.workspace.workspace import Workspace
 
     export = Path(args.export) if args.export else None
@@ -75,6 +76,8 @@ def run(args: Namespace) -> int:
         ws.data  # noqa: B018 - a spec or data mistake stops here with one line
         for line in ws.take_notes():  # answers reused from where the spec was before
             print(f"note: {line}", file=sys.stderr)
+        for line in judge_warnings(ws.spec.graders, ws.spec.teacher.model, ws.spec.student.model):
+            print(f"warning: {line}", file=sys.stderr)
         models = models_of_interest(ws, args.model, checkpoints=args.checkpoints)
         build_table(ws, models)  # checks there are eval rows before any request
         if args.json:  # the table's notes are not printed then; a skipped model still deserves a line
@@ -94,6 +97,8 @@ def run(args: Namespace) -> int:
         table = build_table(ws, models, result.failures, result.reasons)
         if not table.leak.ok:
             print(f"distill-tui: {table.leak.line()}", file=sys.stderr)
+        if table.leak.near is not None and table.leak.near.line():
+            print(f"distill-tui: {table.leak.near.line()}", file=sys.stderr)
         if export is not None:
             written = report.export(table, export)
             print(f"table written to {written}", file=sys.stderr)
