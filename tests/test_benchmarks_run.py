@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(("script", "args"), [
     ("bench_curate.py", ["--rows", "200"]),
     ("bench_generate.py", ["--rows", "40", "--rpm", "12000", "--only", "fresh"]),
+    ("bench_generate.py", ["--high", "--rows", "40", "--rpm", "12000", "--latency", "0.05"]),
+    ("bench_ceiling.py", ["--rows", "60", "--threads", "4"]),
     ("bench_resume.py", ["--rows", "60", "--rpm", "6000"]),
     ("gpu_train.py", ["--help"]),  # for a GPU machine: here only that it imports and parses its options
 ])

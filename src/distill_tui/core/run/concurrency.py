@@ -23,7 +23,7 @@ import math
 import time
 from typing import Callable
 
-HEADROOM = 1.5
+HEADROOM = 1.25
 """In flight = limit rate × latency × this."""
 DEFAULT_CAP = 512
 """Most requests in flight when `[generation] workers` is not set (one thread each)."""
@@ -92,6 +92,10 @@ class Concurrency:
         now = self._clock()
         rate = self.limit_rate(rates)
         latency = self.latency_s if self.latency_s is not None else ASSUMED_LATENCY_S
+        if self.best_latency_s is not None:
+            # Latency that climbs with what is in flight is this process or the server queueing, which
+            # more requests in flight would only feed; Little's law takes at most twice the best seen.
+            latency = min(latency, 2.0 * self.best_latency_s)
         ceiling = self.cap if rate is None else self._clamp(math.ceil(rate * latency * HEADROOM) + 1)
         if self.samples < MIN_SAMPLES:
             return self.target  # nothing measured yet: the limits alone say nothing of the latency

@@ -23,12 +23,14 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from typing import Mapping
 
 from distill_tui.core.run.token_bucket import (
     DEFAULT_BURST_S,
     DEFAULT_PENALTY_S,
     MAX_RETRY_AFTER_S,
+    MAX_SLEEP_S,
     SNAPSHOT_SLACK_S,
     Clock,
     Sleep,
@@ -73,6 +75,8 @@ class RateLimiter:
         sleep: Sleep = time.sleep,
     ) -> None:
         self._lock = threading.Lock()
+        self._waiters_lock = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
         self._clock = clock
         self._sleep = sleep
         self._burst_s = burst_s
@@ -100,9 +104,32 @@ class RateLimiter:
         `tokens` 0 skips the token bucket. Both buckets are debited together, so a worker never
         holds a request slot while it waits for tokens.
 
+        Waiters queue in arrival order and only the first one polls the buckets: with hundreds of
+        requests in flight, every waiter polling woke them all for each grant (a thundering herd
+        that cost more CPU than the requests).
+
         Returns:
             True once reserved; False if `cancel_event` was set first (nothing is reserved then).
         """
+        turn = threading.Event()
+        with self._waiters_lock:
+            self._waiters.append(turn)
+            if self._waiters[0] is turn:
+                turn.set()
+        try:
+            while not turn.wait(MAX_SLEEP_S):
+                if cancel_event is not None and cancel_event.is_set():
+                    return False
+            return self._acquire_first(tokens, cancel_event)
+        finally:
+            with self._waiters_lock:
+                first = self._waiters[0] is turn
+                self._waiters.remove(turn)
+                if first and self._waiters:
+                    self._waiters[0].set()
+
+    def _acquire_first(self, tokens: float, cancel_event: threading.Event | None) -> bool:
+        """`acquire` for the waiter at the head of the queue."""
 
         def attempt(now: float) -> float:
             with self._lock:
