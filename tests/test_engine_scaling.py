@@ -223,12 +223,12 @@ def test_only_the_first_waiter_polls_the_limiter():
             calls[0] += 1
         return time.monotonic()
 
-    limiter = RateLimiter(requests_per_minute=12_000, clock=clock)  # 200 a second, 50 at first
+    limiter = RateLimiter(requests_per_minute=6_000, clock=clock)  # 100 a second, 25 at first: 35 wait
     threads = [threading.Thread(target=limiter.acquire) for _ in range(60)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
     assert not any(t.is_alive() for t in threads)
-    # every waiter polling: each grant woke all of them (hundreds of calls); queued: a few per grant
-    assert calls[0] < 6 * len(threads)
+    # every waiter polling: each grant woke all of them (~700 calls); queued: a few per grant (~70)
+    assert calls[0] < 4 * len(threads)
