@@ -1,6 +1,6 @@
-"""Curation at 10k rows: time per keypress in the core model and in the screen, against 50 ms.
+"""Curation at 10k and 100k rows: time per keypress in the core model and in the screen, against 50 ms.
 
-Run from the repository root: `.venv/bin/python benchmarks/bench_curate.py [--rows 10000]`.
+Run from the repository root: `.venv/bin/python benchmarks/bench_curate.py [--rows 10000 100000]`.
 
 Core: median wall time of each model call, SQLite writes included (what a keypress asks of the model, plus the totals and
 label distribution the screen redraws after it).
@@ -146,27 +146,34 @@ async def bench_screen(ws) -> list[tuple[str, float, float]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000, help="train answers to fabricate")
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000],
+                        help="train answers to fabricate (one workspace per size)")
     args = parser.parse_args()
+    for rows in args.rows:
+        bench_size(rows)
+    return 0
+
+
+def bench_size(rows: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DISTILL_TUI_DATA_DIR"] = str(Path(tmp) / "data")
         os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
         t = time.perf_counter()
-        ws = build_workspace(Path(tmp), args.rows)
-        print(f"fabricated {args.rows:,} answers in {time.perf_counter() - t:.1f} s; cores: {os.cpu_count()}")
+        ws = build_workspace(Path(tmp), rows)
+        print(f"\n=== {rows:,} answers (fabricated in {time.perf_counter() - t:.1f} s; cores: {os.cpu_count()})")
         print(f"\ncore model ({TARGET_MS:.0f} ms target per keypress)")
         print(f"{'action':<42} {'ms':>8} {'ratio':>7}")
         for name, ms in bench_core(ws):
             ratio = "" if name.startswith("load") else f"{ms / TARGET_MS:7.3f}"
             print(f"{name:<42} {ms:8.2f} {ratio:>7}")
         ws.store.execute("DELETE FROM selections")  # the screen starts from the default selection
+        ws.store.execute("DELETE FROM selection_snapshot")
         ws.store.set_setting("curation", {})
         print("\nscreen, headless 80x24 (CPU ms per keypress incl. paint, minus an unbound key)")
         print(f"{'key':<42} {'ms':>8} {'ratio':>7} {'handler':>8}")
         for name, cpu, handler in asyncio.run(bench_screen(ws)):
             print(f"{name:<42} {cpu:8.2f} {cpu / TARGET_MS:7.3f} {handler:8.2f}")
         ws.close()
-    return 0
 
 
 if __name__ == "__main__":
