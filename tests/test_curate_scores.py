@@ -67,3 +67,19 @@ def test_export_filters_by_score(ws, tmp_path, capsys) -> None:
     assert lines and not any(line["messages"][-1]["content"].startswith("I would not") for line in lines)
     assert main(["export", str(ws.spec.source), "-o", str(out), "--filter", "score=bleu:0.5.."]) == 2
     assert "graded by chrf" in capsys.readouterr().err
+
+
+def test_a_refusal_is_left_out_by_default_and_an_edit_that_answers_selects_it(tmp_path) -> None:
+    from tests.test_curate import make_ws
+
+    def refusal_at_2(i, req, labels):
+        return {"content": "I'm sorry, but I can't help with that."} if i == 2 else None
+
+    ws = make_ws(tmp_path, answer=refusal_at_2)  # a valid label, yet a refusal in words
+    cur = Curation.from_workspace(ws)
+    p = int(np.flatnonzero(cur.refusal)[0])
+    assert cur.valid[p] and not cur.effective[p] and cur.effective.sum() == cur.n - 1
+    edits.edit(cur, int(cur.ids[p]), json.dumps({"variety": cur.answers[p].gold}), edits.parser(ws))
+    assert cur.effective[p] and not cur.refusal[p]
+    assert Curation.from_workspace(ws).effective[p]
+    ws.close()

@@ -115,18 +115,24 @@ def edit_many(cur: "Curation", contents: Mapping[int, str], parse: Parser, *, re
         cur.originals[int(row_id)] = original
     if cur.store is not None:
         cur.store.save_edits(edits)
-    was_valid = cur.valid[positions].copy()
+    was_good = _good(cur, positions)
     _apply(cur, positions, answers, True)
-    _follow_validity(cur, positions, was_valid)
+    _follow_default(cur, positions, was_good)
     return answers
 
 
-def _follow_validity(cur: "Curation", positions: Sequence[int], was_valid: np.ndarray) -> None:
-    """A row whose answer became valid is selected, one that became invalid deselected (as the
-    default selection treats teacher answers); a row whose validity did not change keeps its state."""
+def _good(cur: "Curation", positions: Sequence[int]) -> np.ndarray:
+    """Whether each answer is one the default selection takes: valid and not a refusal."""
+    return cur.valid[positions] & ~cur.refusal[positions]
+
+
+def _follow_default(cur: "Curation", positions: Sequence[int], was_good: np.ndarray) -> None:
+    """A row whose answer became one the default selection takes (valid, not a refusal) is selected,
+    one that stopped being one is deselected; a row that did not change that way keeps its state."""
     positions = np.asarray(positions, dtype=np.int64)
+    good = _good(cur, positions)
     for value in (True, False):
-        changed = positions[(cur.valid[positions] == value) & (was_valid != value)]
+        changed = positions[(good == value) & (was_good != value)]
         if len(changed):
             cur.set_rows(cur.ids[changed].tolist(), value)
 
@@ -138,9 +144,9 @@ def revert(cur: "Curation", row_ids: Iterable[int]) -> int:
     if cur.store is not None and originals:
         cur.store.drop_edits(_key(a) for a in originals)
     positions = [cur.pos[r] for r in row_ids]
-    was_valid = cur.valid[positions].copy()
+    was_good = _good(cur, positions)
     _apply(cur, positions, originals, False)
-    _follow_validity(cur, positions, was_valid)
+    _follow_default(cur, positions, was_good)
     return len(row_ids)
 
 

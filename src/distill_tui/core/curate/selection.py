@@ -7,7 +7,7 @@ dataset rows keep their file position, and completions imported from a provider 
 
 Selection rules:
 - A row's state is its explicit flag in the store's `selections` table, else the default: selected
-  when the answer came back ("ok"), has content and is a valid label.
+  when the answer came back ("ok"), has content, is a valid answer and does not read as a refusal.
 - Rows that cannot train (failed, empty) or that would leak the test set (their row is in today's
   eval split, or their prompt equals an eval row's prompt) are never selected, whatever their flag.
 - A hand deselection (space, range, dedupe, cap) is an *exclusion*: "select all matching" skips it;
@@ -113,7 +113,7 @@ class Curation:
         self.edited = np.zeros(n, dtype=bool)
         self.scores: dict[str, np.ndarray] = {}  # grader → score per position, NaN unscored (free_text.py)
         self.scorer: Callable[["Answer"], dict[str, float]] | None = None  # re-scores an edited answer
-        self.default = self.trainable & self.valid
+        self.default = self.trainable & self.valid & ~self.refusal  # a refusal is not worth distilling
         self.selected = self.default.copy()
         self.excluded: set[int] = set()
         self.filters = Filters()
