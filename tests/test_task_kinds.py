@@ -258,3 +258,10 @@ def test_cli_bad_input_is_exit_2_and_one_line(tmp_path, capsys, sections, frame,
     assert main(["estimate", str(write(tmp_path, frame, **sections))]) == 2
     err = capsys.readouterr().err.strip()
     assert fragment in err and "\n" not in err and "Traceback" not in err
+
+
+def test_an_extraction_reference_without_json_is_refused(tmp_path):
+    spec = load_spec(write(tmp_path, prompt={"schema": SCHEMA}, dataset={"reference": "grape"}))
+    with pytest.raises(DataError, match=r"the reference column 'grape' \(\[dataset\] reference\) holds no JSON object "
+                                        r"\(e.g. 'Merlot'\); an extraction task's reference is the answer as JSON"):
+        dataset.prepare(spec)

@@ -48,15 +48,20 @@ def with_reference(spec: "TaskSpec", frame: "pd.DataFrame", column: str) -> tupl
     """The rows with a reference answer (as text: `kinds.reference_text`), and how many had none.
 
     Raises:
-        DataError: the reference column is empty.
+        DataError: the reference column is empty, or holds no JSON object in an extraction task.
     """
     texts = [kinds.reference_text(spec.kind, v) for v in frame[column].tolist()]
     has = [t is not None for t in texts]
+    key = "reference" if spec.dataset.reference else "label"
     if not any(has):
-        key = "reference" if spec.dataset.reference else "label"
         raise DataError(f"{spec.data_path}: the reference column '{column}' ([dataset] {key}) is empty in every row"
                         f"{' the filter keeps' if spec.dataset.filter else ''}; remove the key to use the teacher's "
                         "answers as the targets")
+    if spec.kind == kinds.EXTRACTION and not any(t is not None and t.startswith("{") for t in texts):
+        example = next(t for t in texts if t is not None)
+        example = example if len(example) <= 40 else example[:39] + "…"
+        raise DataError(f"{spec.data_path}: the reference column '{column}' ([dataset] {key}) holds no JSON object "
+                        f"(e.g. {example!r}); an extraction task's reference is the answer as JSON")
     frame = frame[has].copy()
     frame[column] = [t for t in texts if t is not None]
     return frame, len(has) - sum(has)
