@@ -20,7 +20,7 @@ COOKBOOK_USER = (
 )
 
 
-def build_rows(target: Path, rows: int = 129_971, unique_text: bool = False) -> Path:
+def build_rows(target: Path, rows: int = 129_971, unique_text: bool = False, source: Path | None = None) -> Path:
     """A CSV of `rows` rows made by cycling real wine rows (../shared) or the bundled demo rows.
 
     With `unique_text`, each description gets the row number appended, so no two prompts repeat
@@ -28,7 +28,7 @@ def build_rows(target: Path, rows: int = 129_971, unique_text: bool = False) -> 
     """
     import pandas as pd
 
-    source = SHARED_WINE if SHARED_WINE.exists() else BUNDLED
+    source = source or (SHARED_WINE if SHARED_WINE.exists() else BUNDLED)
     frame = pd.read_csv(source)
     repeats = -(-rows // len(frame))
     big = pd.concat([frame] * repeats, ignore_index=True).iloc[:rows]

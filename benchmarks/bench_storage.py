@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from _common import build_rows, write_spec  # noqa: E402
+from _common import BUNDLED, build_rows, write_spec  # noqa: E402
 
 
 def fabricate(reqs, model: str):
@@ -72,6 +72,8 @@ def write_inline(path: Path, answers) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000, help="answers to save")
+    parser.add_argument("--bundled", action="store_true",
+                        help="the demo's invented reviews (shorter) instead of the real head rows of ../shared")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -79,7 +81,7 @@ def main() -> int:
         from distill_tui.core.task.requests import iter_requests
         from distill_tui.core.workspace.workspace import Workspace
 
-        data = build_rows(folder / "wine.csv", rows=args.rows, unique_text=True)
+        data = build_rows(folder / "wine.csv", rows=args.rows, unique_text=True, source=BUNDLED if args.bundled else None)
         ws = Workspace.open(write_spec(folder, data, eval_fraction=0.0))
         reqs = list(iter_requests(ws.spec, ws.data, ws.spec.teacher.model))
         answers = list(fabricate(reqs, ws.spec.teacher.model))
