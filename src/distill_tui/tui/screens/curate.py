@@ -96,7 +96,8 @@ or held out for evaluation: those rows are never exported).
   prompt or answer, **f** any filter as `key=value` (agrees, valid, label, answer, finish, status,
   source, tokens=MIN..MAX, text, dup=yes, refusal, edited, score=GRADER:MIN..MAX, sort), **c** clears them.
 - **u** shows the answers that read as refusals (the provider's refusal, a content filter, "I'm sorry,
-  I can't…" at the start), then the others; **s** orders by answer length (and grader score).
+  I can't…" at the start; not selected by default), then the others; **s** orders by answer length,
+  then by the score of the spec's graders against the reference (shown in the detail pane).
 - **E** corrects the highlighted answer in place: the edit is saved, marked `edited`, exported instead
   of the teacher's answer, which is kept (**E** again, ctrl+r, puts it back). **G** puts the gold label
   in every shown answer that disagrees with it (labelled classification).
