@@ -162,6 +162,9 @@ def test_parse_generation_answers(tmp_path):
     cut = kinds.parse_answer(spec, "Syrah, mos", [], "length")
     assert not cut.valid and "finish_reason length" in cut.problem and cut.label == "Syrah, mos"
     assert kinds.parse_answer(spec, "   ", [], "stop").problem == "empty answer"
+    filtered = kinds.parse_answer(spec, "Syrah is", [], "content_filter")
+    assert not filtered.valid and filtered.problem == "not finished (finish_reason content_filter)"
+    assert kinds.parse_answer(spec, "Syrah.", [], None).valid  # a server that sends no finish_reason
     assert not kinds.parse_answer(spec, None, [], "stop").valid
 
 

@@ -152,7 +152,12 @@ def parse_answer(spec: "TaskSpec", content: str | None, labels: Sequence[str],
     if not text:
         return prompts.ParsedAnswer(None, False, CUT_OFF if finish_reason == "length" else "empty answer")
     if kind == GENERATION:
-        return prompts.ParsedAnswer(text, finish_reason != "length", CUT_OFF if finish_reason == "length" else None)
+        # Only a finished answer is one ("stop"; None from servers that send no reason): "length" was
+        # cut off, and "content_filter" was stopped by the provider partway.
+        if finish_reason in (None, "stop"):
+            return prompts.ParsedAnswer(text, True, None)
+        problem = CUT_OFF if finish_reason == "length" else f"not finished (finish_reason {finish_reason})"
+        return prompts.ParsedAnswer(text, False, problem)
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
