@@ -115,6 +115,8 @@ def test_an_edit_is_kept_marked_and_exported_and_the_original_stays(ws, tmp_path
     assert again.ids[again.mask(Filters(edited=True))].tolist() == [row]
     plan = plan_export(again)
     line = json.loads(plan.train[plan.train_rows.index(row)])
+    assert plan.edited == 1 and "1 corrected answer exported in place of the teacher's" in "\n".join(plan.lines())
+    assert plan.to_json()["edited"] == 1
     assert line["messages"][-1] == {"role": "assistant", "content": json.dumps({"variety": other})}
     write_export(plan, tmp_path / "train.jsonl")
     # An edit that is not a label is kept but invalid, as the teacher's answer would be.

@@ -12,6 +12,7 @@ import pytest
 from distill_tui.cli import main
 from distill_tui.core.curate import edits
 from distill_tui.core.curate.filters import Filters
+from distill_tui.core.curate.export import plan_export
 from distill_tui.core.curate.selection import Curation
 from distill_tui.core.evaluate import answer_scores
 from distill_tui.core.store.database import Answer
@@ -82,4 +83,8 @@ def test_a_refusal_is_left_out_by_default_and_an_edit_that_answers_selects_it(tm
     edits.edit(cur, int(cur.ids[p]), json.dumps({"variety": cur.answers[p].gold}), edits.parser(ws))
     assert cur.effective[p] and not cur.refusal[p]
     assert Curation.from_workspace(ws).effective[p]
+    edits.revert(cur, [int(cur.ids[p])])
+    cur.toggle(int(cur.ids[p]))  # selected by hand: exported, with a warning
+    plan = plan_export(cur)
+    assert plan.refusals == 1 and any("read as a refusal" in line for line in plan.lines())
     ws.close()

@@ -55,6 +55,8 @@ class ExportPlan:
     validation_report: ValidationReport | None
     excluded_eval: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    edited: int = 0  # corrected answers exported in place of the teacher's (curate/edits.py)
+    refusals: int = 0  # exported answers that read as refusals (selected by hand)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +72,11 @@ class ExportPlan:
         for what, n in self.dropped.items():
             if n:
                 out.append(f"{what} dropped {plural(n, 'row')}")
+        if self.edited:
+            out.append(f"{plural(self.edited, 'corrected answer')} exported in place of the teacher's (originals kept)")
+        if self.refusals:
+            out.append(f"warning: {plural(self.refusals, 'exported answer')} read as a refusal (u on the Curate "
+                       "screen lists them)")
         out += self.report.lines()
         if self.validation_report is not None:
             out += self.validation_report.lines()
@@ -79,7 +86,8 @@ class ExportPlan:
         return {
             "ok": self.ok, "source": self.source, "examples": len(self.train),
             "validation_examples": len(self.validation), "tokens": self.train_tokens,
-            "excluded_eval": self.excluded_eval, "dropped": self.dropped, "report": self.report.to_json(),
+            "excluded_eval": self.excluded_eval, "dropped": self.dropped, "edited": self.edited,
+            "refusals": self.refusals, "report": self.report.to_json(),
             "validation_report": None if self.validation_report is None else self.validation_report.to_json(),
         }
 
@@ -165,6 +173,7 @@ def plan_export(cur: Curation, *, filters: Filters | None = None, actions: dict[
         train_rows=cur.ids[train_pos].tolist(), validation_rows=cur.ids[val_pos].tolist(),
         train_tokens=int(np.minimum(cur.tokens[train_pos], ctx.token_limit).sum()),
         report=report, validation_report=val_report, excluded_eval=excluded, dropped=dropped,
+        edited=int(cur.edited[positions].sum()), refusals=int(cur.refusal[positions].sum()),
     )
 
 
