@@ -53,3 +53,14 @@ def test_max_rows_is_in_the_estimate(tmp_path):
 def test_classification_estimates_are_unchanged(tmp_path, sections):
     _, _, est = estimate(write(tmp_path, **sections))
     assert "answers sized by the longest label" in est.notes
+
+
+def test_a_schema_a_fine_tuned_model_would_refuse_is_warned(tmp_path):
+    schema = {**SCHEMA, "properties": {**SCHEMA["properties"],
+                                       "price": {"type": ["number", "null"], "minimum": 0}}}
+    _, _, est = estimate(write(tmp_path, prompt={"schema": schema}))
+    assert any("[prompt] schema uses minimum: OpenAI's fine-tuned models refuse" in w for w in est.warnings)
+    _, _, plain = estimate(write(tmp_path, prompt={"schema": SCHEMA}))
+    assert not any("fine-tuned models refuse" in w for w in plain.warnings)
+    _, _, local = estimate(write(tmp_path, prompt={"schema": schema}, finetune={"backend": "local"}))
+    assert not any("fine-tuned models refuse" in w for w in local.warnings)

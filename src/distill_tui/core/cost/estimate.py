@@ -322,7 +322,7 @@ def build_estimate(
     warnings += preflight.reasoning_warnings(spec, table)
     notes += preflight.reasoning_notes(spec, table)
     check = preflight.structured_check(spec, data.labels, table)
-    warnings += preflight.structured_warnings(check)
+    warnings += preflight.structured_warnings(check) + kinds.fine_tune_warnings(spec)
     offline = preflight.offline_note(spec, data.labels)
     if offline:
         warnings.append(offline)

@@ -107,6 +107,32 @@ def output_budget(kind: str) -> int:
     return LABEL_MAX_TOKENS if kind == CLASSIFICATION else FREE_TEXT_MAX_TOKENS
 
 
+FINE_TUNED_UNSUPPORTED = ("pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                          "multipleOf", "minItems", "maxItems")
+"""Keywords Structured Outputs takes for base models but not, in strict mode, for fine-tuned models
+(the guide's "Supported properties" note)."""
+
+
+def fine_tune_warnings(spec: "TaskSpec") -> list[str]:
+    """A line when an extraction schema uses keywords OpenAI's fine-tuned models refuse: the
+    distilled student would be asked with a schema its provider refuses."""
+    if spec.kind != EXTRACTION or spec.finetune.backend != "openai" or not spec.answer_schema:
+        return []
+    used: set[str] = set()
+    stack: list[Any] = [spec.answer_schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            used |= {k for k in node if k in FINE_TUNED_UNSUPPORTED and not isinstance(node[k], dict)}
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    if not used:
+        return []
+    return [f"[prompt] schema uses {', '.join(sorted(used))}: OpenAI's fine-tuned models refuse these in a strict "
+            "schema, so the distilled student's requests would be refused; leave them out of the schema"]
+
+
 def schema_name(spec: "TaskSpec") -> str:
     """The `json_schema.name` of an extraction request: the schema's title, its file's name, or "answer"."""
     title = (spec.answer_schema or {}).get("title")
