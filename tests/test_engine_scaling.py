@@ -232,3 +232,25 @@ def test_only_the_first_waiter_polls_the_limiter():
     assert not any(t.is_alive() for t in threads)
     # every waiter polling: each grant woke all of them (~700 calls); queued: a few per grant (~70)
     assert calls[0] < 4 * len(threads)
+
+
+# --- what the CLI line and the Generate screen show ----------------------------------------------
+
+
+def test_the_limiter_line_shows_the_concurrency_and_whether_workers_caps_it():
+    from distill_tui.core.run import progress_text as fmt
+
+    found = {"requests_per_min": 10_000, "tokens_per_min": None, "concurrency": 251, "concurrency_cap": None}
+    assert fmt.limiter_text(found) == "10,000 rpm · concurrency 251"
+    capped = {**found, "concurrency": 16, "concurrency_cap": 16}
+    assert fmt.limiter_text(capped) == "10,000 rpm · concurrency 16 (workers cap)"
+
+
+def test_the_cli_progress_line_shows_in_flight_of_the_concurrency(tmp_path):
+    from distill_tui.core.run import progress_text as fmt
+
+    lines = []
+    ws = _mock_workspace(tmp_path, _answering(0.05, {}))
+    run_teacher(ws, on_progress=lambda p: lines.append(fmt.progress_line(p)), progress_interval=0.05)
+    assert any(" in flight (of " in line for line in lines[:-1])
+    assert " in flight (of " not in lines[-1]  # a finished run wants nothing in flight

@@ -49,7 +49,15 @@ def limiter_text(limiter: dict) -> str:
         text += f" (slowed to {scale:.0%})"
     if limiter.get("paused_for_s"):
         text += f", paused {limiter['paused_for_s']:.1f}s"
+    if limiter.get("concurrency"):
+        text += f" · {concurrency_text(limiter)}"
     return text
+
+
+def concurrency_text(limiter: dict) -> str:
+    """How many requests in flight the engine wants now: `concurrency 251`, `concurrency 4 (workers cap)`."""
+    wanted, cap = limiter.get("concurrency"), limiter.get("concurrency_cap")
+    return f"concurrency {wanted}" + (" (workers cap)" if cap and wanted >= cap else "")
 
 
 def spend_text(p: "Progress", *, budget: bool = True) -> str:
@@ -74,7 +82,9 @@ def progress_line(p: "Progress") -> str:
     parts = [head]
     if p.failed:
         parts.append(f"{p.failed:,} failed")
-    parts += [f"{p.in_flight} in flight", f"{p.left:,} left", f"{p.rows_per_s:.1f} rows/s",
+    wanted = p.limiter.get("concurrency") if isinstance(p.limiter, dict) else None
+    in_flight = f"{p.in_flight} in flight" + (f" (of {wanted})" if wanted and not p.finished else "")
+    parts += [in_flight, f"{p.left:,} left", f"{p.rows_per_s:.1f} rows/s",
               f"{count(p.tokens_per_s)} tok/s"]
     if not p.finished:  # a run that has ended, by the limit or otherwise, has nothing left to wait for
         parts.append(f"ETA {duration(p.eta_s)}")
