@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from distill_tui.core.cost import pricing, tokens
-from distill_tui.core.cost.estimate import ASSUMED_ANSWER_TOKENS, build_estimate
+from distill_tui.core.cost.answers import ASSUMED_ANSWER_TOKENS
+from distill_tui.core.cost.estimate import build_estimate
 from distill_tui.core.task import dataset
 from distill_tui.core.task.spec import load_spec
 from tests.test_task_kinds import SCHEMA, qa_rows, write

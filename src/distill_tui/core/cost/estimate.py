@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from distill_tui.core.cost import discounts, preflight, tokens
+from distill_tui.core.cost.answers import ASSUMED_ANSWER_TOKENS, answer_tokens, reference_texts  # noqa: F401 (their home before)
 from distill_tui.core.cost.pricing import PriceTable, auto_epochs, shutdown_warning
 from distill_tui.core.cost.selfhosted import LOCAL_AUTO_EPOCHS, SelfHosted
 from distill_tui.core.task import kinds, prompts
@@ -133,34 +134,6 @@ class PromptCounter:
         if self._system is not None:
             per_row = [a + b for a, b in zip(per_row, self._system.count_frame(frame))]
         return sum(per_row), per_row
-
-
-ASSUMED_ANSWER_TOKENS = 256
-"""Output tokens planned per free-text or JSON answer when there is no reference to measure (about
-190 words); the estimate says it is an assumption, and a smoke run measures the real figure."""
-
-
-def answer_tokens(spec: "TaskSpec", labels: Sequence[str], model: str,
-                  references: Sequence[str] = ()) -> tuple[int, str]:
-    """Output tokens to plan per request, and how that number was chosen.
-
-    Extraction and generation answers are sized by the mean length of the reference answers when the
-    data has them (`references`), else by `ASSUMED_ANSWER_TOKENS`, within the output budget."""
-    if spec.kind != kinds.CLASSIFICATION:
-        budget = spec.generation.output_budget()
-        if references:
-            enc = tokens.encoding_for(model)
-            mean = sum(len(enc.encode_ordinary(text)) for text in references) / len(references)
-            return min(budget, max(1, round(mean))), f"{spec.kind} answers sized by the references' mean length"
-        return (min(budget, ASSUMED_ANSWER_TOKENS), f"{spec.kind} answers assumed {ASSUMED_ANSWER_TOKENS} tokens each "
-                "(no reference column to measure; a smoke run with generate --limit shows the real length)")
-    if spec.prompt.structured and labels:
-        enc = tokens.encoding_for(model)
-        longest = max(
-            len(enc.encode_ordinary(prompts.assistant_content(spec.prompt.answer_field, label, True))) for label in labels
-        )
-        return min(longest, spec.generation.output_budget()), "answers sized by the longest label"
-    return spec.generation.output_budget(), "free-text answers sized by max_tokens (an upper bound)"
 
 
 def build_estimate(
@@ -333,13 +306,6 @@ def build_estimate(
         teacher_cost_per_1k=teacher_1k, distilled_cost_per_1k=distilled_1k, break_even_predictions=break_even,
         warnings=warnings, notes=list(dict.fromkeys(notes)), structured_outputs=check, self_hosted=own,
     )
-
-
-def reference_texts(spec: "TaskSpec", data: "PreparedData") -> list[str]:
-    """The reference answers of an extraction or generation task (none for classification)."""
-    if spec.kind == kinds.CLASSIFICATION or data.label_column is None:
-        return []
-    return data.frame[data.label_column].astype(str).tolist()
 
 
 def _self_hosted(spec: "TaskSpec", prices: PriceTable, table: "ModelTable", trained_tokens: int,

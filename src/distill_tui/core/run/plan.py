@@ -62,7 +62,8 @@ def spent(ws: "Workspace", model: str, split: str) -> float:
 def plan(ws: "Workspace", model: str, split: str, *, budget_usd: float | None = None) -> Plan:
     """Count the rows left and estimate their cost like `estimate` does (exact prompt tokens)."""
     from distill_tui.core.cost.capabilities import load_models
-    from distill_tui.core.cost.estimate import PromptCounter, answer_tokens, reference_texts
+    from distill_tui.core.cost.answers import answer_tokens, reference_texts
+    from distill_tui.core.cost.estimate import PromptCounter
     from distill_tui.core.cost.preflight import (
         fitting_requests,
         offline_note,
