@@ -86,6 +86,20 @@ async def test_sort_filter_and_search_keys(tmp_path: Path) -> None:
         assert isinstance(app.screen, RowBrowser) and screen.search == "" and len(screen.shown) == len(screen.rows)
 
 
+async def test_a_long_list_is_cut_to_its_first_rows(tmp_path: Path, monkeypatch) -> None:
+    from distill_tui.tui.widgets import results_rows
+
+    monkeypatch.setattr(results_rows, "LISTED", 5)
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        screen = app.screen
+        assert screen.query_one("#rows", DataTable).row_count == 5
+        assert title(app).startswith(f"{len(screen.rows)} of {len(screen.rows)} rows · first 5 listed")
+        await pilot.press("f", "f")  # the distilled student's 3 mistakes: all listed
+        assert screen.query_one("#rows", DataTable).row_count == 3 and "listed" not in title(app)
+
+
 async def test_footer_and_help_show_the_keys(tmp_path: Path) -> None:
     app = DistillApp(make_workspace(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:

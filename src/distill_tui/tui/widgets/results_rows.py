@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 CUT = 14
 """Answers and references are cut to at least this in the table; three models and the reference fit
 80 columns at 14, fewer models get the room (`cut_width`)."""
+LISTED = 500
+"""Rows put in the table at most (the first of the chosen order): a DataTable takes about 0.4 ms a row
+to fill, so 5,000 rows would make each sort or filter key wait two seconds; disagreements come first,
+and f and / narrow the rest."""
 _ROLE = {"teacher": "teacher", "base student": "base", "distilled": "distilled", "checkpoint": "ckpt", "extra": "extra"}
 _MARK_STYLE = {"✓": "green", "✗": "bold red", "!": "yellow", "·": "dim", "?": "dim"}
 
@@ -168,8 +172,9 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
                                           *((f"m{i}", h) for i, h in enumerate(self._headers))]
         cut = cut_width(len(self._models), self.app.size.width)
         fill_table(table, columns, [(str(r.row_id), [str(r.row_id), Text(_cut(r.reference, cut)),
-                                                     *(_cell(a, cut) for a in r.answers)]) for r in self.shown])
-        ids = [r.row_id for r in self.shown]
+                                                     *(_cell(a, cut) for a in r.answers)])
+                                  for r in self.shown[:LISTED]])
+        ids = [r.row_id for r in self.shown[:LISTED]]
         if self._highlighted in ids:
             table.move_cursor(row=ids.index(self._highlighted), animate=False)
         self._highlighted = ids[table.cursor_row] if ids else None
@@ -178,8 +183,9 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
 
     def _show_title(self) -> None:
         search = f" · “{self.search}”" if self.search else ""
+        listed = f" · first {LISTED:,} listed" if len(self.shown) > LISTED else ""
         self.query_one("#rows-title", Static).update(Text(
-            f"{len(self.shown)} of {len(self.rows)} rows · sort: {self.sort} · filter: {self.filter}{search}"))
+            f"{len(self.shown):,} of {len(self.rows):,} rows{listed} · sort: {self.sort} · filter: {self.filter}{search}"))
 
     def _show_detail(self) -> None:
         row = next((r for r in self.shown if r.row_id == self._highlighted), None)
