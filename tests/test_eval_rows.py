@@ -108,3 +108,14 @@ def test_without_references_answers_are_judged_against_the_teacher(tmp_path) -> 
     assert {r.answers[0].mark for r in rows} == {"?"}  # the teacher is the target, not judged
     assert [r.answers[1].correct for r in rows[:4]] == [False, True, False, True]
     ws.close()
+
+
+def test_among_equal_rows_the_distilled_students_lowest_score_comes_first() -> None:
+    from distill_tui.core.evaluate.comparison import DISTILLED
+
+    def row(row_id: int, score: float) -> per_row.RowView:
+        answer = per_row.ModelAnswer("ft:x", DISTILLED, per_row.OK, text="t", passed=False, scores={"chrf": score})
+        return per_row.RowView(row_id, "ref", (), (answer,), free_text=True)
+
+    rows = [row(1, 0.4), row(2, 0.1), row(3, 0.3)]
+    assert [r.row_id for r in per_row.arrange(rows, "disagreement")] == [2, 3, 1]

@@ -130,8 +130,11 @@ class RowView:
         haystack = [self.prompt, self.reference or "", *(a.text or "" for a in self.answers)]
         return any(needle in part.casefold() for part in haystack)
 
-    def disagreement_key(self) -> tuple[int, int, int, int]:
-        return (-self.role_wrong(DISTILLED), -self.disagree, -self.wrong, self.row_id)
+    def disagreement_key(self) -> tuple[int, int, int, float, int]:
+        """Distilled student wrong, then models disagreeing, then most models wrong, then the distilled
+        student's lowest first-grader score (free text: the worst answers first among equals)."""
+        score = next((next(iter(a.scores.values())) for a in self.answers if a.role == DISTILLED and a.scores), 1.0)
+        return (-self.role_wrong(DISTILLED), -self.disagree, -self.wrong, score, self.row_id)
 
 
 def _shown(answer: "Answer") -> str | None:
