@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from distill_tui.core.common.errors import UserError
-from distill_tui.core.curate.near_duplicates import DEFAULT_THRESHOLD, drop_all_but_first, near_duplicate_groups
+from distill_tui.core.curate.near_duplicates import (
+    DEFAULT_THRESHOLD,
+    drop_all_but_first,
+    near_duplicate_groups,
+)
 from distill_tui.core.curate.selection import prompt_text
 
 if TYPE_CHECKING:
@@ -44,14 +48,14 @@ def check_threshold(threshold: float) -> float:
     return threshold
 
 
-def texts(cur: "Curation", positions: np.ndarray, field: str) -> list[str]:
+def texts(cur: Curation, positions: np.ndarray, field: str) -> list[str]:
     """The prompt text or answer of each position."""
     if field == "prompts":
         return [prompt_text(cur.answers[p].messages) for p in positions.tolist()]
     return [cur.answers[p].content or "" for p in positions.tolist()]
 
 
-def near_drop(cur: "Curation", among: np.ndarray, field: str, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+def near_drop(cur: Curation, among: np.ndarray, field: str, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Positions to drop so that one row per group of near-duplicates remains among `among` (a mask)."""
     where = np.flatnonzero(among)
     order = np.lexsort((np.abs(cur.ids[where]), ~cur.valid[where], cur.agrees[where] != 1))
@@ -60,7 +64,7 @@ def near_drop(cur: "Curation", among: np.ndarray, field: str, threshold: float =
     return np.sort(where[np.asarray(drop_all_but_first(groups), dtype=np.int64)])
 
 
-def dedupe_near(cur: "Curation", fields: tuple[str, ...] = ("prompts",), threshold: float = DEFAULT_THRESHOLD) -> int:
+def dedupe_near(cur: Curation, fields: tuple[str, ...] = ("prompts",), threshold: float = DEFAULT_THRESHOLD) -> int:
     """Deselect (as exclusions) all but one selected row per group of near-duplicates.
 
     Returns:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from distill_tui.core.evaluate import heldout, judging, scoring
+from distill_tui.core.evaluate import heldout, judges, scoring
 from distill_tui.core.evaluate.graders import Embedder
 
 if TYPE_CHECKING:
@@ -49,8 +49,13 @@ def table_scores(
             mine[model] = Embedder(client, model)
         return mine[model]
 
-    return scoring.score_models(
+    scores = scoring.score_models(
         ws.spec.graders, held.targets(), held.answers(), base, against=against,
         target_model=teacher if against == scoring.TEACHER_ANSWERS else None, embedder=embedder,
-        describe_error=lambda exc: describe(exc)[0], judge=judging.table_judge(ws),
+        describe_error=lambda exc: describe(exc)[0], judge=judges.table_judge(ws, held, teacher or "", base),
     )
+    if any(g.type == "pairwise" for g in ws.spec.graders):
+        from distill_tui.core.evaluate.pairwise_judging import attach
+
+        attach(scores, ws, held, teacher or "", base)
+    return scores

@@ -15,16 +15,16 @@ as such, never as a score. Scores: pass/fail gives 1 or 0, 1-5 gives (grade - 1)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from distill_tui.core.run.recorder import AnswerRecorder
 from distill_tui.core.task.requests import RowRequest, prompt_hash
 
 if TYPE_CHECKING:
     from distill_tui.core.evaluate.heldout import HeldOut
-    from distill_tui.core.run.engine_parts import Outcome
-    from distill_tui.core.run.engine_parts import Controls
+    from distill_tui.core.run.engine_parts import Controls, Outcome
     from distill_tui.core.store.database import Answer
     from distill_tui.core.task.graders_spec import GraderSpec
     from distill_tui.core.workspace.workspace import Workspace
@@ -54,7 +54,7 @@ def response_format(scale: str) -> dict[str, Any]:
         "properties": {"reason": {"type": "string"}, "grade": grade}}}}
 
 
-def messages(grader: "GraderSpec", question: str, reference: str | None, answer: str) -> list[dict[str, str]]:
+def messages(grader: GraderSpec, question: str, reference: str | None, answer: str) -> list[dict[str, str]]:
     """The judge's messages for one answer."""
     system = SYSTEM.format(rubric=grader.rubric or "", scale_text=SCALE_TEXT[grader.scale or "1-5"])
     parts = [f"<question>{question}</question>"]
@@ -64,7 +64,7 @@ def messages(grader: "GraderSpec", question: str, reference: str | None, answer:
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(parts)}]
 
 
-def request(grader: "GraderSpec", row_id: int, question: str, reference: str | None, answer: str) -> RowRequest:
+def request(grader: GraderSpec, row_id: int, question: str, reference: str | None, answer: str) -> RowRequest:
     """One judge request; its hash is what was asked (messages, schema, budget), so equal asks share it."""
     body = {"model": grader.model, "messages": messages(grader, question, reference, answer),
             "response_format": response_format(grader.scale or "1-5"), "max_completion_tokens": MAX_TOKENS}
@@ -94,14 +94,16 @@ class JudgeRecorder(AnswerRecorder):
     """Saves judge replies like any answer, parsed as grades: `label` holds the score, `valid` says
     whether the reply was a grade on the scale, `problem` why not."""
 
-    def __init__(self, ws: "Workspace", grader: "GraderSpec") -> None:
+    def __init__(self, ws: Workspace, grader: GraderSpec,
+                 parse_reply: Callable[[str, str | None], tuple[float | None, str | None]] | None = None) -> None:
         super().__init__(ws, grader.model or "", SPLIT)
         self.scale = grader.scale or "1-5"
+        self.parse = parse_reply or parse
 
     def build_ok(self, req: RowRequest, raw: Any, completion: Any, latency: float | None,
-                 attempts: int) -> tuple["Answer", "Outcome"]:
+                 attempts: int) -> tuple[Answer, Outcome]:
         answer, outcome = super().build_ok(req, raw, completion, latency, attempts)
-        score, why = parse(self.scale, answer.content)
+        score, why = self.parse(self.scale, answer.content)
         label = None if score is None else f"{score:g}"
         # The task's own parse (a label, the answer schema) means nothing here; a refusal still does.
         refusal = answer.problem if (answer.problem or "").startswith("refusal:") else None
@@ -114,12 +116,13 @@ class JudgeRecorder(AnswerRecorder):
 class Plan:
     """The judge requests of one grader: one per distinct ask, and which ask grades which model's row."""
 
-    grader: "GraderSpec"
+    grader: GraderSpec
     requests: list[RowRequest]
     asks: dict[tuple[str, int], str]  # (model, row id) → prompt hash of its judge request
+    parse: Callable[[str, str | None], tuple[float | None, str | None]] | None = None  # default: `parse`
 
 
-def plan(grader: "GraderSpec", questions: Mapping[int, str], references: Mapping[int, str | None],
+def plan(grader: GraderSpec, questions: Mapping[int, str], references: Mapping[int, str | None],
          answers: Mapping[str, Mapping[int, str | None]]) -> Plan:
     """The requests that grade every model's answer to every row with a question.
 
@@ -153,7 +156,7 @@ class JudgeRun:
     note: str | None = None  # why nothing was asked, in words
 
 
-def run(ws: "Workspace", planned: Plan, *, controls: "Controls | None" = None,
+def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
         budget_usd: float | None = None) -> JudgeRun:
     """Ask the judge every planned request not answered before, through the engine.
 
@@ -176,7 +179,7 @@ def run(ws: "Workspace", planned: Plan, *, controls: "Controls | None" = None,
         if not pending:
             return JudgeRun(0, len(ok), 0, 0, 0.0, None)
         gen = ws.spec.generation
-        recorder = JudgeRecorder(ws, planned.grader)
+        recorder = JudgeRecorder(ws, planned.grader, planned.parse)
         if budget_usd is not None and recorder.price is None:
             return JudgeRun(0, len(ok), 0, 0, 0.0, "budget", f"budget_usd is set but no price is known for the judge "
                             f"{model}, so the budget cannot be held: add its price to prices.toml")
@@ -221,7 +224,7 @@ class Verdict:
     reason: str | None
 
 
-def verdicts(ws: "Workspace", planned: Plan) -> dict[tuple[str, int], Verdict]:
+def verdicts(ws: Workspace, planned: Plan) -> dict[tuple[str, int], Verdict]:
     """(model, row id) → the judge's saved verdict, for every planned ask the judge has answered."""
     saved = {a.prompt_hash: a for a in ws.store.answers(planned.grader.model, SPLIT, status="ok")}
     out = {}
@@ -233,7 +236,7 @@ def verdicts(ws: "Workspace", planned: Plan) -> dict[tuple[str, int], Verdict]:
     return out
 
 
-def questions_of(ws: "Workspace", rows: Iterable[int]) -> dict[int, str]:
+def questions_of(ws: Workspace, rows: Iterable[int]) -> dict[int, str]:
     """Row id → the user message the models were asked for that held-out row (today's template)."""
     from distill_tui.core.task.requests import iter_requests
 
@@ -250,48 +253,8 @@ def scores_of(found: Mapping[tuple[str, int], Verdict], model: str, rows: Sequen
     return {r: found[(model, r)].score for r in rows if (model, r) in found}
 
 
-def plan_held(ws: "Workspace", grader: "GraderSpec", held: "HeldOut") -> Plan:
+def plan_held(ws: Workspace, grader: GraderSpec, held: HeldOut) -> Plan:
     """The judge requests for the held-out answers the table scores (rows with a target only)."""
     targets = {r: t for r, t in held.targets().items() if t is not None}
     answers = {m: {r: a for r, a in rows.items() if r in targets} for m, rows in held.answers().items()}
     return plan(grader, questions_of(ws, targets), targets, answers)
-
-
-def run_judges(ws: "Workspace", models: Sequence[str], *, controls: "Controls | None" = None,
-               budget_usd: float | None = None) -> list[JudgeRun]:
-    """Run every rubric grader of the spec over the saved held-out answers of `models` (and the teacher's)."""
-    from distill_tui.core.evaluate import heldout
-
-    graders = [g for g in ws.spec.graders if g.type == "rubric"]
-    if not graders:
-        return []
-    held = heldout.gather(ws, models)
-    return [run(ws, plan_held(ws, g, held), controls=controls, budget_usd=budget_usd) for g in graders]
-
-
-def table_judge(ws: "Workspace") -> Callable[["GraderSpec", Mapping[int, Any], Mapping[int, Any]],
-                                             dict[int, float | None]]:
-    """The `scoring.Judge` of a workspace: each answer's score from the judge's saved reply to the same
-    ask (nothing is sent). No usable answer scores 0; an answer not judged yet is left out."""
-    questions: dict[int, str] = {}
-
-    def judge(grader: "GraderSpec", answers: Mapping[int, Any], references: Mapping[int, Any]) -> dict[int, float | None]:
-        missing = [r for r in answers if r not in questions]
-        if missing:
-            questions.update(questions_of(ws, missing))
-        saved = {a.prompt_hash: a for a in ws.store.answers(grader.model, SPLIT, status="ok")}
-        out: dict[int, float | None] = {}
-        for row, text in answers.items():
-            if text is None:
-                out[row] = 0.0
-                continue
-            if row not in questions:
-                continue
-            reference = references.get(row)
-            asked = request(grader, row, questions[row], None if reference is None else str(reference), str(text))
-            reply = saved.get(asked.prompt_hash)
-            if reply is not None:
-                out[row] = parse(grader.scale or "1-5", reply.content)[0]
-        return out
-
-    return judge

@@ -9,17 +9,21 @@ template's own words are ignored, so only what varies between rows is compared.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
-from distill_tui.core.curate.near_duplicates import DEFAULT_THRESHOLD, near_duplicates_across
+from distill_tui.core.curate.near_duplicates import (
+    DEFAULT_THRESHOLD,
+    near_duplicates_across,
+)
 
 if TYPE_CHECKING:
     from distill_tui.core.workspace.workspace import Workspace
 
 MAX_TRAIN_ROWS = 20_000
 """Above this many train rows the check is skipped and says so (up to 8 s at 20k on one core)."""
-_CACHE: dict[tuple[float, bytes], "NearLeaks"] = {}
+_CACHE: dict[tuple[float, bytes], NearLeaks] = {}
 """Results by the texts compared: the comparison table is rebuilt often, the texts rarely change."""
 
 
@@ -60,7 +64,7 @@ class NearLeaks:
                           for p in self.pairs]}
 
 
-def _user_texts(ws: "Workspace", split: str) -> tuple[list[int], list[str]]:
+def _user_texts(ws: Workspace, split: str) -> tuple[list[int], list[str]]:
     from distill_tui.core.task.requests import iter_requests
 
     ids, texts = [], []
@@ -71,7 +75,7 @@ def _user_texts(ws: "Workspace", split: str) -> tuple[list[int], list[str]]:
     return ids, texts
 
 
-def near_leaks(ws: "Workspace", eval_ids: Iterable[int] | None = None,
+def near_leaks(ws: Workspace, eval_ids: Iterable[int] | None = None,
                threshold: float = DEFAULT_THRESHOLD) -> NearLeaks:
     """Eval rows (all, or those in `eval_ids`) whose user message nearly repeats a train row's.
 

@@ -117,7 +117,7 @@ class EvalRun:
     stopped: str | None = None  # None, "cancelled", "budget", "limit"
     reasons: dict[str, str] = field(default_factory=dict)
     """model → why its rows were not asked and running again will not help (for `build_table`)."""
-    judges: list["JudgeRun"] = field(default_factory=list)  # the rubric graders' judge runs, after the models
+    judges: list["JudgeRun"] = field(default_factory=list)  # the model graders' judge runs, after the models
 
     @property
     def cost_usd(self) -> float:
@@ -244,11 +244,13 @@ def run_evaluation(
                 break
             if result.stopped == "limit":
                 run.stopped = "limit"
-        if run.stopped is None and any(g.type == "rubric" for g in ws.spec.graders):
-            from distill_tui.core.evaluate.judging import SPLIT, run_judges
+        if run.stopped is None and any(g.type in ("rubric", "pairwise") for g in ws.spec.graders):
+            from distill_tui.core.evaluate.judges import run_judges
+            from distill_tui.core.evaluate.judging import SPLIT
 
             left = None if budget is None else budget - sum(spent(ws, m.name, "eval") for m in models) - sum(
-                spent(ws, g.model or "", SPLIT) for g in ws.spec.graders if g.type == "rubric")
+                spent(ws, judge, SPLIT) for judge in {g.model or "" for g in ws.spec.graders
+                                                      if g.type in ("rubric", "pairwise")})
             # What the evaluation has left, models and earlier judge runs included, caps the judges.
             run.judges = run_judges(ws, [m.name for m in models], controls=controls,
                                     budget_usd=None if left is None else max(0.0, left))

@@ -29,8 +29,9 @@ from distill_tui.core.evaluate.graders import Embedder, Grade, grade
 from distill_tui.core.task.graders_spec import GraderSpec
 
 REFERENCE, TEACHER_ANSWERS = "reference", "teacher"
-Judge = Callable[[GraderSpec, Mapping[int, Any], Mapping[int, Any]], Mapping[int, "float | None"]]
-"""A rubric grader's saved verdicts: (grader, row → answer, row → reference) → row → score or None."""
+Judge = Callable[[GraderSpec, str, Mapping[int, Any], Mapping[int, Any]], Mapping[int, "float | None"]]
+"""A model grader's saved verdicts: (grader, model, row → its answer, row → reference) → row → score or None."""
+MODEL_GRADERS = ("rubric", "pairwise")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class GraderScore:
     pass_rate: float | None
     vs_base: VsBase | None = None
     fields: dict[str, float] | None = None  # json_fields: field → share of answers matching it
+    pairwise: dict[str, Any] | None = None  # pairwise: win/tie/loss/flip rates and intervals (agreement.py)
     error: str | None = None  # why the grader could not score (an embeddings request refused…)
     invalid: int = 0  # rubric: answers whose judge reply was not a grade (left out of n, never a score)
 
@@ -120,13 +122,14 @@ def score_models(
         embedder: embedding model name → `Embedder`, for embedding graders.
         describe_error: when given, a grader that raises (an embeddings request refused) gets
             `error` = this line instead of stopping the table.
-        judge: for rubric graders: (grader, row → answer, references) → row → the judge's saved
-            score (absent: not judged yet; None: the reply was not a grade), see `judging.table_judge`.
+        judge: for model graders (rubric, pairwise): (grader, model, row → answer, references) → row →
+            the judge's saved score (absent: not judged yet; None: the reply was not a verdict), see
+            `judging.table_judge`.
     """
     out: dict[str, dict[str, GraderScore]] = {m: {} for m in answers if m != target_model}
     for spec in graders:
         try:
-            graded = {m: _grade(spec, references, answers[m], embedder, judge) for m in out}
+            graded = {m: _grade(spec, references, answers[m], embedder, judge, m) for m in out}
         except Exception as exc:  # noqa: BLE001 - reported per grader when the caller says how
             if describe_error is None:
                 raise
@@ -141,12 +144,12 @@ def score_models(
 
 
 def _grade(spec: GraderSpec, references: Mapping[int, Any], answers: Mapping[int, Any],
-           embedder: Callable[[str], Embedder] | None, judge: Judge | None = None) -> _Graded:
+           embedder: Callable[[str], Embedder] | None, judge: Judge | None = None, model: str = "") -> _Graded:
     rows = sorted(r for r in answers if references.get(r) is not None)
-    if spec.type == "rubric":
+    if spec.type in MODEL_GRADERS:
         if judge is None:
-            raise ValueError(f"the rubric grader {spec.name!r} needs its judge's saved answers")
-        found = judge(spec, {r: answers[r] for r in rows}, references)
+            raise ValueError(f"the {spec.type} grader {spec.name!r} needs its judge's saved answers")
+        found = judge(spec, model, {r: answers[r] for r in rows}, references)
         judged = [r for r in rows if found.get(r) is not None]
         invalid = sum(1 for r in rows if r in found and found[r] is None)
         scores = [float(found[r]) for r in judged]  # type: ignore[arg-type]

@@ -45,7 +45,11 @@ TYPES: dict[str, GraderType] = {
     "embedding": GraderType(0.8, ("model",), about="cosine of the provider's embeddings"),
     "rubric": GraderType(0.75, ("model", "rubric", "scale"),
                          about="a judge model grades each answer by `rubric` on `scale` (pass_fail or 1-5)"),
+    "pairwise": GraderType(0.5, ("model", "rubric", "opponent"),
+                           about="a judge model prefers each model's answer or the opponent's (the teacher's, "
+                                 "or the base student's), in both orders: win 1, tie 0.5, loss 0"),
 }
+OPPONENTS = ("teacher", "base")
 SCALES = ("pass_fail", "1-5")
 """A rubric judge's scales: pass/fail scores 1 or 0; 1-5 scores (grade - 1) / 4, so 0.75 passes 4 and 5."""
 
@@ -69,6 +73,7 @@ class GraderSpec:
     model: str | None = None  # embedding; rubric: the judge
     rubric: str | None = None  # rubric: what the judge checks
     scale: str | None = None  # rubric: one of SCALES
+    opponent: str | None = None  # pairwise: one of OPPONENTS
 
     def to_toml(self) -> dict[str, Any]:
         """The entry as TOML-ready data (options left unset are left out)."""
@@ -79,7 +84,7 @@ class GraderSpec:
             out["fields"] = list(self.fields)
         if self.model is not None:
             out["model"] = self.model
-        for key in ("rubric", "scale"):
+        for key in ("rubric", "scale", "opponent"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out
@@ -147,7 +152,8 @@ def _parse_one(raw: dict[str, Any], number: int, kind: str, where: str) -> Grade
     rubric, scale = _rubric(raw, kind_type, label, where)
     return GraderSpec(name=name.strip(), type=kind_type, threshold=float(threshold),
                       pattern=_pattern(raw, kind_type, label, where), fields=_fields(raw, label, where),
-                      model=_model(raw, kind_type, label, where), rubric=rubric, scale=scale)
+                      model=_model(raw, kind_type, label, where), rubric=rubric, scale=scale,
+                      opponent=_opponent(raw, kind_type, label, where))
 
 
 def _pattern(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str | None:
@@ -175,7 +181,7 @@ def _fields(raw: dict[str, Any], label: str, where: str) -> tuple[str, ...] | No
 
 
 def _model(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str | None:
-    if kind_type == "rubric":
+    if kind_type in ("rubric", "pairwise"):
         model = raw.get("model")
         if not isinstance(model, str) or not model.strip():
             raise SpecError(f"{where}: {label} needs model = the judge model (any OpenAI-compatible chat model)")
@@ -188,7 +194,22 @@ def _model(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str |
     return model
 
 
+def _opponent(raw: dict[str, Any], kind_type: str, label: str, where: str) -> str | None:
+    if kind_type != "pairwise":
+        return None
+    opponent = raw.get("opponent", "teacher")
+    if opponent not in OPPONENTS:
+        raise SpecError(f"{where}: {label} opponent must be \"teacher\" or \"base\" (whose answers every "
+                        f"other model's are compared with), not {opponent!r}")
+    return opponent
+
+
 def _rubric(raw: dict[str, Any], kind_type: str, label: str, where: str) -> tuple[str | None, str | None]:
+    if kind_type == "pairwise":
+        rubric = raw.get("rubric")
+        if rubric is not None and (not isinstance(rubric, str) or not rubric.strip()):
+            raise SpecError(f"{where}: {label} rubric must be what the judge compares (or left out)")
+        return (rubric.strip() if rubric else None), None
     if kind_type != "rubric":
         return None, None
     rubric, scale = raw.get("rubric"), raw.get("scale")
@@ -203,10 +224,10 @@ def _rubric(raw: dict[str, Any], kind_type: str, label: str, where: str) -> tupl
 
 
 def judge_warnings(graders: Iterable[GraderSpec], teacher: str | None, student: str | None) -> list[str]:
-    """One line per rubric judge that is also the teacher or the student: a model prefers its own answers."""
+    """One line per model judge that is also the teacher or the student: a model prefers its own answers."""
     out = []
     for grader in graders:
-        if grader.type == "rubric" and grader.model in (teacher, student):
+        if grader.type in ("rubric", "pairwise") and grader.model in (teacher, student):
             role = "teacher" if grader.model == teacher else "student"
             out.append(f"[[graders]] {grader.name!r}: the judge {grader.model} is also the {role}; models tend to "
                        "prefer their own answers (self-preference): use a judge of another family")
