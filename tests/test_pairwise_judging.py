@@ -93,6 +93,8 @@ def test_eval_pairwise_against_the_teacher_without_bias(tmp_path: Path, offline_
     assert base.mean == pytest.approx(pair["win_rate"] + pair["tie_rate"] / 2)
     assert {"win_rate", "tie_rate", "loss_rate", "flip_rate", "win_ci_low", "flip_ci_high"} <= set(pair)
     assert scores["offline-teacher"].n == 0 and scores["offline-teacher"].pairwise is None  # not against itself
+    entry = base.to_json()  # eval --json: the rates beside mean and n, the details under "pairwise"
+    assert entry["flip_rate"] == 0.0 and entry["win_rate"] == pair["win_rate"] and entry["pairwise"]["n"] == 16
 
 
 def test_eval_pairwise_with_position_bias_shows_flips_as_ties(tmp_path: Path) -> None:

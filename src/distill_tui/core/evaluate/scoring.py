@@ -82,7 +82,10 @@ class GraderScore:
                     round(v, 6) if isinstance(v, float) and not k.startswith("p_value") else v
                     for k, v in data.items()}
 
-        return rounded(asdict(self))
+        out = rounded(asdict(self))
+        if self.pairwise:  # eval --json's contract: a pairwise entry carries the four rates itself
+            out.update({k: out["pairwise"][k] for k in ("win_rate", "tie_rate", "loss_rate", "flip_rate")})
+        return out
 
 
 @dataclass
