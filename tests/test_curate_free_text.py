@@ -67,17 +67,20 @@ def test_filter_refusal_and_sort_by_length(tmp_path: Path) -> None:
     view = cur.view()
     assert cur.assistant_tokens[view[0]] == cur.assistant_tokens.max() and "long long" in cur.answers[view[0]].content
     assert list(cur.assistant_tokens[view]) == sorted(cur.assistant_tokens[view], reverse=True)
+    longest = int(cur.assistant_tokens.max())
+    assert cur.ids[cur.mask(Filters(length=(longest, None)))].tolist() == [int(cur.ids[view[0]])]
+    assert cur.mask(Filters(length=(None, longest - 1))).sum() == cur.n - 1
     cur.set_filters(Filters(sort="short"))
     assert list(cur.assistant_tokens[cur.view()]) == sorted(cur.assistant_tokens[cur.view()])
     ws.close()
 
 
 def test_filter_expressions_round_trip() -> None:
-    f, _ = parse_filter_line("refusal=yes edited=no score=chrf:0.5.. sort=long")
-    assert (f.refusal, f.edited, f.score, f.sort) == (True, False, ("chrf", 0.5, None), "long")
+    f, _ = parse_filter_line("refusal=yes edited=no length=5.. score=chrf:0.5.. sort=long")
+    assert (f.refusal, f.edited, f.score, f.sort, f.length) == (True, False, ("chrf", 0.5, None), "long", (5, None))
     assert parse_filter_line(f.describe())[0] == f
     assert Filters.from_dict(json.loads(json.dumps(f.to_dict()))) == f
-    for bad in ("sort=longest", "score=0.5..", "score=chrf:2..", "refusal=maybe"):
+    for bad in ("sort=longest", "score=0.5..", "score=chrf:2..", "refusal=maybe", "length=5", "length=a.."):
         with pytest.raises(UserError):
             parse_filter_line(bad)
 

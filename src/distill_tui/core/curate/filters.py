@@ -45,6 +45,7 @@ class Filters:
     refusal: bool | None = None  # only answers that read as a refusal (or only those that do not)
     edited: bool | None = None  # only answers corrected in curation (or only originals)
     score: tuple[str, float | None, float | None] | None = None  # (grader, min, max) on the grader's score
+    length: tuple[int | None, int | None] | None = None  # (min, max) tokens of the answer alone
     sort: str = ""  # "" (row order) or one of SORTS: "long"/"short" (answer tokens), "score"/"-score"
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,8 +58,9 @@ class Filters:
         for key in ("labels", "answers", "finish"):
             if key in known:
                 known[key] = tuple(known[key] or ())
-        if known.get("score") is not None:
-            known["score"] = tuple(known["score"])
+        for key in ("score", "length"):
+            if known.get(key) is not None:
+                known[key] = tuple(known[key])
         return cls(**known)
 
     @property
@@ -87,6 +89,9 @@ class Filters:
         for name in ("refusal", "edited"):
             if getattr(self, name) is not None:
                 out.append(f"{name}={'yes' if getattr(self, name) else 'no'}")
+        if self.length is not None:
+            low, high = ("" if v is None else v for v in self.length)
+            out.append(f"length={low}..{high}")
         if self.score is not None:
             grader, low, high = self.score
             out.append(f"score={grader}:{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}")
@@ -103,7 +108,7 @@ class Filters:
 
 _YES, _NO = ("yes", "y", "true", "1", "on"), ("no", "n", "false", "0", "off")
 FILTER_KEYS = ("agrees", "valid", "label", "answer", "finish", "status", "source", "tokens", "text", "dup",
-               "refusal", "edited", "score", "sort", "dedupe", "cap")
+               "refusal", "edited", "length", "score", "sort", "dedupe", "cap")
 SORTS = ("long", "short", "score", "-score")
 """Orders of the list besides row order: longest or shortest answer first (its tokens), highest or
 lowest grader score first (the score filter's grader, else the first grader with scores)."""
@@ -122,7 +127,8 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
 
     Keys: agrees=yes|no|unknown, valid=yes|no, label=A,B (gold), answer=A,B (teacher), finish=stop,
     status=ok|failed, source=generated|imported, tokens=MIN..MAX, text=WORDS, dup=yes|no,
-    refusal=yes|no, edited=yes|no, score=GRADER:MIN..MAX, sort=long|short|score|-score|row; and two
+    refusal=yes|no, edited=yes|no, length=MIN..MAX (answer tokens), score=GRADER:MIN..MAX,
+    sort=long|short|score|-score|row; and two
     actions applied to what matches: dedupe=yes, cap=N (per teacher label).
 
     Returns:
@@ -166,6 +172,14 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
             f = replace(f, dups=_bool(key, value))
         elif key in ("refusal", "edited"):
             f = replace(f, **{key: _bool(key, value)})
+        elif key == "length":
+            low, dots, high = value.partition("..")
+            try:
+                f = replace(f, length=(int(low) if low else None, int(high) if high else None))
+            except ValueError:
+                raise UserError(f"--filter {expr}: length takes MIN..MAX answer tokens, e.g. length=20..") from None
+            if not dots:
+                raise UserError(f"--filter {expr}: length takes MIN..MAX answer tokens, e.g. length=20..")
         elif key == "score":
             f = replace(f, score=_score_range(expr, value))
         elif key == "sort":

@@ -88,13 +88,19 @@ def check(cur: Any, f: "Filters") -> None:
 
 
 def mask(cur: Any, f: "Filters") -> np.ndarray:
-    """The rows the free-text filters of `f` keep (refusal, edited, score), as a boolean array; a
+    """The rows the free-text filters of `f` keep (refusal, edited, answer length, score); a
     score filter without that grader's scores keeps nothing (`check` says why before it is set)."""
     m = np.ones(cur.n, dtype=bool)
     if f.refusal is not None:
         m &= cur.refusal == f.refusal
     if f.edited is not None:
         m &= cur.edited == f.edited
+    if f.length is not None:
+        low, high = f.length
+        if low is not None:
+            m &= cur.assistant_tokens >= low
+        if high is not None:
+            m &= cur.assistant_tokens <= high
     if f.score is not None:
         grader, low, high = f.score
         values = _scores_of(cur, grader)

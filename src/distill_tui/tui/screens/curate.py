@@ -94,7 +94,8 @@ or held out for evaluation: those rows are never exported).
 - **a** all shown, **n** none shown, **i** invert shown, **m** all shown except rows you deselected by hand.
 - Filters combine: **g** agrees with gold, **x** invalid answers, **l** gold label, **/** text in the
   prompt or answer, **f** any filter as `key=value` (agrees, valid, label, answer, finish, status,
-  source, tokens=MIN..MAX, text, dup=yes, refusal, edited, score=GRADER:MIN..MAX, sort), **c** clears them.
+  source, tokens=MIN..MAX, text, dup=yes, refusal, edited, length=MIN..MAX answer tokens,
+  score=GRADER:MIN..MAX, sort), **c** clears them.
 - **u** shows the answers that read as refusals (the provider's refusal, a content filter, "I'm sorry,
   I can't…" at the start; not selected by default), then the others; **s** orders by answer length,
   then by the score of the spec's graders against the reference (shown in the detail pane).
