@@ -26,13 +26,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_generate import make_rows, write_spec  # noqa: E402
 
+from distill_tui.core.store.prompts import PromptCodec  # noqa: E402
+
 
 def saved(db: Path) -> list[str]:
     if not db.exists():
         return []
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return [m for (m,) in conn.execute("SELECT messages FROM answers WHERE status='ok'")]
+            rows = conn.execute("SELECT prompt_hash, messages FROM answers WHERE status='ok'").fetchall()
+            codec = PromptCodec()  # messages are stored once per prompt
+            return [m or codec.load(conn, key) for key, m in rows]
     except sqlite3.OperationalError:
         return []
 
