@@ -180,3 +180,26 @@ def test_eval_cli_warns_of_a_judge_that_is_the_teacher(tmp_path: Path, offline_s
     scores = {m["model"]: m["scores"]["self"] for m in json.loads(captured.out)["models"]}
     # The teacher answers a judge's schema as best it can: a grade or an invalid reply, never both.
     assert all(s["n"] + s["invalid"] <= 3 for s in scores.values())
+
+
+def test_the_estimate_prices_each_model_grader_as_a_stage(tmp_path: Path) -> None:
+    from distill_tui.core.cost.estimate import estimate_spec
+    from distill_tui.core.cost.judge_stages import INSTRUCTIONS, OUTPUT
+    from distill_tui.core.task.spec import load_spec
+
+    spec_path = write_spec(tmp_path, rows=40)
+    plain = estimate_spec(load_spec(spec_path))
+    text = spec_path.read_text() + (
+        '\n[[graders]]\nname = "exact"\ntype = "exact"\n'
+        '\n[[graders]]\nname = "judge"\ntype = "rubric"\nmodel = "offline-judge"\nrubric = "names the grape"\n'
+        'scale = "pass_fail"\n'
+        '\n[[graders]]\nname = "pref"\ntype = "pairwise"\nmodel = "offline-judge"\n')
+    spec_path.write_text(text)
+    judged = estimate_spec(load_spec(spec_path))
+    extra = {s.name: s for s in judged.stages[len(plain.stages):]}
+    assert list(extra) == ["judge judge: eval answers", "judge pref: eval answers"]
+    rubric, pair = extra["judge judge: eval answers"], extra["judge pref: eval answers"]
+    assert (rubric.requests, pair.requests) == (3 * plain.eval_rows, 4 * plain.eval_rows)
+    assert rubric.output_tokens == OUTPUT * rubric.requests and rubric.model == "offline-judge"
+    assert rubric.input_tokens > rubric.requests * INSTRUCTIONS and rubric.cost_usd > 0
+    assert judged.total_cost_usd == pytest.approx(plain.total_cost_usd + rubric.cost_usd + pair.cost_usd)
