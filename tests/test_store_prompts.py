@@ -131,3 +131,16 @@ def test_batch_request_bodies_are_packed_and_older_ones_still_read(tmp_path):
         assert stored < 0.2 * sum(len(json.dumps(b)) for b in bodies)
         store.execute("UPDATE batch_rows SET body=? WHERE row_id=0", (json.dumps(bodies[0]),))  # as schema 2 saved it
         assert [r["body"] for r in store.batch_rows("file-1")] == bodies
+
+
+def test_a_dictionary_made_in_a_rolled_back_transaction_is_not_used_afterwards(tmp_path):
+    import pytest
+
+    path = tmp_path / "ws.sqlite"
+    with Store(path) as store:
+        with pytest.raises(RuntimeError), store.transaction():
+            store.record_answer(_answer("teacher", 1))  # the first prompt: it becomes the dictionary
+            raise RuntimeError("the disk is full")
+        store.record_answer(_answer("teacher", 2))
+    with Store(path) as store:
+        assert [a.messages for a in store.answers()] == [_messages(2)]

@@ -355,6 +355,8 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         try:
+            if exc_type:
+                self._store._codec.forget()  # a dictionary it made may be rolled back with the rest
             self._store._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self._store._lock.release()

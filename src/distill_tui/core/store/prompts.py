@@ -55,6 +55,10 @@ class PromptCodec:
         self._loaded = False
         self._since_check = 0
 
+    def forget(self) -> None:
+        """Drop what it knows of the database (after a rollback: a dictionary it saved may be gone)."""
+        self.__init__()  # type: ignore[misc]
+
     def _load(self, db: sqlite3.Connection) -> None:
         row = db.execute("SELECT id, data FROM prompt_dicts ORDER BY created_at DESC LIMIT 1").fetchone()
         if row is not None:
