@@ -21,6 +21,7 @@ from textual.widgets import Static
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog
 from distill_tui.tui.widgets.curation_free_text import CurationFreeText
+from distill_tui.tui.widgets.curation_near import CurationNearDuplicates
 from distill_tui.tui.widgets.curation_panes import (
     DetailPane,
     DistributionPane,
@@ -45,7 +46,7 @@ class CurationLoaded(Message):
         self.curation, self.error = curation, error
 
 
-class CurateScreen(CurationFreeText, CurationTransfers, BaseScreen):
+class CurateScreen(CurationFreeText, CurationNearDuplicates, CurationTransfers, BaseScreen):
     """Select, filter, balance and export the teacher's answers."""
 
     TITLE = "Curate"
@@ -74,6 +75,7 @@ class CurateScreen(CurationFreeText, CurationTransfers, BaseScreen):
         Binding("E", "edit_answer", "Edit the teacher's answer (the original is kept)", show=False),
         Binding("G", "use_gold", "Use the gold label where the teacher disagrees (rows shown)", show=False),
         Binding("d", "dedupe", "Dedupe repeated prompts", show=False),
+        Binding("D", "near_dedupe", "Drop near-duplicate prompts and answers (one kept per group)", show=False),
         Binding("b", "cap", "Cap examples per label", show=False),
         Binding("I", "import_stored", "Import stored completions", show=False),
         Binding("enter", "detail", "Whole row", show=False),
