@@ -11,6 +11,7 @@ from textual.widgets._footer import FooterKey
 from distill_tui.tui.app import DistillApp
 from distill_tui.tui.widgets.results_rows import RowBrowser
 from tests.settle import settle, workers_done
+from tests.test_evaluate import TEACHER_M
 from tests.test_screen_results import TUNED_M, make_workspace, open_results
 
 
@@ -129,3 +130,69 @@ async def _rows(pilot) -> None:
 
 def test_snapshot_result_rows(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(DistillApp(make_workspace(tmp_path)), terminal_size=(80, 24), run_before=_rows)
+
+
+async def test_grading_by_key_is_saved_shown_and_kept_across_restarts(tmp_path: Path) -> None:
+    from distill_tui.core.store.human_grades import PASS_FAIL, SCORE
+
+    ws = make_workspace(tmp_path)
+    app = DistillApp(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        screen = app.screen
+        assert "0 graded (distilled)" in title(app)
+        first, second = screen.shown[0], screen.shown[1]
+        await pilot.press("n")  # the distilled student's answer to the first row fails; the cursor moves on
+        await pilot.pause()
+        assert f"row {second.row_id}" in detail(app)
+        await pilot.press("4")
+        await pilot.pause()
+        assert "2 graded (distilled)" in title(app)
+        await pilot.press("up")
+        await pilot.pause()
+        assert "person: 4/5" in detail(app)
+        await pilot.press("m")  # the teacher is in focus now (models cycle): its answers are not graded
+        await pilot.pause()
+        assert "0 graded (teacher)" in title(app)
+        await pilot.press("y")
+        await pilot.pause()
+    from distill_tui.core.store.database import Store
+
+    again = Store(ws.store.path)  # the app closed its store: a new session reads the same grades
+    saved = again.human_grades()
+    again.close()
+    by_model = {(g.model, g.row_id): (g.scale, g.grade) for g in saved.values()}
+    assert by_model == {(TUNED_M, first.row_id): (PASS_FAIL, 0), (TUNED_M, second.row_id): (SCORE, 4),
+                        (TEACHER_M, second.row_id): (PASS_FAIL, 1)}
+    assert all(g.grader and g.graded_at > 0 and g.prompt_hash for g in saved.values())
+
+
+async def test_backspace_removes_a_grade_and_sort_by_a_graders_score(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        screen = app.screen
+        assert screen.sorts[-1] == "score: exact"  # classification's default grader
+        await pilot.press("5", "up", "backspace")
+        await pilot.pause()
+        assert "0 graded" in title(app) and "person:" not in detail(app)
+        await pilot.press(*"s" * (len(screen.sorts) - 1))
+        await pilot.pause()
+        assert screen.sort == "score: exact" and "sort: score: exact" in title(app)
+        scores = [r.answers[screen.focus_index].scores.get("exact") for r in screen.shown]
+        assert scores[:3] == [0.0, 0.0, 0.0] and scores[3] == 1.0  # the distilled student's 3 mistakes first
+
+
+async def test_help_lists_the_grading_keys(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        keys = {k.description: k for k in app.screen.query(FooterKey)}
+        assert {"Pass/fail", "Score", "Model"} <= set(keys) and all(k.region.right <= 80 for k in keys.values())
+        await pilot.press("question_mark")
+        await pilot.pause()
+        from textual.widgets import Markdown
+
+        text = app.screen.query_one(Markdown).source
+        assert "| y | Pass/fail |" in text and "| n | fail |" in text and "| 3 | score 3 |" in text
+        assert "kappa" in text

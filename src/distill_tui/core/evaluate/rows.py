@@ -63,6 +63,7 @@ class ModelAnswer:
     error: str | None = None  # why the request failed, or why the answer is invalid
     scores: dict[str, float] = field(default_factory=dict)  # grader → score in [0, 1], when graded
     passed: bool | None = None  # the first grader's verdict (None: not graded): what the mark shows
+    prompt_hash: str | None = None  # of the answer shown: with model and row, what a person's grade is keyed by
 
     @property
     def mark(self) -> str:
@@ -148,12 +149,12 @@ def _model_answer(model: EvalModel, answer: "Answer | None", target: str | None,
     if answer is None:
         return ModelAnswer(model.name, model.role, MISSING)
     if answer.status != "ok":
-        return ModelAnswer(model.name, model.role, FAILED, error=answer.error)
+        return ModelAnswer(model.name, model.role, FAILED, error=answer.error, prompt_hash=answer.prompt_hash)
     first = next(iter(grades.values()), None)
     return ModelAnswer(model.name, model.role, OK, text=_shown(answer), correct=judge(answer, target),
                        valid=answer.valid, error=None if answer.valid else answer.problem,
                        scores={name: g.score for name, g in grades.items()},
-                       passed=None if first is None else first.passed)
+                       passed=None if first is None else first.passed, prompt_hash=answer.prompt_hash)
 
 
 def _grades(ws: "Workspace", targets: dict[int, str | None], saved: dict[str, dict[int, "Answer"]],
@@ -221,9 +222,29 @@ def load_rows(ws: "Workspace", models: Sequence[EvalModel], judge: Judge | None 
     return out
 
 
-def arrange(rows: Sequence[RowView], sort: str = SORTS[0], which: str = FILTERS[0], text: str = "") -> list[RowView]:
-    """The rows that pass the filter and the search, in the chosen order (see SORTS and FILTERS)."""
+SCORE_SORT = "score: "
+"""Prefix of the sorts by one grader's score (`score_sorts`)."""
+
+
+def score_sorts(graders: Sequence[str]) -> tuple[str, ...]:
+    """SORTS, then one order per grader: the focused model's lowest scores first ('score: chrf')."""
+    return (*SORTS, *(SCORE_SORT + name for name in graders))
+
+
+def arrange(rows: Sequence[RowView], sort: str = SORTS[0], which: str = FILTERS[0], text: str = "",
+            focus: int = 0) -> list[RowView]:
+    """The rows that pass the filter and the search, in the chosen order (see SORTS and FILTERS; a
+    'score: GRADER' sort orders by the score of the answer of model `focus`, lowest first, rows it has no
+    score for last)."""
     kept = [r for r in rows if r.keep(which, text.strip())]
+    if sort.startswith(SCORE_SORT):
+        grader = sort[len(SCORE_SORT):]
+
+        def by_score(r: RowView) -> tuple[bool, float, int]:
+            score = r.answers[focus].scores.get(grader) if focus < len(r.answers) else None
+            return (score is None, score if score is not None else 0.0, r.row_id)
+
+        return sorted(kept, key=by_score)
     if sort == "disagreement":
         return sorted(kept, key=RowView.disagreement_key)
     if sort == "reference":

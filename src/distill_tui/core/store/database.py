@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from distill_tui.core.store.batches import BATCH_SCHEMA, BatchStore
 from distill_tui.core.store.edits import EDITS_SCHEMA, EditStore
+from distill_tui.core.store.human_grades import HUMAN_GRADES_SCHEMA, HumanGradeStore
 from distill_tui.core.store.jobs import JobStore
 from distill_tui.core.store.locks import RunLocks
 from distill_tui.core.store.prompts import (PROMPTS_SCHEMA, STORED_ONCE, PromptCodec, messages_text,
@@ -165,7 +166,7 @@ def _answer_from_row(row: sqlite3.Row, unpack: Any) -> Answer:
     return Answer(**data)
 
 
-class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore):
+class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGradeStore):
     """A workspace database. Safe to share between threads (one connection behind a lock)."""
 
     def __init__(self, path: str | Path, *, allow_read_only: bool = False) -> None:
@@ -233,7 +234,7 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore):
                     self._db.execute("INSERT OR REPLACE INTO meta VALUES ('created_at', ?)", (str(time.time()),))
             # Tables added since version 1 need no version step: older workspaces gain them on open,
             # and an older distill-tui ignores them.
-            self._db.executescript(BATCH_SCHEMA + EDITS_SCHEMA)
+            self._db.executescript(BATCH_SCHEMA + EDITS_SCHEMA + HUMAN_GRADES_SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -16,18 +16,23 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from distill_tui.core.common.errors import UserError
-from distill_tui.core.evaluate.rows import FILTERS, SORTS
+from distill_tui.core.evaluate.rows import FILTERS, SORTS, score_sorts
 from distill_tui.tui.widgets.results_detail import short_model
 from distill_tui.tui.widgets.table_fill import fill_table
 
 if TYPE_CHECKING:
     from distill_tui.core.evaluate.comparison import EvalModel
     from distill_tui.core.evaluate.rows import ModelAnswer, RowView
+    from distill_tui.core.store.human_grades import HumanGrade
     from distill_tui.core.workspace.workspace import Workspace
 
 CUT = 14
 """Answers and references are cut to at least this in the table; three models and the reference fit
 80 columns at 14, fewer models get the room (`cut_width`)."""
+LISTED = 500
+"""Rows put in the table at most (the first of the chosen order): a DataTable takes about 0.4 ms a row
+to fill, so 5,000 rows would make each sort or filter key wait two seconds; disagreements come first,
+and f and / narrow the rest."""
 LISTED = 500
 """Rows put in the table at most (the first of the chosen order): a DataTable takes about 0.4 ms a row
 to fill, so 5,000 rows would make each sort or filter key wait two seconds; disagreements come first,
@@ -63,14 +68,17 @@ def _cell(answer: "ModelAnswer", width: int = CUT) -> Text:
     return Text.assemble((answer.mark, _MARK_STYLE[answer.mark]), " ", (shown, "dim" if answer.status != "ok" else ""))
 
 
-def detail_text(row: "RowView", headers: Sequence[str]) -> Text:
-    """The highlighted row in full: each model's answer, the reference, then every prompt message."""
+def detail_text(row: "RowView", headers: Sequence[str], focus: int | None = None,
+                grades: "dict[tuple[str, int], HumanGrade] | None" = None) -> Text:
+    """The highlighted row in full: each model's answer with every grader's score and the person's
+    grade (the model in `focus`, the one y/n/1-5 grade, marked ▸), the reference, then every prompt message."""
     reference = row.reference if row.reference is not None else "none (answers are judged against the teacher's)"
     out = Text.assemble((f"row {row.row_id}", "bold"), "  reference: ", (reference, "bold"), "\n")
-    for header, answer in zip(headers, row.answers):
+    for i, (header, answer) in enumerate(zip(headers, row.answers)):
         what = answer.text if answer.status == "ok" else (answer.error or answer.status)
         if answer.status == "missing":
             what = "not asked yet (r on the Results screen asks it)"
+        out.append("▸" if i == focus else " ", style="bold reverse" if i == focus else "")
         out.append_text(Text.assemble((answer.mark, _MARK_STYLE[answer.mark]), f" {header} ",
                                       (short_model(answer.model, 30), "dim"), ": ", what or ""))
         if answer.status == "ok" and not answer.valid and answer.error:
@@ -78,6 +86,9 @@ def detail_text(row: "RowView", headers: Sequence[str]) -> Text:
         if answer.scores:
             out.append("  [" + " · ".join(f"{name} {score:.2f}" for name, score in answer.scores.items()) + "]",
                        style="dim")
+        grade = (grades or {}).get((answer.model, row.row_id))
+        if grade is not None and grade.prompt_hash == answer.prompt_hash:
+            out.append(f"  person: {grade.shown}", style="bold cyan")
         out.append("\n")
     for message in row.messages:
         out.append(f"\n{message.get('role', '?')}\n", style="bold underline")
@@ -86,13 +97,20 @@ def detail_text(row: "RowView", headers: Sequence[str]) -> Text:
 
 
 class _RowsLoaded(Message):
-    def __init__(self, rows: list["RowView"] | None, error: str | None = None) -> None:
+    def __init__(self, rows: list["RowView"] | None, error: str | None = None,
+                 grades: "dict[tuple[str, int], HumanGrade] | None" = None) -> None:
         super().__init__()
-        self.rows, self.error = rows, error
+        self.rows, self.error, self.grades = rows, error, grades or {}
+
+
+def _focus_of(models: Sequence["EvalModel"]) -> int:
+    """The model a person grades first: the newest distilled student, else the last model."""
+    distilled = [i for i, m in enumerate(models) if m.role == "distilled"]
+    return distilled[-1] if distilled else max(0, len(models) - 1)
 
 
 class RowBrowser(Screen[None]):
-    """Every eval row with each model's answer; `s` sorts, `f` filters, `/` searches, Esc goes back."""
+    """Every eval row with each model's answer; `s` sorts, `f` filters, `/` searches, y/n/1-5 grade, Esc goes back."""
 
     TITLE = "Per-row results"
     HELP = """
@@ -103,10 +121,19 @@ pane below lists every grader's score. Without references in the data, answers a
 the teacher's.
 
 - **s** sorts: by *disagreement* (rows where the distilled student is wrong first, then rows where
-  the models' answers differ, then rows most models got wrong), by *row*, or by *reference*.
+  the models' answers differ, then rows most models got wrong), by *row*, by *reference*, or by a
+  grader's *score* of the model in focus (lowest first).
 - **f** filters: all rows, rows where the models disagree, where the distilled student, the teacher
   or any model is wrong.
 - **/** searches the prompt, the reference and the answers (Enter keeps it, Esc clears it).
+
+**Grading by a person** calibrates the graders and judges: **m** picks the model in focus (marked
+▸ below), **y** or **n** grades its answer pass or fail, **1**–**5** gives it a score, **Backspace**
+removes the grade; the cursor then moves to the next row. Grades are saved in the workspace at once
+(with who gave them and when). The Results screen's scores pane (**c**) and `distill-tui eval` show
+each grader's agreement with them: Cohen's kappa for pass/fail, Spearman for scores, with n and a
+warning when it is low or rests on fewer than 30 rows. `eval --json` has them under `human_grades`;
+`eval --human-grades FILE.csv|.jsonl` writes them out.
 
 The pane below shows the highlighted row in full: each model's answer, the reference and every
 message of the prompt. Tab moves into it to scroll; Esc goes back to the Results screen.
@@ -116,6 +143,12 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         Binding("s", "cycle_sort", "Sort"),
         Binding("f", "cycle_filter", "Filter"),
         Binding("slash", "search", "Search", key_display="/"),
+        Binding("m", "cycle_focus", "Model"),
+        Binding("y", "grade('pass_fail', 1)", "Pass/fail", key_display="y/n"),
+        Binding("n", "grade('pass_fail', 0)", "fail", show=False),
+        *(Binding(str(k), f"grade('1-5', {k})", "Score" if k == 1 else f"score {k}", show=k == 1,
+                  key_display="1-5" if k == 1 else None) for k in range(1, 6)),
+        Binding("backspace,delete", "ungrade", "remove the grade", show=False),
     ]
     DEFAULT_CSS = """
     RowBrowser #rows-title { height: 1; padding: 0 1; color: $text-muted; }
@@ -126,13 +159,18 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
     """
 
     def __init__(self, workspace: "Workspace", models: Sequence["EvalModel"]) -> None:
+        from distill_tui.core.evaluate.rows import LOCAL_GRADERS
+
         super().__init__()
         self._workspace = workspace
         self._models = [m for m in models if not m.skip]
         self._headers = _headers(self._models)
         self.rows: list["RowView"] = []
         self.shown: list["RowView"] = []
+        self.sorts = score_sorts([g.name for g in workspace.spec.graders if g.type in LOCAL_GRADERS])
         self.sort, self.filter, self.search = SORTS[0], FILTERS[0], ""
+        self.focus_index = _focus_of(self._models)
+        self.grades: dict[tuple[str, int], "HumanGrade"] = {}
         self._highlighted: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -151,7 +189,9 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         from distill_tui.core.evaluate.rows import load_rows
 
         try:
-            self.post_message(_RowsLoaded(load_rows(self._workspace, self._models)))
+            rows = load_rows(self._workspace, self._models)
+            grades = {(g.model, g.row_id): g for g in self._workspace.store.human_grades().values()}
+            self.post_message(_RowsLoaded(rows, grades=grades))
         except UserError as exc:
             self.post_message(_RowsLoaded(None, str(exc)))
 
@@ -160,13 +200,13 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         if message.rows is None:
             self.query_one("#rows-title", Static).update(Text(message.error or "", style="bold"))
             return
-        self.rows = message.rows
+        self.rows, self.grades = message.rows, message.grades
         self._refill()
 
     def _refill(self) -> None:
         from distill_tui.core.evaluate.rows import arrange
 
-        self.shown = arrange(self.rows, self.sort, self.filter, self.search)
+        self.shown = arrange(self.rows, self.sort, self.filter, self.search, self.focus_index)
         table = self.query_one("#rows", DataTable)
         columns: list[tuple[str, Any]] = [("row", "row"), ("reference", "reference"),
                                           *((f"m{i}", h) for i, h in enumerate(self._headers))]
@@ -181,15 +221,28 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         self._show_title()
         self._show_detail()
 
+    def graded_count(self) -> int:
+        """Answers of the model in focus graded by the person, among the rows loaded (today's answers)."""
+        if not self._models:
+            return 0
+        focus = self.focus_index
+        return sum(1 for r in self.rows if self._grade_of(r, focus) is not None)
+
+    def _grade_of(self, row: "RowView", index: int) -> "HumanGrade | None":
+        answer = row.answers[index]
+        grade = self.grades.get((answer.model, row.row_id))
+        return grade if grade is not None and grade.prompt_hash == answer.prompt_hash else None
+
     def _show_title(self) -> None:
         search = f" · “{self.search}”" if self.search else ""
         listed = f" · first {LISTED:,} listed" if len(self.shown) > LISTED else ""
+        focus = f" · {self.graded_count()} graded ({self._headers[self.focus_index]})" if self._models else ""
         self.query_one("#rows-title", Static).update(Text(
-            f"{len(self.shown):,} of {len(self.rows):,} rows{listed} · sort: {self.sort} · filter: {self.filter}{search}"))
+            f"{len(self.shown):,} of {len(self.rows):,} rows{listed} · sort: {self.sort} · filter: {self.filter}{focus}{search}"))
 
     def _show_detail(self) -> None:
         row = next((r for r in self.shown if r.row_id == self._highlighted), None)
-        text = detail_text(row, self._headers) if row is not None else Text(
+        text = detail_text(row, self._headers, self.focus_index, self.grades) if row is not None else Text(
             "No row matches: f changes the filter, / the search." if self.rows else "", style="dim")
         self.query_one("#row-text", Static).update(text)
         self.query_one("#row-detail", VerticalScroll).scroll_home(animate=False)
@@ -202,12 +255,60 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
             self._show_detail()
 
     def action_cycle_sort(self) -> None:
-        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.sort = self.sorts[(self.sorts.index(self.sort) + 1) % len(self.sorts)]
         self._refill()
 
     def action_cycle_filter(self) -> None:
         self.filter = FILTERS[(FILTERS.index(self.filter) + 1) % len(FILTERS)]
         self._refill()
+
+    def action_cycle_focus(self) -> None:
+        if self._models:
+            self.focus_index = (self.focus_index + 1) % len(self._models)
+            self._refill()
+
+    def _focused_answer(self) -> "tuple[RowView, ModelAnswer] | None":
+        row = next((r for r in self.shown if r.row_id == self._highlighted), None)
+        if row is None or not self._models:
+            return None
+        return row, row.answers[self.focus_index]
+
+    def action_grade(self, scale: str, value: int) -> None:
+        from distill_tui.core.store.human_grades import HumanGrade
+
+        found = self._focused_answer()
+        if found is None:
+            return
+        row, answer = found
+        if answer.status != "ok" or answer.prompt_hash is None:
+            self.notify(f"{self._headers[self.focus_index]} has no answer to grade on row {row.row_id}.")
+            return
+        try:
+            saved = self._workspace.store.save_human_grade(
+                HumanGrade(answer.model, row.row_id, answer.prompt_hash, scale, value))
+        except UserError as exc:  # a read-only workspace
+            self.notify(str(exc), severity="error")
+            return
+        self.grades[(answer.model, row.row_id)] = saved
+        self._next_row()
+
+    def action_ungrade(self) -> None:
+        found = self._focused_answer()
+        if found is None or self._grade_of(found[0], self.focus_index) is None:
+            return
+        row, answer = found
+        self._workspace.store.drop_human_grade((answer.model, row.row_id, answer.prompt_hash or ""))
+        self.grades.pop((answer.model, row.row_id), None)
+        self._show_title()
+        self._show_detail()
+
+    def _next_row(self) -> None:
+        table = self.query_one("#rows", DataTable)
+        self._show_title()
+        if table.cursor_row + 1 < table.row_count:
+            table.move_cursor(row=table.cursor_row + 1, animate=False)
+        else:
+            self._show_detail()
 
     def action_search(self) -> None:
         field = self.query_one("#row-search", Input)

@@ -1,0 +1,81 @@
+"""Calibration by a person (core/evaluate/calibration.py, core/store/human_grades.py): grades stored with
+who and when, each grader's agreement with them (kappa for pass/fail, Spearman for 1-5), the JSON and the
+CSV/JSONL exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from distill_tui.core.common.errors import UserError
+from distill_tui.core.evaluate import calibration
+from distill_tui.core.evaluate.agreement import cohen_kappa, spearman
+from distill_tui.core.store.human_grades import PASS_FAIL, SCORE, HumanGrade
+from tests.test_evaluate import BASE_M, TEACHER_M, TUNED_M, eval_requests, fabricate, ws  # noqa: F401
+
+
+def test_a_grade_outside_its_scale_is_refused() -> None:
+    with pytest.raises(ValueError, match="1-5"):
+        HumanGrade("m", 1, "h", SCORE, 6)
+    with pytest.raises(ValueError):
+        HumanGrade("m", 1, "h", PASS_FAIL, 2)
+    assert HumanGrade("m", 1, "h", SCORE, 4).shown == "4/5" and HumanGrade("m", 1, "h", PASS_FAIL, 0).shown == "fail"
+
+
+def test_agreement_of_pools_pass_fail_and_scores_against_the_graders_verdicts() -> None:
+    grades = [HumanGrade("a", r, "h", PASS_FAIL, g) for r, g in enumerate([1, 1, 0, 0, 1, 0])]
+    grades += [HumanGrade("b", r, "h", SCORE, g) for r, g in enumerate([5, 4, 2, 1, 3])]
+    scored = {("a", r): (float(p), bool(p)) for r, p in enumerate([1, 0, 0, 0, 1, 1])}
+    scored |= {("b", r): (s, s >= 0.5) for r, s in enumerate([0.9, 0.8, 0.3, 0.1])}  # row 4 not scored
+    got = calibration.agreement_of("g", grades, scored)
+    assert got.kappa == cohen_kappa([1, 1, 0, 0, 1, 0], [1, 0, 0, 0, 1, 1])
+    assert got.spearman == spearman([5, 4, 2, 1, 3], [0.9, 0.8, 0.3, 0.1, None])
+    assert got.kappa.n == 6 and got.spearman.n == 4 and got.spearman.invalid == 1
+    lines = got.lines()
+    assert lines[0].startswith("vs the person: g kappa 0.33") and "n 6 pass/fail grades" in lines[0]
+    assert any(line.startswith("warning: g: judge agrees poorly with the person: kappa 0.33") for line in lines)
+    assert "Spearman 1.00" in got.short() and "n 4" in got.short()
+
+
+def _grade_some(ws, n: int = 8) -> list[HumanGrade]:
+    hashes = {r.row_id: r.prompt_hash for r in eval_requests(ws)}
+    rows = sorted(hashes)[:n]
+    # The person fails the distilled student's first three answers (its wrong ones) and passes the rest.
+    return [ws.store.save_human_grade(HumanGrade(TUNED_M, r, hashes[r], PASS_FAIL, int(i >= 3)))
+            for i, r in enumerate(rows)]
+
+
+def test_calibrate_the_exact_grader_on_saved_answers(ws) -> None:  # noqa: F811
+    total = len(eval_requests(ws))
+    fabricate(ws, TEACHER_M, ["right"] * total)
+    fabricate(ws, BASE_M, ["right"] * total)
+    fabricate(ws, TUNED_M, ["wrong"] * 3 + ["right"] * (total - 3))
+    assert calibration.calibrate(ws) == {}  # nobody graded anything
+    grades = _grade_some(ws)
+    got = calibration.calibrate(ws)["exact"]
+    assert got.kappa.value == pytest.approx(1.0) and got.kappa.n == 8 and got.spearman is None
+    # n 8 is too few to lean on: the warning says so.
+    assert got.lines()[-1] == "warning: exact: only 8 rows graded by a person: kappa 1.00 is uncertain (grade 30+)"
+    # A grade of an answer to another prompt (the template changed) is kept but not counted.
+    stale = HumanGrade(TUNED_M, grades[0].row_id + 10_000, "old-hash", PASS_FAIL, 1)
+    ws.store.save_human_grade(stale)
+    assert calibration.calibrate(ws)["exact"].kappa.n == 8
+    payload = calibration.add_to_json({"models": [{"model": TUNED_M, "scores": {"exact": {"mean": 0.9}}}]},
+                                      calibration.current_grades(ws), calibration.calibrate(ws))
+    assert len(payload["human_grades"]) == 8 and payload["human_grades"][0]["grader"]
+    assert payload["calibration"]["exact"]["kappa"]["n"] == 8
+    assert payload["models"][0]["scores"]["exact"]["human_agreement"]["kappa"]["value"] == pytest.approx(1.0)
+    json.dumps(payload)
+
+
+def test_export_csv_and_jsonl(ws, tmp_path) -> None:  # noqa: F811
+    grades = _grade_some(ws, 3)
+    out = calibration.export(grades, tmp_path / "grades.csv")
+    rows = list(csv.DictReader(out.open()))
+    assert [r["grade"] for r in rows] == ["0", "0", "0"] and rows[0]["model"] == TUNED_M and rows[0]["graded_at"]
+    lines = calibration.export(grades, tmp_path / "out" / "grades.jsonl").read_text().splitlines()
+    assert json.loads(lines[2])["scale"] == PASS_FAIL
+    with pytest.raises(UserError, match=r"must be \.csv or \.jsonl"):
+        calibration.export(grades, tmp_path / "grades.txt")
