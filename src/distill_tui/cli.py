@@ -10,8 +10,10 @@ import importlib
 import sys
 from typing import NoReturn, Sequence
 
-COMMANDS = ("demo", "estimate", "generate", "import-stored", "export", "finetune", "jobs", "eval", "serve-offline")
-NO_EVALUATION = frozenset({"estimate", "generate", "import-stored", "export", "finetune", "jobs", "serve-offline"})
+COMMANDS = ("demo", "estimate", "generate", "import-stored", "export", "judge", "finetune", "jobs", "eval",
+            "serve-offline")
+NO_EVALUATION = frozenset({"estimate", "generate", "import-stored", "export", "judge", "finetune", "jobs",
+                           "serve-offline"})
 """Commands that never evaluate a student trained here: they need no server starter, whose import
 (the evaluation package) would delay `generate`'s first request by about a second."""
 
@@ -90,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--near-threshold", type=float, default=0.7, metavar="J",
                    help="Jaccard similarity of words from which two texts are near-duplicates (default 0.7)")
     p.add_argument("--json", action="store_true", help="print the validation report as JSON")
+
+    p = sub.add_parser("judge", help="grade the teacher's training answers with the spec's rubric judges")
+    _spec_arg(p)
+    p.add_argument("--grader", action="append", default=[], metavar="NAME",
+                   help="only this rubric grader (repeatable; default: every rubric grader)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="judge at most N new answers per grader")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--base-url", default=None, help="override the provider base URL")
 
     p = sub.add_parser("finetune", help="upload the curated file and create a fine-tuning job")
     _spec_arg(p)

@@ -41,10 +41,17 @@ def attach(ws: "Workspace", cur: "Curation") -> None:
     from distill_tui.core.curate.free_text import score_columns
 
     graders = local_graders(ws)
-    if not graders:
+    scores = score_answers(graders, cur.answers) if graders else {}
+    judged = [g for g in ws.spec.graders if g.type == "rubric"]
+    if judged:  # the verdicts `distill-tui judge` saved; nothing is asked here
+        from distill_tui.core.evaluate.train_judging import saved_scores
+
+        scores.update({g.name: saved_scores(ws, g, cur.answers) for g in judged})
+    if not scores:
         return
-    cur.scores = score_columns(cur.ids, score_answers(graders, cur.answers))
-    cur.scorer = _scorer(graders)
+    cur.scores = score_columns(cur.ids, scores)
+    if graders:
+        cur.scorer = _scorer(graders)
 
 
 def _scorer(graders: list["GraderSpec"]) -> Callable[["Answer"], dict[str, float]]:

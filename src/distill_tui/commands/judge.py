@@ -1,0 +1,41 @@
+"""`distill-tui judge SPEC [--grader NAME …] [--limit N] [--json]`: grade the teacher's training answers
+with the spec's rubric judges, so curation can keep the answers that pass (`score=NAME:0.75..` on the
+Curate screen or with `export --filter`).
+
+Judge calls go through the same engine as generation (limits, retries, `[generation] budget_usd` for
+the judges' training-answer spend) and are saved by what was asked: a second run asks only what is new.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import Namespace
+
+
+def run(args: Namespace) -> int:
+    from distill_tui.core.evaluate.train_judging import rubric_graders, run_train
+    from distill_tui.core.task.graders_spec import judge_warnings
+    from distill_tui.core.workspace.workspace import Workspace
+
+    if args.limit is not None and args.limit < 0:
+        from distill_tui.core.common.errors import UserError
+
+        raise UserError(f"--limit must not be negative, not {args.limit}")
+    ws = Workspace.open(args.spec, base_url=args.base_url)
+    try:
+        graders = rubric_graders(ws, args.grader)
+        for line in judge_warnings(graders, ws.spec.teacher.model, ws.spec.student.model):
+            print(f"warning: {line}", file=sys.stderr)
+        runs = run_train(ws, graders, limit=args.limit, budget_usd=ws.spec.generation.budget_usd)
+    finally:
+        ws.close()
+    out = [{"grader": g.name, "model": g.model, **vars(r)} for g, r in zip(graders, runs)]
+    if args.json:
+        print(json.dumps({"judges": out}))
+    else:
+        for item in out:
+            line = (f"{item['grader']} ({item['model']}): {item['ok']:,} answers judged, {item['failed']:,} failed, "
+                    f"{item['reused']:,} judged before; ${item['cost_usd']:.4f}")
+            print(line + (f"; stopped: {item['note'] or item['stopped']}" if item["stopped"] else ""))
+    return 1 if any(r.stopped == "fatal" for r in runs) else 0

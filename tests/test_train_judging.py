@@ -1,0 +1,66 @@
+"""Judging the teacher's training answers for curation (core/evaluate/train_judging.py, `distill-tui
+judge`): through the engine against offline-judge, never paid twice, scores shown to curation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from distill_tui.cli import main
+from distill_tui.core.curate.filters import parse_filters
+from distill_tui.core.curate.selection import Curation
+from distill_tui.core.evaluate import answer_scores
+from distill_tui.core.workspace.workspace import Workspace
+from tests.helpers import write_spec
+from tests.test_curate import fabricate, wrong
+
+GRADER = '\n[[graders]]\nname = "judge"\ntype = "rubric"\nmodel = "offline-judge"\nrubric = "names the grape"\n' \
+         'scale = "pass_fail"\n'
+
+
+def _spec(folder: Path, graders: str = GRADER) -> Path:
+    spec = write_spec(folder, rows=40)
+    spec.write_text(spec.read_text() + graders)
+    ws = Workspace.open(spec)
+    fabricate(ws, wrong)  # every 4th answer is another label than gold
+    ws.close()
+    return spec
+
+
+def test_judge_command_then_curation_keeps_what_passes(tmp_path: Path, offline_server, capsys) -> None:
+    spec = str(_spec(tmp_path))
+    url = ["--base-url", offline_server.base_url]
+    assert main(["judge", spec, "--json", "--limit", "3", *url]) == 0
+    [first] = json.loads(capsys.readouterr().out)["judges"]
+    assert (first["grader"], first["asked"], first["ok"]) == ("judge", 3, 3)
+    before = offline_server.stats["chat_requests"]
+    assert main(["judge", spec, "--json", *url]) == 0
+    [rest] = json.loads(capsys.readouterr().out)["judges"]
+    assert rest["reused"] == 3 and rest["asked"] == rest["ok"] and rest["failed"] == 0
+    assert offline_server.stats["chat_requests"] - before == rest["asked"]  # the 3 judged before: not again
+    assert main(["judge", spec, "--json", *url]) == 0
+    assert json.loads(capsys.readouterr().out)["judges"][0]["asked"] == 0
+
+    ws = Workspace.open(spec, base_url=offline_server.base_url)
+    try:
+        cur = Curation.from_workspace(ws)
+        answer_scores.attach(ws, cur)
+        filters, _ = parse_filters(["score=judge:1.."])
+        kept = set(cur.ids[cur.mask(filters)].tolist())
+        agrees = {int(i) for i, a in zip(cur.ids, cur.agrees) if a == 1}
+        assert kept == agrees and 0 < len(kept) < cur.n  # the judge passes exactly the right answers
+    finally:
+        ws.close()
+
+
+def test_judge_command_bad_input_is_one_line(tmp_path: Path, offline_server, capsys) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for spec, args, words in (
+        (_spec(plain, ""), [], 'no [[graders]] of type "rubric"'),
+        (_spec(tmp_path), ["--grader", "nope"], "--grader nope: not a rubric grader"),
+        (tmp_path / "spec.toml", ["--limit", "-1"], "--limit must not be negative"),
+    ):
+        code = main(["judge", str(spec), "--base-url", offline_server.base_url, *args])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
