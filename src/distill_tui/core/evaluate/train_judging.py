@@ -65,7 +65,14 @@ def teacher_answers(ws: "Workspace") -> list["Answer"]:
 
 def run_train(ws: "Workspace", graders: Sequence["GraderSpec"], *, limit: int | None = None,
               controls: "Controls | None" = None, budget_usd: float | None = None) -> list[judging.JudgeRun]:
-    """Judge the teacher's training answers with each grader (at most `limit` new asks each)."""
+    """Judge the teacher's training answers with each grader (at most `limit` new asks each).
+
+    Args:
+        budget_usd: what each judge model may have spent on judging in this workspace, earlier runs
+            (eval's judging included) counted.
+    """
+    from distill_tui.core.run.plan import spent
+
     answers = teacher_answers(ws)
     runs = []
     for grader in graders:
@@ -75,7 +82,8 @@ def run_train(ws: "Workspace", graders: Sequence["GraderSpec"], *, limit: int | 
             pending = [r for r in planned.requests if (r.row_id, r.prompt_hash) not in done]
             keep = {(r.row_id, r.prompt_hash) for r in pending[:max(0, limit)]} | done
             planned.requests = [r for r in planned.requests if (r.row_id, r.prompt_hash) in keep]
-        runs.append(judging.run(ws, planned, controls=controls, budget_usd=budget_usd))
+        left = None if budget_usd is None else max(0.0, budget_usd - spent(ws, grader.model or "", judging.SPLIT))
+        runs.append(judging.run(ws, planned, controls=controls, budget_usd=left))
     return runs
 
 
