@@ -104,6 +104,8 @@ async def test_highlight_and_detail_modes(tmp_path: Path) -> None:
         assert screen._detail_mode == "matrix"
         assert screen.query_one("#matrix", DataTable).row_count == len(screen.workspace.data.labels)
         await pilot.press("c")
+        assert screen._detail_mode == "scores"
+        await pilot.press("c")
         assert screen._detail_mode == "hidden"
         await pilot.press("c")
         assert screen._detail_mode == "classes"
@@ -332,3 +334,53 @@ async def test_the_status_says_the_students_server_is_starting(tmp_path: Path, o
     finally:
         release.set()
         serving.use_serving_starter(None)
+
+
+def score_pane(app: DistillApp) -> str:
+    return str(app.screen.query_one("#score-lines", Static).render())
+
+
+async def _results_scores(pilot) -> None:
+    await open_results(pilot)
+    await pilot.press("c", "c")
+    await pilot.pause()
+    await workers_done(pilot.app)
+    await pilot.pause()
+
+
+async def test_scores_pane_shows_every_models_score_lines_as_the_cli(tmp_path: Path) -> None:
+    from distill_tui.core.evaluate import report
+
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _results_scores(pilot)
+        screen = app.screen
+        assert screen._detail_mode == "scores" and not screen.query_one("ClassDetail").display
+        text = " ".join(score_pane(app).split())
+        tuned = screen._table.row(TUNED_M)
+        line = report.score_line("ft:offline-stu…ine-demo:abc123", tuned.scores["exact"])
+        assert " ".join(line.split()) in text and "vs base" in line
+        assert "better, p = " in text  # the distilled student's 3 wrong against the base student's 12
+        assert "No answer graded by a person yet" in text
+
+
+async def test_scores_pane_shows_the_agreement_with_the_person_after_grading(tmp_path: Path) -> None:
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _results_scores(pilot)
+        await pilot.press("v")
+        await pilot.pause()
+        await workers_done(pilot.app)
+        await pilot.pause()
+        await pilot.press("n", "n", "n", "y", "y", "n")  # the 3 mistakes fail; then 2 right pass, 1 right fails
+        await pilot.press("escape")
+        await pilot.pause()
+        await workers_done(pilot.app)
+        await pilot.pause()
+        text = " ".join(score_pane(app).split())
+        assert "vs the person: exact kappa 0.67 (" in text and "n 6 pass/fail grades" in text
+        assert "warning: exact: only 6 rows graded by a person: kappa 0.67 is uncertain (grade 30+)" in text
+
+
+def test_snapshot_results_scores(snap_compare, snap_workspace) -> None:
+    assert snap_compare(DistillApp(snap_workspace()), terminal_size=(80, 24), run_before=_results_scores)

@@ -19,24 +19,10 @@ from distill_tui.core.run import progress_text as fmt
 from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.results_messages import EvalFinished, EvalProgress, ModelEvaluated, TableFailed, TableReady
-from distill_tui.tui.widgets.results_detail import MODES, ClassDetail, short_model
+from distill_tui.tui.widgets.results_detail import MODES, TABLE_HEADERS, ClassDetail, short_model, table_cells
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
+from distill_tui.tui.widgets.results_scores import ScorePane
 from distill_tui.tui.widgets.table_fill import fill_table
-
-_HEADERS = [(header, Text(short, justify="left" if i < 2 else "right"))
-            for i, (header, short, _) in enumerate(report.COLUMNS)]
-
-
-def _cells(row: Any) -> list[Text]:
-    """One model's row of the comparison table; the distilled student in bold."""
-    cells = [fn(row) for _, _, fn in report.COLUMNS]
-    cells[0] = short_model(row.model)
-    style = "bold" if row.role == "distilled" else ""
-    shown = [Text(c, style=style, justify="left" if i < 2 else "right") for i, c in enumerate(cells)]
-    if row.status == "failed":
-        shown[3] = Text("FAILED", style="bold reverse", justify="right")
-    return shown
-
 
 class ResultsScreen(BaseScreen):
     """The comparison table of every model of interest on the eval rows."""
@@ -66,7 +52,11 @@ constrained.
 **v** opens the per-row browser: every eval row with each model's answer, sortable by disagreement.
 
 Scroll right for the rest of the columns. The pane below shows the highlighted model's per-class
-accuracy and largest confusions, or its confusion matrix (**c** switches, and hides it).
+accuracy and largest confusions, its confusion matrix, or every model's **grader scores** as
+`distill-tui eval` prints them: mean (95 % interval), pass rate, n, and the paired difference with the
+base student, "not significant" when it is not; each grader then says how well it agrees with the rows
+a person graded in **v** (kappa for pass/fail, Spearman for 1-5, with n; a warning when it is low or
+n is under 30). **c** switches, and hides it; other kinds than classification start on the scores.
 """
     # Short descriptions: with the app's "? Help" and "1-6 Screens" the footer must fit 80 columns.
     BINDINGS = [
@@ -86,7 +76,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     ResultsScreen #models { height: auto; max-height: 9; }
     ResultsScreen #status { height: auto; max-height: 4; padding: 0 1; }
     ResultsScreen #status.blocked { color: $warning; }
-    ResultsScreen ClassDetail { border-top: solid $panel-lighten-2; }
+    ResultsScreen ClassDetail, ResultsScreen ScorePane { border-top: solid $panel-lighten-2; }
     """
 
     def compose_body(self) -> ComposeResult:
@@ -94,6 +84,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         yield DataTable(id="models", cursor_type="row", fixed_columns=1)
         yield Static("", id="status")
         yield ClassDetail()
+        yield ScorePane()
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,6 +92,7 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         self._models: list[Any] = []
         self._selected: str | None = None
         self._detail_mode = MODES[0]
+        self._models_seen = False  # a table was shown (the first picks the detail pane's mode)
         self._controls: Any = None
         self._note: str | None = None
         self._serving_started = False  # this run's status said the students' server starts
@@ -118,6 +110,8 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
 
         if not self.running and (self._fingerprint is None or table_fingerprint(self.workspace) != self._fingerprint):
             self.load_table()
+        elif self.query_one(ScorePane).stale(self.workspace):  # grades given in the per-row browser
+            self.query_one(ScorePane).load_agreement(self.workspace)
 
     def on_unmount(self) -> None:
         if self._controls is not None:
@@ -156,9 +150,13 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
     @on(TableReady)
     def show_table(self, message: TableReady) -> None:
         self._table, self._models, self._fingerprint = message.table, message.models, message.fingerprint
+        if self._detail_mode == MODES[0] and message.table.kind != "classification" and not self._models_seen:
+            self._detail_mode = "scores"  # per-class accuracy is classification's; scores are every kind's
+        self._models_seen = True
+        self.query_one(ScorePane).load_agreement(self.workspace)
         widget = self.query_one("#models", DataTable)
         keep = self._selected
-        fill_table(widget, _HEADERS, [(row.model, _cells(row)) for row in message.table.rows])
+        fill_table(widget, TABLE_HEADERS, [(row.model, table_cells(row)) for row in message.table.rows])
         names = [r.model for r in message.table.rows]
         if keep not in names:
             keep = report.default_selected(message.table)
@@ -216,9 +214,13 @@ accuracy and largest confusions, or its confusion matrix (**c** switches, and hi
         status.update(Text("\n").join(lines))
 
     def _show_detail(self) -> None:
-        pane = self.query_one(ClassDetail)
-        pane.display = self._detail_mode != "hidden"
+        pane, scores = self.query_one(ClassDetail), self.query_one(ScorePane)
+        pane.display = self._detail_mode in ("classes", "matrix")
+        scores.display = self._detail_mode == "scores"
         if self._table is None or self._detail_mode == "hidden":
+            return
+        if scores.display:
+            scores.show(self._table)
             return
         row = self._table.row(self._selected or "")
         failure = (row.last_error or "every request failed") if row is not None and row.status == "failed" else None

@@ -3,7 +3,7 @@ model, or its whole confusion matrix."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -17,7 +17,8 @@ from distill_tui.tui.widgets.table_fill import fill_table
 if TYPE_CHECKING:
     from distill_tui.core.evaluate.comparison import ClassReport
 
-MODES = ("classes", "matrix", "hidden")
+MODES = ("classes", "matrix", "scores", "hidden")
+"""What the pane under the table shows; c cycles them ("scores" is `results_scores.ScorePane`)."""
 LABEL_WIDTH = 18
 """Per-class labels are cut to this, so the scores fit beside the confusions at 80 columns."""
 
@@ -36,6 +37,21 @@ def short_model(name: str, width: int = MODEL_WIDTH) -> str:
         return "…" + name[len(name) - width + 1:]
     head = (width - 1) // 2
     return name[:head] + "…" + name[len(name) - (width - 1 - head):]
+
+
+TABLE_HEADERS = [(header, Text(short, justify="left" if i < 2 else "right"))
+            for i, (header, short, _) in enumerate(report.COLUMNS)]
+
+
+def table_cells(row: Any) -> list[Text]:
+    """One model's row of the comparison table; the distilled student in bold."""
+    cells = [fn(row) for _, _, fn in report.COLUMNS]
+    cells[0] = short_model(row.model)
+    style = "bold" if row.role == "distilled" else ""
+    shown = [Text(c, style=style, justify="left" if i < 2 else "right") for i, c in enumerate(cells)]
+    if row.status == "failed":
+        shown[3] = Text("FAILED", style="bold reverse", justify="right")
+    return shown
 
 
 def abbreviate(labels: list[str], width: int = 5) -> list[str]:
