@@ -64,3 +64,21 @@ def test_judge_command_bad_input_is_one_line(tmp_path: Path, offline_server, cap
         code = main(["judge", str(spec), "--base-url", offline_server.base_url, *args])
         err = capsys.readouterr().err
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_budget_counts_earlier_judge_runs(tmp_path: Path, offline_server, capsys) -> None:
+    from distill_tui.core.run.plan import spent
+
+    spec = _spec(tmp_path)
+    spec.write_text(spec.read_text().replace("[generation]\n", "[generation]\nbudget_usd = 0.0008\n", 1))
+    url = ["--base-url", offline_server.base_url]
+    for _ in range(15):  # judging all 30 answers costs about 0.0013: more than the budget
+        main(["judge", str(spec), "--json", *url])
+    runs = [json.loads(line)["judges"][0] for line in capsys.readouterr().out.splitlines()]
+    ws = Workspace.open(spec)
+    try:
+        total = spent(ws, "offline-judge", "judge")
+    finally:
+        ws.close()
+    assert runs[0]["stopped"] == "budget" and sum(r["ok"] for r in runs) < 30, runs
+    assert 0 < total <= 0.0008  # earlier runs count: the budget holds across them

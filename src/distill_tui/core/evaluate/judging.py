@@ -147,7 +147,7 @@ def plan(grader: GraderSpec, questions: Mapping[int, str], references: Mapping[i
 class JudgeRun:
     """What one judge run did."""
 
-    asked: int  # requests sent this run (not counting those answered before)
+    asked: int  # requests sent this run, retries included (those answered before are not sent)
     reused: int  # requests answered by an earlier run: not paid again
     ok: int
     failed: int
@@ -212,7 +212,7 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
                 t = pool.tally
                 counts = dict(requests=t.requests, done=t.ok, failed=t.failed, cost_usd=t.cost_usd)
             ws.store.finish_run(run_id, status, **counts)
-        return JudgeRun(len(pending), len(ok), counts["done"], counts["failed"], counts["cost_usd"],
+        return JudgeRun(counts["requests"], len(ok), counts["done"], counts["failed"], counts["cost_usd"],
                         pool.stop_reason)
 
 
