@@ -39,7 +39,7 @@ def test_agreement_of_pools_pass_fail_and_scores_against_the_graders_verdicts() 
     assert "Spearman 1.00" in got.short() and "n 4" in got.short()
 
 
-def _grade_some(ws, n: int = 8) -> list[HumanGrade]:
+def _grade_some(ws, n: int = 8) -> list[HumanGrade]:  # noqa: F811
     hashes = {r.row_id: r.prompt_hash for r in eval_requests(ws)}
     rows = sorted(hashes)[:n]
     # The person fails the distilled student's first three answers (its wrong ones) and passes the rest.
@@ -79,3 +79,40 @@ def test_export_csv_and_jsonl(ws, tmp_path) -> None:  # noqa: F811
     assert json.loads(lines[2])["scale"] == PASS_FAIL
     with pytest.raises(UserError, match=r"must be \.csv or \.jsonl"):
         calibration.export(grades, tmp_path / "grades.txt")
+
+
+def test_cli_eval_reports_and_exports_the_persons_grades(tmp_path, offline_server, capsys) -> None:
+    from distill_tui.cli import main
+    from distill_tui.core.workspace.workspace import Workspace
+    from tests.test_evaluate_run import spec_path
+
+    spec = spec_path(tmp_path)
+    base = ["--base-url", offline_server.base_url]
+    assert main(["eval", str(spec), "--json", *base]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["human_grades"] == [] and payload["calibration"] == {}
+    ws = Workspace.open(spec, base_url=offline_server.base_url)
+    teacher = ws.spec.teacher.model
+    gold = {r.row_id: r.gold for r in eval_requests(ws)}
+    saved = {a.row_id: a for a in ws.store.answers(model=teacher, prompt_hashes={r.row_id: r.prompt_hash
+                                                                                  for r in eval_requests(ws)})}
+    rows = sorted(saved)[:6]
+    for r in rows:  # the person agrees with exact match on every row
+        ws.store.save_human_grade(HumanGrade(teacher, r, saved[r].prompt_hash, PASS_FAIL,
+                                             int(saved[r].label == gold[r])))
+    ws.close()
+    out = tmp_path / "grades.jsonl"
+    assert main(["eval", str(spec), "--json", *base, "--human-grades", str(out)]) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert len(payload["human_grades"]) == 6 and payload["calibration"]["exact"]["kappa"]["n"] == 6
+    agreement = payload["models"][0]["scores"]["exact"]["human_agreement"]
+    assert agreement["warnings"] and "only 6 rows graded by a person" in " ".join(agreement["warnings"]) \
+        or "not defined" in " ".join(agreement["warnings"])
+    assert len(out.read_text().splitlines()) == 6 and "6 human grades written to" in captured.err
+    assert main(["eval", str(spec), *base]) == 0
+    text = capsys.readouterr().out
+    assert "vs the person: exact kappa" in text and "n 6 pass/fail grades" in text and "warning: exact:" in text
+    assert main(["eval", str(spec), *base, "--human-grades", str(tmp_path / "g.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "must be .csv or .jsonl" in err[0]

@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", default=[], metavar="NAME", help="also evaluate this model (repeatable)")
     p.add_argument("--checkpoints", action="store_true", help="also evaluate fine-tuning checkpoints")
     p.add_argument("--export", metavar="FILE", default=None, help="write the table (.md, .csv or .json)")
+    p.add_argument("--human-grades", metavar="FILE", default=None,
+                   help="write the grades a person gave in the TUI's per-row browser (.csv or .jsonl)")
     p.add_argument("--base-url", default=None, help="override the provider base URL")
 
     p = sub.add_parser("serve-offline", help="run the offline OpenAI-compatible provider until Ctrl-C")

@@ -32,7 +32,9 @@ def exit_code(table: "ComparisonTable", run: "EvalRun") -> int:
     return 0 if table.complete else 1
 
 
-def print_table(table: "ComparisonTable", out: IO[str]) -> None:
+def print_table(table: "ComparisonTable", out: IO[str], agreement: "dict[str, list[str]] | None" = None) -> None:
+    """The table and its notes as text; `agreement`: grader → its lines of agreement with the person,
+    printed after that grader's score lines."""
     from distill_tui.core.evaluate import report
 
     out.write(table.leak.line() + "\n\n")
@@ -41,8 +43,15 @@ def print_table(table: "ComparisonTable", out: IO[str]) -> None:
         out.write(table.measure() + "\n")
     for note in report.notes(table):
         out.write(note + "\n")
-    for line in report.score_lines(table):
+    lines = report.score_lines(table)
+    for line in lines[:1]:
         out.write(line + "\n")
+    for grader in dict.fromkeys(name for row in table.rows for name in row.scores):
+        for row in table.rows:
+            if grader in row.scores:
+                out.write(report.score_line(row.model, row.scores[grader]) + "\n")
+        for line in (agreement or {}).get(grader, ()):
+            out.write(line + "\n")
     chosen = report.default_selected(table)
     detail = table.details.get(chosen) if chosen else None
     if detail and detail.confusions:
@@ -61,7 +70,8 @@ def _model_done(progress: "StderrProgress", model: "EvalModel", result: "RunResu
 def run(args: Namespace) -> int:
     # Ctrl-C handling and the progress line are generation's, so both commands behave alike.
     from distill_tui.commands.generate import StderrProgress, _Interrupts
-    from distill_tui.core.evaluate import report
+    from distill_tui.core.common.errors import UserError
+    from distill_tui.core.evaluate import calibration, report
     from distill_tui.core.evaluate.comparison import build_table
     from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
     from distill_tui.core.run.engine_parts import Controls
@@ -71,6 +81,9 @@ def run(args: Namespace) -> int:
     export = Path(args.export) if args.export else None
     if export is not None:
         report.format_of(export)  # a bad suffix is a mistake to report before paying for anything
+    grades_to = Path(args.human_grades) if getattr(args, "human_grades", None) else None
+    if grades_to is not None and grades_to.suffix.lower() not in (".csv", ".jsonl"):
+        raise UserError(f"{grades_to}: human grades export must be .csv or .jsonl, not {grades_to.suffix or 'no suffix'!r}")
     ws = Workspace.open(args.spec, base_url=args.base_url)
     try:
         ws.data  # noqa: B018 - a spec or data mistake stops here with one line
@@ -102,12 +115,17 @@ def run(args: Namespace) -> int:
         if export is not None:
             written = report.export(table, export)
             print(f"table written to {written}", file=sys.stderr)
+        grades = calibration.current_grades(ws)
+        agreements = calibration.calibrate(ws, grades)
+        if grades_to is not None:
+            written = calibration.export(grades, grades_to)
+            print(f"{len(grades)} human grades written to {written}", file=sys.stderr)
         if args.json:
-            payload = table.to_json()
+            payload = calibration.add_to_json(table.to_json(), grades, agreements)
             payload["run"] = result.to_json()
             print(json.dumps(payload))
         else:
-            print_table(table, sys.stdout)
+            print_table(table, sys.stdout, calibration.lines_by_grader(agreements))
         return exit_code(table, result)
     finally:
         ws.close()
