@@ -254,3 +254,28 @@ def test_the_cli_progress_line_shows_in_flight_of_the_concurrency(tmp_path):
     run_teacher(ws, on_progress=lambda p: lines.append(fmt.progress_line(p)), progress_interval=0.05)
     assert any(" in flight (of " in line for line in lines[:-1])
     assert " in flight (of " not in lines[-1]  # a finished run wants nothing in flight
+
+
+def test_a_paused_run_keeps_one_thread_not_hundreds_polling(tmp_path):
+    from distill_tui.core.run.engine_parts import Controls
+
+    seen: dict = {}
+    ws = _mock_workspace(tmp_path, _answering(0.1, seen))
+    controls = Controls()
+    out = []
+    runner = threading.Thread(target=lambda: out.append(run_teacher(ws, controls=controls)))
+    runner.start()
+    deadline = time.monotonic() + 20
+    while seen.get("most", 0) <= INITIAL and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the engine has grown past its first few
+    controls.pause()
+
+    def workers() -> int:
+        return sum(t.name.startswith("distill-worker-") and t.is_alive() for t in threading.enumerate())
+
+    while (workers() > 1 or seen["now"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert workers() <= 1 and seen["now"] == 0
+    controls.resume()
+    runner.join(30)
+    assert out and out[0].done == out[0].total

@@ -149,7 +149,7 @@ class Pool:
         A thread above the target ends instead of waiting (`_next`), so hundreds of idle threads never
         poll the lock."""
         wanted = min(self.concurrency.target, self._running + len(self.queue))
-        if wanted <= self._running:
+        if wanted <= self._running or self.controls.paused:
             return
         self._threads = [t for t in self._threads if t.is_alive()]
         for _ in range(wanted - self._running):
@@ -215,8 +215,10 @@ class Pool:
                 while True:
                     if self.halt.is_set() or self.controls.cancelled:
                         return self._end()
-                    if self._running > self.concurrency.target and self.queue:
-                        return self._end()  # fewer in flight wanted (`_spawn` starts more later)
+                    if self._running > (1 if self.controls.paused else self.concurrency.target) and self.queue:
+                        # Fewer in flight wanted, or paused (one thread waits; the first answer after
+                        # the resume starts the others again through `_adjust`).
+                        return self._end()
                     if self.controls.paused or self.tally.in_flight >= self.concurrency.target:
                         self.lock.wait(0.1)
                         continue
