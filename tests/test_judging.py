@@ -203,3 +203,10 @@ def test_the_estimate_prices_each_model_grader_as_a_stage(tmp_path: Path) -> Non
     assert rubric.output_tokens == OUTPUT * rubric.requests and rubric.model == "offline-judge"
     assert rubric.input_tokens > rubric.requests * INSTRUCTIONS and rubric.cost_usd > 0
     assert judged.total_cost_usd == pytest.approx(plain.total_cost_usd + rubric.cost_usd + pair.cost_usd)
+
+
+def test_a_judge_run_in_one_line() -> None:
+    done = judging.JudgeRun(4, 2, 4, 0, 0.00012, None, grader="judge")
+    assert done.line() == "judge judge: 4 verdicts, 0 failed, 2 from earlier runs; $0.0001"
+    stopped = judging.JudgeRun(0, 0, 0, 0, 0.0, "budget", "no price", grader="j")
+    assert stopped.line().endswith("; stopped: no price") and "\n" not in stopped.line()

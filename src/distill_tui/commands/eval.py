@@ -107,6 +107,8 @@ def run(args: Namespace) -> int:
                 )
         finally:
             progress.end_line()
+        for judged in result.judges:
+            print(judged.line(), file=sys.stderr)
         table = build_table(ws, models, result.failures, result.reasons)
         if not table.leak.ok:
             print(f"distill-tui: {table.leak.line()}", file=sys.stderr)

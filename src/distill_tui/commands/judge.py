@@ -30,12 +30,9 @@ def run(args: Namespace) -> int:
         runs = run_train(ws, graders, limit=args.limit, budget_usd=ws.spec.generation.budget_usd)
     finally:
         ws.close()
-    out = [{"grader": g.name, "model": g.model, **vars(r)} for g, r in zip(graders, runs)]
     if args.json:
-        print(json.dumps({"judges": out}))
+        print(json.dumps({"judges": [{**vars(r), "model": g.model} for g, r in zip(graders, runs)]}))
     else:
-        for item in out:
-            line = (f"{item['grader']} ({item['model']}): {item['ok']:,} answers judged, {item['failed']:,} failed, "
-                    f"{item['reused']:,} judged before; ${item['cost_usd']:.4f}")
-            print(line + (f"; stopped: {item['note'] or item['stopped']}" if item["stopped"] else ""))
+        for run_ in runs:
+            print(run_.line())
     return 1 if any(r.stopped == "fatal" for r in runs) else 0

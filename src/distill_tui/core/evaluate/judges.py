@@ -49,7 +49,8 @@ def run_judges(ws: Workspace, models: Sequence[str], *, controls: Controls | Non
             others = [m for m in held.answers() if m != opponent]
             if opponent not in held.answers() or not others:
                 runs.append(JudgeRun(0, 0, 0, 0, 0.0, None, f"[[graders]] {grader.name!r} compares two models' "
-                                     f"answers: {opponent} and another model must have answered the eval rows"))
+                                     f"answers: {opponent} and another model must have answered the eval rows",
+                                     grader=grader.name))
                 continue
             planned = pairwise_judging.plan_held(ws, grader, held, opponent)
         runs.append(run(ws, planned, controls=controls, budget_usd=budget_usd))

@@ -154,6 +154,13 @@ class JudgeRun:
     cost_usd: float
     stopped: str | None  # None, "budget", "cancelled", "fatal"
     note: str | None = None  # why nothing was asked, in words
+    grader: str = ""  # the grader's name
+
+    def line(self) -> str:
+        """One line for a terminal: what the judge did and cost."""
+        stop = f"; stopped: {self.note or self.stopped}" if self.stopped or self.note else ""
+        return (f"judge {self.grader}: {self.ok:,} verdicts, {self.failed:,} failed, {self.reused:,} from earlier "
+                f"runs; ${self.cost_usd:.4f}{stop}")
 
 
 def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
@@ -177,12 +184,13 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
         ok, _ = row_status(ws, model, SPLIT, planned.requests)
         pending = [r for r in planned.requests if (r.row_id, r.prompt_hash) not in ok]
         if not pending:
-            return JudgeRun(0, len(ok), 0, 0, 0.0, None)
+            return JudgeRun(0, len(ok), 0, 0, 0.0, None, grader=planned.grader.name)
         gen = ws.spec.generation
         recorder = JudgeRecorder(ws, planned.grader, planned.parse)
         if budget_usd is not None and recorder.price is None:
             return JudgeRun(0, len(ok), 0, 0, 0.0, "budget", f"budget_usd is set but no price is known for the judge "
-                            f"{model}, so the budget cannot be held: add its price to prices.toml")
+                            f"{model}, so the budget cannot be held: add its price to prices.toml",
+                            grader=planned.grader.name)
         pool: Pool | None = None
 
         def cannot_save(exc: BaseException) -> None:
@@ -213,7 +221,7 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
                 counts = dict(requests=t.requests, done=t.ok, failed=t.failed, cost_usd=t.cost_usd)
             ws.store.finish_run(run_id, status, **counts)
         return JudgeRun(counts["requests"], len(ok), counts["done"], counts["failed"], counts["cost_usd"],
-                        pool.stop_reason)
+                        pool.stop_reason, grader=planned.grader.name)
 
 
 @dataclass(frozen=True)
