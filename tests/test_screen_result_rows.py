@@ -188,11 +188,52 @@ async def test_help_lists_the_grading_keys(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rows(pilot)
         keys = {k.description: k for k in app.screen.query(FooterKey)}
-        assert {"Pass/fail", "Score", "Model"} <= set(keys) and all(k.region.right <= 80 for k in keys.values())
+        assert {"Grade", "Score", "Model", "Sample"} <= set(keys) and all(k.region.right <= 80 for k in keys.values())
         await pilot.press("question_mark")
         await pilot.pause()
         from textual.widgets import Markdown
 
         text = app.screen.query_one(Markdown).source
-        assert "| y | Pass/fail |" in text and "| n | fail |" in text and "| 3 | score 3 |" in text
+        assert "| y | Grade |" in text and "| n | fail |" in text and "| 3 | score 3 |" in text
         assert "kappa" in text
+
+
+async def test_g_walks_a_seeded_sample_and_counts_the_progress(tmp_path: Path) -> None:
+    from distill_tui.core.evaluate.calibration import sample_rows
+
+    app = DistillApp(make_workspace(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rows(pilot)
+        screen = app.screen
+        await pilot.press("g")
+        await pilot.pause()
+        want = sample_rows([r.row_id for r in screen.rows], seed=screen._workspace.spec.dataset.seed)
+        assert screen.sample == want and [r.row_id for r in screen.shown] == want and len(want) == 30
+        assert title(app).startswith("sample: 0 of 30 graded (distilled)")
+        await pilot.press("y", "y", "n")
+        await pilot.pause()
+        assert "3 of 30 graded" in title(app) and f"row {want[3]}" in detail(app)
+        await pilot.press("g")  # every row again
+        await pilot.pause()
+        assert screen.sample is None and len(screen.shown) == len(screen.rows) and "3 graded" in title(app)
+        await pilot.press("g")  # the same sample, the cursor on the first row not graded
+        await pilot.pause()
+        assert screen.sample == want and f"row {want[3]}" in detail(app)
+
+
+def test_a_sample_is_the_same_for_the_same_seed() -> None:
+    from distill_tui.core.evaluate.calibration import sample_rows
+
+    assert sample_rows(range(100), seed=7) == sample_rows(list(reversed(range(100))), seed=7)
+    assert sample_rows(range(100), seed=7) != sample_rows(range(100), seed=8)
+    assert sorted(sample_rows(range(5))) == [0, 1, 2, 3, 4]
+
+
+async def _sample(pilot) -> None:
+    await open_rows(pilot)
+    await pilot.press("g", "y", "4")
+    await pilot.pause()
+
+
+def test_snapshot_result_rows_sample(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(DistillApp(make_workspace(tmp_path)), terminal_size=(80, 24), run_before=_sample)

@@ -148,6 +148,19 @@ def calibrate(ws: "Workspace", grades: Sequence[HumanGrade] | None = None) -> di
     return out
 
 
+SAMPLE_SIZE = 30
+"""Rows a person is asked to grade in a sample: `agreement.LOW_N`, below which a figure is uncertain."""
+
+
+def sample_rows(row_ids: Sequence[int], n: int = SAMPLE_SIZE, seed: int = 0) -> list[int]:
+    """A seeded random sample of `n` rows (all of them when there are fewer), in the order to grade
+    them: the same rows and order for the same rows and seed, so a sample resumes after a restart."""
+    import random
+
+    ids = sorted(set(row_ids))
+    return random.Random(seed).sample(ids, min(n, len(ids)))
+
+
 def lines_by_grader(agreements: Mapping[str, GraderAgreement]) -> dict[str, list[str]]:
     return {name: a.lines() for name, a in agreements.items()}
 

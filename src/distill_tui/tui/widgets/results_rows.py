@@ -127,7 +127,9 @@ the teacher's.
   or any model is wrong.
 - **/** searches the prompt, the reference and the answers (Enter keeps it, Esc clears it).
 
-**Grading by a person** calibrates the graders and judges: **m** picks the model in focus (marked
+**g** grades a sample: a seeded random sample of 30 rows the model in focus answered (the same
+rows after a restart), listed alone with the progress in the title ("12 of 30 graded") and the cursor
+on the first not graded; **g** again lists every row. **Grading by a person** calibrates the graders and judges: **m** picks the model in focus (marked
 ▸ below), **y** or **n** grades its answer pass or fail, **1**–**5** gives it a score, **Backspace**
 removes the grade; the cursor then moves to the next row. Grades are saved in the workspace at once
 (with who gave them and when). The Results screen's scores pane (**c**) and `distill-tui eval` show
@@ -144,11 +146,12 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         Binding("f", "cycle_filter", "Filter"),
         Binding("slash", "search", "Search", key_display="/"),
         Binding("m", "cycle_focus", "Model"),
-        Binding("y", "grade('pass_fail', 1)", "Pass/fail", key_display="y/n"),
+        Binding("y", "grade('pass_fail', 1)", "Grade", key_display="y/n"),
         Binding("n", "grade('pass_fail', 0)", "fail", show=False),
         *(Binding(str(k), f"grade('1-5', {k})", "Score" if k == 1 else f"score {k}", show=k == 1,
                   key_display="1-5" if k == 1 else None) for k in range(1, 6)),
         Binding("backspace,delete", "ungrade", "remove the grade", show=False),
+        Binding("g", "sample", "Sample"),
     ]
     DEFAULT_CSS = """
     RowBrowser #rows-title { height: 1; padding: 0 1; color: $text-muted; }
@@ -172,6 +175,7 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         self.focus_index = _focus_of(self._models)
         self.grades: dict[tuple[str, int], "HumanGrade"] = {}
         self._highlighted: int | None = None
+        self.sample: list[int] | None = None  # the rows of the sample being graded, in order (g)
 
     def compose(self) -> ComposeResult:
         yield Static("Loading the eval rows…", id="rows-title")
@@ -207,6 +211,9 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         from distill_tui.core.evaluate.rows import arrange
 
         self.shown = arrange(self.rows, self.sort, self.filter, self.search, self.focus_index)
+        if self.sample is not None:  # the sample alone, in its own order
+            by_id = {r.row_id: r for r in self.rows}
+            self.shown = [by_id[i] for i in self.sample if i in by_id]
         table = self.query_one("#rows", DataTable)
         columns: list[tuple[str, Any]] = [("row", "row"), ("reference", "reference"),
                                           *((f"m{i}", h) for i, h in enumerate(self._headers))]
@@ -237,6 +244,12 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         search = f" · “{self.search}”" if self.search else ""
         listed = f" · first {LISTED:,} listed" if len(self.shown) > LISTED else ""
         focus = f" · {self.graded_count()} graded ({self._headers[self.focus_index]})" if self._models else ""
+        if self.sample is not None:
+            done = sum(1 for r in self.shown if self._grade_of(r, self.focus_index) is not None)
+            self.query_one("#rows-title", Static).update(Text(
+                f"sample: {done} of {len(self.sample)} graded ({self._headers[self.focus_index]}) · "
+                "y/n or 1-5 grades · g: all rows", style="bold"))
+            return
         self.query_one("#rows-title", Static).update(Text(
             f"{len(self.shown):,} of {len(self.rows):,} rows{listed} · sort: {self.sort} · filter: {self.filter}{focus}{search}"))
 
@@ -291,6 +304,8 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
             return
         self.grades[(answer.model, row.row_id)] = saved
         self._next_row()
+        if self.sample is not None and all(self._grade_of(r, self.focus_index) for r in self.shown):
+            self.notify(f"Every row of the sample is graded ({len(self.sample)}): Esc shows the agreement.")
 
     def action_ungrade(self) -> None:
         found = self._focused_answer()
@@ -309,6 +324,25 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
             table.move_cursor(row=table.cursor_row + 1, animate=False)
         else:
             self._show_detail()
+
+    def action_sample(self) -> None:
+        from distill_tui.core.evaluate.calibration import sample_rows
+
+        if self.sample is not None or not self._models:
+            self.sample = None
+            self._refill()
+            return
+        answered = [r.row_id for r in self.rows if r.answers[self.focus_index].status == "ok"]
+        if not answered:
+            self.notify(f"{self._headers[self.focus_index]} has no answer to grade: m picks another model.")
+            return
+        self.sample = sample_rows(answered, seed=self._workspace.spec.dataset.seed)
+        by_id = {r.row_id: r for r in self.rows}
+        todo = [i for i in self.sample if self._grade_of(by_id[i], self.focus_index) is None]
+        self._highlighted = todo[0] if todo else self.sample[0]
+        self._refill()
+        if not todo:
+            self.notify(f"Every row of the sample is graded ({len(self.sample)}).")
 
     def action_search(self) -> None:
         field = self.query_one("#row-search", Input)
