@@ -210,3 +210,15 @@ def test_a_judge_run_in_one_line() -> None:
     assert done.line() == "judge judge: 4 verdicts, 0 failed, 2 from earlier runs; $0.0001"
     stopped = judging.JudgeRun(0, 0, 0, 0, 0.0, "budget", "no price", grader="j")
     assert stopped.line().endswith("; stopped: no price") and "\n" not in stopped.line()
+
+
+def test_invalid_judge_replies_are_said_in_one_line_each() -> None:
+    from distill_tui.core.evaluate.judges import invalid_lines
+    from distill_tui.core.evaluate.scoring import GraderScore
+
+    def score(invalid: int) -> GraderScore:
+        return GraderScore("judge", "rubric", 0.75, "reference", 10, 0.5, 0.3, 0.7, 0.5, invalid=invalid)
+
+    lines = invalid_lines({"base": {"judge": score(2), "chrf": score(0)}, "teacher": {"judge": score(1)}})
+    assert lines == ["base · judge: 2 judge replies were not a verdict (invalid: left out of n, not scored)",
+                     "teacher · judge: 1 judge reply was not a verdict (invalid: left out of n, not scored)"]

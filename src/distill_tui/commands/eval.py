@@ -73,6 +73,7 @@ def run(args: Namespace) -> int:
     from distill_tui.core.common.errors import UserError
     from distill_tui.core.evaluate import calibration, report
     from distill_tui.core.evaluate.comparison import build_table
+    from distill_tui.core.evaluate.judges import invalid_lines
     from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
     from distill_tui.core.run.engine_parts import Controls
     from distill_tui.core.task.graders_spec import judge_warnings
@@ -114,6 +115,8 @@ def run(args: Namespace) -> int:
             print(f"distill-tui: {table.leak.line()}", file=sys.stderr)
         if table.leak.near is not None and table.leak.near.line():
             print(f"distill-tui: {table.leak.near.line()}", file=sys.stderr)
+        for line in invalid_lines({row.model: row.scores for row in table.rows}):
+            print(f"distill-tui: {line}", file=sys.stderr)
         if export is not None:
             written = report.export(table, export)
             print(f"table written to {written}", file=sys.stderr)

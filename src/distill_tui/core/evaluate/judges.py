@@ -96,3 +96,12 @@ def table_judge(ws: Workspace, held: HeldOut | None = None, teacher: str = "", b
         return out
 
     return judge
+
+
+def invalid_lines(scores: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per model and judge grader with replies that were not a verdict (model → grader →
+    `GraderScore`): they are counted as invalid and left out of n, never scored."""
+    return [f"{model} · {name}: {score.invalid:,} judge repl{'ies were' if score.invalid != 1 else 'y was'} not a "
+            "verdict (invalid: left out of n, not scored)"
+            for model, by_grader in scores.items() for name, score in by_grader.items()
+            if getattr(score, "invalid", 0)]
