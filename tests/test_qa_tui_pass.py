@@ -284,7 +284,7 @@ async def test_a_schema_every_request_would_be_refused_for_is_said_on_generate_a
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-sent")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    write_dataset(tmp_path / "data.csv", rows=1_200, labels=[f"label {i:04d}" for i in range(1_200)])
+    write_dataset(tmp_path / "data.csv", rows=2_400, labels=[f"label {i:04d}" for i in range(1_200)])  # each twice: labels, not free text
     app = _dataset_app(tmp_path, provider={"base_url": "https://api.openai.com/v1"}, teacher={"model": "gpt-4o"},
                        prompt={"user": "Review: {description}", "structured": True}, dataset={"eval_fraction": 0.0})
     async with app.run_test(size=(80, 24)) as pilot:
