@@ -116,3 +116,41 @@ def test_cli_eval_reports_and_exports_the_persons_grades(tmp_path, offline_serve
     assert main(["eval", str(spec), *base, "--human-grades", str(tmp_path / "g.txt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "must be .csv or .jsonl" in err[0]
+
+
+def test_a_rubric_judge_is_calibrated_and_its_grades_show_row_by_row(tmp_path, offline_server) -> None:
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from distill_tui import locations
+    from distill_tui.core.evaluate import rows as per_row
+    from distill_tui.core.evaluate.run import models_of_interest, run_evaluation
+    from distill_tui.core.workspace.workspace import Workspace
+
+    shutil.copyfile(locations.package_assets() / "generation.csv", tmp_path / "generation.csv")
+    spec = tomllib.loads((locations.package_assets() / "generation.toml").read_text())
+    spec["graders"].append({"name": "judge", "type": "rubric", "model": "offline-judge",
+                            "rubric": "says what the reference says", "scale": "1-5"})
+    spec["evaluate"] = {"max_rows": 10}
+    (tmp_path / "qa.toml").write_text(tomli_w.dumps(spec))
+    ws = Workspace.open(tmp_path / "qa.toml", base_url=offline_server.base_url)
+    try:
+        models = models_of_interest(ws)
+        run_evaluation(ws, models)
+        shown = per_row.load_rows(ws, models)
+        judged = [(r.row_id, a) for r in shown for a in r.answers if "judge" in a.scores]
+        assert len(judged) == 20  # every answer of both models, beside the local graders' scores
+        assert all(set(a.scores) == {"chrf", "rouge_l", "judge"} for _, a in judged)
+        # The person gives each answer the judge's own 1-5 grade, rounded one step down on half the rows.
+        for i, (row, answer) in enumerate(judged):
+            grade = round(answer.scores["judge"] * 4) + 1
+            ws.store.save_human_grade(HumanGrade(answer.model, row, answer.prompt_hash, SCORE,
+                                                 max(1, grade - (i % 2 and grade == 5))))
+        got = calibration.calibrate(ws)
+        assert got["judge"].spearman.n == 20 and got["judge"].spearman.value > 0.8
+        assert got["judge"].kappa is None and got["chrf"].spearman.n == 20
+        assert got["judge"].lines()[-1].startswith("warning: judge: only 20 rows graded by a person")
+    finally:
+        ws.close()

@@ -174,7 +174,25 @@ def _grades(ws: "Workspace", targets: dict[int, str | None], saved: dict[str, di
             texts = [heldout.answer_text(answers[r]) for r in rows]
             for r, g in zip(rows, grade(spec, texts, [targets[r] for r in rows])):
                 mine.setdefault(r, {})[spec.name] = g
+    for spec in (g for g in ws.spec.graders if g.type == "rubric"):
+        _judged(ws, spec, targets, saved, skip, out)
     return out
+
+
+def _judged(ws: "Workspace", spec: Any, targets: dict[int, str | None], saved: dict[str, dict[int, "Answer"]],
+            skip: set[str], out: dict[str, dict[int, dict[str, Any]]]) -> None:
+    """A rubric judge's saved verdicts as grades (answers not judged yet, or with an invalid reply, get none)."""
+    from distill_tui.core.evaluate import heldout, judging
+    from distill_tui.core.evaluate.graders import Grade
+
+    wanted = {r: t for r, t in targets.items() if t is not None}
+    answers = {m: {r: heldout.answer_text(a) for r, a in rows.items() if a.status == "ok" and r in wanted}
+               for m, rows in saved.items() if m not in skip}
+    found = judging.verdicts(ws, judging.plan(spec, judging.questions_of(ws, wanted), wanted, answers))
+    for (model, row), verdict in found.items():
+        if verdict.score is not None:
+            out.setdefault(model, {}).setdefault(row, {})[spec.name] = Grade(verdict.score,
+                                                                            verdict.score >= spec.threshold)
 
 
 def load_rows(ws: "Workspace", models: Sequence[EvalModel], judge: Judge | None = None) -> list[RowView]:

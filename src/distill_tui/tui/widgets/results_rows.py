@@ -170,7 +170,7 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         self._headers = _headers(self._models)
         self.rows: list["RowView"] = []
         self.shown: list["RowView"] = []
-        self.sorts = score_sorts([g.name for g in workspace.spec.graders if g.type in LOCAL_GRADERS])
+        self.sorts = score_sorts([g.name for g in workspace.spec.graders if g.type in (*LOCAL_GRADERS, "rubric")])
         self.sort, self.filter, self.search = SORTS[0], FILTERS[0], ""
         self.focus_index = _focus_of(self._models)
         self.grades: dict[tuple[str, int], "HumanGrade"] = {}
