@@ -279,3 +279,25 @@ def test_a_paused_run_keeps_one_thread_not_hundreds_polling(tmp_path):
     controls.resume()
     runner.join(30)
     assert out and out[0].done == out[0].total
+
+
+def test_a_store_that_fails_mid_run_stops_it_with_one_line_and_reports_only_what_was_saved(tmp_path, monkeypatch):
+    from distill_tui.core.common.errors import WorkFailed
+
+    ws = _mock_workspace(tmp_path, _answering(0.01, {}))
+    real = Store.record_answer
+    calls = [0]
+
+    def failing(self, answer):
+        calls[0] += 1
+        if calls[0] > 30:
+            raise WorkFailed(f"{self.path}: cannot write the workspace database (database or disk is full)")
+        return real(self, answer)
+
+    monkeypatch.setattr(Store, "record_answer", failing)
+    result = run_teacher(ws)
+    assert result.stopped == "fatal" and result.exit_code == 1
+    assert result.fatal_error.startswith("cannot save an answer:") and "disk is full" in result.fatal_error
+    monkeypatch.setattr(Store, "record_answer", real)
+    saved = ws.store.answers(model=ws.spec.teacher.model, status="ok")
+    assert result.done == len(saved) <= 30  # a failed group is rolled back whole, never counted
