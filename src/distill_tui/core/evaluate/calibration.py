@@ -105,8 +105,11 @@ def current_grades(ws: "Workspace") -> list[HumanGrade]:
     prompt is kept but not counted: that answer is no longer the row's)."""
     from distill_tui.core.evaluate.heldout import eval_rows
 
+    saved = ws.store.human_grades()
+    if not saved:  # the usual case: no pass over the eval rows' prompts
+        return []
     hashes = eval_rows(ws).hashes
-    return [g for g in ws.store.human_grades().values() if hashes.get(g.row_id) == g.prompt_hash]
+    return [g for g in saved.values() if hashes.get(g.row_id) == g.prompt_hash]
 
 
 def _scored(ws: "Workspace", spec: "GraderSpec", grades: Sequence[HumanGrade]) -> Scored:
