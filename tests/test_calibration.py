@@ -154,3 +154,13 @@ def test_a_rubric_judge_is_calibrated_and_its_grades_show_row_by_row(tmp_path, o
         assert got["judge"].lines()[-1].startswith("warning: judge: only 20 rows graded by a person")
     finally:
         ws.close()
+
+
+def test_no_grades_reads_no_prompts(ws, monkeypatch) -> None:  # noqa: F811
+    from distill_tui.core.evaluate import heldout
+
+    def boom(_ws):
+        raise AssertionError("the eval rows' prompts were built with nothing graded")
+
+    monkeypatch.setattr(heldout, "eval_rows", boom)
+    assert calibration.current_grades(ws) == [] and calibration.calibrate(ws) == {}
