@@ -384,3 +384,20 @@ async def test_scores_pane_shows_the_agreement_with_the_person_after_grading(tmp
 
 def test_snapshot_results_scores(snap_compare, snap_workspace) -> None:
     assert snap_compare(DistillApp(snap_workspace()), terminal_size=(80, 24), run_before=_results_scores)
+
+
+async def test_a_generation_task_starts_on_the_scores(tmp_path: Path) -> None:
+    from tests.test_eval_kinds import BASE_M as QA_BASE, TEACHER_M as QA_TEACHER, answer, golds, qa_spec
+
+    ws = Workspace.open(qa_spec(tmp_path, dataset={"reference": "answer"}))
+    refs = golds(ws)
+    answer(ws, QA_TEACHER, refs)
+    answer(ws, QA_BASE, ["Something else entirely."] * len(refs))
+    app = DistillApp(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        await workers_done(pilot.app)
+        await pilot.pause()
+        assert app.screen._detail_mode == "scores" and app.screen.query_one("ScorePane").display
+        text = " ".join(score_pane(app).split())
+        assert "offline-teacher · chrf 1.000" in text or f"{QA_TEACHER} · chrf 1.000" in text

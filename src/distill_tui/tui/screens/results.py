@@ -92,7 +92,7 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
         self._models: list[Any] = []
         self._selected: str | None = None
         self._detail_mode = MODES[0]
-        self._models_seen = False  # a table was shown (the first picks the detail pane's mode)
+        self._table_seen = False  # a table was shown (the first picks the detail pane's mode)
         self._controls: Any = None
         self._note: str | None = None
         self._serving_started = False  # this run's status said the students' server starts
@@ -150,9 +150,9 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
     @on(TableReady)
     def show_table(self, message: TableReady) -> None:
         self._table, self._models, self._fingerprint = message.table, message.models, message.fingerprint
-        if self._detail_mode == MODES[0] and message.table.kind != "classification" and not self._models_seen:
+        if self._detail_mode == MODES[0] and message.table.kind != "classification" and not self._table_seen:
             self._detail_mode = "scores"  # per-class accuracy is classification's; scores are every kind's
-        self._models_seen = True
+        self._table_seen = True
         self.query_one(ScorePane).load_agreement(self.workspace)
         widget = self.query_one("#models", DataTable)
         keep = self._selected
