@@ -67,6 +67,9 @@ def test_calibrate_the_exact_grader_on_saved_answers(ws) -> None:  # noqa: F811
     assert len(payload["human_grades"]) == 8 and payload["human_grades"][0]["grader"]
     assert payload["calibration"]["exact"]["kappa"]["n"] == 8
     assert payload["models"][0]["scores"]["exact"]["human_agreement"]["kappa"]["value"] == pytest.approx(1.0)
+    assert payload["calibration"]["exact"]["by_model"][TUNED_M]["kappa"]["n"] == 8
+    other = calibration.add_to_json({"models": [{"model": BASE_M, "scores": {"exact": {}}}]}, [], calibration.calibrate(ws))
+    assert other["models"][0]["scores"]["exact"]["human_agreement"] is None  # none of its answers graded
     json.dumps(payload)
 
 
@@ -113,6 +116,8 @@ def test_cli_eval_reports_and_exports_the_persons_grades(tmp_path, offline_serve
     assert main(["eval", str(spec), *base]) == 0
     text = capsys.readouterr().out
     assert "vs the person: exact kappa" in text and "n 6 pass/fail grades" in text and "warning: exact:" in text
+    teacher_line = next(i for i, line in enumerate(text.splitlines()) if line.startswith(f"{teacher} · exact"))
+    assert text.splitlines()[teacher_line + 1].startswith("  vs the person: kappa ")  # its own, under its line
     assert main(["eval", str(spec), *base, "--human-grades", str(tmp_path / "g.txt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "must be .csv or .jsonl" in err[0]

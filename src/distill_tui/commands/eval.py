@@ -32,9 +32,11 @@ def exit_code(table: "ComparisonTable", run: "EvalRun") -> int:
     return 0 if table.complete else 1
 
 
-def print_table(table: "ComparisonTable", out: IO[str], agreement: "dict[str, list[str]] | None" = None) -> None:
-    """The table and its notes as text; `agreement`: grader → its lines of agreement with the person,
-    printed after that grader's score lines."""
+def print_table(table: "ComparisonTable", out: IO[str], agreement: "dict[str, list[str]] | None" = None,
+                per_model: "dict[tuple[str, str], str] | None" = None) -> None:
+    """The table and its notes as text; `agreement`: grader → its lines of agreement with the person
+    (pooled over the models), printed after that grader's score lines; `per_model`: (grader, model) →
+    the line under that model's score."""
     from distill_tui.core.evaluate import report
 
     out.write(table.leak.line() + "\n\n")
@@ -50,6 +52,8 @@ def print_table(table: "ComparisonTable", out: IO[str], agreement: "dict[str, li
         for row in table.rows:
             if grader in row.scores:
                 out.write(report.score_line(row.model, row.scores[grader]) + "\n")
+                if (grader, row.model) in (per_model or {}):
+                    out.write(per_model[(grader, row.model)] + "\n")  # type: ignore[index]
         for line in (agreement or {}).get(grader, ()):
             out.write(line + "\n")
     chosen = report.default_selected(table)
@@ -130,7 +134,7 @@ def run(args: Namespace) -> int:
             payload["run"] = result.to_json()
             print(json.dumps(payload))
         else:
-            print_table(table, sys.stdout, calibration.lines_by_grader(agreements))
+            print_table(table, sys.stdout, calibration.lines_by_grader(agreements), calibration.model_lines(agreements))
         return exit_code(table, result)
     finally:
         ws.close()

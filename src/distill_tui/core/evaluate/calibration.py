@@ -16,11 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from distill_tui.core.evaluate.agreement import Agreement, as_dict, cohen_kappa, spearman
+from distill_tui.core.evaluate.agreement import LOW_KAPPA, LOW_N, LOW_RHO, Agreement, as_dict, cohen_kappa, spearman
 from distill_tui.core.store.human_grades import PASS_FAIL, SCORE, HumanGrade
 
 if TYPE_CHECKING:
@@ -46,16 +46,21 @@ class GraderAgreement:
     kappa: Agreement | None = None
     spearman: Agreement | None = None
     note: str | None = None  # why the grader is not calibrated
+    models: dict[str, "GraderAgreement"] = field(default_factory=dict)  # the same over one model's answers
 
     def measures(self) -> list[Agreement]:
         return [a for a in (self.kappa, self.spearman) if a is not None and (a.n or a.invalid)]
 
     def short(self) -> str:
-        """'kappa 0.62, n 12' / 'Spearman 0.48, n 9' (both when the person used both scales)."""
+        """'kappa 0.62, n 12' / 'Spearman 0.48, n 9, uncertain' (both when the person used both scales;
+        'poor', 'uncertain' or 'not defined' where `Agreement.warning` has a warning)."""
         parts = []
         for a in self.measures():
             name = "kappa" if a.kind == "kappa" else "Spearman"
-            parts.append(f"{name} {'–' if a.value is None else f'{a.value:.2f}'}, n {a.n}")
+            low = LOW_KAPPA if a.kind == "kappa" else LOW_RHO
+            flag = ("not defined" if a.value is None else "poor" if a.value < low
+                    else "uncertain" if a.n < LOW_N else "")
+            parts.append(f"{name} {'–' if a.value is None else f'{a.value:.2f}'}, n {a.n}" + (f", {flag}" if flag else ""))
         return "; ".join(parts)
 
     def lines(self) -> list[str]:
@@ -76,10 +81,13 @@ class GraderAgreement:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"kappa": as_dict(self.kappa) if self.kappa else None,
-                "spearman": as_dict(self.spearman) if self.spearman else None,
-                "note": self.note,
-                "warnings": [w for w in (a.warning() for a in self.measures()) if w]}
+        out = {"kappa": as_dict(self.kappa) if self.kappa else None,
+               "spearman": as_dict(self.spearman) if self.spearman else None,
+               "note": self.note,
+               "warnings": [w for w in (a.warning() for a in self.measures()) if w]}
+        if self.models:
+            out["by_model"] = {m: a.to_json() for m, a in self.models.items()}
+        return out
 
 
 def agreement_of(grader: str, grades: Sequence[HumanGrade], scored: Scored) -> GraderAgreement:
@@ -147,7 +155,11 @@ def calibrate(ws: "Workspace", grades: Sequence[HumanGrade] | None = None) -> di
         if spec.type in NOT_CALIBRATED:
             out[spec.name] = GraderAgreement(spec.name, note=NOT_CALIBRATED[spec.type])
             continue
-        out[spec.name] = agreement_of(spec.name, grades, _scored(ws, spec, grades))
+        scored = _scored(ws, spec, grades)
+        models = {m: agreement_of(spec.name, [g for g in grades if g.model == m], scored)
+                  for m in dict.fromkeys(g.model for g in grades)}
+        pooled = agreement_of(spec.name, grades, scored)
+        out[spec.name] = GraderAgreement(spec.name, pooled.kappa, pooled.spearman, models=models)
     return out
 
 
@@ -170,15 +182,23 @@ def lines_by_grader(agreements: Mapping[str, GraderAgreement]) -> dict[str, list
 
 def add_to_json(payload: dict[str, Any], grades: Sequence[HumanGrade],
                 agreements: Mapping[str, GraderAgreement]) -> dict[str, Any]:
-    """`eval --json` with the person's grades (`human_grades`) and each grader's agreement with them,
-    top-level (`calibration`) and beside every model's score (`scores[grader].human_agreement`)."""
+    """`eval --json` with the person's grades (`human_grades`) and each grader's agreement with them:
+    pooled over every model at the top (`calibration`, with `by_model`), and beside every model's score
+    over that model's graded answers (`scores[grader].human_agreement`; null when none of them was graded)."""
     payload["human_grades"] = [g.to_json() for g in grades]
     payload["calibration"] = {name: a.to_json() for name, a in agreements.items()}
     for model in payload.get("models", []):
         for name, score in (model.get("scores") or {}).items():
             if name in agreements and isinstance(score, dict):
-                score["human_agreement"] = payload["calibration"][name]
+                own = agreements[name].models.get(model.get("model", ""))
+                score["human_agreement"] = own.to_json() if own is not None else None
     return payload
+
+
+def model_lines(agreements: Mapping[str, GraderAgreement]) -> dict[tuple[str, str], str]:
+    """(grader, model) → '  vs the person: kappa 0.67, n 6, uncertain', for the models a person graded."""
+    return {(name, model): f"  vs the person: {a.short()}"
+            for name, ga in agreements.items() for model, a in ga.models.items() if a.measures()}
 
 
 def export_text(grades: Sequence[HumanGrade], fmt: str) -> str:

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 NO_GRADES = "No answer graded by a person yet: v, then y/n or 1-5 on a row, calibrates the graders."
 
 
-def score_text(table: "ComparisonTable", agreement: Mapping[str, Sequence[str]] | None = None) -> Text:
-    """The scores as the CLI writes them, model names cut to fit; "not significant" and a worse
-    result stand out, and each grader's agreement with the person follows its lines (warnings bold)."""
+def score_text(table: "ComparisonTable", agreement: Mapping[str, Sequence[str]] | None = None,
+               per_model: Mapping[tuple[str, str], str] | None = None) -> Text:
+    """The scores as the CLI writes them, model names cut to fit, each model's agreement with the person
+    under its line (`per_model`) and each grader's pooled agreement after its lines (warnings bold)."""
     lines = report.score_lines(table)
     if not lines:
         return Text("No grader scores yet: they appear once the models have answered (press r).", style="dim")
@@ -41,6 +42,8 @@ def score_text(table: "ComparisonTable", agreement: Mapping[str, Sequence[str]] 
             if score.error:
                 style = "yellow"
             out.append(line + "\n", style=style)
+            if (grader, row.model) in (per_model or {}):
+                out.append(per_model[(grader, row.model)] + "\n", style="cyan")  # type: ignore[index]
         for note in (agreement or {}).get(grader, ()):
             warn = note.startswith("warning")
             out.append(note + "\n", style="bold yellow" if warn else "cyan")
@@ -49,9 +52,9 @@ def score_text(table: "ComparisonTable", agreement: Mapping[str, Sequence[str]] 
 
 
 class _AgreementReady(Message):
-    def __init__(self, lines: dict[str, list[str]], mark: tuple) -> None:
+    def __init__(self, lines: dict[str, list[str]], per_model: dict[tuple[str, str], str], mark: tuple) -> None:
         super().__init__()
-        self.lines, self.mark = lines, mark
+        self.lines, self.per_model, self.mark = lines, per_model, mark
 
 
 def grades_mark(workspace: "Workspace") -> tuple:
@@ -74,6 +77,7 @@ class ScorePane(VerticalScroll):
         super().__init__()
         self.table: "ComparisonTable | None" = None
         self.agreement: dict[str, list[str]] = {}
+        self.per_model: dict[tuple[str, str], str] = {}
         self.mark: tuple | None = None  # `grades_mark` of the agreement shown
 
     def compose(self) -> ComposeResult:
@@ -81,7 +85,7 @@ class ScorePane(VerticalScroll):
 
     def show(self, table: "ComparisonTable | None") -> None:
         self.table = table
-        text = Text("Loading…", style="dim") if table is None else score_text(table, self.agreement)
+        text = Text("Loading…", style="dim") if table is None else score_text(table, self.agreement, self.per_model)
         if table is not None and not self.agreement and self.mark is not None and report.score_lines(table):
             text.append("\n" + NO_GRADES, style="dim")
         self.query_one("#score-lines", Static).update(text)
@@ -98,12 +102,12 @@ class ScorePane(VerticalScroll):
 
         mark = grades_mark(workspace)
         try:
-            lines = calibration.lines_by_grader(calibration.calibrate(workspace))
+            found = calibration.calibrate(workspace)
         except UserError:  # no eval rows: the table says so
-            lines = {}
-        self.post_message(_AgreementReady(lines, mark))
+            found = {}
+        self.post_message(_AgreementReady(calibration.lines_by_grader(found), calibration.model_lines(found), mark))
 
     @on(_AgreementReady)
     def _agreement_ready(self, message: _AgreementReady) -> None:
-        self.agreement, self.mark = message.lines, message.mark
+        self.agreement, self.per_model, self.mark = message.lines, message.per_model, message.mark
         self.show(self.table)
