@@ -166,6 +166,13 @@ def schema_text(response_format: Mapping[str, Any] | None) -> str:
     return json.dumps(response_format["json_schema"], separators=(",", ":"), ensure_ascii=False)
 
 
+@lru_cache(maxsize=256)
+def _repeated_count(enc: Any, text: str) -> int:
+    """Tokens of a text every request of a run repeats (roles, the system message, the schema): the
+    engine estimates each request before sending it, and encoding these again was a third of that."""
+    return len(enc.encode_ordinary(text))
+
+
 def count_chat(
     messages: Sequence[Mapping[str, Any]], model: str, response_format: Mapping[str, Any] | None = None
 ) -> int:
@@ -177,12 +184,13 @@ def count_chat(
         for key, value in message.items():
             if not isinstance(value, str):
                 continue
-            total += len(enc.encode_ordinary(value))
+            total += _repeated_count(enc, value) if key == "role" or message.get("role") == "system" else (
+                len(enc.encode_ordinary(value)))
             if key == "name":
                 total += TOKENS_PER_NAME
     schema = schema_text(response_format)
     if schema:
-        total += len(enc.encode_ordinary(schema))
+        total += _repeated_count(enc, schema)
     return total
 
 

@@ -33,7 +33,7 @@ ASSUMED_LATENCY_S = 1.0
 """Latency assumed for a known limit before the first answer comes back."""
 LATENCY_SLACK = 3.0
 """The server is queueing when the latency is above this many times the best seen…"""
-LATENCY_SLACK_S = 0.05
+LATENCY_SLACK_S = 0.1
 """…and at least this many seconds above it (a few milliseconds of scheduling noise are not queueing)."""
 ADJUST_EVERY_S = 0.25
 """Shortest time between two growth steps (a step also waits one latency, to see its effect)."""
@@ -102,8 +102,10 @@ class Concurrency:
         may_change = now - self._changed >= max(ADJUST_EVERY_S, latency)
         if self.overloaded and may_change:
             # Little's law again, with what the server does serve: more in flight only waits there.
-            needed = math.ceil(throughput * (self.best_latency_s or latency) * HEADROOM) + 1
-            self.target = self._clamp(min(ceiling, max(needed, min(INITIAL, math.floor(self.target * 0.75)))))
+            # A target far above that (a limit that is no limit) drops to it at once; near it, a quarter less.
+            needed = max(INITIAL, math.ceil(throughput * (self.best_latency_s or latency) * HEADROOM) + 1)
+            cut = needed if self.target > 4 * needed else max(needed, math.floor(self.target * 0.75))
+            self.target = self._clamp(min(ceiling, cut))
             self.trust_limit, self._changed = False, now
         elif rate is not None and self.trust_limit:
             self.target = ceiling
