@@ -301,3 +301,24 @@ def test_a_store_that_fails_mid_run_stops_it_with_one_line_and_reports_only_what
     monkeypatch.setattr(Store, "record_answer", real)
     saved = ws.store.answers(model=ws.spec.teacher.model, status="ok")
     assert result.done == len(saved) <= 30  # a failed group is rolled back whole, never counted
+
+
+def test_a_run_started_paused_waits_for_the_resume_instead_of_ending(tmp_path):
+    from distill_tui.core.run.engine_parts import Controls
+
+    seen: dict = {}
+    ws = _mock_workspace(tmp_path, _answering(0.0, seen))
+    controls = Controls()
+    controls.pause()
+    states: list[str] = []
+    out = []
+    runner = threading.Thread(target=lambda: out.append(
+        run_teacher(ws, controls=controls, on_progress=lambda p: states.append(p.state), progress_interval=0.02)))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while states.count("paused") < 3 and runner.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert states.count("paused") >= 3 and runner.is_alive() and not seen  # waiting, nothing sent
+    controls.resume()
+    runner.join(30)
+    assert out and out[0].done == out[0].total

@@ -149,7 +149,9 @@ class Pool:
         A thread above the target ends instead of waiting (`_next`), so hundreds of idle threads never
         poll the lock."""
         wanted = min(self.concurrency.target, self._running + len(self.queue))
-        if wanted <= self._running or self.controls.paused:
+        if self.controls.paused:
+            wanted = min(wanted, 1)  # one waits for the resume (a run may start paused)
+        if wanted <= self._running:
             return
         self._threads = [t for t in self._threads if t.is_alive()]
         for _ in range(wanted - self._running):
