@@ -16,6 +16,7 @@ from distill_tui import locations
 from distill_tui.core.common.errors import SpecError
 from distill_tui.core.evaluate import pairwise_judging as pj
 from distill_tui.core.evaluate.agreement import FIRST, SECOND
+from distill_tui.core.evaluate.report import score_line
 from distill_tui.core.task.graders_spec import GraderSpec, parse_graders
 from distill_tui.core.workspace.workspace import Workspace
 from tests.conftest_offline import running
@@ -93,6 +94,8 @@ def test_eval_pairwise_against_the_teacher_without_bias(tmp_path: Path, offline_
     assert base.mean == pytest.approx(pair["win_rate"] + pair["tie_rate"] / 2)
     assert {"win_rate", "tie_rate", "loss_rate", "flip_rate", "win_ci_low", "flip_ci_high"} <= set(pair)
     assert scores["offline-teacher"].n == 0 and scores["offline-teacher"].pairwise is None  # not against itself
+    line = score_line("offline-teacher", scores["offline-teacher"])  # eval and the Results screen say why
+    assert "opponent" in line and "no answer" not in line
     entry = base.to_json()  # eval --json: the rates beside mean and n, the details under "pairwise"
     assert entry["flip_rate"] == 0.0 and entry["win_rate"] == pair["win_rate"] and entry["pairwise"]["n"] == 16
 

@@ -185,3 +185,6 @@ def attach(scores: dict[str, dict[str, Any]], ws: Workspace, held: HeldOut, teac
             if model in found and grader.name in by_grader:
                 by_grader[grader.name] = replace(by_grader[grader.name],
                                                  pairwise={"opponent": opponent, **found[model].to_dict()})
+        mine = scores.get(opponent, {}).get(grader.name)
+        if mine is not None and mine.mean is None and not mine.error:  # else its line reads "no answer to grade"
+            scores[opponent][grader.name] = replace(mine, error="the opponent, whose answers the others are compared with")
