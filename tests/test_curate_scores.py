@@ -88,3 +88,44 @@ def test_a_refusal_is_left_out_by_default_and_an_edit_that_answers_selects_it(tm
     plan = plan_export(cur)
     assert plan.refusals == 1 and any("read as a refusal" in line for line in plan.lines())
     ws.close()
+
+
+def _generation_ws(tmp_path: Path, texts, graders: str = "") -> Workspace:
+    spec = qa_spec(tmp_path, dataset={"reference": "answer"})
+    spec.write_text(spec.read_text() + graders)
+    workspace = Workspace.open(spec)
+    for i, request in enumerate(iter_requests(workspace.spec, workspace.data, TEACHER_M, "train")):
+        text = texts(i, request.gold)
+        parsed = kinds.parse_answer(workspace.spec, text, workspace.data.labels, "stop")
+        workspace.store.record_answer(Answer(
+            model=TEACHER_M, row_id=request.row_id, prompt_hash=request.prompt_hash, split="train", status="ok",
+            gold=None if i == 0 else request.gold, messages=request.messages, content=text, label=parsed.label,
+            valid=parsed.valid, finish_reason="stop", prompt_tokens=20, completion_tokens=8, cost_usd=0.0001))
+    return workspace
+
+
+def test_free_text_agreement_uses_the_task_comparison_and_the_first_grader(tmp_path) -> None:
+    # Case and punctuation differ from the reference: the task's exact match says they agree.
+    ws = _generation_ws(tmp_path, lambda i, gold: gold.upper().rstrip(".") if i % 2 else "Something else.")
+    cur = Curation.from_workspace(ws)
+    even = np.array([not a.content.isupper() for a in cur.answers])
+    no_ref = np.array([a.gold is None for a in cur.answers])
+    assert no_ref.sum() == 1 and (cur.agrees[no_ref] == -1).all()  # no reference: nothing to compare
+    assert (cur.agrees[~even & ~no_ref] == 1).all() and (cur.agrees[even & ~no_ref] == 0).all()
+    ws.close()
+
+
+def test_free_text_agreement_follows_the_first_graders_pass_and_an_edit(tmp_path) -> None:
+    graders = '\n[[graders]]\nname = "chrf"\ntype = "chrf"\nthreshold = 0.5\n'
+    ws = _generation_ws(tmp_path, lambda i, gold: f"I'd say: {gold} Truly." if i % 2 else "Something else.",
+                        graders)
+    cur = Curation.from_workspace(ws)
+    answer_scores.attach(ws, cur)
+    close = np.array([a.content.startswith("I'd say") for a in cur.answers])
+    ref = np.array([a.gold is not None for a in cur.answers])
+    assert (cur.scores["chrf"][close & ref] >= 0.5).all()
+    assert (cur.agrees[close & ref] == 1).all() and (cur.agrees[~close & ref] == 0).all()
+    p = int(np.flatnonzero(~close & ref)[0])
+    edits.edit(cur, int(cur.ids[p]), cur.answers[p].gold + " Indeed.", edits.parser(ws))
+    assert cur.agrees[p] == 1
+    ws.close()

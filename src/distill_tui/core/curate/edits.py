@@ -73,7 +73,6 @@ def _apply(cur: "Curation", positions: Sequence[int], answers: Sequence["Answer"
         cur.answer_codes[p] = cur.answer_values.index(a.label)
         cur.valid[p] = bool(a.valid)
         cur.trainable[p] = a.status == "ok" and bool(a.content and a.content.strip())
-        cur.agrees[p] = -1 if a.gold is None or a.label is None else int(a.gold == a.label)
         cur.refusal[p] = free_text.is_refusal(a.content, a.finish_reason, a.problem)
         cur.edited[p] = edited
         prompt = "\n".join(str(m.get("content") or "") for m in a.messages or () if m.get("role") != "system")
@@ -84,6 +83,7 @@ def _apply(cur: "Curation", positions: Sequence[int], answers: Sequence["Answer"
             fresh = cur.scorer(a) if cur.scorer is not None else {}
             for name, column in cur.scores.items():
                 column[p] = fresh.get(name, np.nan)
+        free_text.agreement(cur, [p])
     cur._text_cache = None
     cur._view = None
 

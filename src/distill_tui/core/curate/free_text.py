@@ -8,7 +8,7 @@ this module builds the arrays it adds for free text and applies their filters an
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -55,6 +55,32 @@ def refusal_column(answers: Sequence["Answer"]) -> np.ndarray:
     """`is_refusal` of every answer, in order."""
     return np.fromiter((is_refusal(a.content, a.finish_reason, a.problem) for a in answers), dtype=bool,
                        count=len(answers))
+
+
+def agreement(cur: Any, positions: Iterable[int] | None = None) -> None:
+    """Fill `cur.agrees` (1 agrees, 0 does not, -1 nothing to compare) at `positions` (None: every row).
+
+    A classification answer agrees when its label is the gold label. An extraction or generation answer
+    is compared with its row's reference as the task compares answers: the first grader's pass where it
+    scored the row (`cur.pass_mark`: a generation answer rarely equals its reference word for word, and
+    chrF or ROUGE-L passing is what the user means by "agrees"), else `kinds.same_answer` (JSON by value,
+    free text normalised). A row without a reference has nothing to compare with.
+    """
+    from distill_tui.core.task import kinds
+
+    kind = cur.context.kind
+    mark = getattr(cur, "pass_mark", None)
+    scores = cur.scores.get(mark[0]) if mark is not None else None
+    for p in range(cur.n) if positions is None else positions:
+        a = cur.answers[p]
+        if a.gold is None or (kind == kinds.CLASSIFICATION and a.label is None):
+            cur.agrees[p] = -1
+        elif kind == kinds.CLASSIFICATION:
+            cur.agrees[p] = int(a.gold == a.label)
+        elif scores is not None and scores[p] == scores[p]:
+            cur.agrees[p] = int(scores[p] >= mark[1])
+        else:
+            cur.agrees[p] = int(kinds.same_answer(kind, a.label if a.valid else None, a.gold))
 
 
 def score_columns(ids: np.ndarray, scores: Mapping[str, Mapping[int, float]]) -> dict[str, np.ndarray]:

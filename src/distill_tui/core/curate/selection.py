@@ -87,9 +87,7 @@ class Curation:
         self.ok = np.fromiter((a.status == "ok" for a in ordered), dtype=bool, count=n)
         self.imported = np.fromiter((a.source == "imported" for a in ordered), dtype=bool, count=n)
         self.trainable = self.ok & np.fromiter((bool(a.content and a.content.strip()) for a in ordered), bool, n)
-        self.agrees = np.fromiter(
-            (-1 if a.gold is None or a.label is None else int(a.gold == a.label) for a in ordered), np.int8, n
-        )
+        self.agrees = np.full(n, -1, dtype=np.int8)
         self.cost = np.fromiter((a.cost_usd or 0.0 for a in ordered), dtype=np.float64, count=n)
         keys = [prompt_key(a.messages) for a in ordered]
         self.group_codes, group_keys = _codes(keys)
@@ -113,6 +111,8 @@ class Curation:
         self.edited = np.zeros(n, dtype=bool)
         self.scores: dict[str, np.ndarray] = {}  # grader → score per position, NaN unscored (free_text.py)
         self.scorer: Callable[["Answer"], dict[str, float]] | None = None  # re-scores an edited answer
+        self.pass_mark: tuple[str, float] | None = None  # (grader, threshold) whose pass is "agrees" (free text)
+        free_text.agreement(self)
         self.default = self.trainable & self.valid & ~self.refusal  # a refusal is not worth distilling
         self.selected = self.default.copy()
         self.excluded: set[int] = set()

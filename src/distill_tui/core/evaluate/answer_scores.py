@@ -38,7 +38,7 @@ def score_answers(graders: Iterable["GraderSpec"], answers: Iterable["Answer"]) 
 
 def attach(ws: "Workspace", cur: "Curation") -> None:
     """Give a curation its grader scores (`cur.scores`) and a scorer that re-scores an edited answer."""
-    from distill_tui.core.curate.free_text import score_columns
+    from distill_tui.core.curate.free_text import agreement, score_columns
 
     graders = local_graders(ws)
     scores = score_answers(graders, cur.answers) if graders else {}
@@ -52,6 +52,10 @@ def attach(ws: "Workspace", cur: "Curation") -> None:
     cur.scores = score_columns(cur.ids, scores)
     if graders:
         cur.scorer = _scorer(graders)
+    if cur.context.kind != "classification":  # the first grader's pass is what "agrees" means for free text
+        first = next(g for g in ws.spec.graders if g.name in scores)
+        cur.pass_mark = (first.name, first.threshold)
+        agreement(cur)
 
 
 def _scorer(graders: list["GraderSpec"]) -> Callable[["Answer"], dict[str, float]]:

@@ -20,8 +20,6 @@ off, refused). Rows a model has not answered (failed or never asked) are absent 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
@@ -147,21 +145,6 @@ def gather(ws: "Workspace", models: Sequence[str]) -> HeldOut:
     return collect(ws.spec.kind, rows.gold, answers, teacher)
 
 
-_PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def normalise(text: str) -> str:
-    """Text as exact match compares it: Unicode NFKC, case folded, punctuation and runs of spaces made
-    one space, trimmed ("Pinot noir." and "pinot  NOIR" are the same answer)."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _PUNCTUATION.sub(" ", folded).strip()
-
-
-def same_answer(kind: str, answer: str | None, target: str | None) -> bool:
-    """Exact match of an answer text with a target: labels as they are (classification), JSON by
-    value (extraction: both are canonical), free text normalised (generation)."""
-    if answer is None or target is None:
-        return False
-    if kind == kinds.CLASSIFICATION or kind == kinds.EXTRACTION:
-        return answer == target
-    return normalise(answer) == normalise(target)
+# Their home is the task layer, so curation compares a training answer with its reference the same way.
+normalise = kinds.match_text
+same_answer = kinds.same_answer

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -209,3 +210,23 @@ def reference_text(kind: str, value: Any) -> str | None:
             return text
     text = prompts.format_value(value).strip()
     return text or None
+
+
+_PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def match_text(text: str) -> str:
+    """Text as exact match compares it: Unicode NFKC, case folded, punctuation and runs of spaces made
+    one space, trimmed ("Pinot noir." and "pinot  NOIR" are the same answer)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _PUNCTUATION.sub(" ", folded).strip()
+
+
+def same_answer(kind: str, answer: str | None, target: str | None) -> bool:
+    """Exact match of an answer text with a target: labels as they are (classification), JSON by
+    value (extraction: both are canonical), free text normalised (generation)."""
+    if answer is None or target is None:
+        return False
+    if kind == CLASSIFICATION or kind == EXTRACTION:
+        return answer == target
+    return match_text(answer) == match_text(target)

@@ -87,7 +87,8 @@ class CurateScreen(CurationFreeText, CurationNearDuplicates, CurationTransfers, 
     ]
     HELP = """
 Decide what the student learns: every **train** answer of the teacher is listed with its gold
-label, the teacher's answer, whether they agree (✓ ✗, ? without gold), whether the answer is a valid
+label, the teacher's answer, whether they agree (✓ ✗, ? without gold; free text: the first grader's pass, else the task's exact
+match, – without a reference), whether the answer is a valid
 label, its training tokens, cost and status. `●` selected, `○` not, `·` cannot be selected (failed,
 or held out for evaluation: those rows are never exported).
 

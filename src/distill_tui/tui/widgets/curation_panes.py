@@ -22,8 +22,13 @@ def detail_text(cur: "Curation", p: int) -> Text:
     from distill_tui.tui.widgets.curation_table import row_status
 
     a = cur.answers[p]
-    agree = {1: "agrees with gold", 0: "DISAGREES with gold"}.get(
-        int(cur.agrees[p]), "no gold label" if a.gold is None else "no answer to compare")
+    if cur.context.kind == "classification":
+        agree = {1: "agrees with gold", 0: "DISAGREES with gold"}.get(
+            int(cur.agrees[p]), "no gold label" if a.gold is None else "no answer to compare")
+    else:
+        how = f" ({cur.pass_mark[0]} ≥ {cur.pass_mark[1]:g})" if cur.pass_mark else ""
+        agree = {1: f"agrees with the reference{how}", 0: f"DISAGREES with the reference{how}"}.get(
+            int(cur.agrees[p]), "no reference")
     text = Text()
     text.append(f"row {a.row_id}", style="bold")
     text.append(f" · gold {a.gold or '—'} · teacher {a.label or '—'} · {agree}"

@@ -192,7 +192,8 @@ class CurationTable(ScrollView, can_focus=True):
             (str(int(cur.ids[p])), muted),
             (str(cur.gold_values[cur.gold_codes[p]] or "—"), Style()),
             ("" if answer is None else str(answer), Style() if cur.valid[p] else bad),
-            (("✓", good) if agree == 1 else ("✗", bad) if agree == 0 else ("?", muted)),
+            (("✓", good) if agree == 1 else ("✗", bad) if agree == 0
+             else ("?" if cur.context.kind == "classification" else "–", muted)),
             (("✓", good) if cur.valid[p] else ("✗", bad)),
             (f"{int(cur.tokens[p]):,}" if cur.trainable[p] else "—", Style()),
             (f"${cur.cost[p]:.4f}" if cur.cost[p] < 1 else f"${cur.cost[p]:,.2f}", muted),
