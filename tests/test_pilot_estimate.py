@@ -108,3 +108,31 @@ async def test_estimate_and_generate_screens_show_the_pilot(tmp_path):
                 shown = str(app.screen.query_one("#plan").render())
                 assert "Estimate from pilot (2 answers, 400 tok out, 390 reasoning): $" in shown
                 assert "for the rows left" in shown
+
+
+def test_a_judge_that_is_also_the_teacher_is_not_measured_as_the_teacher(tmp_path):
+    spec = _spec(tmp_path)
+    _save_answers(spec, "o3", completion=[300, 500], reasoning=[290, 490])
+    with Store.for_spec(spec.source) as store:  # the same model's verdicts as a judge: short, split "judge"
+        for i in range(6):
+            store.record_answer(Answer(model="o3", row_id=i, prompt_hash=f"j{i}", split="judge", status="ok",
+                                       content='{"score": 1}', completion_tokens=20, reasoning_tokens=0,
+                                       prompt_tokens=400))
+        answers = store.answers(model="o3")
+    measured = pilot.measure(answers, ["o3"])["o3"]
+    assert (measured.answers, measured.completion_tokens) == (2, 400)
+
+
+def test_the_teachers_measured_answers_do_not_reprice_its_judge_stage(tmp_path):
+    path = write_spec(tmp_path, rows=60, teacher={"model": "o3"}, generation={"max_tokens": 1000})
+    path.write_text(path.read_text() + '\n[[graders]]\nname = "self"\ntype = "rubric"\nmodel = "o3"\n'
+                    'rubric = "names the grape"\nscale = "pass_fail"\n')
+    spec = load_spec(path)
+    plan = _plan(spec)
+    judge = next(s for s in plan.stages if s.name == "judge self: eval answers")
+    _save_answers(spec, "o3", completion=[300, 500], reasoning=[290, 490])
+    with Store.for_spec(spec.source) as store:
+        result = pilot.from_pilot(plan, store.answers(model="o3"), pricing.load_prices())
+    stage = next(s for s in result.stages if s["name"] == judge.name)
+    assert stage["output_tokens"] == judge.output_tokens
+    assert result.stages[0]["output_tokens"] == plan.stages[0].requests * 400

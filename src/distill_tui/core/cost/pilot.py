@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from distill_tui.core.cost.estimate import Estimate, Stage
     from distill_tui.core.task.spec import TaskSpec
 
+JUDGE_SPLIT = "judge"  # core.evaluate.judging.SPLIT: the split a judge's verdicts are saved under
 DEFAULT_EFFORT = "medium"  # what OpenAI's reasoning models use when reasoning_effort is not sent
 RANGE_SOURCE = ("reasoning tokens count inside max_completion_tokens (OpenAI reasoning guide, "
                 "developers.openai.com/api/docs/guides/reasoning): from none to the output budget left "
@@ -103,11 +104,13 @@ class Measured:
 
 def measure(answers: Iterable[Any], models: Iterable[str]) -> dict[str, Measured]:
     """The mean completion and reasoning tokens of each model's generated answers that report usage
-    (answers imported from elsewhere and requests that never got a response are left out)."""
+    (answers imported from elsewhere, requests that never got a response and a judge's verdicts are left
+    out: a judge that is also the teacher writes short verdicts, not answers)."""
     wanted = set(models)
     sums: dict[str, list[int]] = {}
     for answer in answers:
-        if answer.model not in wanted or answer.completion_tokens <= 0 or getattr(answer, "source", "generated") != "generated":
+        if (answer.model not in wanted or answer.completion_tokens <= 0
+                or getattr(answer, "source", "generated") != "generated" or getattr(answer, "split", "") == JUDGE_SPLIT):
             continue
         entry = sums.setdefault(answer.model, [0, 0, 0])
         entry[0] += 1
@@ -160,7 +163,8 @@ def from_pilot(plan: "Estimate", answers: Iterable[Any], prices: PriceTable) -> 
     totals: list[float | None] = [0.0, 0.0]
     for stage in plan.stages:
         output, cost, batch = stage.output_tokens, stage.cost_usd, stage.batch_cost_usd
-        m = measured.get(stage.model) if stage.name != "fine-tune training" else None
+        # A judge stage's verdicts are short whoever judges: the judge model's answers do not measure them.
+        m = measured.get(stage.model) if stage.name != "fine-tune training" and not stage.name.startswith("judge ") else None
         if m is not None:
             output = round(stage.requests * m.completion_tokens)
             extra = output - stage.output_tokens
