@@ -103,6 +103,9 @@ def _with(**changes):
     (_with(**{"properties.notes": {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]},
               "required": ["grape", "sweetness", "price", "notes"]}), "properties/notes: every object needs"),
     (_with(**{"properties.grape.enum": [f"g{i}" for i in range(1001)]}), "1,004 enum values; the provider takes at most 1,000"),
+    # a $ref that resolves to nothing passed the load, then every answer failed to validate with a library error
+    (_with(**{"properties.grape": {"$ref": "#/$defs/grape"}}), "properties/grape: $ref '#/$defs/grape' points to nothing"),
+    (_with(**{"properties.grape": {"$ref": "grapes.json#/g"}}), "properties/grape: $ref 'grapes.json#/g' must point"),
 ])
 def test_a_schema_the_provider_would_refuse_is_refused_at_load(tmp_path, schema, fragment):
     with pytest.raises(SpecError) as caught:

@@ -160,6 +160,8 @@ def check_strict(schema: dict[str, Any]) -> None:
                                     f"{LARGE_ENUM_MAX_CHARS:,} characters; this one has {chars:,}")
         if "const" in node:
             totals["chars"] += len(str(node["const"]))
+        if "$ref" in node:
+            _check_ref(schema, node["$ref"], path)
         for child, child_path, deeper in _children(node, path):
             visit(child, child_path, depth + deeper)
 
@@ -171,6 +173,20 @@ def check_strict(schema: dict[str, Any]) -> None:
     if totals["chars"] > MAX_CHARS:
         raise SchemaProblem(f"{totals['chars']:,} characters of names and values; the provider takes at most "
                             f"{MAX_CHARS:,}")
+
+
+def _check_ref(schema: dict[str, Any], ref: Any, path: tuple[str, ...]) -> None:
+    """Refuse a `$ref` the provider cannot follow: one outside the schema, or one that points to nothing."""
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    if not isinstance(ref, str) or not ref.startswith("#"):
+        raise SchemaProblem(f"{_where(path)}: $ref {ref!r} must point inside the schema, e.g. \"#/$defs/NAME\"")
+    try:
+        Registry().with_resource("", DRAFT202012.create_resource(schema)).resolver().lookup(ref)
+    except Unresolvable:
+        raise SchemaProblem(f"{_where(path)}: $ref {ref!r} points to nothing in the schema") from None
 
 
 def describe(error: Any) -> str:
