@@ -106,6 +106,9 @@ def _with(**changes):
     # a $ref that resolves to nothing passed the load, then every answer failed to validate with a library error
     (_with(**{"properties.grape": {"$ref": "#/$defs/grape"}}), "properties/grape: $ref '#/$defs/grape' points to nothing"),
     (_with(**{"properties.grape": {"$ref": "grapes.json#/g"}}), "properties/grape: $ref 'grapes.json#/g' must point"),
+    # keyword values JSON Schema itself refuses: each passed the load, then every answer failed with a library error
+    (_with(**{"properties.grape.pattern": "([a-z"}), "properties/grape/pattern: '([a-z' is not a valid regular expression"),
+    (_with(**{"properties.price.minimum": "cheap"}), "properties/price/minimum: 'cheap' is not of type 'number'"),
 ])
 def test_a_schema_the_provider_would_refuse_is_refused_at_load(tmp_path, schema, fragment):
     with pytest.raises(SpecError) as caught:

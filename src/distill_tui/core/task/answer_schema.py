@@ -166,6 +166,7 @@ def check_strict(schema: dict[str, Any]) -> None:
             visit(child, child_path, depth + deeper)
 
     visit(schema, (), 1)
+    _check_values(schema)
     if totals["properties"] > MAX_PROPERTIES:
         raise SchemaProblem(f"{totals['properties']:,} object properties; the provider takes at most {MAX_PROPERTIES:,}")
     if totals["enum_values"] > MAX_ENUM_VALUES:
@@ -173,6 +174,21 @@ def check_strict(schema: dict[str, Any]) -> None:
     if totals["chars"] > MAX_CHARS:
         raise SchemaProblem(f"{totals['chars']:,} characters of names and values; the provider takes at most "
                             f"{MAX_CHARS:,}")
+
+
+def _check_values(schema: dict[str, Any]) -> None:
+    """Refuse keyword values JSON Schema itself rejects (a pattern that is no regular expression, a bound
+    that is no number…): the provider refuses them, and validating an answer against them would fail."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        where = _where(tuple(str(p) for p in error.absolute_path))
+        if error.validator == "format" and error.validator_value == "regex":
+            raise SchemaProblem(f"{where}: {error.instance!r} is not a valid regular expression") from None
+        raise SchemaProblem(f"{where}: {' '.join(error.message.split())[:160]}") from None
 
 
 def _check_ref(schema: dict[str, Any], ref: Any, path: tuple[str, ...]) -> None:
