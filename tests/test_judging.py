@@ -177,6 +177,7 @@ def test_eval_cli_warns_of_a_judge_that_is_the_teacher(tmp_path: Path, offline_s
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "warning: [[graders]] 'self': the judge offline-teacher is also the teacher" in captured.err
+    assert any(line.startswith("judging self: ") for line in captured.err.splitlines())  # its progress
     scores = {m["model"]: m["scores"]["self"] for m in json.loads(captured.out)["models"]}
     # The teacher answers a judge's schema as best it can: a grade or an invalid reply, never both.
     assert all(s["n"] + s["invalid"] <= 3 for s in scores.values())
@@ -222,3 +223,22 @@ def test_invalid_judge_replies_are_said_in_one_line_each() -> None:
     lines = invalid_lines({"base": {"judge": score(2), "chrf": score(0)}, "teacher": {"judge": score(1)}})
     assert lines == ["base · judge: 2 judge replies were not a verdict (invalid: left out of n, not scored)",
                      "teacher · judge: 1 judge reply was not a verdict (invalid: left out of n, not scored)"]
+
+
+def test_a_judge_run_reports_its_progress_and_survives_a_broken_display(tmp_path: Path, offline_server) -> None:
+    ws, questions, gold = _workspace(tmp_path, offline_server.base_url)
+    try:
+        rows = sorted(gold)
+        planned = judging.plan(JUDGE, questions, gold, {"good": {r: gold[r] for r in rows}})
+        seen: list[judging.JudgeProgress] = []
+        first = judging.run(ws, judging.Plan(JUDGE, planned.requests[:4], planned.asks), on_progress=seen.append)
+        assert first.ok == 4 and seen and seen[-1] == judging.JudgeProgress("judge", 4, 0, 4, first.cost_usd, True)
+        assert all(not p.finished for p in seen[:-1]) and seen[-1].line().startswith("judging judge: 4 of 4 · $")
+
+        def broken(progress: judging.JudgeProgress) -> None:
+            raise RuntimeError("display gone")
+
+        rest = judging.run(ws, planned, on_progress=broken)  # the 4 judged before count as done
+        assert (rest.asked, rest.ok, rest.reused, rest.stopped) == (len(rows) - 4, len(rows) - 4, 4, None)
+    finally:
+        ws.close()

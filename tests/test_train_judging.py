@@ -82,3 +82,12 @@ def test_budget_counts_earlier_judge_runs(tmp_path: Path, offline_server, capsys
         ws.close()
     assert runs[0]["stopped"] == "budget" and sum(r["ok"] for r in runs) < 30, runs
     assert 0 < total <= 0.0008  # earlier runs count: the budget holds across them
+
+
+def test_judge_command_prints_progress_lines_without_a_terminal(tmp_path: Path, offline_server, capsys) -> None:
+    spec = str(_spec(tmp_path))
+    assert main(["judge", spec, "--limit", "5", "--base-url", offline_server.base_url]) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("judging judge: ")]
+    assert lines and lines[-1].startswith("judging judge: 5 of 5 · $"), captured.err
+    assert "\r" not in captured.err and captured.out.startswith("judge judge: 5 verdicts")

@@ -109,6 +109,7 @@ def run(args: Namespace) -> int:
                 result = run_evaluation(
                     ws, models, controls=controls, on_progress=lambda i, n, p: progress(p),
                     on_model_done=lambda m, r: _model_done(progress, m, r),
+                    on_judge_progress=lambda jp: progress.text(jp.line(), jp.finished),
                 )
         finally:
             progress.end_line()

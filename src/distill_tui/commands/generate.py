@@ -49,11 +49,22 @@ class StderrProgress:
     def __call__(self, progress: "Progress") -> None:
         from distill_tui.core.run.progress_text import progress_line
 
+        if self._due(progress.finished):
+            self._write(progress_line(progress), progress.finished)
+
+    def text(self, line: str, finished: bool = False) -> None:
+        """Write any run's progress line (a judge's too) at the same pace and in the same place."""
+        if self._due(finished):
+            self._write(line, finished)
+
+    def _due(self, finished: bool) -> bool:
         now = time.monotonic()
-        if not progress.finished and now - self._last < self.interval:
-            return
+        if not finished and now - self._last < self.interval:
+            return False
         self._last = now
-        line = progress_line(progress)
+        return True
+
+    def _write(self, line: str, finished: bool) -> None:
         if self.tty:
             width = shutil.get_terminal_size((100, 24)).columns - 1
             line = line[:width]
@@ -61,7 +72,7 @@ class StderrProgress:
             self.stream.write("\r" + line + " " * pad)
             self._width = len(line)
             self._open = True
-            if progress.finished:
+            if finished:
                 self.end_line()
         else:
             self.stream.write(line + "\n")

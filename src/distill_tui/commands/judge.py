@@ -14,6 +14,7 @@ from argparse import Namespace
 
 
 def run(args: Namespace) -> int:
+    from distill_tui.commands.generate import StderrProgress  # the same progress lines as generate's
     from distill_tui.core.evaluate.train_judging import rubric_graders, run_train
     from distill_tui.core.task.graders_spec import judge_warnings
     from distill_tui.core.workspace.workspace import Workspace
@@ -27,7 +28,12 @@ def run(args: Namespace) -> int:
         graders = rubric_graders(ws, args.grader)
         for line in judge_warnings(graders, ws.spec.teacher.model, ws.spec.student.model):
             print(f"warning: {line}", file=sys.stderr)
-        runs = run_train(ws, graders, limit=args.limit, budget_usd=ws.spec.generation.budget_usd)
+        progress = StderrProgress(sys.stderr)
+        try:
+            runs = run_train(ws, graders, limit=args.limit, budget_usd=ws.spec.generation.budget_usd,
+                             on_progress=lambda jp: progress.text(jp.line(), jp.finished))
+        finally:
+            progress.end_line()
     finally:
         ws.close()
     if args.json:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from distill_tui.core.evaluate import pairwise_judging
 from distill_tui.core.evaluate.judging import (
     SPLIT,
+    JudgeProgressCallback,
     JudgeRun,
     Plan,
     parse,
@@ -31,9 +32,10 @@ MODEL_GRADERS = ("rubric", "pairwise")
 
 
 def run_judges(ws: Workspace, models: Sequence[str], *, controls: Controls | None = None,
-               budget_usd: float | None = None) -> list[JudgeRun]:
+               budget_usd: float | None = None, on_progress: JudgeProgressCallback | None = None) -> list[JudgeRun]:
     """Run every model grader (rubric, pairwise) of the spec over the saved held-out answers of `models` (and
-    the teacher's); a pairwise grader without two models that answered gets a `note` and asks nothing."""
+    the teacher's); a pairwise grader without two models that answered gets a `note` and asks nothing.
+    `on_progress` gets each judge's `JudgeProgress` (see `judging.run`)."""
     from distill_tui.core.evaluate import heldout
 
     graders = [g for g in ws.spec.graders if g.type in MODEL_GRADERS]
@@ -53,7 +55,7 @@ def run_judges(ws: Workspace, models: Sequence[str], *, controls: Controls | Non
                                      grader=grader.name))
                 continue
             planned = pairwise_judging.plan_held(ws, grader, held, opponent)
-        runs.append(run(ws, planned, controls=controls, budget_usd=budget_usd))
+        runs.append(run(ws, planned, controls=controls, budget_usd=budget_usd, on_progress=on_progress))
     return runs
 
 

@@ -163,13 +163,35 @@ class JudgeRun:
                 f"runs; ${self.cost_usd:.4f}{stop}")
 
 
+@dataclass(frozen=True)
+class JudgeProgress:
+    """A snapshot of a judge run: `done` and `failed` count the grader's asks, earlier runs' included."""
+
+    grader: str
+    done: int
+    failed: int
+    total: int
+    cost_usd: float  # this run's
+    finished: bool = False
+
+    def line(self) -> str:
+        """`judging NAME: 12 of 40 (1 failed) · $0.0012`."""
+        failed = f" ({self.failed:,} failed)" if self.failed else ""
+        return f"judging {self.grader}: {self.done:,} of {self.total:,}{failed} · ${self.cost_usd:.4f}"
+
+
+JudgeProgressCallback = Callable[[JudgeProgress], None]
+
+
 def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
-        budget_usd: float | None = None) -> JudgeRun:
+        budget_usd: float | None = None, on_progress: JudgeProgressCallback | None = None) -> JudgeRun:
     """Ask the judge every planned request not answered before, through the engine.
 
     Args:
         budget_usd: what this run may spend at most (None: no cap); a judge without a known price
             is not run while a cap is set, as in generation.
+        on_progress: called about four times a second while it runs, and once at its end (from this
+            thread: a display coalesces them); a display that raises is dropped, the run goes on.
 
     Raises:
         UserError: another run of this judge model holds the workspace, or no API key.
@@ -206,11 +228,27 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
                     budget_left=budget_usd)
         run_id = ws.store.start_run("judge", model)
         status = "interrupted"
+        name, total = planned.grader.name, len(planned.requests)
+
+        def emit(finished: bool = False) -> None:
+            nonlocal on_progress
+            if on_progress is None:
+                return
+            with pool.lock:
+                t = pool.tally
+                snapshot = JudgeProgress(name, len(ok) + t.ok, t.failed, total, t.cost_usd, finished)
+            try:
+                on_progress(snapshot)
+            except Exception:  # noqa: BLE001 - a broken display must not stop a paid run
+                on_progress = None
+
         try:
             pool.start()
+            emit()
             while not pool.wait(0.25):
                 if controls.cancelled:
                     pool.stop("cancelled")
+                emit()
             status = {None: "done", "fatal": "failed"}.get(pool.stop_reason, pool.stop_reason)
         finally:
             if status == "interrupted":
@@ -220,6 +258,7 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
                 t = pool.tally
                 counts = dict(requests=t.requests, done=t.ok, failed=t.failed, cost_usd=t.cost_usd)
             ws.store.finish_run(run_id, status, **counts)
+            emit(finished=True)
         return JudgeRun(counts["requests"], len(ok), counts["done"], counts["failed"], counts["cost_usd"],
                         pool.stop_reason, grader=planned.grader.name)
 

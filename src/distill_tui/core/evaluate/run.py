@@ -15,7 +15,7 @@ from distill_tui.core.evaluate.comparison import BASE, CHECKPOINT, DISTILLED, EX
 if TYPE_CHECKING:
     import openai
 
-    from distill_tui.core.evaluate.judging import JudgeRun
+    from distill_tui.core.evaluate.judging import JudgeProgressCallback, JudgeRun
     from distill_tui.core.run.engine_parts import Controls
     from distill_tui.core.run.generate import Progress, RunResult
     from distill_tui.core.workspace.workspace import Workspace
@@ -158,6 +158,7 @@ def run_evaluation(
     controls: "Controls | None" = None,
     on_progress: ProgressCallback | None = None,
     on_model_done: Callable[[EvalModel, "RunResult"], None] | None = None,
+    on_judge_progress: "JudgeProgressCallback | None" = None,
     budget_usd: float | None = None,
     progress_interval: float = 0.25,
 ) -> EvalRun:
@@ -168,6 +169,7 @@ def run_evaluation(
 
     Args:
         limit: ask each model at most this many rows (a partial run; resume by calling again).
+        on_judge_progress: each model grader's `JudgeProgress` while its judge runs, after the models.
         budget_usd: what the whole evaluation may cost, all models and earlier eval runs included
             (default: the spec's `[generation] budget_usd`, which caps evaluation separately from
             teacher generation). As in generation, a model without a known price cannot be held to
@@ -253,7 +255,7 @@ def run_evaluation(
                                                       if g.type in ("rubric", "pairwise")})
             # What the evaluation has left, models and earlier judge runs included, caps the judges.
             run.judges = run_judges(ws, [m.name for m in models], controls=controls,
-                                    budget_usd=None if left is None else max(0.0, left))
+                                    budget_usd=None if left is None else max(0.0, left), on_progress=on_judge_progress)
     finally:
         serving.close_served(endpoints or {})
     return run

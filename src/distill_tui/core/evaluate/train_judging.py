@@ -64,12 +64,14 @@ def teacher_answers(ws: "Workspace") -> list["Answer"]:
 
 
 def run_train(ws: "Workspace", graders: Sequence["GraderSpec"], *, limit: int | None = None,
-              controls: "Controls | None" = None, budget_usd: float | None = None) -> list[judging.JudgeRun]:
+              controls: "Controls | None" = None, budget_usd: float | None = None,
+              on_progress: "judging.JudgeProgressCallback | None" = None) -> list[judging.JudgeRun]:
     """Judge the teacher's training answers with each grader (at most `limit` new asks each).
 
     Args:
         budget_usd: what each judge model may have spent on judging in this workspace, earlier runs
             (eval's judging included) counted.
+        on_progress: each judge's `JudgeProgress` while it runs (see `judging.run`).
     """
     from distill_tui.core.run.plan import spent
 
@@ -83,7 +85,7 @@ def run_train(ws: "Workspace", graders: Sequence["GraderSpec"], *, limit: int | 
             keep = {(r.row_id, r.prompt_hash) for r in pending[:max(0, limit)]} | done
             planned.requests = [r for r in planned.requests if (r.row_id, r.prompt_hash) in keep]
         left = None if budget_usd is None else max(0.0, budget_usd - spent(ws, grader.model or "", judging.SPLIT))
-        runs.append(judging.run(ws, planned, controls=controls, budget_usd=left))
+        runs.append(judging.run(ws, planned, controls=controls, budget_usd=left, on_progress=on_progress))
     return runs
 
 

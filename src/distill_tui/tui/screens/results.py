@@ -18,7 +18,8 @@ from distill_tui.core.evaluate import report
 from distill_tui.core.run import progress_text as fmt
 from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
-from distill_tui.tui.screens.results_messages import EvalFinished, EvalProgress, ModelEvaluated, TableFailed, TableReady
+from distill_tui.tui.screens.results_messages import (EvalFinished, EvalProgress, JudgeProgressed, ModelEvaluated,
+                                                      TableFailed, TableReady)
 from distill_tui.tui.widgets.results_detail import MODES, TABLE_HEADERS, ClassDetail, short_model, table_cells
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
 from distill_tui.tui.widgets.results_scores import ScorePane
@@ -268,6 +269,7 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
                 self.workspace, self._models_of_interest(), controls=controls,
                 on_progress=lambda i, n, p: self.post_message(EvalProgress(i, n, p)),
                 on_model_done=lambda m, r: self.post_message(ModelEvaluated(m, r)),
+                on_judge_progress=lambda p: self.post_message(JudgeProgressed(p)),
             )
         except Exception as exc:  # a user's mistake or an API error the engine let through: one line
             self.post_message(EvalFinished(error=describe(exc)[0]))
@@ -284,6 +286,10 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
         text = (f"[{message.index + 1}/{message.count}] {short_model(p.model, 30)}: {p.done}/{p.total} rows · "
                 f"{p.failed} failed · {p.rows_per_s:.1f}/s · {fmt.money(p.cost_usd)}{eta}{limiter}")
         self.query_one("#status", Static).update(Text(text))
+
+    @on(JudgeProgressed)
+    def show_judge_progress(self, message: JudgeProgressed) -> None:
+        self.query_one("#status", Static).update(Text(message.progress.line()))
 
     @on(ModelEvaluated)
     def model_evaluated(self, message: ModelEvaluated) -> None:

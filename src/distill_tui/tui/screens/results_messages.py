@@ -34,6 +34,16 @@ class EvalProgress(Message):
 
 
 @dataclass
+class JudgeProgressed(Message):
+    """A model grader's judge run's progress (`judging.JudgeProgress`); a newer one replaces one not yet handled."""
+
+    progress: Any
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, JudgeProgressed)
+
+
+@dataclass
 class ModelEvaluated(Message):
     model: Any
     result: Any

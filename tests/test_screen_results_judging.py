@@ -1,0 +1,38 @@
+"""The Results screen's evaluation shows a judge's progress ('judging NAME: N of M'), coalesced like the
+models' progress."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from textual.widgets import Static
+
+from distill_tui.core.evaluate import judging
+from distill_tui.core.evaluate import run as eval_run
+from distill_tui.tui.app import DistillApp
+from tests.test_screen_jobs import _wait_for
+from tests.test_screen_results import make_workspace, open_results
+
+
+async def test_the_evaluation_shows_the_judges_progress(tmp_path: Path, monkeypatch) -> None:
+    release = threading.Event()
+
+    def evaluation(ws, models, *, on_judge_progress=None, **_):
+        for done in range(4):  # many snapshots in a burst: the screen keeps the newest
+            on_judge_progress(judging.JudgeProgress("judge", done, 0, 10, 0.001 * done))
+        release.wait(20)
+        return eval_run.EvalRun()
+
+    monkeypatch.setattr(eval_run, "run_evaluation", evaluation)
+    app = DistillApp(make_workspace(tmp_path))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_results(pilot)
+            await pilot.press("r")
+            status = app.screen.query_one("#status", Static)
+            await _wait_for(pilot, lambda: "judging judge: 3 of 10" in str(status.render()))
+            release.set()
+            await _wait_for(pilot, lambda: not app.screen.running)
+    finally:
+        release.set()
