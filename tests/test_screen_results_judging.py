@@ -1,5 +1,5 @@
-"""The Results screen's evaluation shows a judge's progress ('judging NAME: N of M'), coalesced like the
-models' progress."""
+"""The Results screen: the evaluation shows a judge's progress ('judging NAME: N of M'), coalesced like the
+models' progress, and the summary carries the near-duplicate leak line eval prints."""
 
 from __future__ import annotations
 
@@ -36,3 +36,16 @@ async def test_the_evaluation_shows_the_judges_progress(tmp_path: Path, monkeypa
             await _wait_for(pilot, lambda: not app.screen.running)
     finally:
         release.set()
+
+
+async def test_the_summary_warns_of_eval_rows_that_nearly_repeat_a_train_row(tmp_path: Path) -> None:
+    from distill_tui.core.evaluate.near_leak import near_leaks
+
+    ws = make_workspace(tmp_path)
+    expected = near_leaks(ws).line()  # the fabricated notes share most words: eval prints this line too
+    assert expected and expected.startswith("WARNING: ")
+    app = DistillApp(ws)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await open_results(pilot)
+        summary = app.screen.query_one("#summary", Static)
+        assert str(summary.render()).startswith(expected) and summary.has_class("warning")

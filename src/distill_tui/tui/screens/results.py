@@ -180,8 +180,13 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
         table = self._table
         summary = self.query_one("#summary", Static)
         summary.set_class(False, "error")
-        summary.set_class(not table.leak.ok, "warning")
+        near = table.leak.near
+        near_line = near.line() if near is not None else None
+        summary.set_class(not table.leak.ok or bool(near is not None and near.pairs), "warning")
+        # A warning first: the summary shows two lines, and the near-duplicates matter more than the prices.
         parts = [table.leak.line(), f"prices as of {table.prices_as_of}"]
+        if near_line:
+            parts.insert(0 if table.leak.ok and near.pairs else 1, near_line)
         if not any(r.role == "distilled" for r in [*table.rows, *table.skipped]):
             parts.insert(0, "no fine-tuned model yet: press 5 for jobs")
         summary.update(Text(" · ".join(parts)))
