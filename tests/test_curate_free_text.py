@@ -83,6 +83,10 @@ def test_filter_expressions_round_trip() -> None:
     for bad in ("sort=longest", "score=0.5..", "score=chrf:2..", "refusal=maybe", "length=5", "length=a.."):
         with pytest.raises(UserError):
             parse_filter_line(bad)
+    for empty in ("length=10..5", "tokens=500..10", "score=chrf:0.9..0.1"):  # matched nothing, said nothing
+        with pytest.raises(UserError, match=f"{empty}: the minimum is above the maximum"):
+            parse_filter_line(empty)
+    assert parse_filter_line("length=5..5")[0].length == (5, 5)
 
 
 def test_grader_scores_filter_and_sort(ws) -> None:  # noqa: F811

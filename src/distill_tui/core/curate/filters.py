@@ -166,6 +166,7 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
                             max_tokens=(int(high) if high else None) if dots else (int(low) if low else None))
             except ValueError:
                 raise UserError(f"--filter {expr}: tokens takes MIN..MAX, e.g. tokens=10..500") from None
+            _ordered(expr, f.min_tokens, f.max_tokens)
         elif key == "text":
             f = replace(f, text=value)
         elif key == "dup":
@@ -180,6 +181,7 @@ def parse_filters(expressions: Iterable[str], base: Filters | None = None) -> tu
                 raise UserError(f"--filter {expr}: length takes MIN..MAX answer tokens, e.g. length=20..") from None
             if not dots:
                 raise UserError(f"--filter {expr}: length takes MIN..MAX answer tokens, e.g. length=20..")
+            _ordered(expr, *f.length)
         elif key == "score":
             f = replace(f, score=_score_range(expr, value))
         elif key == "sort":
@@ -209,7 +211,13 @@ def _score_range(expr: str, value: str) -> tuple[str, float | None, float | None
         raise UserError(f"--filter {expr}: score takes GRADER:MIN..MAX, e.g. score=chrf:0.5.. or score=judge:..0.3")
     if any(v is not None and not 0 <= v <= 1 for v in out[1:]):
         raise UserError(f"--filter {expr}: score bounds are between 0 and 1")
+    _ordered(expr, out[1], out[2])
     return out
+
+
+def _ordered(expr: str, low: float | None, high: float | None) -> None:
+    if low is not None and high is not None and low > high:
+        raise UserError(f"--filter {expr}: the minimum is above the maximum, so nothing would match")
 
 
 def check_known(filters: Filters, gold: Iterable[Any], answers: Iterable[Any], finish: Iterable[Any]) -> None:
