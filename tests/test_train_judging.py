@@ -72,8 +72,8 @@ def test_budget_counts_earlier_judge_runs(tmp_path: Path, offline_server, capsys
     spec = _spec(tmp_path)
     spec.write_text(spec.read_text().replace("[generation]\n", "[generation]\nbudget_usd = 0.0008\n", 1))
     url = ["--base-url", offline_server.base_url]
-    for _ in range(15):  # judging all 30 answers costs about 0.0013: more than the budget
-        main(["judge", str(spec), "--json", *url])
+    codes = [main(["judge", str(spec), "--json", *url])  # judging all 30 answers costs about 0.0013: over budget
+             for _ in range(15)]
     runs = [json.loads(line)["judges"][0] for line in capsys.readouterr().out.splitlines()]
     ws = Workspace.open(spec)
     try:
@@ -81,6 +81,7 @@ def test_budget_counts_earlier_judge_runs(tmp_path: Path, offline_server, capsys
     finally:
         ws.close()
     assert runs[0]["stopped"] == "budget" and sum(r["ok"] for r in runs) < 30, runs
+    assert set(codes) == {1}  # work left, as generate says it: `judge && export --filter score=…` stops there
     assert 0 < total <= 0.0008  # earlier runs count: the budget holds across them
 
 

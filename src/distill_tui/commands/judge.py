@@ -41,4 +41,5 @@ def run(args: Namespace) -> int:
     else:
         for run_ in runs:
             print(run_.line())
-    return 1 if any(r.stopped == "fatal" for r in runs) else 0
+    # A stop (budget, unknown price, cancel, error) leaves answers unjudged: work left, exit 1 as generate does.
+    return 1 if any(r.stopped for r in runs) else 0
