@@ -135,8 +135,12 @@ async def test_help_lists_the_new_keys(ws):
         from textual.widgets import Markdown
 
         text = app.screen.query_one(Markdown).source
-        for key in ("| u |", "| s |", "| E |", "| G |"):
+        for key in ("| u |", "| s |", "| E |", "| G |", "| D |", "**D** deselects near-duplicate"):
             assert key in text, key
+        await pilot.press("escape", "f")
+        await pilot.pause()
+        hint = str(app.screen.query(".hint").first().render())
+        assert "Near-duplicates: D on the list" in hint
 
 
 def test_snapshot_edit_dialog(ws, snap_compare):

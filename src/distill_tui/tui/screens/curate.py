@@ -105,8 +105,10 @@ or held out for evaluation: those rows are never exported).
 - **E** corrects the highlighted answer in place: the edit is saved, marked `edited`, exported instead
   of the teacher's answer, which is kept (**E** again, ctrl+r, puts it back). **G** puts the gold label
   in every shown answer that disagrees with it (labelled classification).
-- **d** keeps one row per exactly repeated prompt (`×N` in the dup column); **b** caps rows per label:
-  the cap holds from then on (select all, imports, reloads and every export keep at most that many).
+- **d** keeps one row per exactly repeated prompt (`×N` in the dup column); **D** deselects near-duplicate
+  prompts, then answers (most words shared, as `export --near-dedupe`), keeping one per group; **b** caps
+  rows per label: the cap holds from then on (select all, imports, reloads and every export keep at most
+  that many).
 - **e** validates the selection as the provider would and shows the report before writing the JSONL,
   with an optional stratified validation file (its share: 0 for none);
   **I** imports completions stored on the provider (`store=true`) by metadata tag, of the teacher

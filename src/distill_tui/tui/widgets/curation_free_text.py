@@ -15,7 +15,7 @@ FILTER_HINT = (
     "Space-separated key=value: agrees=yes|no|unknown valid=yes|no label=A,B answer=A,B finish=stop,length "
     "status=ok|failed source=generated|imported tokens=MIN..MAX text=WORDS dup=yes|no refusal=yes|no "
     "edited=yes|no length=MIN..MAX (answer tokens) score=GRADER:MIN..MAX sort=long|short|score|-score|row "
-    "(quote values with spaces: 'label=Pinot Noir'). Empty: no filter.")
+    "(quote values with spaces: 'label=Pinot Noir'). Empty: no filter. Near-duplicates: D on the list.")
 SORT_NAMES = {"": "row order", "long": "longest answers first", "short": "shortest answers first",
               "score": "highest score first", "-score": "lowest score first"}
 
