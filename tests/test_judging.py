@@ -242,3 +242,23 @@ def test_a_judge_run_reports_its_progress_and_survives_a_broken_display(tmp_path
         assert (rest.asked, rest.ok, rest.reused, rest.stopped) == (len(rows) - 4, len(rows) - 4, 4, None)
     finally:
         ws.close()
+
+
+def test_eval_cli_exits_1_when_a_judge_stopped_with_answers_unjudged(tmp_path: Path, offline_server, capsys) -> None:
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from distill_tui import locations
+    from distill_tui.cli import main
+
+    shutil.copyfile(locations.package_assets() / "generation.csv", tmp_path / "generation.csv")
+    spec = tomllib.loads((locations.package_assets() / "generation.toml").read_text())  # budget_usd is set
+    spec["graders"] = [{"name": "j", "type": "rubric", "model": "my-local-judge", "rubric": "r", "scale": "pass_fail"}]
+    spec["evaluate"] = {"max_rows": 3}
+    (tmp_path / "qa.toml").write_text(tomli_w.dumps(spec))
+    code = main(["eval", str(tmp_path / "qa.toml"), "--base-url", offline_server.base_url])
+    captured = capsys.readouterr()
+    assert "no price is known for the judge my-local-judge" in captured.err
+    assert code == 1  # work left, as `generate` and `judge` say it: a script does not go on as if judged

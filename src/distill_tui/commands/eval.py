@@ -22,14 +22,15 @@ if TYPE_CHECKING:
 
 
 def exit_code(table: "ComparisonTable", run: "EvalRun") -> int:
-    """2 when the provider refused the API key, 1 when rows are failed or missing, else 0.
+    """2 when the provider refused the API key, 1 when rows are failed or missing or a judge stopped
+    with answers unjudged (budget, no known price, cancelled), else 0.
 
     A model that fails on its own (404 not found, 400 bad request) is failed work, not bad input:
     the spec and flags were fine and the other models still ran.
     """
     if any(r.fatal_exit_code == 2 and "(401)" in (r.fatal_error or "") for r in run.fatal):
         return 2
-    return 0 if table.complete else 1
+    return 0 if table.complete and not any(j.stopped for j in run.judges) else 1
 
 
 def print_table(table: "ComparisonTable", out: IO[str], agreement: "dict[str, list[str]] | None" = None,
