@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from distill_tui.cli import main
 from distill_tui.core.curate.filters import parse_filters
 from distill_tui.core.curate.selection import Curation
@@ -92,3 +94,36 @@ def test_judge_command_prints_progress_lines_without_a_terminal(tmp_path: Path, 
     lines = [line for line in captured.err.splitlines() if line.startswith("judging judge: ")]
     assert lines and lines[-1].startswith("judging judge: 5 of 5 · $"), captured.err
     assert "\r" not in captured.err and captured.out.startswith("judge judge: 5 verdicts")
+
+
+def test_an_edited_answer_is_judged_as_edited_and_its_verdict_follows_the_edit(tmp_path: Path, offline_server,
+                                                                               capsys) -> None:
+    from distill_tui.core.curate import edits
+    from distill_tui.tui.widgets.curation_panes import detail_text
+
+    spec = _spec(tmp_path)
+    url = ["--base-url", offline_server.base_url]
+    ws = Workspace.open(spec, base_url=offline_server.base_url)
+    try:
+        cur = Curation.from_workspace(ws)
+        answer_scores.attach(ws, cur)
+        p = int(next(i for i, a in enumerate(cur.agrees) if a == 0))  # a wrong label, not judged yet
+        row, gold = int(cur.ids[p]), cur.answers[p].gold
+        assert cur.judges == ["judge"] and np.isnan(cur.scores["judge"][p])
+        assert "judge not judged" in detail_text(cur, p).plain
+        edits.edit(cur, row, json.dumps({"variety": gold}), edits.parser(ws))  # corrected
+    finally:
+        ws.close()
+    assert main(["judge", str(spec), "--json", *url]) == 0  # judges the edit, not the teacher's original
+    capsys.readouterr()
+    ws = Workspace.open(spec, base_url=offline_server.base_url)
+    try:
+        cur = Curation.from_workspace(ws)
+        answer_scores.attach(ws, cur)
+        assert cur.scores["judge"][p] == 1.0 and cur.agrees[p] == 1
+        edits.revert(cur, [row])  # the teacher's wrong original: no verdict saved for its text
+        assert np.isnan(cur.scores["judge"][p]) and "judge not judged" in detail_text(cur, p).plain
+        edits.edit(cur, row, json.dumps({"variety": gold}), edits.parser(ws))  # the judged text again
+        assert cur.scores["judge"][p] == 1.0 and "judge 1.00" in detail_text(cur, p).plain
+    finally:
+        ws.close()

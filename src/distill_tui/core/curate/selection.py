@@ -111,6 +111,7 @@ class Curation:
         self.edited = np.zeros(n, dtype=bool)
         self.scores: dict[str, np.ndarray] = {}  # grader → score per position, NaN unscored (free_text.py)
         self.scorer: Callable[["Answer"], dict[str, float]] | None = None  # re-scores an edited answer
+        self.judges: list[str] = []  # graders in `scores` that are a judge's saved verdicts (NaN: not judged)
         self.pass_mark: tuple[str, float] | None = None  # (grader, threshold) whose pass is "agrees" (free text)
         free_text.agreement(self)
         self.default = self.trainable & self.valid & ~self.refusal  # a refusal is not worth distilling

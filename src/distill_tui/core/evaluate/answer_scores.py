@@ -50,17 +50,24 @@ def attach(ws: "Workspace", cur: "Curation") -> None:
     if not scores:
         return
     cur.scores = score_columns(cur.ids, scores)
-    if graders:
-        cur.scorer = _scorer(graders)
+    cur.judges = [g.name for g in judged]
+    cur.scorer = _scorer(ws, graders, judged)
     if cur.context.kind != "classification":  # the first grader's pass is what "agrees" means for free text
         first = next(g for g in ws.spec.graders if g.name in scores)
         cur.pass_mark = (first.name, first.threshold)
         agreement(cur)
 
 
-def _scorer(graders: list["GraderSpec"]) -> Callable[["Answer"], dict[str, float]]:
+def _scorer(ws: "Workspace", graders: list["GraderSpec"], judged: list["GraderSpec"]
+            ) -> Callable[["Answer"], dict[str, float]]:
+    """Scores of one (edited) answer: the local graders', and a judge's verdict where one is saved for
+    its text (else absent: not judged)."""
     def score(answer: "Answer") -> dict[str, float]:
-        return {name: by_row[answer.row_id] for name, by_row in score_answers(graders, [answer]).items()
-                if answer.row_id in by_row}
+        found = score_answers(graders, [answer]) if graders else {}
+        if judged:
+            from distill_tui.core.evaluate.train_judging import saved_scores
+
+            found.update({g.name: saved_scores(ws, g, [answer]) for g in judged})
+        return {name: by_row[answer.row_id] for name, by_row in found.items() if answer.row_id in by_row}
 
     return score

@@ -4,7 +4,8 @@
 curation shows), through `judging.run`: the same engine, the same cache by what was asked, so a
 second run (or an answer already judged) costs nothing. `saved_scores` reads the verdicts back without
 asking; curation shows them as the grader's score (`score=NAME:0.75..` keeps the answers that pass).
-An answer edited in curation is a new ask: it has no verdict until the judge is run again.
+An answer edited in curation is judged as edited (the student trains on the edit): a new ask, with no
+verdict until the judge is run again.
 """
 
 from __future__ import annotations
@@ -56,11 +57,13 @@ def rubric_graders(ws: "Workspace", names: Sequence[str] = ()) -> list["GraderSp
 
 
 def teacher_answers(ws: "Workspace") -> list["Answer"]:
-    """The teacher's training answers curation shows (today's prompts, imported ones included)."""
+    """The teacher's training answers curation shows (today's prompts, imported ones included), each
+    edit in place of the answer it corrects."""
+    from distill_tui.core.curate.edits import with_edits
     from distill_tui.core.curate.importer import load_workspace
 
     answers, _ = load_workspace(ws)
-    return list(answers)
+    return with_edits(answers, ws.store.edits())[0]
 
 
 def run_train(ws: "Workspace", graders: Sequence["GraderSpec"], *, limit: int | None = None,

@@ -36,7 +36,8 @@ def detail_text(cur: "Curation", p: int) -> Text:
                 f" · {int(cur.tokens[p]):,} training tokens")
     if int(cur.group_size[p]) > 1:
         text.append(f" · prompt repeated ×{int(cur.group_size[p])}")
-    scores = [f"{name} {column[p]:.2f}" for name, column in cur.scores.items() if column[p] == column[p]]
+    scores = [f"{name} {column[p]:.2f}" if column[p] == column[p] else f"{name} not judged"
+              for name, column in cur.scores.items() if column[p] == column[p] or name in cur.judges]
     if scores:
         text.append(" · " + " · ".join(scores))
     if a.problem:
