@@ -73,6 +73,29 @@ def test_calibrate_the_exact_grader_on_saved_answers(ws) -> None:  # noqa: F811
     json.dumps(payload)
 
 
+def test_the_table_exports_carry_the_agreement_with_the_person(ws, tmp_path) -> None:  # noqa: F811
+    from distill_tui.core.evaluate import report
+    from distill_tui.core.evaluate.comparison import build_table
+    from tests.test_evaluate import three_models
+
+    total = len(eval_requests(ws))
+    fabricate(ws, TEACHER_M, ["right"] * total)
+    fabricate(ws, BASE_M, ["right"] * total)
+    fabricate(ws, TUNED_M, ["wrong"] * 3 + ["right"] * (total - 3))
+    _grade_some(ws)
+    table, agreements = build_table(ws, three_models()), calibration.calibrate(ws)
+    md = report.export(table, tmp_path / "t.md", agreements=agreements).read_text(encoding="utf-8")
+    lines = md.splitlines()
+    tuned = next(i for i, line in enumerate(lines) if line.startswith(f"- {TUNED_M} · exact"))
+    assert lines[tuned + 1] == "  - vs the person: kappa 1.00, n 8, uncertain"  # its own, under its line
+    assert "- vs the person: exact kappa 1.00" in md and "- warning: exact: only 8 rows graded by a person" in md
+    written = report.export(table, tmp_path / "t.csv", agreements=agreements)
+    rows = {r["model"]: r for r in csv.DictReader(written.open(encoding="utf-8"))}
+    assert (rows[TUNED_M]["exact_human_kappa"], rows[TUNED_M]["exact_human_kappa_n"]) == ("1.0", "8")
+    assert rows[BASE_M]["exact_human_kappa"] == "" and rows[TUNED_M]["exact_human_spearman"] == ""
+    assert "exact_human_kappa" not in report.csv_text(table)  # without grades: the columns as before
+
+
 def test_export_csv_and_jsonl(ws, tmp_path) -> None:  # noqa: F811
     grades = _grade_some(ws, 3)
     out = calibration.export(grades, tmp_path / "grades.csv")

@@ -1,5 +1,6 @@
 """The Results screen: the evaluation shows a judge's progress ('judging NAME: N of M'), coalesced like the
-models' progress, and the summary carries the near-duplicate leak line eval prints."""
+models' progress; the summary carries the near-duplicate leak line eval prints; the export carries the
+graders' agreement with the person."""
 
 from __future__ import annotations
 
@@ -49,3 +50,28 @@ async def test_the_summary_warns_of_eval_rows_that_nearly_repeat_a_train_row(tmp
         await open_results(pilot)
         summary = app.screen.query_one("#summary", Static)
         assert str(summary.render()).startswith(expected) and summary.has_class("warning")
+
+
+async def test_the_export_carries_the_agreement_with_the_person(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from distill_tui.core.store.human_grades import PASS_FAIL, HumanGrade
+    from tests.test_evaluate import eval_requests
+    from tests.test_screen_results import TUNED_M
+
+    ws = make_workspace(tmp_path)
+    for i, request in enumerate(sorted(eval_requests(ws), key=lambda r: r.row_id)[:6]):
+        ws.store.save_human_grade(HumanGrade(TUNED_M, request.row_id, request.prompt_hash, PASS_FAIL, int(i >= 3)))
+    app = DistillApp(ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_results(pilot)
+        screen = app.screen
+        await pilot.press("e")
+        await pilot.pause()
+        target = tmp_path / "out" / "table.md"
+        app.screen.query_one("#path", Input).value = str(target)
+        await pilot.click("#export")
+        await pilot.pause()
+        assert screen.last_export == target
+        text = target.read_text(encoding="utf-8")
+        assert "  - vs the person: kappa " in text and "- vs the person: exact kappa " in text

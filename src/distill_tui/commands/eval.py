@@ -123,11 +123,11 @@ def run(args: Namespace) -> int:
             print(f"distill-tui: {table.leak.near.line()}", file=sys.stderr)
         for line in invalid_lines({row.model: row.scores for row in table.rows}):
             print(f"distill-tui: {line}", file=sys.stderr)
-        if export is not None:
-            written = report.export(table, export)
-            print(f"table written to {written}", file=sys.stderr)
         grades = calibration.current_grades(ws)
         agreements = calibration.calibrate(ws, grades)
+        if export is not None:
+            written = report.export(table, export, agreements=agreements)
+            print(f"table written to {written}", file=sys.stderr)
         if grades_to is not None:
             written = calibration.export(grades, grades_to)
             print(f"{len(grades)} human grades written to {written}", file=sys.stderr)

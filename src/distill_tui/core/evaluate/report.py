@@ -10,11 +10,12 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from distill_tui.core.common.errors import UserError
 
 if TYPE_CHECKING:
+    from distill_tui.core.evaluate.calibration import GraderAgreement
     from distill_tui.core.evaluate.comparison import ComparisonTable, ModelRow
     from distill_tui.core.evaluate.scoring import GraderScore
 
@@ -189,9 +190,34 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown(table: "ComparisonTable", selected: str | None = None, confusions: int = 5) -> str:
-    """The comparison as Markdown: the table, the leak check, the largest confusions of every model
-    and the per-class accuracy of `selected` (default: the last distilled model, else the base)."""
+Agreements = Mapping[str, "GraderAgreement"]
+"""Grader → its agreement with the person's grades (`calibration.calibrate`), for the exports."""
+
+
+def _md_scores(table: "ComparisonTable", agreements: Agreements | None) -> list[str]:
+    """The Scores section: each grader's line per model, the model's agreement with the person under it
+    and the grader's pooled agreement (and its warnings) after them, as `eval` prints them."""
+    scored = score_lines(table)
+    if not scored:
+        return []
+    out = ["## Scores", "", scored[0], ""]
+    for grader in dict.fromkeys(name for row in table.rows for name in row.scores):
+        found = (agreements or {}).get(grader)
+        for row in table.rows:
+            if grader in row.scores:
+                out.append(f"- {_md_escape(score_line(row.model, row.scores[grader]))}")
+                own = found.models.get(row.model) if found is not None else None
+                if own is not None and own.measures():
+                    out.append(f"  - vs the person: {_md_escape(own.short())}")
+        out += [f"- {_md_escape(line)}" for line in (found.lines() if found is not None else ())]
+    return out + [""]
+
+
+def markdown(table: "ComparisonTable", selected: str | None = None, confusions: int = 5,
+             agreements: Agreements | None = None) -> str:
+    """The comparison as Markdown: the table, the leak check, the scores (with each grader's agreement
+    with the person, when `agreements` are given), the largest confusions of every model and the
+    per-class accuracy of `selected` (default: the last distilled model, else the base)."""
     out = [
         "# Model comparison",
         "",
@@ -206,9 +232,7 @@ def markdown(table: "ComparisonTable", selected: str | None = None, confusions: 
     for row in table.rows:
         out.append("| " + " | ".join(_md_escape(fn(row)) for _, _, fn in COLUMNS) + " |")
     out += ["", LEGEND, ""]
-    scored = score_lines(table)
-    if scored:
-        out += ["## Scores", "", scored[0], ""] + [f"- {_md_escape(line)}" for line in scored[1:]] + [""]
+    out += _md_scores(table, agreements)
     lines = notes(table)
     out += [f"- {_md_escape(line)}" for line in lines] + ([""] if lines else [])
     shown = [r for r in table.rows if table.details.get(r.model) and table.details[r.model].confusions]
@@ -250,11 +274,18 @@ SCORE_FIELDS = ("mean", "ci_low", "ci_high", "pass_rate", "n")
 VS_BASE_FIELDS = ("diff", "p_value")
 
 
-def csv_text(table: "ComparisonTable") -> str:
+HUMAN_FIELDS = ("kappa", "kappa_n", "spearman", "spearman_n")
+
+
+def csv_text(table: "ComparisonTable", agreements: Agreements | None = None) -> str:
     """One CSV line per model with the raw numbers (empty cell: not defined); each grader adds
-    `<grader>_mean`, `_ci_low`, `_ci_high`, `_pass_rate`, `_n`, `_diff_vs_base` and `_p_value_vs_base`."""
+    `<grader>_mean`, `_ci_low`, `_ci_high`, `_pass_rate`, `_n`, `_diff_vs_base` and `_p_value_vs_base`, and
+    with `agreements` the model's agreement with the person: `_human_kappa`, `_human_kappa_n`,
+    `_human_spearman`, `_human_spearman_n` (empty where none of its answers was graded on that scale)."""
     graders = list(dict.fromkeys(name for row in table.rows for name in row.scores))
+    human = [g for g in graders if g in (agreements or {})]
     extra = [f"{g}_{f}" for g in graders for f in (*SCORE_FIELDS, *(f"{v}_vs_base" for v in VS_BASE_FIELDS))]
+    extra += [f"{g}_human_{f}" for g in human for f in HUMAN_FIELDS]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=[*CSV_FIELDS, *extra], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -263,6 +294,13 @@ def csv_text(table: "ComparisonTable") -> str:
         for name, score in data.pop("scores", {}).items():
             data.update({f"{name}_{f}": score.get(f) for f in SCORE_FIELDS})
             data.update({f"{name}_{v}_vs_base": (score.get("vs_base") or {}).get(v) for v in VS_BASE_FIELDS})
+        for name in human:
+            own = agreements[name].models.get(row.model)  # type: ignore[index]
+            for kind in ("kappa", "spearman"):
+                measure = getattr(own, kind, None) if own is not None else None
+                if measure is not None and measure.n:
+                    data[f"{name}_human_{kind}"] = None if measure.value is None else round(measure.value, 4)
+                    data[f"{name}_human_{kind}_n"] = measure.n
         writer.writerow({k: ("" if v is None else v) for k, v in data.items()})
     return buffer.getvalue()
 
@@ -284,22 +322,25 @@ def format_of(path: Path, fmt: str | None = None) -> str:
     return fmt
 
 
-def render(table: "ComparisonTable", fmt: str, selected: str | None = None) -> str:
+def render(table: "ComparisonTable", fmt: str, selected: str | None = None,
+           agreements: Agreements | None = None) -> str:
     if fmt == "md":
-        return markdown(table, selected)
+        return markdown(table, selected, agreements=agreements)
     if fmt == "csv":
-        return csv_text(table)
+        return csv_text(table, agreements)
     return json_text(table)
 
 
-def export(table: "ComparisonTable", path: str | Path, fmt: str | None = None, selected: str | None = None) -> Path:
-    """Write the table to `path` (format from `fmt` or the suffix), atomically.
+def export(table: "ComparisonTable", path: str | Path, fmt: str | None = None, selected: str | None = None,
+           agreements: Agreements | None = None) -> Path:
+    """Write the table to `path` (format from `fmt` or the suffix), atomically; `agreements` (the
+    graders' agreement with the person, `calibration.calibrate`) add their lines and columns.
 
     Raises:
         UserError: unknown format, or the file cannot be written.
     """
     target = Path(path).expanduser()
-    text = render(table, format_of(target, fmt), selected)
+    text = render(table, format_of(target, fmt), selected, agreements)
     try:
         from distill_tui import locations
 

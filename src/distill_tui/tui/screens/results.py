@@ -404,9 +404,12 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
     def _export_to(self, choice: tuple[str, Path] | None) -> None:
         if choice is None or self._table is None:
             return
+        from distill_tui.core.evaluate import calibration
+
         fmt, path = choice
-        try:
-            written = report.export(self._table, path, fmt, selected=self._selected)
+        try:  # the graders' agreement with the person's grades goes with the scores, as eval exports it
+            written = report.export(self._table, path, fmt, selected=self._selected,
+                                    agreements=calibration.calibrate(self.workspace))
         except UserError as exc:
             self.notify(str(exc), severity="error")
             return
