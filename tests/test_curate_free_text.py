@@ -164,6 +164,18 @@ def test_use_gold_needs_labels(tmp_path: Path) -> None:
     ws.close()
 
 
+def test_saving_the_teachers_own_answer_is_no_edit(ws) -> None:  # noqa: F811
+    cur = Curation.from_workspace(ws)
+    row = int(cur.ids[2])
+    original = cur.answers[2].content
+    same = edits.edit(cur, row, original, edits.parser(ws))  # E, then ctrl+s without a change
+    assert same.content == original and not cur.edited.any() and not ws.store.edits()
+    edits.edit(cur, row, json.dumps({"variety": "Other"}), edits.parser(ws))
+    back = edits.edit(cur, row, original, edits.parser(ws))  # typed back as it was: the edit is dropped
+    assert back.content == original and not cur.edited.any() and not ws.store.edits()
+    assert Curation.from_workspace(ws).edited.sum() == 0
+
+
 def test_an_older_workspace_gains_the_edits_table(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
     store = Store(path)

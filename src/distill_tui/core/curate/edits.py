@@ -98,8 +98,10 @@ def edit(cur: "Curation", row_id: int, content: str, parse: Parser, *, reason: s
 
 
 def edit_many(cur: "Curation", contents: Mapping[int, str], parse: Parser, *, reason: str = EDITED) -> list["Answer"]:
-    """Replace the answers of several rows in one commit (see `edit`)."""
+    """Replace the answers of several rows in one commit (see `edit`). Content equal to the teacher's
+    own answer is no edit: an earlier edit of that row is dropped instead."""
     positions, answers, edits = [], [], []
+    done: dict[int, "Answer"] = {}
     for row_id, content in contents.items():
         if not content.strip():
             raise UserError(f"row {row_id}: an answer cannot be empty (to leave the row out, deselect it)")
@@ -107,18 +109,23 @@ def edit_many(cur: "Curation", contents: Mapping[int, str], parse: Parser, *, re
         original = cur.originals.get(int(row_id), cur.answers[p])
         if original.status != "ok":
             raise UserError(f"row {row_id}: the request failed; there is no answer to correct")
+        if content == original.content:
+            revert(cur, [int(row_id)])
+            done[int(row_id)] = cur.answers[p]
+            continue
         parsed = parse(content)
         edits.append(AnswerEdit(original.model, original.row_id, original.prompt_hash, content, parsed.label,
                                 parsed.valid, parsed.problem, reason))
         positions.append(p)
         answers.append(with_edits([original], {edits[-1].key: edits[-1]})[0][0])
+        done[int(row_id)] = answers[-1]
         cur.originals[int(row_id)] = original
-    if cur.store is not None:
+    if cur.store is not None and edits:
         cur.store.save_edits(edits)
     was_good = _good(cur, positions)
     _apply(cur, positions, answers, True)
     _follow_default(cur, positions, was_good)
-    return answers
+    return [done[int(row_id)] for row_id in contents]
 
 
 def _good(cur: "Curation", positions: Sequence[int]) -> np.ndarray:
