@@ -69,6 +69,8 @@ def test_kind_defaults_from_the_keys_a_user_wrote(tmp_path):
     ({"dataset": {"reference": " "}}, "[dataset] reference is empty"),
     ({"evaluate": {"max_rows": 0}}, "[evaluate] max_rows must be at least 1"),
     ({"evaluate": {"rows": 3}}, "[evaluate] unknown key 'rows'"),
+    ({"task": {"kind": "extraction"}, "prompt": {"schema": SCHEMA, "structured": False}},
+     "[prompt] structured = false is for classification"),  # was taken and ignored: the schema stayed strict
 ])
 def test_bad_kind_keys_are_one_line(tmp_path, sections, fragment):
     with pytest.raises(SpecError) as caught:

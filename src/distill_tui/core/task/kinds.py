@@ -92,6 +92,9 @@ def check(spec: "TaskSpec", where: str) -> dict[str, Any] | None:
         raise SpecError(f'{where}: [prompt] schema is for [task] kind = "extraction", not {kind}')
     if kind != EXTRACTION:
         return None
+    if not pr.structured:
+        raise SpecError(f"{where}: [prompt] structured = false is for classification; an extraction answer is always "
+                        'asked for as strict JSON (for free text set [task] kind = "generation")')
     if pr.schema is None:
         raise SpecError(f'{where}: [prompt] schema is missing: an extraction task needs the JSON schema of an answer '
                         '(a .json file beside the spec, or an inline table)')
