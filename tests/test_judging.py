@@ -262,3 +262,34 @@ def test_eval_cli_exits_1_when_a_judge_stopped_with_answers_unjudged(tmp_path: P
     captured = capsys.readouterr()
     assert "no price is known for the judge my-local-judge" in captured.err
     assert code == 1  # work left, as `generate` and `judge` say it: a script does not go on as if judged
+
+
+def test_the_estimate_prices_each_embedding_grader_as_a_stage(tmp_path: Path) -> None:
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from distill_tui import locations
+    from distill_tui.core.cost import pricing
+    from distill_tui.core.cost.estimate import build_estimate, estimate_spec
+    from distill_tui.core.cost.judge_stages import EMBED_BATCH
+    from distill_tui.core.task import dataset
+    from distill_tui.core.task.spec import load_spec
+
+    shutil.copyfile(locations.package_assets() / "generation.csv", tmp_path / "generation.csv")
+    spec = tomllib.loads((locations.package_assets() / "generation.toml").read_text())
+    spec["graders"] = [{"name": "chrf", "type": "chrf"}, {"name": "sim", "type": "embedding"}]
+    (tmp_path / "qa.toml").write_text(tomli_w.dumps(spec))
+    loaded = load_spec(tmp_path / "qa.toml")
+    plan = estimate_spec(loaded)
+    [embed] = [s for s in plan.stages if s.name.startswith("embed ")]
+    texts = plan.eval_rows * 4  # the reference and three models' answers per row
+    assert (embed.name, embed.model, embed.output_tokens) == ("embed sim: eval answers", "text-embedding-3-small", 0)
+    assert embed.requests == -(-texts // EMBED_BATCH) and embed.input_tokens > 0 and embed.input_tokens % texts == 0
+    assert embed.cost_usd is None and "price unknown: add text-embedding-3-small" in embed.note
+    user = tmp_path / "prices.toml"
+    user.write_text('[models."text-embedding-3-small"]\ninput = 0.02\n')
+    priced = build_estimate(loaded, dataset.prepare(loaded), pricing.load_prices(user))
+    [embed] = [s for s in priced.stages if s.name.startswith("embed ")]
+    assert embed.cost_usd == pytest.approx(embed.input_tokens * 0.02 / 1e6) and "unknown" not in embed.note

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from distill_tui.core.cost import discounts, preflight, tokens
 from distill_tui.core.cost.answers import ASSUMED_ANSWER_TOKENS, answer_tokens, reference_texts  # noqa: F401 (their home before)
-from distill_tui.core.cost.judge_stages import judge_stages
+from distill_tui.core.cost.judge_stages import embedding_stages, judge_stages
 from distill_tui.core.cost.pricing import PriceTable, auto_epochs, shutdown_warning
 from distill_tui.core.cost.selfhosted import LOCAL_AUTO_EPOCHS, SelfHosted
 from distill_tui.core.task import kinds, prompts
@@ -261,6 +261,7 @@ def build_estimate(
             kept = "; ".join(part for part in kept.split("; ") if not part.endswith("at the cached price"))
             served.note = "; ".join(filter(None, [kept, "self-hosted"]))
     stages += judge_stages(spec, s_eval_rows, max(out_teacher, out_student), stage)
+    stages += embedding_stages(spec, n_eval, max(out_teacher, out_student), bool(references), prices, Stage)
 
     def total(attr: str) -> float | None:
         values = [getattr(s, attr) for s in stages]
