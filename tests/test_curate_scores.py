@@ -129,3 +129,15 @@ def test_free_text_agreement_follows_the_first_graders_pass_and_an_edit(tmp_path
     edits.edit(cur, int(cur.ids[p]), cur.answers[p].gold + " Indeed.", edits.parser(ws))
     assert cur.agrees[p] == 1
     ws.close()
+
+
+def test_export_agrees_filter_reads_free_text_agreement_as_the_screen_does(tmp_path, capsys) -> None:
+    graders = '\n[[graders]]\nname = "chrf"\ntype = "chrf"\nthreshold = 0.5\n'
+    ws = _generation_ws(tmp_path, lambda i, gold: f"I'd say: {gold} Truly." if i % 2 else "Something else.",
+                        graders)
+    spec = str(ws.spec.source)
+    ws.close()
+    out = tmp_path / "agree.jsonl"
+    assert main(["export", spec, "-o", str(out), "--json", "--filter", "agrees=yes"]) == 0, capsys.readouterr()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines and all(line["messages"][-1]["content"].startswith("I'd say") for line in lines)

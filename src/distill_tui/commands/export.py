@@ -49,7 +49,9 @@ def run(args: Namespace) -> int:
         if cur.n == 0:
             raise UserError(f"{ws.spec.source}: no teacher answers yet; run `distill-tui generate {args.spec}` first")
         if filters is not None:
-            if filters.score is not None or filters.sort in ("score", "-score"):
+            # A free-text answer "agrees" by the first grader's pass, as the Curate screen reads it.
+            free_agrees = filters.agrees is not None and ws.spec.kind != "classification"
+            if filters.score is not None or filters.sort in ("score", "-score") or free_agrees:
                 from distill_tui.core.evaluate import answer_scores
 
                 answer_scores.attach(ws, cur)
