@@ -192,3 +192,19 @@ def test_snapshot_estimate_no_color(tmp_path, snap_compare, monkeypatch, no_colo
         await _settle(pilot, pilot.app)
 
     assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=settle)
+
+
+async def test_estimate_judge_stages_are_named_by_their_grader_within_the_column(tmp_path):
+    spec = write_spec(tmp_path, rows=60)
+    spec.write_text(spec.read_text() + '\n[[graders]]\nname = "helpful"\ntype = "rubric"\nmodel = "offline-judge"\n'
+                    'rubric = "r"\nscale = "1-5"\n\n[[graders]]\nname = "vs_teacher"\ntype = "pairwise"\n'
+                    'model = "offline-judge"\n')
+    app = DistillApp(Workspace.open(spec))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        await pilot.press("2")
+        await _settle(pilot, app)
+        table = app.screen.query_one("#stages")
+        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        # 'judge helpful: eval answers' was cut to 'judge helpful:' and 'judge vs_teache' at 80 columns
+        assert names[5:7] == ["judge helpful", "judge vs_teacher"], names

@@ -33,6 +33,12 @@ SHORT_NAMES = {
 }
 
 
+def short_name(stage: str) -> str:
+    """A stage's name for the 15-cell column: 'judge NAME: eval answers' is 'judge NAME' (the estimate
+    prices judges on eval answers only)."""
+    return SHORT_NAMES.get(stage, stage.removesuffix(": eval answers"))
+
+
 def money(value: float | None) -> str:
     """Dollars with enough digits to tell small costs apart; "unknown" when there is no price."""
     if value is None:
@@ -207,7 +213,7 @@ A reasoning model's reasoning tokens (billed as output) make the total a range; 
         table.clear()
         for stage in plan.stages:
             table.add_row(
-                SHORT_NAMES.get(stage.name, stage.name), Text(stage.model, overflow="ellipsis"),
+                Text(short_name(stage.name), overflow="ellipsis"), Text(stage.model, overflow="ellipsis"),
                 fit_count(stage.requests, WIDTHS["req"]), fit_count(stage.input_tokens, WIDTHS["input tok"]),
                 fit_count(stage.output_tokens, WIDTHS["output"]), money(stage.cost_usd), money(stage.batch_cost_usd),
             )
