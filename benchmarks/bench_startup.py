@@ -51,7 +51,7 @@ def bare_import_s() -> float:
     return time.perf_counter() - start
 
 
-def with_provider(spec: Path, base_url: str) -> Path:
+def with_provider(spec: Path, base_url: str, folder: Path) -> Path:
     import tomllib
 
     import tomli_w
@@ -60,7 +60,7 @@ def with_provider(spec: Path, base_url: str) -> Path:
     data["teacher"]["model"], data["student"]["model"] = "offline-teacher", "offline-student"
     data.setdefault("provider", {})["base_url"] = base_url
     data["dataset"]["path"] = str((spec.parent / data["dataset"]["path"]).resolve())
-    out = spec.with_name(spec.stem + "-bench.toml")
+    out = folder / (spec.stem + "-bench.toml")  # never beside a spec in the source tree
     out.write_text(tomli_w.dumps(data), encoding="utf-8")
     return out
 
@@ -76,14 +76,14 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            demo = with_provider(REPO / "src" / "distill_tui" / "assets" / "demo.toml", server.base_url)
-            big = with_provider(write_spec(folder, build_rows(folder / "wine.csv", rows=args.rows)), server.base_url)
+            demo = with_provider(REPO / "src" / "distill_tui" / "assets" / "demo.toml", server.base_url, folder)
+            big = with_provider(write_spec(folder, build_rows(folder / "wine.csv", rows=args.rows)), server.base_url,
+                                folder)
             cases = {"bare `import openai`": lambda: bare_import_s()}
             for name, spec in ((f"demo ({demo.name})", demo), (f"{args.rows:,} rows, cookbook prompt", big)):
                 cases[name] = lambda spec=spec: first_request_s(
                     spec, server, Path(tempfile.mkdtemp(dir=folder)))
             results = {name: min(run() for _ in range(args.repeat)) for name, run in cases.items()}
-            demo.unlink()
     finally:
         server.shutdown()
     base = results["bare `import openai`"]
