@@ -16,12 +16,14 @@ def _answers(i: int, req: Any, labels: list[str]) -> dict[str, Any]:
     """Rows 0-2 answer alike (punctuation, one word changed); every other answer is its own."""
     if i < 3:
         return {"content": ["The grape is Merlot, soft and plummy.", "The grape is Merlot: soft, plummy!",
-                            "The grape is Merlot, soft and jammy."][i]}
-    return {"content": " ".join(f"{WORDS[(i + k) % len(WORDS)]}{i}" for k in range(5))}
+                            "The grape is Merlot, soft and jammy."][i], "valid": True}
+    return {"content": " ".join(f"{WORDS[(i + k) % len(WORDS)]}{i}" for k in range(5)), "valid": True}
 
 
 async def test_near_dedupe_key(tmp_path: Path) -> None:
-    ws = make_ws(tmp_path, rows=60, answer=_answers)
+    # Free text: a classification task's answers are labels, never near-duplicates (test_near_curation).
+    ws = make_ws(tmp_path, rows=60, answer=_answers, task={"kind": "generation"}, dataset={"reference": "variety"},
+                 prompt={"user": "Review: {description} Which grape?"})
     try:
         app = CurateApp(ws)
         async with app.run_test(size=SIZE) as pilot:

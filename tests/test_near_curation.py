@@ -71,12 +71,16 @@ def _free_text(i: int, req: Any, labels: list[str]) -> dict[str, Any]:
     """Rows 0-2 answer alike (a word changed, punctuation); every other answer is distinct."""
     if i < 3:
         return {"content": ["The grape is Merlot, soft and plummy.", "The grape is Merlot: soft, plummy!",
-                            "The grape is Merlot, soft and jammy."][i]}
-    return {"content": _distinct(i)}
+                            "The grape is Merlot, soft and jammy."][i], "valid": True}
+    return {"content": _distinct(i), "valid": True}
+
+
+FREE_TEXT = {"task": {"kind": "generation"}, "dataset": {"reference": "variety"},  # free-text answers
+             "prompt": {"user": "Review: {description} Which grape?"}}
 
 
 def test_export_plan_drops_near_duplicate_answers(tmp_path: Path) -> None:
-    ws = make_ws(tmp_path, rows=60, answer=_free_text)
+    ws = make_ws(tmp_path, rows=60, answer=_free_text, **FREE_TEXT)
     try:
         cur = Curation.from_workspace(ws)
         plain = plan_export(cur)
@@ -89,7 +93,7 @@ def test_export_plan_drops_near_duplicate_answers(tmp_path: Path) -> None:
 
 
 def test_cli_export_near_dedupe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ws = make_ws(tmp_path, rows=60, answer=_free_text)
+    ws = make_ws(tmp_path, rows=60, answer=_free_text, **FREE_TEXT)
     spec = str(ws.spec.source)
     ws.close()
     out = tmp_path / "train.jsonl"
@@ -103,3 +107,15 @@ def test_cli_export_near_dedupe(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert main(["export", spec, "-o", str(out), *bad]) == 2
         err = capsys.readouterr().err
         assert err.startswith("distill-tui: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_a_classification_tasks_answers_are_labels_never_near_duplicates(tmp_path: Path) -> None:
+    ws = make_ws(tmp_path, rows=60)  # every answer is one of a few labels, repeated by design
+    try:
+        cur = Curation.from_workspace(ws)
+        # It kept one example per label: the classification demo's 420 answers became 12 (export and D).
+        assert near_drop(cur, cur.effective, "answers").size == 0
+        assert dedupe_near(cur, ("answers",)) == 0
+        assert plan_export(cur, actions={"near": ("answers",)}).dropped.get("near-duplicate answers", 0) == 0
+    finally:
+        ws.close()

@@ -56,7 +56,12 @@ def texts(cur: Curation, positions: np.ndarray, field: str) -> list[str]:
 
 
 def near_drop(cur: Curation, among: np.ndarray, field: str, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
-    """Positions to drop so that one row per group of near-duplicates remains among `among` (a mask)."""
+    """Positions to drop so that one row per group of near-duplicates remains among `among` (a mask).
+
+    A classification task's answers are never near-duplicates: each is one of a few labels, repeated
+    by design (grouping them would keep one example per label)."""
+    if field == "answers" and cur.context.labels:
+        return np.empty(0, dtype=np.int64)
     where = np.flatnonzero(among)
     order = np.lexsort((np.abs(cur.ids[where]), ~cur.valid[where], cur.agrees[where] != 1))
     where = where[order]  # best first, so each group's first member is the one kept
