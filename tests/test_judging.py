@@ -288,8 +288,10 @@ def test_the_estimate_prices_each_embedding_grader_as_a_stage(tmp_path: Path) ->
     assert (embed.name, embed.model, embed.output_tokens) == ("embed sim: eval answers", "text-embedding-3-small", 0)
     assert embed.requests == -(-texts // EMBED_BATCH) and embed.input_tokens > 0 and embed.input_tokens % texts == 0
     assert embed.cost_usd is None and "price unknown: add text-embedding-3-small" in embed.note
+    assert any(n.startswith("text-embedding-3-small: no price in prices.toml") for n in plan.notes)
     user = tmp_path / "prices.toml"
     user.write_text('[models."text-embedding-3-small"]\ninput = 0.02\n')
     priced = build_estimate(loaded, dataset.prepare(loaded), pricing.load_prices(user))
     [embed] = [s for s in priced.stages if s.name.startswith("embed ")]
     assert embed.cost_usd == pytest.approx(embed.input_tokens * 0.02 / 1e6) and "unknown" not in embed.note
+    assert not any("text-embedding-3-small" in n for n in priced.notes)

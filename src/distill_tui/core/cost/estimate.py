@@ -261,7 +261,9 @@ def build_estimate(
             kept = "; ".join(part for part in kept.split("; ") if not part.endswith("at the cached price"))
             served.note = "; ".join(filter(None, [kept, "self-hosted"]))
     stages += judge_stages(spec, s_eval_rows, max(out_teacher, out_student), stage)
-    stages += embedding_stages(spec, n_eval, max(out_teacher, out_student), bool(references), prices, Stage)
+    embeds, unpriced = embedding_stages(spec, n_eval, max(out_teacher, out_student), bool(references), prices, Stage)
+    stages += embeds
+    notes += unpriced
 
     def total(attr: str) -> float | None:
         values = [getattr(s, attr) for s in stages]

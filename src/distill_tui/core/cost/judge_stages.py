@@ -63,8 +63,9 @@ def judge_stages(spec: "TaskSpec", eval_prompts: Sequence[int], answer_tokens: i
 
 
 def embedding_stages(spec: "TaskSpec", eval_rows: int, answer_tokens: int, has_reference: bool,
-                     prices: "PriceTable", make: "type[Stage]") -> list["Stage"]:
-    """One stage per embedding grader of the spec (see the module docstring).
+                     prices: "PriceTable", make: "type[Stage]") -> tuple[list["Stage"], list[str]]:
+    """One stage per embedding grader of the spec (see the module docstring), and a note naming each
+    embedding model without a price.
 
     Args:
         eval_rows: how many rows are held out for evaluation.
@@ -74,7 +75,8 @@ def embedding_stages(spec: "TaskSpec", eval_rows: int, answer_tokens: int, has_r
     """
     from distill_tui.core.task.graders_spec import DEFAULT_EMBEDDING_MODEL
 
-    out = []
+    out: list["Stage"] = []
+    unknown: list[str] = []
     per_row = MODELS_ANSWERING + int(has_reference)
     for grader in spec.graders:
         if grader.type != "embedding":
@@ -88,7 +90,9 @@ def embedding_stages(spec: "TaskSpec", eval_rows: int, answer_tokens: int, has_r
         note = f"{texts:,} texts ({per_row} a row: {what}) at the estimated answer size, {EMBED_BATCH} a request"
         if cost is None:
             note += f"; price unknown: add {model} (input per 1M tokens) to your prices.toml"
+            unknown.append(f"{model}: no price in prices.toml, so the 'embed {grader.name}' stage and the total are "
+                           f"unknown: add its input price per 1M tokens to your prices.toml")
         # Embeddings are asked while scoring, never through the Batch API: both columns are the same.
         out.append(make(f"embed {grader.name}: eval answers", model, math.ceil(texts / EMBED_BATCH), input_tokens,
                          0, cost, cost, note))
-    return out
+    return out, unknown
