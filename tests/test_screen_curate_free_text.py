@@ -100,6 +100,12 @@ async def test_e_edits_the_answer_in_place_and_keeps_the_original(ws):
         await pilot.press("x", "escape")
         await pilot.pause()
         assert app.screen is screen and not ws.store.edits()
+        # Saved without a change: no edit, and the status says so (it said "answer edited").
+        await pilot.press("E")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "unchanged" in screen.status and "edited" not in screen.status and not ws.store.edits()
 
 
 async def test_g_puts_the_gold_label_in_after_asking(ws):

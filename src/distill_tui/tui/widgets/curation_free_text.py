@@ -104,6 +104,9 @@ class CurationFreeText:
             except UserError as exc:
                 self._changed(str(exc))
                 return
+            if not self.cur.edited[self.cur.pos[row]]:
+                self._changed(f"row {row}: unchanged; the teacher's answer is kept")
+                return
             invalid = "" if new.valid else f" (not a valid answer, deselected: {new.problem or 'not a label'})"
             self._changed(f"row {row}: answer edited; the edit is exported, the original kept{invalid}")
 
