@@ -156,3 +156,20 @@ def test_snapshot_edit_dialog(ws, snap_compare):
         await pilot.pause()
 
     assert snap_compare(CurateApp(ws), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_a_long_totals_line_ends_in_an_ellipsis_at_80_columns(ws):
+    from dataclasses import replace
+
+    from distill_tui.tui.widgets.curation_panes import totals_text
+
+    app = CurateApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        totals = replace(screen.cur.totals(), leaked=6)  # '· 6 held out for eval, never exported' at the end
+        screen.query_one("#totals").update(totals_text(totals, 5, None))
+        await pilot.pause()
+        line = "".join(s.text for s in screen.query_one("#totals").render_line(0)).rstrip()
+        # It wrapped into the one-cell-high bar, cut after 'for eval,' with nothing to say so.
+        assert line.endswith("…"), line

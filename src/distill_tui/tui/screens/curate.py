@@ -128,7 +128,7 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
     CurateScreen #filterbar { height: 1; padding: 0 1; background: $boost; }
     CurateScreen #empty { height: 1fr; padding: 1 2; display: none; }
     CurateScreen #panes { height: 35%; min-height: 6; border-top: hkey $foreground 20%; }
-    CurateScreen #totals { height: 1; padding: 0 1; background: $boost; }
+    CurateScreen #totals { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }
     CurateScreen.-empty #empty { display: block; }
     CurateScreen.-empty CurationTable, CurateScreen.-empty #panes, CurateScreen.-empty #totals { display: none; }
     """
