@@ -173,3 +173,14 @@ async def test_a_long_totals_line_ends_in_an_ellipsis_at_80_columns(ws):
         line = "".join(s.text for s in screen.query_one("#totals").render_line(0)).rstrip()
         # It wrapped into the one-cell-high bar, cut after 'for eval,' with nothing to say so.
         assert line.endswith("…"), line
+
+
+async def test_a_long_status_ends_in_an_ellipsis_at_80_columns(ws):
+    app = CurateApp(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen._changed("row 0: an answer cannot be empty (to leave the row out, deselect it) " + "and more " * 5)
+        await pilot.pause()
+        line = "".join(s.text for s in screen.query_one("#filterbar").render_line(0)).rstrip()
+        assert line.endswith("…"), line  # it wrapped into the one-line bar, cut mid-sentence

@@ -125,7 +125,7 @@ by teacher label.
 The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes the same one.
 """
     DEFAULT_CSS = """
-    CurateScreen #filterbar { height: 1; padding: 0 1; background: $boost; }
+    CurateScreen #filterbar { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }
     CurateScreen #empty { height: 1fr; padding: 1 2; display: none; }
     CurateScreen #panes { height: 35%; min-height: 6; border-top: hkey $foreground 20%; }
     CurateScreen #totals { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }
