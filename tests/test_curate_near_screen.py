@@ -45,3 +45,19 @@ async def test_near_dedupe_key(tmp_path: Path) -> None:
             assert {ids[1], ids[2]} <= stored(app).excluded  # saved, as a hand deselection
     finally:
         ws.close()
+
+
+async def test_b_caps_only_a_labelled_task(tmp_path: Path) -> None:
+    ws = make_ws(tmp_path, rows=60, answer=_answers, task={"kind": "generation"}, dataset={"reference": "variety"},
+                 prompt={"user": "Review: {description} Which grape?"})
+    try:
+        app = CurateApp(ws)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            before = int(app.screen.cur.selected.sum())
+            await pilot.press("b", "1", "enter")
+            await settle(pilot)
+            assert "a cap per label is for classification" in app.screen.status
+            assert app.screen.cur.cap is None and int(app.screen.cur.selected.sum()) == before
+    finally:
+        ws.close()

@@ -119,3 +119,21 @@ def test_a_classification_tasks_answers_are_labels_never_near_duplicates(tmp_pat
         assert plan_export(cur, actions={"near": ("answers",)}).dropped.get("near-duplicate answers", 0) == 0
     finally:
         ws.close()
+
+
+def test_a_cap_per_label_is_refused_for_free_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = make_ws(tmp_path, rows=60, answer=_free_text, **FREE_TEXT)
+    spec = str(ws.spec.source)
+    try:
+        cur = Curation.from_workspace(ws)
+        # It capped per distinct answer text: an exact dedupe of answers under another name.
+        with pytest.raises(UserError, match="a cap per label is for classification"):
+            cur.apply_cap(1)
+        assert cur.cap is None
+        with pytest.raises(UserError, match="a cap per label is for classification"):
+            plan_export(cur, actions={"cap": 1})
+    finally:
+        ws.close()
+    assert main(["export", spec, "-o", str(tmp_path / "t.jsonl"), "--filter", "cap=1"]) == 2
+    err = capsys.readouterr().err
+    assert "a cap per label is for classification" in err and len(err.strip().splitlines()) == 1

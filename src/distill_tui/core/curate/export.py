@@ -23,7 +23,7 @@ from distill_tui.core.common.errors import UserError
 from distill_tui.core.curate.filters import Filters, cap_drop, dedupe_drop
 from distill_tui.core.curate.near_curation import near_drop
 from distill_tui.core.curate.near_duplicates import DEFAULT_THRESHOLD
-from distill_tui.core.curate.selection import Curation
+from distill_tui.core.curate.selection import Curation, check_cap
 from distill_tui.core.curate.validate import ValidationReport, plural, validate_examples
 
 if TYPE_CHECKING:
@@ -110,7 +110,8 @@ def _rows(cur: Curation, filters: Filters | None, actions: dict[str, Any] | None
         drop = near_drop(cur, rows, what, actions.get("near_threshold") or DEFAULT_THRESHOLD)
         rows[drop] = False
         dropped[f"near-duplicate {what}"] = len(drop)
-    cap = actions.get("cap") or cur.cap
+    check_cap(cur, actions.get("cap"))
+    cap = actions.get("cap") or (cur.cap if cur.context.labels else None)  # a cap saved before it was refused
     if cap:
         drop = cap_drop(cur, rows, int(cap))
         rows[drop] = False

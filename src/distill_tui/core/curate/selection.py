@@ -325,7 +325,13 @@ class Curation:
 
     def apply_cap(self, cap: int | None) -> int:
         """Keep at most `cap` selected rows per teacher label (preferring agreement with gold, then a
-        seeded random order) from now on; the others are excluded. Returns how many were dropped."""
+        seeded random order) from now on; the others are excluded. Returns how many were dropped.
+
+        Raises:
+            UserError: a cap on a task without labels (each distinct free-text or JSON answer would count
+                as a label of its own).
+        """
+        check_cap(self, cap)
         self.cap = cap or None
         self.save_state()
         self.capped = self._enforce_cap()
@@ -371,3 +377,12 @@ class Curation:
 
     def row(self, position: int) -> "Answer":
         return self.answers[position]
+
+
+def check_cap(cur: Curation, cap: int | None) -> None:
+    """Refuse a cap per label on a task whose answers are not labels (extraction, generation)."""
+    if cap and not cur.context.labels:
+        from distill_tui.core.common.errors import UserError
+
+        raise UserError(f"cap={cap}: a cap per label is for classification; a free-text or JSON answer is not a "
+                        "label (dedupe or near-duplicates thin repeated answers)")

@@ -337,7 +337,13 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
             if text and (not text.isdigit() or int(text) < 1):
                 self._changed(f"cap must be a number of rows, not {text!r}")
                 return
-            dropped = self.cur.apply_cap(int(text) if text else None)
+            from distill_tui.core.common.errors import UserError
+
+            try:
+                dropped = self.cur.apply_cap(int(text) if text else None)
+            except UserError as exc:
+                self._changed(str(exc))
+                return
             self._changed(f"cap {text}: {dropped:,} rows deselected" if text else "no cap")
 
         self.app.push_screen(AskDialog(
