@@ -149,12 +149,16 @@ def context_note(model: str, count: int, total: int, window: int, max_tokens: in
             f"{window:,}-token context window; runs leave {'it' if count == 1 else 'them'} out")
 
 
-def _most_tokens(req: "RowRequest", schema_bytes: int) -> int:
-    """An upper bound of `tokens.count_chat` that needs no encoding: a token is at least one byte."""
+def _most_tokens(req: "RowRequest", schema_bytes: int, *, by_chars: bool = False) -> int:
+    """An upper bound of `tokens.count_chat` that needs no encoding: a token is at least one byte (and
+    a character at most four bytes, the looser bound `by_chars` takes without encoding the text)."""
     total = tokens.REPLY_PRIMING + schema_bytes
     for message in req.messages:
         total += tokens.TOKENS_PER_MESSAGE + tokens.TOKENS_PER_NAME
-        total += sum(len(v.encode("utf-8")) for v in message.values() if isinstance(v, str))
+        if by_chars:
+            total += 4 * sum(len(v) for v in message.values() if isinstance(v, str))
+        else:
+            total += sum(len(v.encode("utf-8")) for v in message.values() if isinstance(v, str))
     return total
 
 
@@ -166,24 +170,42 @@ def fitting_requests(
     Only rows whose byte length could exceed the window are counted exactly, so this costs next to
     nothing when prompts are short. A model with no known window keeps every row.
     """
-    limits = table.limits(model)
-    window = limits.context_window if limits else None
-    if window is None or not reqs:
-        return reqs, 0, None
-    kept = []
-    # Every request of a spec has the same response format (the labels' enum): measure it once.
-    schema_bytes = len(tokens.schema_text(reqs[0].body.get("response_format")).encode("utf-8"))
-    for req in reqs:
+    check = WindowCheck(model, table)
+    kept = [req for req in reqs if check.fits(req)]
+    return (reqs, 0, None) if not check.left_out else (kept, check.left_out, check.note(len(reqs)))
+
+
+class WindowCheck:
+    """Whether each request fits `model`'s context window, one at a time (`fitting_requests` for a
+    stream of requests); `left_out` counts those that do not."""
+
+    def __init__(self, model: str, table: "ModelTable") -> None:
+        limits = table.limits(model)
+        self.model, self.window = model, limits.context_window if limits else None
+        self.left_out, self._schema_bytes, self._budget = 0, -1, 0
+
+    def fits(self, req: "RowRequest") -> bool:
+        if self.window is None:
+            return True
+        if self._schema_bytes < 0:
+            # Every request of a spec has the same response format (the labels' enum): measure it once.
+            self._schema_bytes = len(tokens.schema_text(req.body.get("response_format")).encode("utf-8"))
+            self._budget = int(req.body.get("max_completion_tokens") or 0)
         budget = int(req.body.get("max_completion_tokens") or 0)
-        if _most_tokens(req, schema_bytes) + budget <= window:
-            kept.append(req)
-        elif tokens.count_chat(req.messages, model, req.body.get("response_format")) + budget <= window:
-            kept.append(req)
-    left_out = len(reqs) - len(kept)
-    if not left_out:
-        return reqs, 0, None
-    budget = int(reqs[0].body.get("max_completion_tokens") or 0)
-    return kept, left_out, context_note(model, left_out, len(reqs), window, budget)
+        if _most_tokens(req, self._schema_bytes, by_chars=True) + budget <= self.window:
+            return True
+        if _most_tokens(req, self._schema_bytes) + budget <= self.window:
+            return True
+        if tokens.count_chat(req.messages, self.model, req.body.get("response_format")) + budget <= self.window:
+            return True
+        self.left_out += 1
+        return False
+
+    def note(self, total: int) -> str | None:
+        """The line on the rows left out of `total`, or None when none were."""
+        if not self.left_out or self.window is None:
+            return None
+        return context_note(self.model, self.left_out, total, self.window, self._budget)
 
 
 # the embedded offline provider ---------------------------------------------------------------------

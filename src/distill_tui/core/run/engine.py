@@ -84,6 +84,8 @@ class Pool:
         rows_succeeded: Whether rows with this request shape already got answers (see `classify`).
         give_up_s: Stop the run when nothing but failed attempts came back for this long (and at
             least `max_error_streak` of them); None: `MAX_OUTAGE_S`.
+        planning: More rows are still being planned: they come through `add`, and the pool runs
+            until `planned` says there are no more.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class Pool:
         budget_left: float | None = None,
         rows_succeeded: bool = False,
         give_up_s: float | None = None,
+        planning: bool = False,
     ) -> None:
         self.client = client
         self.limiter = limiter
@@ -126,6 +129,10 @@ class Pool:
         self._running = 0  # threads started and not ended (under the lock)
         self._names = itertools.count()
         self._adjusted = 0.0
+        self.planning = planning
+        self._planned = threading.Event()
+        if not planning:
+            self._planned.set()
 
     @property
     def workers(self) -> int:
@@ -160,6 +167,21 @@ class Pool:
             self._threads.append(thread)
             thread.start()
 
+    def add(self, reqs: list["RowRequest"]) -> None:
+        """More rows to ask, planned while the pool runs (they go after the rows queued)."""
+        with self.lock:
+            self.queue.extend(reqs)
+            if self.stop_reason is None and self._threads:
+                self._spawn()
+            self.lock.notify_all()
+
+    def planned(self) -> None:
+        """Every row is planned: the pool ends once they are asked."""
+        with self.lock:
+            self.planning = False
+            self.lock.notify_all()
+        self._planned.set()
+
     def _adjust(self, now: float) -> None:
         """Follow the limits and latency (at most ten times a second); called with the lock held."""
         if now - self._adjusted < 0.1:
@@ -181,6 +203,8 @@ class Pool:
         if self.controls.cancelled:
             self.stop("cancelled")
         if self.alive():
+            return False
+        if not self._planned.wait(max(0.0, deadline - time.monotonic())):
             return False
         return self.writer.flush(max(0.0, deadline - time.monotonic()))
 
@@ -227,7 +251,7 @@ class Pool:
                     got = self.queue.pop(time.monotonic())
                     if isinstance(got, Item):
                         break
-                    if got is None and self.tally.in_flight == 0:
+                    if got is None and self.tally.in_flight == 0 and not self.planning:
                         return self._end()
                     # A retry is not due yet, or rows in flight may come back: wait.
                     self.lock.wait(min(got, 0.1) if got is not None else 0.1)

@@ -265,6 +265,10 @@ class RowQueue:
     def __len__(self) -> int:
         return len(self.fresh) + len(self.retry)
 
+    def extend(self, reqs: list["RowRequest"]) -> None:
+        """Fresh rows, after those queued."""
+        self.fresh.extend(Item(0.0, next(self._seq), r) for r in reqs)
+
     def pop(self, now: float) -> Item | float | None:
         """The next item, or the seconds until a retry is due, or None when empty."""
         if self.retry and self.retry[0].due <= now:

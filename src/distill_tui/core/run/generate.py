@@ -22,14 +22,12 @@ from typing import TYPE_CHECKING, Any, Callable
 from distill_tui.core.cost.pricing import format_usd
 from distill_tui.core.run.engine import Pool
 from distill_tui.core.run.engine_parts import Controls, Limits
-from distill_tui.core.run.plan import row_status, spent
+from distill_tui.core.run.plan import key_status, spent
 from distill_tui.core.run.recorder import AnswerRecorder
 from distill_tui.core.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     import openai
-
-    from distill_tui.core.task.requests import RowRequest
     from distill_tui.core.workspace.workspace import Workspace
 
 FINAL_STATES = ("done", "cancelled", "budget", "failed", "limit")
@@ -71,6 +69,7 @@ class Progress:
     price_known: bool = True
     message: str | None = None
     cached_tokens: int = 0  # of input_tokens, those read from the provider's prompt cache
+    planning: bool = False  # rows are still being planned: `total` and `left` count those planned so far
 
     @property
     def finished(self) -> bool:
@@ -169,28 +168,14 @@ def _run_unlocked(
         UserError: no API key, or the spec/data cannot be used.
     """
     from distill_tui.core.cost.capabilities import load_models
-    from distill_tui.core.cost.preflight import fitting_requests
-    from distill_tui.core.task.requests import iter_requests
+    from distill_tui.core.run.planner import RequestPlanner
 
     ws, controls = workspace, controls or Controls()
-    # Rows too long for the model's context window would only be refused: never ask them.
-    table = load_models()
-    reqs, too_long, too_long_note = fitting_requests(
-        list(iter_requests(ws.spec, ws.data, model, split, table.rules(model))), model, table)
-    ok, failed_keys = row_status(ws, model, split, reqs)
-    # Rows in a Batch API batch not collected yet are paid for already: never ask them again here.
-    in_batch = ws.store.batch_keys_in_flight(model) - ok
-    pending = [r for r in reqs if (r.row_id, r.prompt_hash) not in ok and (r.row_id, r.prompt_hash) not in in_batch]
-    if only_failed:
-        pending = [r for r in pending if (r.row_id, r.prompt_hash) in failed_keys]
-    elif not retry_failed:
-        pending = [r for r in pending if (r.row_id, r.prompt_hash) not in failed_keys]
-    beyond_limit = 0
-    if limit is not None and limit < len(pending):
-        beyond_limit = len(pending) - max(0, limit)
-        pending = pending[: max(0, limit)]
-    asked = {(r.row_id, r.prompt_hash) for r in pending}
-    failed_aside = len(failed_keys - asked)
+    # Rows are planned as they are asked (see `planner`): the first go out while the rest are built.
+    # Rows too long for the model's context window would only be refused: never asked.
+    planner = RequestPlanner(ws, model, split, load_models(), limit=max(0, limit) if limit is not None else None,
+                             retry_failed=retry_failed, only_failed=only_failed)
+    pending = planner.take(1)
     client = (client or ws.client)().with_options(max_retries=0) if pending else None
     recorder = AnswerRecorder(ws, model, split)
     price_known = recorder.price is not None
@@ -209,15 +194,10 @@ def _run_unlocked(
     pool = Pool(
         client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
         estimate=recorder.estimate, build_ok=recorder.build_ok, build_failed=recorder.build_failed, writer=writer,
-        budget_left=None if budget_usd is None else budget_usd - spent_before, rows_succeeded=bool(ok),
-        give_up_s=gen.give_up_after_s,
+        budget_left=None if budget_usd is None else budget_usd - spent_before,
+        rows_succeeded=bool(planner.done), give_up_s=gen.give_up_after_s, planning=not planner.complete,
     )
     row_cost = None
-    if pending and price_known:
-        from distill_tui.core.cost.estimate import answer_tokens
-
-        out, _ = answer_tokens(ws.spec, recorder.labels, model)
-        row_cost = recorder.price.cost(recorder.prompt_tokens(pending[0]), out)
 
     def snapshot(state: str, message: str | None = None) -> Progress:
         now = time.monotonic()
@@ -229,27 +209,31 @@ def _run_unlocked(
             else:
                 rows_s, tokens_s = t.rates(now, elapsed)
             queued = len(pool.queue)
-            done = len(ok) + t.ok
-            failed = failed_aside + t.failed
+            planning = pool.planning
+            done = planner.done + t.ok
+            failed = planner.failed_aside + t.failed
             in_flight = t.in_flight + t.saving  # answered but not yet durable: not reported as saved
             cost = t.cost_usd
             avg = cost / t.ok if t.ok and t.cost_known else row_cost
             last_errors, last_answers = t.last_errors.snapshot(), list(t.last_answers)
             counters = (t.requests, t.retries, t.rate_limited, t.input_tokens, t.output_tokens, t.cached_tokens)
-        left = max(0, len(reqs) - done - failed - in_flight)
+        left = max(0, planner.total - done - failed - in_flight)
         remaining = queued + in_flight
         eta = remaining / rows_s if rows_s > 0 and remaining else (0.0 if not remaining else None)
+        if planning:
+            eta = None  # rows are still being planned: what is left is not known yet
         total_spent = spent_before + cost
-        estimated = total_spent + (left + in_flight) * avg if price_known and avg is not None else None
+        estimated = (total_spent + (left + in_flight) * avg
+                     if price_known and avg is not None and not planning else None)
         requests, retries, rate_limited, input_tokens, output_tokens, cached_tokens = counters
         return Progress(
-            model=model, split=split, total=len(reqs), done=done, failed=failed, in_flight=in_flight, left=left,
+            model=model, split=split, total=planner.total, done=done, failed=failed, in_flight=in_flight, left=left,
             requests=requests, retries=retries, rate_limited=rate_limited, input_tokens=input_tokens,
             output_tokens=output_tokens, cost_usd=cost, elapsed_s=elapsed, rows_per_s=rows_s, tokens_per_s=tokens_s,
             eta_s=eta, limiter={**limiter.current_rates(), "concurrency": pool.workers,
                                 "concurrency_cap": gen.workers}, last_errors=last_errors, last_answers=last_answers,
             state=state, budget_usd=budget_usd, estimated_total_usd=estimated, spent_usd=total_spent,
-            price_known=price_known, message=message, cached_tokens=cached_tokens,
+            price_known=price_known, message=message, cached_tokens=cached_tokens, planning=planning,
         )
 
     def emit(progress: Progress) -> None:
@@ -272,6 +256,21 @@ def _run_unlocked(
     try:
         if pool.stop_reason is None and pending:
             pool.start()
+
+        def planned() -> None:
+            if planner.error is not None:
+                pool.stop("fatal", (str(planner.error), 1))  # raised below, once the pool has ended
+            elif planner.done:
+                pool.rows_succeeded = True  # rows of this request shape were answered before
+            pool.planned()
+
+        planner.plan_rest(pool.add, planned)
+        if pending and price_known:
+            from distill_tui.core.cost.estimate import answer_tokens
+
+            out, _ = answer_tokens(ws.spec, recorder.labels, model)
+            row_cost = recorder.price.cost(recorder.prompt_tokens(pending[0]), out)
+        if pool.stop_reason is None and pending:
             emit(snapshot("running"))
             while not pool.wait(progress_interval):
                 if controls.cancelled:
@@ -281,10 +280,14 @@ def _run_unlocked(
                 else:
                     state = "paused" if controls.paused else "running"
                 emit(snapshot(state))
-        held = sum((r.row_id, r.prompt_hash) in in_batch for r in reqs)
-        result = _result(ws, model, split, reqs, pool, spent_before, budget_usd, beyond_limit, price_known, held)
+        planner.join()
+        if planner.error is not None:
+            raise planner.error
+        result = _result(ws, model, split, planner.keys, pool, spent_before, budget_usd, planner.beyond_limit,
+                         price_known, planner.held)
+        too_long_note = planner.too_long_note()
         if too_long_note:
-            result.too_long, result.too_long_note = too_long, too_long_note
+            result.too_long, result.too_long_note = planner.too_long, too_long_note
             result.message += f"; {too_long_note}"
         status = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
         final_state = {None: "done", "fatal": "failed"}.get(result.stopped, result.stopped)
@@ -301,12 +304,13 @@ def _run_unlocked(
 
 
 def _result(
-    ws: "Workspace", model: str, split: str, reqs: list["RowRequest"], pool: Pool, spent_before: float,
+    ws: "Workspace", model: str, split: str, keys: set[tuple[int, str]], pool: Pool, spent_before: float,
     budget_usd: float | None, beyond_limit: int, price_known: bool, held: int = 0,
 ) -> RunResult:
-    ok, failed = row_status(ws, model, split, reqs)
+    ok, failed = key_status(ws, model, split, keys)
     t = pool.tally
-    left = len(reqs) - len(ok) - len(failed)
+    total = len(keys)
+    left = total - len(ok) - len(failed)
     stopped = pool.stop_reason
     if stopped == "cancelled" and not len(pool.queue):
         stopped = None  # everything was asked before the cancel landed
@@ -318,7 +322,7 @@ def _result(
     if stopped == "fatal":
         message = fatal[0] if fatal else "stopped"
         if pool.gave_up:
-            message += f"; {len(ok)} of {len(reqs)} answers saved, run again to resume"
+            message += f"; {len(ok)} of {total} answers saved, run again to resume"
     elif stopped == "cancelled":
         message = f"cancelled: {len(ok)} done, {to_go} left; run again to resume"
     elif stopped == "budget":
@@ -329,15 +333,15 @@ def _result(
         message = f"smoke run: {t.ok} rows answered, {t.failed} failed; {to_go} rows left, run again to go on"
         message += _last_failure(t)
     elif held:
-        message = (f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; {held} wait in a batch "
+        message = (f"{len(ok)} of {total} rows answered, {len(failed)} failed; {held} wait in a batch "
                    "(Batch API): run `distill-tui generate SPEC --batch` to collect them")
     elif failed:
-        message = f"{len(ok)} of {len(reqs)} rows answered, {len(failed)} failed; run again to retry them"
+        message = f"{len(ok)} of {total} rows answered, {len(failed)} failed; run again to retry them"
         message += _last_failure(t)
     else:
-        message = f"all {len(reqs)} rows answered"
+        message = f"all {total} rows answered"
     return RunResult(
-        model=model, split=split, total=len(reqs), done=len(ok), failed=len(failed), requests=t.requests,
+        model=model, split=split, total=total, done=len(ok), failed=len(failed), requests=t.requests,
         input_tokens=t.input_tokens, output_tokens=t.output_tokens, cost_usd=t.cost_usd,
         elapsed_s=time.monotonic() - pool.started, stopped=stopped, fatal_error=fatal[0] if fatal else None,
         fatal_exit_code=fatal[1] if fatal else None, left=left, retries=t.retries, rate_limited=t.rate_limited,

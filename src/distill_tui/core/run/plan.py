@@ -45,9 +45,13 @@ class Plan:
 
 def row_status(ws: "Workspace", model: str, split: str, reqs: list["RowRequest"]) -> tuple[set, set]:
     """Keys (row_id, prompt_hash) of this split answered ok, and failed-and-not-answered."""
+    return key_status(ws, model, split, {(r.row_id, r.prompt_hash) for r in reqs})
+
+
+def key_status(ws: "Workspace", model: str, split: str, keys: set[tuple[int, str]]) -> tuple[set, set]:
+    """`row_status` of the requests with these keys (row_id, prompt_hash)."""
     answered = ws.store.answered_keys(model)
     failed = {(a.row_id, a.prompt_hash) for a in ws.store.answers(model, split, status="failed")}
-    keys = {(r.row_id, r.prompt_hash) for r in reqs}
     return answered & keys, (failed - answered) & keys
 
 

@@ -78,13 +78,16 @@ def spend_text(p: "Progress", *, budget: bool = True) -> str:
 
 def progress_line(p: "Progress") -> str:
     """One line for a terminal or a log."""
-    head = f"{p.model} {p.split}: {p.done:,}/{p.total:,} done"
+    # While rows are still being planned the totals are those planned so far: "at least".
+    more = "+" if p.planning else ""
+    head = f"{p.model} {p.split}: {p.done:,}/{p.total:,}{more} done"
     parts = [head]
     if p.failed:
         parts.append(f"{p.failed:,} failed")
     wanted = p.limiter.get("concurrency") if isinstance(p.limiter, dict) else None
     in_flight = f"{p.in_flight} in flight" + (f" (of {wanted})" if wanted and not p.finished else "")
-    parts += [in_flight, f"{p.left:,} left", f"{p.rows_per_s:.1f} rows/s",
+    left = f"{p.left:,}+ left, planning…" if p.planning else f"{p.left:,} left"
+    parts += [in_flight, left, f"{p.rows_per_s:.1f} rows/s",
               f"{count(p.tokens_per_s)} tok/s"]
     if not p.finished:  # a run that has ended, by the limit or otherwise, has nothing left to wait for
         parts.append(f"ETA {duration(p.eta_s)}")

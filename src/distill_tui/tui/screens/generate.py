@@ -300,7 +300,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
             # After the run, the plan is recounted from the store (refresh_plan) and shown instead.
             self.query_one("#plan", Static).update(self._live_text(p))
         bar = self.query_one(ProgressBar)
-        bar.update(total=max(1, p.total), progress=p.done + p.failed)
+        bar.update(total=None if p.planning else max(1, p.total), progress=p.done + p.failed)
         self.query_one("#state", Label).update(p.state)
         self.query_one(ProgressStats).show(p)
         self.query_one(AnswerFeed).show(p.last_answers)

@@ -55,10 +55,12 @@ def stats_table(progress: "Progress | None", plan: "Plan | None") -> Group:
         spend = fmt.money(p.spent_usd)
     else:
         spend = f"{fmt.count(p.input_tokens)} in / {fmt.count(p.output_tokens)} out tokens"
-    grid.add_row("done", f"{p.done:,} of {p.total:,}", "rows/s", f"{p.rows_per_s:.1f}")
+    total = f"{p.total:,}+" if p.planning else f"{p.total:,}"  # rows still being planned: at least so many
+    grid.add_row("done", f"{p.done:,} of {total}", "rows/s", f"{p.rows_per_s:.1f}")
     grid.add_row("failed", failed, "tokens/s", fmt.count(p.tokens_per_s))
     grid.add_row("in flight", f"{p.in_flight}", "ETA", "–" if p.finished else fmt.duration(p.eta_s))
-    grid.add_row("left", f"{p.left:,}", "elapsed", fmt.duration(p.elapsed_s))
+    grid.add_row("left", f"{p.left:,}+ planning…" if p.planning else f"{p.left:,}", "elapsed",
+                 fmt.duration(p.elapsed_s))
     grid.add_row("spend", spend, "budget", fmt.money(p.budget_usd, unknown="none"))
     grid.add_row("requests", f"{p.requests:,} ({p.retries:,} retries)", "429s", f"{p.rate_limited:,}")
     limiter.add_row("limiter", fmt.limiter_text(p.limiter))
