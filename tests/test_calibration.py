@@ -159,6 +159,7 @@ def test_a_rubric_judge_is_calibrated_and_its_grades_show_row_by_row(tmp_path, o
 
     shutil.copyfile(locations.package_assets() / "generation.csv", tmp_path / "generation.csv")
     spec = tomllib.loads((locations.package_assets() / "generation.toml").read_text())
+    spec["graders"] = [g for g in spec["graders"] if g["type"] != "rubric"]  # the demo's own judge
     spec["graders"].append({"name": "judge", "type": "rubric", "model": "offline-judge",
                             "rubric": "says what the reference says", "scale": "1-5"})
     spec["evaluate"] = {"max_rows": 10}

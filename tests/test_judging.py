@@ -137,6 +137,7 @@ def test_eval_runs_the_judge_after_the_models_and_scores_it(tmp_path: Path, offl
     import tomllib
 
     spec = tomllib.loads((locations.package_assets() / "generation.toml").read_text())
+    spec["graders"] = [g for g in spec["graders"] if g["type"] != "rubric"]  # the demo's own judge
     spec["graders"].append({"name": "judge", "type": "rubric", "model": "offline-judge",
                             "rubric": "says what the reference says", "scale": "1-5"})
     spec["evaluate"] = {"max_rows": 10}

@@ -99,18 +99,37 @@ def _reproduce_block() -> str:
     return next(b for b in bash_blocks(README.read_text(encoding="utf-8")) if "prepare_demo" in b)
 
 
-@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="the tests do not run in a virtual environment")
-def test_the_headless_reproduce_block_runs_as_pasted(tmp_path: Path) -> None:
-    """In a folder holding `.venv` (this test run's own environment) and a shell whose PATH does not
-    include it, the block runs the whole loop and prints the table the README shows."""
+def _isolated_shell(tmp_path: Path) -> dict[str, str]:
+    """A folder holding `.venv` (this test run's own environment) and a shell whose PATH does not include it."""
     (tmp_path / ".venv").symlink_to(sys.prefix, target_is_directory=True)
     venv_bin = str(Path(sys.prefix) / "bin")
     path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != venv_bin)
     env = {**os.environ, "PATH": path, "TMPDIR": str(tmp_path)}
     env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="the tests do not run in a virtual environment")
+def test_the_headless_reproduce_block_runs_as_pasted(tmp_path: Path) -> None:
+    """In a folder holding `.venv` (this test run's own environment) and a shell whose PATH does not
+    include it, the block runs the whole loop and prints the table the README shows."""
+    env = _isolated_shell(tmp_path)
     done = subprocess.run(["bash", "-e", "-c", _reproduce_block()], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "train.jsonl").exists()
     for role in ("teacher", "base student", "distilled"):  # the README's table, and the JSON's roles
         assert re.search(rf"\s{role}\s+180\s+\d+\.\d%", done.stdout), done.stdout
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="the tests do not run in a virtual environment")
+def test_the_judge_block_runs_as_pasted(tmp_path: Path) -> None:
+    """The block that judges the generation demo's training answers and exports those that pass: the
+    demo's spec has the rubric judge it names (without one, `judge` stops with exit 2)."""
+    block = next(b for b in bash_blocks(README.read_text(encoding="utf-8")) if "distill-tui judge" in b)
+    done = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, env=_isolated_shell(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    judged = (tmp_path / "judged.jsonl").read_text(encoding="utf-8").splitlines()
+    assert 0 < len(judged) < 280  # the judge passed some of the teacher's answers, not all
+    assert "judge helpful: 280 verdicts" in done.stdout + done.stderr
