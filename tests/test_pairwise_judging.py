@@ -21,7 +21,7 @@ from distill_tui.core.task.graders_spec import GraderSpec, parse_graders
 from distill_tui.core.workspace.workspace import Workspace
 from tests.conftest_offline import running
 
-PREF = GraderSpec("pref", "pairwise", 0.5, model="offline-judge", opponent="teacher")
+PREF = GraderSpec("pref", "pairwise", 1.0, model="offline-judge", opponent="teacher")  # a pass is a win
 
 
 def test_spec_pairwise_defaults_and_bad_input() -> None:

@@ -45,10 +45,10 @@ def test_bootstrap_of_constant_and_empty() -> None:
 
 
 def test_paired_interval_by_enumeration() -> None:
-    # Differences {0, 1}: resampled means 0, ½, 1 (¼, ½, ¼): the interval is [0, 1]. Sign flips of
-    # (0, 1) give means ±½ only, so the permutation p is 1.
+    # Differences {0, 1}: sign flips of (0, 1) give means ±½ only, so the permutation p is 1; two rows
+    # can reject no shift at all (the smallest p of 4 patterns is ½), so the interval is all of [−1, 1].
     result = paired_bootstrap([1.0, 1.0], [1.0, 0.0])
-    assert (result.diff, result.low, result.high) == (0.5, 0.0, 1.0)
+    assert (result.diff, result.low, result.high) == (0.5, -1.0, 1.0)
     assert result.p_value == 1.0 and result.test == "paired permutation"
     assert not result.significant
     assert result.verdict().startswith("not significant")
@@ -102,3 +102,35 @@ def test_pass_fail_scores_get_mcnemar() -> None:
     assert result.p_value == pytest.approx(0.125)
     assert result.diff == pytest.approx(0.5)
     assert paired_comparison([0.5, 1.0], [0.0, 1.0]).test == "paired permutation"
+
+
+# 26 rows on which the paired percentile bootstrap said +0.168 (+0.004 to +0.332) while the sign-flip
+# test said p = 0.057: "not significant" beside an interval without 0.
+DISAGREED_MODEL = [0.84, 0.81, 0.36, 0.36, 0.13, 0.47, 0.13, 0.56, 0.64, 0.6, 0.08, 0.64, 0.77, 0.16, 0.61, 0.83,
+                   0.21, 0.92, 0.97, 0.73, 0.88, 0.29, 0.68, 0.93, 0.05, 0.83]
+DISAGREED_BASE = [0.58, 0.34, 0.58, 0.1, 0.14, 0.82, 0.0, 0.01, 0.93, 0.8, 0.01, 0.94, 0.04, 0.75, 0.78, 0.0, 0.0,
+                  0.06, 0.84, 0.56, 0.1, 0.69, 0.05, 0.07, 0.02, 0.9]
+
+
+def test_the_interval_and_the_verdict_agree() -> None:
+    result = paired_bootstrap(DISAGREED_MODEL, DISAGREED_BASE)
+    assert result.p_value >= 0.05 and not result.significant
+    assert result.low <= 0.0 <= result.high, result  # the interval inverts the same test
+    assert result.verdict().startswith("not significant (p = 0.05")
+
+
+def test_the_inverted_interval_excludes_0_exactly_when_the_test_rejects() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(6, 40))
+        model, base = rng.random(n) ** rng.uniform(0.3, 3), rng.random(n) ** rng.uniform(0.3, 3)
+        for result in (paired_bootstrap(model, base), score_stats.paired_comparison(model, base),
+                       score_stats.paired_comparison(model > 0.5, base > 0.5)):
+            assert result.significant == (not result.low <= 0.0 <= result.high), result
+            assert result.significant == (result.p_value < 0.05), result
+
+
+def test_a_p_below_005_beside_an_interval_with_0_is_not_called_significant() -> None:
+    shown = score_stats.PairedDifference(0.1, -0.01, 0.2, 0.04, 30, "mcnemar")
+    assert not shown.significant
+    assert shown.verdict() == "not significant (p = 0.04, but the 95 % interval includes 0, n = 30)"

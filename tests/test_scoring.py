@@ -68,3 +68,41 @@ def test_to_json_keeps_p_values_whole() -> None:
     assert set(data) >= {"mean", "ci_low", "ci_high", "pass_rate", "n", "vs_base"}
     assert set(data["vs_base"]) >= {"diff", "ci_low", "ci_high", "p_value", "significant"}
     assert data["vs_base"]["p_value"] == 2 / 2**40 and data["vs_base"]["significant"] is True
+
+
+def test_without_references_graders_that_need_none_score_the_teacher_too() -> None:
+    from distill_tui.core.evaluate.scoring import NO_TARGET
+
+    teacher = {1: "Serve it at 12 °C.", 2: "Decant it for an hour."}
+    answers = {"teacher": teacher, "student": {1: "Serve it cold.", 2: "Serve at 14 °C."}}
+    graders = [*EXACT, GraderSpec("degrees", "regex", 1.0, pattern=r"\d+ °C"),
+               GraderSpec("kind", "rubric", 0.75, model="judge", rubric="r", scale="pass_fail")]
+    asked: list[tuple[str, dict]] = []
+
+    def judge(grader, model, given, references):  # pass when the answer names a temperature
+        asked.append((model, dict(references)))
+        return {r: float("°C" in (text or "")) for r, text in given.items()}
+
+    scores = score_models(graders, teacher, answers, base="student", against=TEACHER_ANSWERS,
+                          target_model="teacher", judge=judge)
+    assert set(scores["teacher"]) == {"degrees", "kind"}  # never exact match against its own answers
+    own = scores["teacher"]["degrees"]
+    assert (own.n, own.mean, own.against, own.vs_base) == (2, 0.5, NO_TARGET, None)
+    assert scores["teacher"]["kind"].mean == 0.5
+    assert ("teacher", {1: None, 2: None}) in asked  # the judge grades the teacher without a reference
+    assert scores["student"]["degrees"].mean == 0.5 and scores["student"]["exact"].against == TEACHER_ANSWERS
+
+
+def test_a_pairwise_pass_is_a_win_not_a_tie() -> None:
+    from distill_tui.core.task.graders_spec import parse_graders
+
+    [pref] = parse_graders([{"name": "pref", "type": "pairwise", "model": "judge", "opponent": "teacher"}],
+                           "generation", "spec.toml")
+    outcomes = {1: 1.0, 2: 0.5, 3: 0.5, 4: 0.0}  # a win, two ties, a loss
+
+    def judge(grader, model, given, references):
+        return {r: outcomes[r] for r in given}
+
+    refs = dict.fromkeys(outcomes, "ref")
+    [score] = score_models([pref], refs, {"tuned": dict.fromkeys(outcomes, "a")}, judge=judge)["tuned"].values()
+    assert score.mean == 0.5 and score.pass_rate == 0.25 and score.threshold == 1.0

@@ -380,7 +380,7 @@ async def test_scores_pane_shows_the_agreement_with_the_person_after_grading(tmp
         text = " ".join(score_pane(app).split())
         assert "vs the person: exact kappa 0.67 (" in text and "n 6 pass/fail grades" in text
         # Under the distilled student's own line, its answers' agreement (the only ones graded here).
-        assert "n 32; vs base +0.281 (+0.125 to +0.438), better, p = 0.0039 vs the person: kappa 0.67, n 6, uncertain" in text
+        assert "n 32; vs base +0.281 (+0.118 to +0.444), better, p = 0.0039 vs the person: kappa 0.67, n 6, uncertain" in text
         assert "warning: exact: only 6 rows graded by a person: kappa 0.67 is uncertain (grade 30+)" in text
 
 

@@ -301,7 +301,21 @@ def scores_of(found: Mapping[tuple[str, int], Verdict], model: str, rows: Sequen
 
 
 def plan_held(ws: Workspace, grader: GraderSpec, held: HeldOut) -> Plan:
-    """The judge requests for the held-out answers the table scores (rows with a target only)."""
+    """The judge requests for the held-out answers the table scores (rows with a target only). When
+    the teacher's answers are the targets (no reference column), the teacher's own answers are judged
+    without a reference, as the table scores them (`scoring.REFERENCE_FREE`)."""
+    from distill_tui.core.evaluate.heldout import TEACHER
+
     targets = {r: t for r, t in held.targets().items() if t is not None}
-    answers = {m: {r: a for r, a in rows.items() if r in targets} for m, rows in held.answers().items()}
-    return plan(grader, questions_of(ws, targets), targets, answers)
+    every = held.answers()
+    answers = {m: {r: a for r, a in rows.items() if r in targets} for m, rows in every.items()}
+    if held.against != TEACHER or held.teacher_model not in every:
+        return plan(grader, questions_of(ws, targets), targets, answers)
+    own = every[held.teacher_model]
+    answers.pop(held.teacher_model, None)
+    questions = questions_of(ws, own)
+    graded = plan(grader, questions, targets, answers)
+    alone = plan(grader, questions, {}, {held.teacher_model: own})
+    known = {r.prompt_hash for r in graded.requests}
+    return Plan(grader, graded.requests + [r for r in alone.requests if r.prompt_hash not in known],
+                {**graded.asks, **alone.asks})

@@ -144,8 +144,8 @@ def score_lines(table: "ComparisonTable") -> list[str]:
     if not rows:
         return []
     against = {s.against for r in rows for s in r.scores.values()}
-    what = ("the teacher's answers (no reference column; the teacher is not scored)"
-            if against == {"teacher"} else "the reference answers")
+    what = ("the teacher's answers (no reference column; the teacher is scored only by graders that need "
+            "none: regex, rubric)" if "teacher" in against else "the reference answers")
     return [f"scores against {what}: mean (95% bootstrap interval), pass rate at the threshold, n; "
             "vs base: paired difference with the base student and its p-value:"] + [
         score_line(r.model, s) for r in rows for s in r.scores.values()]

@@ -2,10 +2,13 @@
 
 Scores are per-row numbers in [0, 1]. Intervals are percentile bootstraps (Efron & Tibshirani 1993,
 ch. 13) with a seeded generator, so the same scores give the same interval on every run. The paired
-comparison resamples rows, keeping each row's two scores together, as practitioners recommend when
-both models answered the same items (Miller 2024, "Adding Error Bars to Evals"); its p-value is a
-paired permutation (sign-flip) test's, and pass/fail results get McNemar's exact test
-(`stats.mcnemar_exact`), which is the same test on differences of −1, 0 and 1.
+comparison keeps each row's two scores together, as practitioners recommend when both models answered
+the same items (Miller 2024, "Adding Error Bars to Evals"); its p-value is a paired permutation
+(sign-flip) test's, and pass/fail results get McNemar's exact test (`stats.mcnemar_exact`), which is
+the same test on differences of −1, 0 and 1. Its interval inverts the same sign-flip test (every shift
+δ of the differences the test does not reject at 5 %; Lehmann & Romano 2005, §3.5), so the interval
+and the verdict answer one question: a percentile bootstrap of the differences could exclude 0 while
+the test said "not significant" (+0.168 (+0.004 to +0.332) with p = 0.057 on 26 rows).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class PairedDifference:
     """Mean of (model − base) over the rows both answered, its interval and a two-sided p-value.
 
     `test` names where the p-value comes from: "mcnemar" (exact, over pass/fail) or "paired
-    permutation" (sign-flip); the interval is the paired bootstrap's either way.
+    permutation" (sign-flip); the interval inverts the sign-flip test either way.
     """
 
     diff: float
@@ -50,8 +53,13 @@ class PairedDifference:
     test: str
 
     @property
+    def covers_zero(self) -> bool:
+        return self.low <= 0.0 <= self.high
+
+    @property
     def significant(self) -> bool:
-        return self.p_value < ALPHA
+        """p < 0.05 and an interval without 0: a difference is claimed only when both say so."""
+        return self.p_value < ALPHA and not self.covers_zero
 
     def verdict(self) -> str:
         """A plain sentence: better/worse than the base (p), or not significant."""
@@ -59,7 +67,8 @@ class PairedDifference:
             return "no rows in common with the base student"
         p = "p < 0.001" if self.p_value < 0.001 else f"p = {self.p_value:.2g}"
         if not self.significant:
-            return f"not significant ({p}, n = {self.n})"
+            why = ", but the 95 % interval includes 0" if self.p_value < ALPHA else ""
+            return f"not significant ({p}{why}, n = {self.n})"
         word = "better" if self.diff > 0 else "worse"
         return f"{word} than the base student ({p}, n = {self.n})"
 
@@ -104,12 +113,14 @@ def paired_bootstrap(
     model: Sequence[float], base: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED,
     confidence: float = 0.95,
 ) -> PairedDifference | None:
-    """Mean paired difference model − base, its paired-bootstrap interval and a two-sided p-value.
+    """Mean paired difference model − base, its interval and a two-sided p-value.
 
-    The interval resamples rows (each row's two scores together). The p-value is the paired
-    permutation (sign-flip) test's (`sign_flip_p`), not a bootstrap one: a bootstrap p centred on
-    the null is far too small for a few rows (three positive differences, 0.1, 0.2 and 0.3, get
-    p = 0.0001 from it and 0.25 from the exact test). None when there are no pairs.
+    The p-value is the paired permutation (sign-flip) test's (`sign_flip_p`), not a bootstrap one:
+    a bootstrap p centred on the null is far too small for a few rows (three positive differences,
+    0.1, 0.2 and 0.3, get p = 0.0001 from it and 0.25 from the exact test). The interval inverts
+    the same test (`sign_flip_interval`), so it excludes 0 exactly when the test rejects (up to
+    Monte Carlo noise at the boundary, which `PairedDifference.significant` settles by asking
+    both). The name stays for its callers. None when there are no pairs.
 
     Raises:
         ValueError: sequences of different lengths, or bad `confidence`/`resamples`.
@@ -124,8 +135,63 @@ def paired_bootstrap(
     p = sign_flip_p(diffs, resamples=resamples, seed=seed)
     if np.all(diffs == diffs[0]):
         return PairedDifference(mean, mean, mean, p, int(diffs.size), PERMUTATION)  # every resample is the same
-    low, high = _percentiles(_bootstrap_means(diffs, resamples, seed), confidence)
-    return PairedDifference(mean, min(low, mean), max(high, mean), p, int(diffs.size), PERMUTATION)
+    low, high = sign_flip_interval(diffs, resamples=resamples, seed=seed, confidence=confidence)
+    low, high = _covering_zero_unless(p, min(low, mean), max(high, mean))
+    return PairedDifference(mean, low, high, p, int(diffs.size), PERMUTATION)
+
+
+def _covering_zero_unless(p_value: float, low: float, high: float) -> tuple[float, float]:
+    """The interval widened to 0 when the test did not reject: Monte Carlo draws (or McNemar's exact
+    p beside the sign-flip interval) can disagree at the boundary, and then the cautious side wins."""
+    if p_value >= ALPHA:
+        return min(low, 0.0), max(high, 0.0)
+    return low, high
+
+
+def sign_flip_interval(diffs: Sequence[float], *, resamples: int = RESAMPLES, seed: int = SEED,
+                       confidence: float = 0.95) -> tuple[float, float]:
+    """The shifts δ the sign-flip test of (diffs − δ) does not reject at 1 − `confidence`.
+
+    One set of sign patterns serves every δ (all 2ⁿ up to `EXACT_UP_TO` rows, else `resamples`
+    seeded ones): a pattern's sum over (d − δ) is S·d − δ·S·1, so each δ costs one pass over the
+    patterns, and each bound is found by bisection from the mean (where p = 1). Differences of
+    scores in [0, 1] lie in [−1, 1]: a bound the test never reaches there (too few rows for any
+    shift to be rejected) is −1 or 1.
+    """
+    d = np.asarray(diffs, dtype=np.float64)
+    n = d.size
+    alpha = 1.0 - confidence
+    if n <= EXACT_UP_TO:
+        signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2 - 1
+        with_d, with_one, extra = signs @ d, signs.sum(axis=1).astype(np.float64), 0
+    else:
+        rng = np.random.default_rng(seed)
+        with_d, with_one = np.empty(resamples), np.empty(resamples)
+        chunk = max(1, _CHUNK_INDICES // n)
+        for start in range(0, resamples, chunk):
+            size = min(chunk, resamples - start)
+            signs = rng.integers(0, 2, size=(size, n)) * 2 - 1
+            with_d[start:start + size], with_one[start:start + size] = signs @ d, signs.sum(axis=1)
+        extra = 1  # the observed pattern itself, as in sign_flip_p's (1 + hits) / (1 + resamples)
+    total, scale = float(d.sum()), float(np.abs(d).sum()) + n
+
+    def p_at(delta: float) -> float:
+        observed = abs(total - n * delta)
+        hits = np.count_nonzero(np.abs(with_d - delta * with_one) >= observed - 1e-12 * scale)
+        return (extra + int(hits)) / (extra + with_d.size)
+
+    mean = total / n
+
+    def bound(far: float) -> float:
+        if p_at(far) >= alpha:
+            return far
+        inside, outside = mean, far
+        for _ in range(60):
+            middle = (inside + outside) / 2
+            inside, outside = (middle, outside) if p_at(middle) >= alpha else (inside, middle)
+        return round(inside, 9) + 0.0  # no −0.000 from a bound a rounding error below 0
+
+    return bound(min(-1.0, float(d.min()))), bound(max(1.0, float(d.max())))
 
 
 EXACT_UP_TO = 16
@@ -167,15 +233,16 @@ def paired_comparison(
 
     Scores that are all 0 or 1 are pass/fail results, and get McNemar's exact test on the
     discordant rows (the same p as the accuracy table's); other scores get the paired permutation
-    test's. The interval is the paired bootstrap's either way.
+    test's. The interval inverts the sign-flip test either way (`sign_flip_interval`).
     """
     result = paired_bootstrap(model, base, resamples=resamples, seed=seed)
     if result is None:
         return None
     if all(v in (0.0, 1.0) for v in (*model, *base)):
         wins, losses = stats.paired_counts([v == 1.0 for v in model], [v == 1.0 for v in base])
-        return PairedDifference(result.diff, result.low, result.high, stats.mcnemar_exact(wins, losses),
-                                result.n, MCNEMAR)
+        p = stats.mcnemar_exact(wins, losses)
+        return PairedDifference(result.diff, *_covering_zero_unless(p, result.low, result.high), p, result.n,
+                                MCNEMAR)
     return result
 
 

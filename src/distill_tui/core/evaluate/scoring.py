@@ -12,7 +12,10 @@ Definitions (`eval --json` `models[].scores`):
 - **mean**, **ci_low**, **ci_high**: mean score over n and its percentile-bootstrap 95 % interval.
 - **pass_rate**: share of the n answers scoring at least the grader's threshold.
 - **against**: "reference" (the data's gold/reference column) or "teacher" (no reference: the
-  teacher's answers are the targets, and the teacher itself is not scored).
+  teacher's answers are the targets, and the teacher is scored only by graders that need no target:
+  `regex` and `rubric`, judged without a reference; its entries say "none").
+- **pass_rate** of a pairwise grader: the share of wins (its default threshold is 1, a win; a tie
+  scores 0.5 and does not pass unless the spec lowers the threshold).
 - **vs_base**: over the rows both this model and the base student answered: `diff` = mean(model −
   base) with its paired-bootstrap interval, `p_value` (McNemar's exact test when every score is 0 or
   1, else the paired permutation test's), `significant` (p < 0.05), and the pass/fail counterpart:
@@ -28,7 +31,9 @@ from distill_tui.core.evaluate import score_stats
 from distill_tui.core.evaluate.graders import Embedder, Grade, grade
 from distill_tui.core.task.graders_spec import GraderSpec
 
-REFERENCE, TEACHER_ANSWERS = "reference", "teacher"
+REFERENCE, TEACHER_ANSWERS, NO_TARGET = "reference", "teacher", "none"
+REFERENCE_FREE = ("regex", "rubric")
+"""Graders that score an answer without a target: they score the teacher when its answers are the targets."""
 Judge = Callable[[GraderSpec, str, Mapping[int, Any], Mapping[int, Any]], Mapping[int, "float | None"]]
 """A model grader's saved verdicts: (grader, model, row → its answer, row → reference) → row → score or None."""
 MODEL_GRADERS = ("rubric", "pairwise")
@@ -121,7 +126,8 @@ def score_models(
         answers: model → row id → its answer (rows it answered; None for no usable answer).
         base: the base student's model name (no `vs_base` without it, nor for the base itself).
         against: what `references` are: REFERENCE, or TEACHER_ANSWERS when they are the teacher's.
-        target_model: the model whose answers are the references; it is not scored against itself.
+        target_model: the model whose answers are the references; it is not scored against itself,
+            only by the `REFERENCE_FREE` graders (without a reference, and with no `vs_base`).
         embedder: embedding model name → `Embedder`, for embedding graders.
         describe_error: when given, a grader that raises (an embeddings request refused) gets
             `error` = this line instead of stopping the table.
@@ -143,16 +149,28 @@ def score_models(
         for model, result in graded.items():
             base_result = graded.get(base) if base and model != base else None
             out[model][spec.name] = _summary(spec, against, result, base_result, resamples, seed)
+        if target_model in answers and spec.type in REFERENCE_FREE:
+            own = answers[target_model]
+            try:
+                result = _grade(spec, dict.fromkeys(own, ""), own, embedder, judge, target_model, unreferenced=True)
+            except Exception as exc:  # noqa: BLE001 - as above
+                if describe_error is None:
+                    raise
+                continue
+            out.setdefault(target_model, {})[spec.name] = _summary(spec, NO_TARGET, result, None, resamples, seed)
     return out
 
 
 def _grade(spec: GraderSpec, references: Mapping[int, Any], answers: Mapping[int, Any],
-           embedder: Callable[[str], Embedder] | None, judge: Judge | None = None, model: str = "") -> _Graded:
-    rows = sorted(r for r in answers if references.get(r) is not None)
+           embedder: Callable[[str], Embedder] | None, judge: Judge | None = None, model: str = "", *,
+           unreferenced: bool = False) -> _Graded:
+    """`unreferenced`: every answered row is graded, with no reference (the judge is given none)."""
+    rows = sorted(r for r in answers if unreferenced or references.get(r) is not None)
     if spec.type in MODEL_GRADERS:
         if judge is None:
             raise ValueError(f"the {spec.type} grader {spec.name!r} needs its judge's saved answers")
-        found = judge(spec, model, {r: answers[r] for r in rows}, references)
+        found = judge(spec, model, {r: answers[r] for r in rows},
+                      dict.fromkeys(rows) if unreferenced else references)
         judged = [r for r in rows if found.get(r) is not None]
         invalid = sum(1 for r in rows if r in found and found[r] is None)
         scores = [float(found[r]) for r in judged]  # type: ignore[arg-type]

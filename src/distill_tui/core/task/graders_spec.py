@@ -45,9 +45,9 @@ TYPES: dict[str, GraderType] = {
     "embedding": GraderType(0.8, ("model",), about="cosine of the provider's embeddings"),
     "rubric": GraderType(0.75, ("model", "rubric", "scale"),
                          about="a judge model grades each answer by `rubric` on `scale` (pass_fail or 1-5)"),
-    "pairwise": GraderType(0.5, ("model", "rubric", "opponent"),
+    "pairwise": GraderType(1.0, ("model", "rubric", "opponent"),
                            about="a judge model prefers each model's answer or the opponent's (the teacher's, "
-                                 "or the base student's), in both orders: win 1, tie 0.5, loss 0"),
+                                 "or the base student's), in both orders: win 1, tie 0.5, loss 0; a win passes"),
 }
 OPPONENTS = ("teacher", "base")
 SCALES = ("pass_fail", "1-5")
