@@ -15,6 +15,11 @@ latency rises above `LATENCY_SLACK` times the best seen, the target drops to wha
 measured needs at that best latency, and from then on grows by half while every slot is busy and
 the latency stays low (never above the limits' target). With no limit known it works that way from
 the start, from `INITIAL`.
+
+Growth must pay: a step is kept only when the answers a second it brought (measured once the new
+requests had time to come back) are at least `GROWTH_GAIN` times those before it. Otherwise the
+bottleneck is elsewhere (this process's CPU when the server answers at once: hundreds of threads
+then cost a third more CPU a row for nothing), so the target goes back and stays for `HOLD_S`.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ ADJUST_EVERY_S = 0.25
 """Shortest time between two growth steps (a step also waits one latency, to see its effect)."""
 MIN_SAMPLES = 5
 """Answers needed before the latency is trusted."""
+GROWTH_GAIN = 1.1
+"""A growth step is kept when the throughput after it is at least this many times the one before."""
+JUDGE_SAMPLES = 20
+"""Answers needed after a growth step before it is judged."""
+HOLD_S = 5.0
+"""Seconds without growth after a step that did not pay."""
 _EWMA = 0.2
 
 
@@ -60,11 +71,21 @@ class Concurrency:
         self.trust_limit = True  # False once the server queued below the limits' target
         self._clock = clock
         self._changed = -math.inf
+        self._answers = 0  # answers observed
+        self._settle_at = -math.inf  # when the requests of the last change have had time to come back
+        self._settled: tuple[float, int] | None = None  # (time, answers) then
+        self._before_growth: tuple[int, float] | None = None  # (target, answers/s) before the last step
+        self._hold_until = -math.inf
 
     def observe(self, latency_s: float, tokens: float) -> None:
         """Note one answered request: its latency and the tokens it used."""
         latency_s = max(latency_s, 1e-4)
         self.samples += 1
+        self._answers += 1
+        if self._settled is None and self._before_growth is not None:
+            now = self._clock()
+            if now >= self._settle_at:
+                self._settled = (now, self._answers)
         self.latency_s = latency_s if self.latency_s is None else self.latency_s + _EWMA * (latency_s - self.latency_s)
         if self.samples >= MIN_SAMPLES:
             self.best_latency_s = min(self.best_latency_s or self.latency_s, self.latency_s)
@@ -109,12 +130,35 @@ class Concurrency:
             self.trust_limit, self._changed = False, now
         elif rate is not None and self.trust_limit:
             self.target = ceiling
-        elif may_change and in_flight >= self.target and not self.overloaded and self.target < ceiling:
+        elif self._before_growth is not None and self._settled is not None:
+            self._judge_growth(now, latency)
+            self.target = min(self.target, ceiling)
+        elif (may_change and in_flight >= self.target and not self.overloaded and self.target < ceiling
+              and self._before_growth is None and now >= self._hold_until):
+            self._before_growth = (self.target, throughput if self._settled is None else self._rate_since(now))
             self.target = self._clamp(min(ceiling, math.ceil(self.target * 1.5)))
-            self._changed = now
+            self._changed, self._settle_at, self._settled = now, now + latency, None
         else:
             self.target = min(self.target, ceiling)
         return self.target
+
+    def _rate_since(self, now: float) -> float:
+        assert self._settled is not None
+        since, answers = self._settled
+        return (self._answers - answers) / (now - since) if now > since else 0.0
+
+    def _judge_growth(self, now: float, latency: float) -> None:
+        """Keep the last growth step if it paid (see the module docstring), else go back and hold."""
+        assert self._settled is not None and self._before_growth is not None
+        if now - self._settled[0] < max(ADJUST_EVERY_S, latency) or self._answers - self._settled[1] < JUDGE_SAMPLES:
+            return  # too few answers since the step to tell
+        before_target, before_rate = self._before_growth
+        rate = self._rate_since(now)
+        if rate < GROWTH_GAIN * before_rate:
+            self.target, self._hold_until = min(self.target, before_target), now + HOLD_S
+        self._before_growth = None
+        self._settled = (now, self._answers)  # the next step compares with this period's rate
+        self._changed = now
 
     def back_off(self) -> int:
         """A 429 with no limit to pace it: a quarter fewer in flight (once per adjustment period)."""

@@ -351,7 +351,7 @@ class Pool:
                 tally.failed += 1
             else:
                 tally.ok += 1
-            tally.recent.append((time.monotonic(), outcome.total_tokens))
+            tally.answered(time.monotonic(), outcome.total_tokens)
             tally.last_answers.append((item.req.row_id, outcome.label, item.req.gold))
             if item.attempts > 1:
                 tally.last_errors.answered(item.req.row_id)

@@ -313,16 +313,22 @@ class Tally:
     failing_since: float = 0.0  # when that streak began
     streak_kinds: Counter = field(default_factory=Counter)  # what those attempts were ("429", "502"…)
     recent: deque = field(default_factory=lambda: deque())  # (time, tokens) of recent answers
+    recent_tokens: int = 0  # the sum of those tokens
     last_errors: RecentErrors = field(default_factory=lambda: RecentErrors(RECENT))
     last_answers: deque = field(default_factory=lambda: deque(maxlen=RECENT))
 
+    def answered(self, now: float, tokens: int) -> None:
+        """Note an answer for `rates`."""
+        self.recent.append((now, tokens))
+        self.recent_tokens += tokens
+
     def rates(self, now: float, elapsed: float) -> tuple[float, float]:
         while self.recent and self.recent[0][0] < now - RATE_WINDOW_S:
-            self.recent.popleft()
+            self.recent_tokens -= self.recent.popleft()[1]
         span = min(RATE_WINDOW_S, elapsed)
         if span <= 0.2:
             return 0.0, 0.0
-        return len(self.recent) / span, sum(t for _, t in self.recent) / span
+        return len(self.recent) / span, self.recent_tokens / span
 
 
 @dataclass

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -273,7 +273,7 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
     # answers -----------------------------------------------------------------------------------
     def record_answer(self, answer: Answer) -> None:
         """Insert or replace one answer and commit at once (its prompt, when new, in the same commit)."""
-        data = asdict(answer)
+        data = {name: getattr(answer, name) for name in _ANSWER_COLUMNS}  # asdict deep-copies the messages
         data["valid"] = int(bool(data["valid"]))
         data["created_at"] = data["created_at"] or time.time()
         columns = ", ".join(_ANSWER_COLUMNS)

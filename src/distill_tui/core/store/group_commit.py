@@ -80,7 +80,10 @@ class GroupCommit:
                 raise RuntimeError("the group commit is closed")
             self._queue.append((time.monotonic(), item, on_saved))
             self._submitted += 1
-            self._cond.notify_all()
+            if len(self._queue) == 1 or len(self._queue) >= self.max_group:
+                # The writer waits for a first item, or for its group's deadline: woken for every answer
+                # it would only go back to sleep (a thread switch per answer).
+                self._cond.notify_all()
 
     @property
     def pending(self) -> int:
