@@ -137,3 +137,14 @@ def test_a_cap_per_label_is_refused_for_free_text(tmp_path: Path, capsys: pytest
     assert main(["export", spec, "-o", str(tmp_path / "t.jsonl"), "--filter", "cap=1"]) == 2
     err = capsys.readouterr().err
     assert "a cap per label is for classification" in err and len(err.strip().splitlines()) == 1
+
+
+def test_extraction_records_are_never_near_duplicate_answers() -> None:
+    from distill_tui.core.curate.importer import Context
+
+    records = [json.dumps({"grape": "Merlot", "region": "Bordeaux", "producer": f"Château {name}"})
+               for name in ("Lafon", "Brun", "Moreau", "Valrose")]
+    answers = [_answer(i + 1, _distinct(i), record) for i, record in enumerate(records)]
+    assert near_drop(Curation(answers), Curation(answers).effective, "answers").size == 3  # free text: alike
+    cur = Curation(answers, context=Context(kind="extraction"))
+    assert near_drop(cur, cur.effective, "answers").size == 0

@@ -8,8 +8,13 @@ candidates from 0.2 below the threshold, so it misses a pair at the threshold wi
 under 2 % (fixed by the seed: the same texts give the same groups).
 
 Prompts rendered from one template share the template's words, which would make every pair look
-alike. With `common` set, shingles found in more than that share of the texts are ignored (when
-there are at least `MIN_TEXTS_FOR_COMMON` texts), so what is compared is what varies.
+alike. With `common` set (and at least `MIN_TEXTS_FOR_COMMON` texts), two texts are near-duplicates
+when both their whole texts (without the shingles in more than `TEMPLATE_SHARE` of the texts) and
+their content (also without those in more than `common` of them and in more than `MIN_COMMON_COUNT`)
+reach `threshold`. The content tells "Which varieties is Pomerol known for?" from "…Tavel…" (one
+content word each, a different one; as whole texts they share 5 of 7 words), the whole text tells
+it from "Where is Pomerol?" (the same content word in two templates). A text made only of common
+words is compared as a whole.
 
 Defaults follow distilabel's MinHashDedup (word unigrams, 128 permutations), with a lower threshold
 (0.7 rather than 0.9): one word changed in a ten-word prompt is a Jaccard of 9/11 = 0.82.
@@ -27,7 +32,9 @@ DEFAULT_THRESHOLD = 0.7
 DEFAULT_NGRAM = 1
 NUM_PERM = 128
 SEED = 1
-DEFAULT_COMMON = 0.5
+DEFAULT_COMMON = 0.05
+MIN_COMMON_COUNT = 5
+TEMPLATE_SHARE = 0.5
 LSH_MARGIN = 0.2
 MIN_TEXTS_FOR_COMMON = 10
 _WORD = re.compile(r"\w+")
@@ -54,14 +61,29 @@ def _check(threshold: float, ngram: int) -> None:
         raise ValueError(f"ngram must be at least 1, not {ngram!r}")
 
 
-def _shingle_sets(texts: Sequence[str], ngram: int, common: float | None) -> list[frozenset[str]]:
+def _shingle_sets(texts: Sequence[str], ngram: int, common: float | None
+                  ) -> tuple[list[frozenset[str]], list[frozenset[str]]]:
+    """(content shingles, whole-text shingles) of each text: the whole text without the shingles in
+    more than `TEMPLATE_SHARE` of the texts, the content also without those in more than `common` of
+    them (and in more than `MIN_COMMON_COUNT`); a text whose every word is common is its whole text."""
     sets = [shingles(t or "", ngram) for t in texts]
-    if common is not None and len(sets) >= MIN_TEXTS_FOR_COMMON:
-        df = Counter(s for one in sets for s in one)
-        frequent = {s for s, k in df.items() if k > common * len(sets)}
-        if frequent:
-            sets = [frozenset(one - frequent) for one in sets]
-    return sets
+    if common is None or len(sets) < MIN_TEXTS_FOR_COMMON:
+        return sets, sets
+    df = Counter(s for one in sets for s in one)
+    template = {s for s, k in df.items() if k > TEMPLATE_SHARE * len(sets)}
+    frequent = {s for s, k in df.items() if k > max(common * len(sets), MIN_COMMON_COUNT)}
+    whole = [frozenset(one - template) for one in sets] if template else sets
+    return [frozenset(one - frequent) or all_of for one, all_of in zip(sets, whole)], whole
+
+
+def _alike(content: Sequence[frozenset[str]], whole: Sequence[frozenset[str]], i: int, j: int,
+           threshold: float) -> float | None:
+    """The content Jaccard of texts i and j when both it and the whole texts' reach `threshold`."""
+    similarity = jaccard(content[i], content[j])
+    if similarity < threshold or (whole[i] is not content[i] or whole[j] is not content[j]) \
+            and jaccard(whole[i], whole[j]) < threshold:
+        return None
+    return similarity
 
 
 class _Index:
@@ -97,8 +119,8 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = DEFAULT_THRES
         ascending order, the groups ordered by their first index.
     """
     _check(threshold, ngram)
-    sets = _shingle_sets(texts, ngram, common)
-    live = [i for i, s in enumerate(sets) if s]
+    sets, whole = _shingle_sets(texts, ngram, common)
+    live = [i for i, s in enumerate(whole) if s]
     if len(live) < 2:
         return []
     index = _Index(threshold)
@@ -113,7 +135,7 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = DEFAULT_THRES
 
     for i, sig in zip(live, signatures):
         for j in index.lsh.query(sig):
-            if jaccard(sets[i], sets[j]) >= threshold:
+            if _alike(sets, whole, i, j, threshold) is not None:
                 a, b = root(i), root(j)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
@@ -149,10 +171,10 @@ def near_duplicates_across(queries: Sequence[str], corpus: Sequence[str], thresh
         a tie), in query order.
     """
     _check(threshold, ngram)
-    sets = _shingle_sets([*corpus, *queries], ngram, common)
+    sets, whole = _shingle_sets([*corpus, *queries], ngram, common)
     corpus_sets, query_sets = sets[:len(corpus)], sets[len(corpus):]
-    live = [j for j, s in enumerate(corpus_sets) if s]
-    asked = [i for i, s in enumerate(query_sets) if s]
+    live = [j for j, s in enumerate(whole[:len(corpus)]) if s]
+    asked = [i for i, s in enumerate(whole[len(corpus):]) if s]
     if not live or not asked:
         return []
     index = _Index(threshold)
@@ -160,8 +182,10 @@ def near_duplicates_across(queries: Sequence[str], corpus: Sequence[str], thresh
         index.lsh.insert(j, sig)
     found = []
     for i, sig in zip(asked, index.signatures([query_sets[i] for i in asked])):
-        scored = [(jaccard(query_sets[i], corpus_sets[j]), -j) for j in index.lsh.query(sig)]
-        best = max((s for s in scored if s[0] >= threshold), default=None)
+        at = len(corpus) + i
+        scored = [(similarity, -j) for j in index.lsh.query(sig)
+                  if (similarity := _alike(sets, whole, at, j, threshold)) is not None]
+        best = max(scored, default=None)
         if best is not None:
             found.append(CrossMatch(i, -best[1], best[0]))
     return found
