@@ -208,3 +208,58 @@ async def test_estimate_judge_stages_are_named_by_their_grader_within_the_column
         names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         # 'judge helpful: eval answers' was cut to 'judge helpful:' and 'judge vs_teache' at 80 columns
         assert names[5:7] == ["judge helpful", "judge vs_teacher"], names
+
+
+def _free_text_app(folder: Path) -> DistillApp:
+    import tomli_w
+
+    from tests.helpers import spec_dict, write_dataset
+
+    write_dataset(folder / "data.csv", rows=60)
+    spec = spec_dict()
+    spec["task"] = {"kind": "generation"}
+    spec["dataset"].pop("label")
+    spec["dataset"]["reference"] = "variety"
+    spec["prompt"] = {"user": "Review: {description} Which grape is it, in a sentence?"}
+    (folder / "spec.toml").write_text(tomli_w.dumps(spec), encoding="utf-8")
+    return DistillApp(Workspace.open(folder / "spec.toml"))
+
+
+async def test_dataset_screen_of_free_text_shows_the_reference_column_not_labels(tmp_path):
+    from textual.widgets import Input, Label, TabbedContent
+
+    app = _free_text_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot, app)
+        screen = app.screen
+        names = [str(label.render()) for label in screen.query("#fields Label")]
+        assert names == ["Filter", "Reference", "Sample", "Seed"]
+        assert screen.query_one("#f-label", Input).value == "variety"
+        assert [str(t.label) for t in screen.query_one(TabbedContent).query("Tab")][2] == "References"
+        assert "reference: " in str(screen.query_one("#prompt-text").render())
+        await pilot.press("l")
+        await _settle(pilot, app)
+        summary = screen.query_one("#labels-text").content
+        from rich.console import Console
+
+        console = Console(width=80, record=True)
+        console.print(summary)
+        text = console.export_text()
+        assert "with a reference" in text and "train" in text and "eval" in text
+        field = screen.query_one("#f-label", Input)  # emptied: no reference column; the spec says so
+        field.focus()
+        field.value = ""
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        ds = app.workspace.spec.dataset
+        assert ds.reference is None and ds.label is None
+        assert "no reference column" in str(screen.query_one("#labels-text").content)
+
+
+def test_snapshot_dataset_free_text_references_80x24(tmp_path, snap_compare):
+    async def settle(pilot):
+        await _settle(pilot, pilot.app)
+        await pilot.press("l")
+        await _settle(pilot, pilot.app)
+
+    assert snap_compare(_free_text_app(tmp_path), terminal_size=(80, 24), run_before=settle)

@@ -18,7 +18,7 @@ from distill_tui.core.common.errors import UserError
 from distill_tui.core.task.filter_language import ALLOWED, EXAMPLE, FilterError
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.arrow_table import MeasuredArrowBackend
-from distill_tui.tui.widgets.label_bars import label_bars
+from distill_tui.tui.widgets.label_bars import label_bars, reference_summary
 
 SHOWN_TEXT_WIDTH = 48
 FIELD_IDS = ("f-filter", "f-label", "f-sample", "f-seed")
@@ -55,10 +55,11 @@ class DatasetScreen(BaseScreen):
     HELP = f"""
 The rows of the task after the spec's filter, label pruning and sampling, with the split each row
 belongs to (`train` rows are answered by the teacher; `eval` rows are held out for the comparison).
-Edit **filter**, **label**, **sample** and **seed** in the fields on top and press Enter to apply
-(Esc in a field puts back what is applied); **Ctrl+S** writes the changes back to the spec file.
-The panel at the bottom shows the prompt the highlighted row renders to (exactly what is sent) with
-its token count, the column summary and the label distribution.
+Edit **filter**, **label** (the **reference** column for extraction and generation), **sample** and
+**seed** in the fields on top and press Enter to apply (Esc in a field puts back what is applied);
+**Ctrl+S** writes the changes back to the spec file. The panel at the bottom shows the prompt the
+highlighted row renders to (exactly what is sent) with its token count, the column summary and the
+label distribution (for free text and JSON: the references, how many rows have one and their length).
 
 The filter is an expression over the columns, not Python: {ALLOWED}. For example
 `country in ['France', 'Italy'] and points >= 90` or `contains(lower(description), 'oak')`.
@@ -95,13 +96,24 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
     DatasetScreen #loading { height: 1fr; content-align: center middle; color: $text-muted; }
     """
 
+    @property
+    def _free_text(self) -> bool:
+        """Extraction and generation: the answer column holds references, not labels."""
+        from distill_tui.core.task import kinds
+
+        return self.workspace.spec.kind != kinds.CLASSIFICATION
+
+    def _answer_column(self) -> str:
+        ds = self.workspace.spec.dataset
+        return (ds.reference or ds.label or "") if self._free_text else (ds.label or "")
+
     def compose_body(self) -> ComposeResult:
         ds = self.workspace.spec.dataset
         with Horizontal(id="fields"):
             yield Label("Filter")
             yield Input(ds.filter or "", placeholder=f"e.g. {EXAMPLE}", id="f-filter")
-            yield Label("Label")
-            yield Input(ds.label or "", id="f-label")
+            yield Label("Reference" if self._free_text else "Label")
+            yield Input(self._answer_column(), placeholder="none" if self._free_text else "", id="f-label")
             yield Label("Sample")
             yield Input("" if ds.sample is None else str(ds.sample), placeholder="all", id="f-sample")
             yield Label("Seed")
@@ -116,7 +128,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
             with TabPane("Columns", id="columns"):
                 with VerticalScroll():
                     yield Static("", id="columns-text")
-            with TabPane("Labels", id="labels"):
+            with TabPane("References" if self._free_text else "Labels", id="labels"):
                 with VerticalScroll():
                     yield Static("", id="labels-text")
 
@@ -247,6 +259,9 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
 
     def _show_labels(self) -> None:
         data = self._data
+        if self._free_text:
+            self.query_one("#labels-text", Static).update(reference_summary(data))
+            return
         bars = label_bars(data.label_counts("train"), data.label_counts("eval"), titles=("train", "eval"))
         self.query_one("#labels-text", Static).update(bars)
 
@@ -269,7 +284,8 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
         body = requests.request_body(ws.spec, row, data.labels, model)
         count = tokens.count_chat(body["messages"], model, body.get("response_format"))
         text = Text()
-        text.append(f"row {row['_row']} · {row['_split']} · gold: ", style="dim")
+        text.append(f"row {row['_row']} · {row['_split']} · {'reference' if self._free_text else 'gold'}: ",
+                    style="dim")
         text.append(str(row[data.label_column]) if data.label_column else "— (the teacher's answer)", style="bold")
         text.append(f" · {count:,} prompt tokens for {model}", style="dim")
         if body.get("response_format"):
@@ -292,6 +308,8 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
         values: dict[str, Any] = {}
         for key in ("filter", "label", "sample", "seed"):
             raw = self.query_one(f"#f-{key}", Input).value.strip()
+            if key == "label" and self._free_text:
+                key = "reference"  # the field names the free-text task's reference column
             if key in ("sample", "seed"):
                 if raw == "" and key == "sample":
                     values[key] = None
@@ -305,6 +323,8 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
                 values[key] = raw or None
         spec = self.workspace.spec
         full = spec.to_toml_dict()
+        if "reference" in values:
+            full["dataset"].pop("label", None)  # another name for reference: the field's value is the one
         for key, value in values.items():
             if value is None:
                 full["dataset"].pop(key, None)
@@ -329,7 +349,7 @@ The filter is an expression over the columns, not Python: {ALLOWED}. For example
     def _restore_fields(self) -> None:
         """Show the applied values again (after an edit the data refused, or Esc in a field)."""
         ds = self.workspace.spec.dataset
-        for key, value in (("filter", ds.filter or ""), ("label", ds.label or ""),
+        for key, value in (("filter", ds.filter or ""), ("label", self._answer_column()),
                            ("sample", "" if ds.sample is None else str(ds.sample)), ("seed", str(ds.seed))):
             self.query_one(f"#f-{key}", Input).value = value
         self.query_one("#f-filter", Input).remove_class("-rejected")

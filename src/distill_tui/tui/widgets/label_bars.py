@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 from rich.text import Text
 
@@ -29,4 +31,24 @@ def label_bars(
         table.add_row(*cells)
     if len(items) > limit:
         table.add_row(Text(f"… {len(items) - limit} more", style="dim"), "", *([""] if other is not None else []), "")
+    return table
+
+
+def reference_summary(data: Any) -> Table | Text:
+    """For extraction and generation: how many rows of each split have a reference, how many differ
+    and how long they are in words (their answers are texts or records, never labels to count)."""
+    column = data.label_column
+    if column is None:
+        return Text("no reference column: the teacher's answers are the targets ([dataset] reference names one)",
+                    style="dim")
+    table = Table(box=None, pad_edge=False, show_edge=False, expand=False)
+    for name, justify in (("split", "left"), ("with a reference", "right"), ("distinct", "right"),
+                          ("words min", "right"), ("median", "right"), ("max", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for split in ("train", "eval"):
+        values = data.frame.loc[data.frame["_split"] == split, column].dropna().astype(str)
+        words = values.str.split().str.len()
+        cells = [f"{len(values):,}", f"{values.nunique():,}"]
+        cells += [f"{int(words.min()):,}", f"{words.median():,.0f}", f"{int(words.max()):,}"] if len(values) else ["–"] * 3
+        table.add_row(split, *cells)
     return table
