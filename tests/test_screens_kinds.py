@@ -41,19 +41,19 @@ async def test_every_screen_opens_on_a_task_without_labels(tmp_path, sections):
         await pilot.pause()
         prompt = str(app.screen.query_one("#prompt-text").render())
         assert "user: Q: Which grape" in prompt
-        assert ("gold: — (the teacher's answer)" in prompt) is (not sections)
+        assert ("reference: — (the teacher's answer)" in prompt) is (not sections)
         assert "task" in str(app.screen.query_one("#status").render())
     ws.close()
 
 
-async def test_label_field_of_a_spec_without_label_restores_empty(tmp_path):
+async def test_reference_field_of_a_free_text_spec_restores_its_reference(tmp_path):
     app = DistillApp(Workspace.open(qa_spec(tmp_path, dataset={"reference": "answer"})))
     async with app.run_test(size=(100, 30)) as pilot:
         await workers_done(app)
         await pilot.pause()
-        field = app.screen.query_one("#f-label")
-        assert field.value == ""
+        field = app.screen.query_one("#f-label")  # the free-text task's reference column
+        assert field.value == "answer"
         field.value = "question"
         app.screen._restore_fields()  # what Esc in a field and a refused edit do
         await pilot.pause()
-        assert field.value == ""
+        assert field.value == "answer"
