@@ -184,3 +184,27 @@ async def test_a_long_status_ends_in_an_ellipsis_at_80_columns(ws):
         await pilot.pause()
         line = "".join(s.text for s in screen.query_one("#filterbar").render_line(0)).rstrip()
         assert line.endswith("…"), line  # it wrapped into the one-line bar, cut mid-sentence
+
+
+def _sentences(i, req, labels):
+    return {"content": f"This one is {req.gold}, " + "plainly " * (i % 9) + "so.", "valid": True}
+
+
+async def test_free_text_pane_counts_answers_by_length_and_l_says_it_is_for_labels(tmp_path):
+    from tests.test_near_curation import FREE_TEXT
+
+    workspace = make_ws(tmp_path, rows=60, answer=_sentences, **FREE_TEXT)
+    try:
+        app = CurateApp(workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            pane = str(screen.query_one("#dist").render())
+            assert pane.startswith("teacher answers") and "teacher label" not in pane
+            assert "1-5 words" in pane and "6-10 words" in pane and "11-20 words" in pane
+            assert "This one is" not in pane  # not one line per distinct answer
+            before = screen.cur.filters
+            await pilot.press("l")
+            assert screen.cur.filters == before and "classification only" in screen.status
+    finally:
+        workspace.close()

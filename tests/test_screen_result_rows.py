@@ -194,7 +194,8 @@ async def test_help_lists_the_grading_keys(tmp_path: Path) -> None:
         from textual.widgets import Markdown
 
         text = app.screen.query_one(Markdown).source
-        assert "| y | Grade |" in text and "| n | fail |" in text and "| 3 | score 3 |" in text
+        assert "| y | grade the answer: pass |" in text and "| n | grade the answer: fail |" in text
+        assert "| 3 | score the answer 3 of 5 |" in text
         assert "kappa" in text
 
 
@@ -237,3 +238,17 @@ async def _sample(pilot) -> None:
 
 def test_snapshot_result_rows_sample(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(DistillApp(make_workspace(tmp_path)), terminal_size=(80, 24), run_before=_sample)
+
+
+def test_help_of_the_row_browser_names_its_grading_keys_and_what_1_to_5_do_there() -> None:
+    from distill_tui.tui.screens.dataset import DatasetScreen
+    from distill_tui.tui.screens.help import help_markdown
+    from distill_tui.tui.widgets.results_rows import RowBrowser
+
+    text = help_markdown(RowBrowser)
+    assert "| y | grade the answer: pass |" in text and "| n | grade the answer: fail |" in text
+    assert "| 3 | score the answer 3 of 5 |" in text
+    # The Everywhere table: 1-5 score here, they do not switch screens; 6 still does.
+    assert "| 1 | Dataset screen (not here: score the answer 1 of 5) |" in text
+    assert "| 6 | Results screen |" in text and "| 1 | Dataset screen |" not in text
+    assert "| 1 | Dataset screen |" in help_markdown(DatasetScreen)

@@ -153,3 +153,29 @@ def order(cur: Any, positions: np.ndarray, f: "Filters") -> np.ndarray:
     if f.sort in ("long", "score"):
         key = -key
     return positions[np.argsort(key, kind="stable")]
+
+
+LENGTH_BUCKETS = ((1, 5), (6, 10), (11, 20), (21, 40), (41, 80), (81, None))
+"""Answer lengths in words the Curate screen's pane counts free-text answers by."""
+
+
+def answer_distribution(cur: Any) -> list[tuple[str, int, int]]:
+    """(what, rows selected, rows in the whole set) for free-text and JSON answers, which are not labels:
+    by length in words (no answer and invalid ones apart), then by the first grader's pass where the
+    rows were scored (`cur.pass_mark`)."""
+    words = np.fromiter((len((a.content or "").split()) for a in cur.answers), dtype=np.int64, count=cur.n)
+    chosen = cur.effective
+    rows = []
+    usable = cur.valid & (words > 0)
+    for low, high in LENGTH_BUCKETS:
+        inside = usable & (words >= low) & (words <= (high if high is not None else words.max(initial=0)))
+        name = f"{low}-{high} words" if high is not None else f"{low}+ words"
+        rows.append((name, int((inside & chosen).sum()), int(inside.sum())))
+    rows.append(("(invalid or empty)", int((~usable & chosen).sum()), int((~usable).sum())))
+    mark = getattr(cur, "pass_mark", None)
+    scores = cur.scores.get(mark[0]) if mark is not None else None
+    if scores is not None and (scores == scores).any():
+        passed, failed = scores >= mark[1], scores < mark[1]  # NaN (not scored) is neither
+        rows += [(f"{mark[0]} ≥ {mark[1]:g}", int((passed & chosen).sum()), int(passed.sum())),
+                 (f"{mark[0]} < {mark[1]:g}", int((failed & chosen).sum()), int(failed.sum()))]
+    return [r for r in rows if r[2]]

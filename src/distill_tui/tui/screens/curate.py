@@ -120,7 +120,8 @@ or held out for evaluation: those rows are never exported).
 
 The pane on the right counts the selection by **teacher label** (the answer the student is trained
 on, and what the cap counts) beside every row's; **l** and `label=` filter by gold label, `answer=`
-by teacher label.
+by teacher label. For extraction and generation, whose answers are not labels, it counts the teacher's
+answers by length in words and by the first grader's pass, and **l** does nothing (classification only).
 
 The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes the same one.
 """
@@ -239,7 +240,13 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
             self.table.refresh()
         self._show_bar()
         self.query_one("#totals", Static).update(totals_text(cur.totals(), cur.cap, cur.n))
-        self.query_one("#dist", DistributionPane).update(distribution_text(cur.distribution()))
+        if cur.context.kind == "classification":
+            shown = distribution_text(cur.distribution())
+        else:  # free text and JSON: each answer is its own, so count them by length and by the grader's pass
+            from distill_tui.core.curate.free_text import answer_distribution
+
+            shown = distribution_text(answer_distribution(cur), title="teacher answers")
+        self.query_one("#dist", DistributionPane).update(shown)
         self._show_detail(self.table.position)
 
     def _show_detail(self, position: int | None) -> None:
@@ -370,6 +377,9 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         self._filter(valid=order[(order.index(self.cur.filters.valid) + 1) % len(order)])
 
     def action_cycle_label(self) -> None:
+        if self.cur.context.kind != "classification":  # its gold values are reference texts, not labels
+            self._changed("l (next gold label) is for classification only")
+            return
         labels = [(), *((str(v),) for v in sorted(v for v in self.cur.gold_values if v is not None))]
         now = self.cur.filters.labels
         self._filter(labels=labels[(labels.index(now) + 1) % len(labels)] if now in labels else ())

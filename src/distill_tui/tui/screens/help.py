@@ -30,13 +30,18 @@ def help_markdown(screen) -> str:
     if text:
         lines += [text.strip(), ""]
     lines += ["## Keys on this screen", "", "| key | action |", "|---|---|"]
+    here: dict[str, str] = {}  # key → what it does on this screen
     for binding in getattr(screen, "BINDINGS", []):
         if isinstance(binding, Binding) and binding.description:
+            # The footer's word is short ("y/n Grade"); the help names what each key does (its tooltip).
+            action = binding.tooltip or binding.description
             keys = ", ".join(_key_name(k.strip()) for k in binding.key.split(","))
-            lines.append(f"| {keys} | {binding.description} |")
+            lines.append(f"| {keys} | {action} |")
+            here.update((k.strip(), action) for k in binding.key.split(","))
     lines += ["", "## Everywhere", "", "| key | action |", "|---|---|"]
     for mode, (key, title, _, _) in SCREENS.items():
-        lines.append(f"| {key} | {title} screen |")
+        # A screen that binds a digit itself (the per-row browser scores with 1-5) takes it there.
+        lines.append(f"| {key} | {title} screen (not here: {here[key]}) |" if key in here else f"| {key} | {title} screen |")
     lines += ["| ? or F1 | this help |", "| Ctrl+P | command palette |", "| Ctrl+Q | quit |"]
     return "\n".join(lines)
 

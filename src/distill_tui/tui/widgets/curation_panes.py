@@ -57,13 +57,14 @@ def detail_text(cur: "Curation", p: int) -> Text:
     return text
 
 
-def distribution_text(rows: list[tuple[str, int, int]], width: int = 28, limit: int = 40) -> Text:
+def distribution_text(rows: list[tuple[str, int, int]], width: int = 28, limit: int = 40,
+                      title: str = "teacher label") -> Text:
     """`teacher label  selected/all  bar` lines (the bar is the selected count, in characters: it
-    works without colour)."""
+    works without colour). `title`: what the rows count (free text: "teacher answers", by length)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     name_width = max(4, width - 15)
     # "teacher": the pane counts the answers trained on, while `l` and `label=` filter by gold label.
-    text.append(f"{'teacher label':<{name_width}}  sel/all\n", style="bold")
+    text.append(f"{title:<{name_width}}  sel/all\n", style="bold")
     top = max((r[1] for r in rows), default=0) or 1
     for label, chosen, total in rows[:limit]:
         name = label if len(label) <= name_width else label[: name_width - 1] + "…"

@@ -130,7 +130,8 @@ the teacher's.
 **g** grades a sample: a seeded random sample of 30 rows the model in focus answered (the same
 rows after a restart), listed alone with the progress in the title ("12 of 30 graded") and the cursor
 on the first not graded; **g** again lists every row. **Grading by a person** calibrates the graders and judges: **m** picks the model in focus (marked
-▸ below), **y** or **n** grades its answer pass or fail, **1**–**5** gives it a score, **Backspace**
+▸ below), **y** or **n** grades its answer pass or fail, **1**–**5** gives it a score (here they do
+not switch screens: Esc goes back to the Results screen, then 1–6 switch), **Backspace**
 removes the grade; the cursor then moves to the next row. Grades are saved in the workspace at once
 (with who gave them and when). The Results screen's scores pane (**c**) and `distill-tui eval` show
 each grader's agreement with them: Cohen's kappa for pass/fail, Spearman for scores, with n and a
@@ -146,10 +147,10 @@ message of the prompt. Tab moves into it to scroll; Esc goes back to the Results
         Binding("f", "cycle_filter", "Filter"),
         Binding("slash", "search", "Search", key_display="/"),
         Binding("m", "cycle_focus", "Model"),
-        Binding("y", "grade('pass_fail', 1)", "Grade", key_display="y/n"),
-        Binding("n", "grade('pass_fail', 0)", "fail", show=False),
+        Binding("y", "grade('pass_fail', 1)", "Grade", key_display="y/n", tooltip="grade the answer: pass"),
+        Binding("n", "grade('pass_fail', 0)", "fail", show=False, tooltip="grade the answer: fail"),
         *(Binding(str(k), f"grade('1-5', {k})", "Score" if k == 1 else f"score {k}", show=k == 1,
-                  key_display="1-5" if k == 1 else None) for k in range(1, 6)),
+                  key_display="1-5" if k == 1 else None, tooltip=f"score the answer {k} of 5") for k in range(1, 6)),
         Binding("backspace,delete", "ungrade", "remove the grade", show=False),
         Binding("g", "sample", "Sample"),
     ]
