@@ -131,8 +131,15 @@ def get_encoding(name: str):
         return _load_encoding(name)
 
 
+_by_model: dict[str, Any] = {}
+
+
 def encoding_for(model: str):
-    return get_encoding(encoding_for_model(model)[0])
+    """The model's encoding (looked up once per model: the engine asks for it before every request)."""
+    enc = _by_model.get(model)
+    if enc is None:
+        enc = _by_model[model] = get_encoding(encoding_for_model(model)[0])
+    return enc
 
 
 def count_text(text: str, model: str) -> int:
@@ -163,7 +170,16 @@ def schema_text(response_format: Mapping[str, Any] | None) -> str:
     """
     if not response_format or response_format.get("type") != "json_schema":
         return ""
-    return json.dumps(response_format["json_schema"], separators=(",", ":"), ensure_ascii=False)
+    global _last_schema
+    last = _last_schema  # one read: another thread may replace it
+    if last[0] is response_format:  # every request of a run shares one response format (never mutated)
+        return last[1]
+    text = json.dumps(response_format["json_schema"], separators=(",", ":"), ensure_ascii=False)
+    _last_schema = (response_format, text)
+    return text
+
+
+_last_schema: tuple[Any, str] = (None, "")
 
 
 @lru_cache(maxsize=256)
