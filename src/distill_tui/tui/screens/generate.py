@@ -120,7 +120,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         yield Static("", id="status")
         yield ProgressStats(id="stats")
         with Horizontal(id="feeds"):
-            answers = AnswerFeed(id="answers")
+            answers = AnswerFeed(self.workspace.spec, id="answers")
             answers.border_title = "last answers"
             yield answers
             errors = ErrorFeed(id="errors")

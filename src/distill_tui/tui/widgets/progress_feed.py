@@ -9,6 +9,7 @@ which screen loaded first).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -31,8 +32,16 @@ def _table(*columns: tuple[str, int | None]) -> Table:
     return table
 
 
+LOCAL_GRADERS = ("exact", "contains", "regex", "fuzzy", "chrf", "bleu", "rouge_l", "json_fields")
+"""Graders computed here, without a request: the others (embedding, judges) leave the feed to the task's match."""
+
+
 class AnswerFeed(Static):
-    """The last answers as they land, newest first: row, answer, gold, and whether they agree."""
+    """The last answers as they land, newest first: row, answer, gold, and whether they agree.
+
+    They agree as the task compares answers, as the Curate screen's `agr` column does: the spec's first
+    grader's pass for extraction and generation (chrF, ROUGE-L… where it needs no request), else
+    `kinds.same_answer` (labels as they are, JSON by value, free text normalised)."""
 
     DEFAULT_CSS = """
     AnswerFeed { height: 1fr; }
@@ -40,9 +49,31 @@ class AnswerFeed(Static):
     SIZE = RECENT
     """How many answers a progress snapshot carries."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, spec: Any = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.rows: list[tuple[int, str | None, str]] = []
+        self._kind = getattr(spec, "kind", None) or "classification"
+        graders = [g for g in getattr(spec, "graders", None) or () if g.type in LOCAL_GRADERS]
+        self._grader = graders[0] if graders and self._kind != "classification" else None
+        self._agreed: dict[tuple[str | None, str], bool] = {}
+
+    def agrees(self, answer: str | None, gold: str) -> bool:
+        """Whether an answer agrees with its row's gold label or reference (cached: the feed redraws often)."""
+        key = (answer, gold)
+        if key not in self._agreed:
+            from distill_tui.core.task import kinds
+
+            if self._grader is None or answer is None:
+                self._agreed[key] = kinds.same_answer(self._kind, answer, gold)
+            else:
+                from distill_tui.core.evaluate.graders import grade
+
+                if self._grader.type == "json_fields":  # it compares records field by field
+                    answer, gold = _record(answer), _record(gold)
+                self._agreed[key] = grade(self._grader, [answer], [gold])[0].passed
+            if len(self._agreed) > 4 * self.SIZE:
+                self._agreed.pop(next(iter(self._agreed)))
+        return self._agreed[key]
 
     def on_mount(self) -> None:
         self.show([])
@@ -51,9 +82,10 @@ class AnswerFeed(Static):
         if answers == self.rows and self.rows:
             return
         self.rows = list(answers)
-        table = _table(("row", 4), ("answer", 15), ("gold", 15), ("", 1))
+        table = _table(("row", 4), ("answer", 15), ("gold" if self._kind == "classification" else "reference", 15),
+                       ("", 1))
         for row, label, gold in reversed(answers):
-            agree = label == gold
+            agree = self.agrees(label, gold)
             table.add_row(str(row), label if label is not None else "(none)", gold,
                           Text("✓" if agree else "✗", style="green" if agree else "red"))
         self.update(table)
@@ -61,6 +93,15 @@ class AnswerFeed(Static):
     @property
     def row_count(self) -> int:
         return len(self.rows)
+
+
+def _record(text: str | None) -> Any:
+    import json
+
+    try:
+        return json.loads(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 _OUTCOMES = {
