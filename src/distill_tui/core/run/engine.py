@@ -8,7 +8,9 @@ slot the target opens, and a thread above the target waits. Each row is asked on
 attempt goes back on the queue with its own backoff (a retry never holds a worker asleep), and a
 429 pauses the whole pool through the limiter. Every answer is handed to the group commit
 (`store.group_commit`) the moment it arrives and counted as done only once its commit is durable,
-so a crash loses at most the requests in flight plus one commit window.
+so a crash loses at most the requests in flight plus one commit window. The threads themselves
+(how many run, how each takes its next row) are `engine_workers.Workers`; this module is what an
+attempt's answer or error does, and the run's start, stop and wait.
 
 Why threads, not `AsyncOpenAI`: measured side by side on this engine's 2-CPU machine
 (benchmarks/bench_ceiling.py), the bare sync SDK in 32 threads and the async SDK with 32 tasks
@@ -52,6 +54,7 @@ from distill_tui.core.run.engine_parts import (  # noqa: F401 - Outcome, Tally: 
     give_up_line,
     read_completion,
 )
+from distill_tui.core.run.engine_workers import Workers
 from distill_tui.core.run.rate_limiter import RateLimiter
 from distill_tui.core.run.token_bucket import retry_after_from_headers, retry_delay
 
@@ -65,7 +68,7 @@ OUTAGE_PAUSE_CAP_S = 2.0
 """Longest pause of the whole pool while every worker keeps failing (5xx, timeouts, refused)."""
 
 
-class Pool:
+class Pool(Workers):
     """Runs a list of row requests through worker threads; see the module docstring.
 
     Args:
@@ -147,25 +150,8 @@ class Pool:
     def start(self) -> None:
         self.started = time.monotonic()
         with self.lock:
-            self.concurrency.update(self.limiter.current_rates(), 0, 0.0)
+            self.concurrency.update(self.limiter.current_rates(), 0, 0.0, time.process_time())
             self._spawn()
-
-    def _spawn(self) -> None:
-        """Start threads up to the target (never more than rows left to ask); called with the lock held.
-
-        A thread above the target ends instead of waiting (`_next`), so hundreds of idle threads never
-        poll the lock."""
-        wanted = min(self.concurrency.target, self._running + len(self.queue))
-        if self.controls.paused:
-            wanted = min(wanted, 1)  # one waits for the resume (a run may start paused)
-        if wanted <= self._running:
-            return
-        self._threads = [t for t in self._threads if t.is_alive()]
-        for _ in range(wanted - self._running):
-            self._running += 1
-            thread = threading.Thread(target=self._worker, name=f"distill-worker-{next(self._names)}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
 
     def add(self, reqs: list["RowRequest"]) -> None:
         """More rows to ask, planned while the pool runs (they go after the rows queued)."""
@@ -181,16 +167,6 @@ class Pool:
             self.planning = False
             self.lock.notify_all()
         self._planned.set()
-
-    def _adjust(self, now: float) -> None:
-        """Follow the limits and latency (at most ten times a second); called with the lock held."""
-        if now - self._adjusted < 0.1:
-            return
-        self._adjusted = now
-        rows_s, _ = self.tally.rates(now, now - self.started)
-        # +1: the thread calling this just released its slot and is about to take the next row.
-        self.concurrency.update(self.limiter.current_rates(), self.tally.in_flight + 1, rows_s)
-        self._spawn()
 
     def alive(self) -> bool:
         return any(t.is_alive() for t in self._threads)
@@ -216,79 +192,6 @@ class Pool:
                 self.fatal = fatal
             self.lock.notify_all()
         self.halt.set()
-
-    # the worker ---------------------------------------------------------------------------------
-    def _worker(self) -> None:
-        ended = False
-        try:
-            while True:
-                item = self._next()
-                if item is None:
-                    ended = True  # `_next` counted this thread out, under the same lock as its decision
-                    return
-                self._attempt(item)
-        finally:
-            if not ended:
-                with self.lock:
-                    self._running -= 1
-                    self.lock.notify_all()
-
-    def _next(self) -> Item | None:
-        """Take the next row to send and reserve its budget; None when the worker should end (it is
-        then no longer counted as running)."""
-        while True:
-            with self.lock:
-                while True:
-                    if self.halt.is_set() or self.controls.cancelled:
-                        return self._end()
-                    if self._running > (1 if self.controls.paused else self.concurrency.target) and self.queue:
-                        # Fewer in flight wanted, or paused (one thread waits; the first answer after
-                        # the resume starts the others again through `_adjust`).
-                        return self._end()
-                    if self.controls.paused or self.tally.in_flight >= self.concurrency.target:
-                        self.lock.wait(0.1)
-                        continue
-                    got = self.queue.pop(time.monotonic())
-                    if isinstance(got, Item):
-                        break
-                    if got is None and self.tally.in_flight == 0 and not self.planning:
-                        return self._end()
-                    # A retry is not due yet, or rows in flight may come back: wait.
-                    self.lock.wait(min(got, 0.1) if got is not None else 0.1)
-                self.tally.in_flight += 1
-            if got.tokens is None:
-                got.tokens, got.reserve_usd = self._estimate_safe(got.req)
-            with self.lock:
-                if self.budget_left is not None:
-                    committed = self.tally.cost_usd + self.tally.reserved_usd
-                    if committed + got.reserve_usd > self.budget_left:
-                        self._release(got)
-                        self.queue.push_back(got)
-                        if self.stop_reason is None:
-                            self.stop_reason = "budget"
-                        self.halt.set()
-                        return self._end()
-                self.tally.reserved_usd += got.reserve_usd
-            if self.limiter.acquire(got.tokens, self.halt):
-                return got
-            with self.lock:
-                self.tally.reserved_usd -= got.reserve_usd
-                self._release(got)
-                self.queue.push_back(got)
-
-    def _end(self) -> None:
-        """Count the calling thread out; called with the lock held, by a thread about to end."""
-        self._running -= 1
-        self.lock.notify_all()
-        return None
-
-    def _estimate_safe(self, req: "RowRequest") -> tuple[int, float]:
-        tokens, cost = self._estimate(req)
-        return tokens, (cost or 0.0)
-
-    def _release(self, item: Item) -> None:
-        self.tally.in_flight -= 1
-        self.lock.notify_all()
 
     def _attempt(self, item: Item) -> None:
         item.attempts += 1
