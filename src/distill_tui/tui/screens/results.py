@@ -15,7 +15,6 @@ from textual.widgets import DataTable, Static
 
 from distill_tui.core.common.errors import UserError
 from distill_tui.core.evaluate import report
-from distill_tui.core.run import progress_text as fmt
 from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.results_messages import (EvalFinished, EvalProgress, JudgeProgressed, ModelEvaluated,
@@ -23,6 +22,7 @@ from distill_tui.tui.screens.results_messages import (EvalFinished, EvalProgress
 from distill_tui.tui.widgets.results_detail import MODES, TABLE_HEADERS, ClassDetail, short_model, table_cells
 from distill_tui.tui.widgets.results_modals import AddModelModal, ExportModal
 from distill_tui.tui.widgets.results_scores import ScorePane
+from distill_tui.tui.widgets.results_status import idle_status, progress_line, summary_text
 from distill_tui.tui.widgets.table_fill import fill_table
 
 class ResultsScreen(BaseScreen):
@@ -177,47 +177,20 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
         summary.set_class(True, "error")
 
     def _show_summary(self) -> None:
-        table = self._table
         summary = self.query_one("#summary", Static)
         summary.set_class(False, "error")
-        near = table.leak.near
-        near_line = near.line() if near is not None else None
-        summary.set_class(not table.leak.ok or bool(near is not None and near.pairs), "warning")
-        # A warning first: the summary shows two lines, and the near-duplicates matter more than the prices.
-        parts = [table.leak.line(), f"prices as of {table.prices_as_of}"]
-        if near_line:
-            parts.insert(0 if table.leak.ok and near.pairs else 1, near_line)
-        if not any(r.role == "distilled" for r in [*table.rows, *table.skipped]):
-            parts.insert(0, "no fine-tuned model yet: press 5 for jobs")
-        summary.update(Text(" · ".join(parts)))
+        text, warning = summary_text(self._table)
+        summary.set_class(warning, "warning")
+        summary.update(text)
 
     def _show_idle_status(self, note: str | None = None) -> None:
-        """The status when nothing runs: the last outcome (kept across reloads), else what to do; then
-        why a model is not asked at all (no price under a budget, trained on another provider); then
-        the students served here and how their answers are constrained."""
+        """The status when nothing runs: the last outcome (kept across reloads), else what to do, then
+        why a model is not asked and how the students served here answer (`idle_status`)."""
         status = self.query_one("#status", Static)
         self._note = note or self._note
-        table = self._table
-        lines = [Text(self._note)] if self._note else []
-        blocked: list[str] = []
-        if table is not None:
-            todo = [r for r in table.rows if r.status != "ok" and not r.reason]
-            blocked = [report.row_note(r, name=short_model(r.model)) or "" for r in table.rows if r.reason]
-            blocked += [m.skip for m in table.skipped if m.skip]
-            if not self._note and todo:
-                lines.append(Text(f"{len(todo)} of {len(table.rows)} models have rows to answer: press r to run "
-                                  f"(saved answers are reused)", style="dim"))
-            elif not self._note and not blocked:
-                lines.append(Text(f"every model answered all {table.eval_rows} eval rows", style="dim"))
-        if blocked:
-            shown = blocked[: 2 - bool(lines)]  # each note takes about two lines of the four
-            more = len(blocked) - len(shown)
-            lines += [Text(line, style="bold") for line in shown[:-1]]
-            lines.append(Text(shown[-1] + (f" (+{more} more)" if more else ""), style="bold"))
-        if table is not None:  # which students answer through a server started here, and how constrained
-            lines += [Text(line, style="dim") for line in report.served_notes(table)]
-        status.set_class(bool(blocked), "blocked")
-        status.update(Text("\n").join(lines))
+        text, blocked = idle_status(self._table, self._note)
+        status.set_class(blocked, "blocked")
+        status.update(text)
 
     def _show_detail(self) -> None:
         pane, scores = self.query_one(ClassDetail), self.query_one(ScorePane)
@@ -285,12 +258,7 @@ n is under 30). **c** switches, and hides it; other kinds than classification st
 
     @on(EvalProgress)
     def show_progress(self, message: EvalProgress) -> None:
-        p = message.progress
-        eta = "" if p.eta_s is None or p.finished else f" · ETA {fmt.duration(p.eta_s)}"
-        limiter = f" · {fmt.limiter_text(p.limiter)}" if getattr(p, "limiter", None) else ""
-        text = (f"[{message.index + 1}/{message.count}] {short_model(p.model, 30)}: {p.done}/{p.total} rows · "
-                f"{p.failed} failed · {p.rows_per_s:.1f}/s · {fmt.money(p.cost_usd)}{eta}{limiter}")
-        self.query_one("#status", Static).update(Text(text))
+        self.query_one("#status", Static).update(progress_line(message.index, message.count, message.progress))
 
     @on(JudgeProgressed)
     def show_judge_progress(self, message: JudgeProgressed) -> None:
