@@ -7,7 +7,6 @@ workers that post messages.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -20,6 +19,7 @@ from textual.widgets import Static
 
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.widgets.curation_dialogs import AskDialog, DetailDialog
+from distill_tui.tui.widgets.curation_filter_keys import CurationFilterKeys
 from distill_tui.tui.widgets.curation_free_text import CurationFreeText
 from distill_tui.tui.widgets.curation_near import CurationNearDuplicates
 from distill_tui.tui.widgets.curation_panes import (
@@ -46,7 +46,7 @@ class CurationLoaded(Message):
         self.curation, self.error = curation, error
 
 
-class CurateScreen(CurationFreeText, CurationNearDuplicates, CurationTransfers, BaseScreen):
+class CurateScreen(CurationFilterKeys, CurationFreeText, CurationNearDuplicates, CurationTransfers, BaseScreen):
     """Select, filter, balance and export the teacher's answers."""
 
     TITLE = "Curate"
@@ -362,33 +362,6 @@ The selection is saved as you go, and `distill-tui export SPEC -o FILE` writes t
         new = current + step
         self.cur.set_epochs(None if new < 1 else min(50, new))
         self._changed("epochs: auto" if new < 1 else f"epochs: {min(50, new)}")
-
-    # filters ----------------------------------------------------------------------------------
-    def _filter(self, **changes) -> None:
-        self.cur.set_filters(replace(self.cur.filters, **changes))
-        self._changed("", view=True)
-
-    def action_cycle_agrees(self) -> None:
-        order = [None, "yes", "no", "unknown"]
-        self._filter(agrees=order[(order.index(self.cur.filters.agrees) + 1) % len(order)])
-
-    def action_cycle_valid(self) -> None:
-        order = [None, False, True]
-        self._filter(valid=order[(order.index(self.cur.filters.valid) + 1) % len(order)])
-
-    def action_cycle_label(self) -> None:
-        if self.cur.context.kind != "classification":  # its gold values are reference texts, not labels
-            self._changed("l (next gold label) is for classification only")
-            return
-        labels = [(), *((str(v),) for v in sorted(v for v in self.cur.gold_values if v is not None))]
-        now = self.cur.filters.labels
-        self._filter(labels=labels[(labels.index(now) + 1) % len(labels)] if now in labels else ())
-
-    def action_clear_filters(self) -> None:
-        from distill_tui.core.curate.filters import Filters
-
-        self.cur.set_filters(Filters())
-        self._changed("", view=True)
 
     # detail -----------------------------------------------------------------------------------
     def action_detail(self) -> None:
