@@ -19,7 +19,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar, Static
 
-from distill_tui.core.run import progress_text as fmt
 from distill_tui.stop_signals import STOP_WAIT_S
 from distill_tui.tui.screens.base import BaseScreen
 from distill_tui.tui.screens.generate_batch import BatchActions
@@ -29,6 +28,12 @@ from distill_tui.tui.screens.generate_messages import (
     GenerationProgress,
     PlanReady,
     pilot_line,
+)
+from distill_tui.tui.screens.generate_text import (
+    holder_text,
+    live_text,
+    next_hint,
+    plan_text,
 )
 from distill_tui.tui.widgets.confirm_dialog import ConfirmDialog
 from distill_tui.tui.widgets.progress_feed import AnswerFeed, ErrorFeed
@@ -171,7 +176,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         note = f"\n{escape(message.batch_note)}" if message.batch_note else ""
         warnings = "".join(f"\n[b]⚠[/b] {escape(line)}" for line in plan.warnings)
         pilot = f"\n{escape(message.pilot)}" if message.pilot else ""
-        plan_widget.update(self._plan_text(plan) + pilot + warnings + note)
+        plan_widget.update(plan_text(plan) + pilot + warnings + note)
         held_before, self.holder = self.holder, None if self.running else message.holder
         if self.holder is not None:
             self.last_progress = None  # a run of ours that ended before this one is history now
@@ -194,7 +199,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         state = self.query_one("#state", Label)
         if self.holder is not None:
             state.update("running elsewhere")
-            self._set_status(escape(_holder_text(self.holder, plan.model)))
+            self._set_status(escape(holder_text(self.holder, plan.model)))
             return
         if self.batch_note:
             state.update("batch")
@@ -217,18 +222,6 @@ The same run without a terminal: `distill-tui generate SPEC`.
         if self._poll is not None:
             self._poll.stop()
             self._poll = None
-
-    @staticmethod
-    def _plan_text(plan: "Plan") -> str:
-        return _plan_lines(plan.model, plan.total, plan.done, plan.to_ask, plan.failed, plan.cost_usd,
-                           plan.spent_usd, plan.budget_usd)
-
-    @staticmethod
-    def _live_text(p: "Progress") -> str:
-        """The two plan lines, kept current while a run goes on."""
-        rest = None if p.estimated_total_usd is None else max(0.0, p.estimated_total_usd - p.spent_usd)
-        return _plan_lines(p.model, p.total, p.done, p.left + p.in_flight, p.failed, rest, p.spent_usd,
-                           p.budget_usd)
 
     # running ----------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -276,7 +269,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
             model = self.workspace.spec.teacher.model
             holder = run_holder(self.workspace.store, model)
             # The lock's own refusal is too long for the status lines; say the same in fewer words.
-            line = _holder_text(holder, model, starting=True) if holder else str(exc)
+            line = holder_text(holder, model, starting=True) if holder else str(exc)
             self.post_message(GenerationFinished(None, line))
         except Exception as exc:  # noqa: BLE001 - shown on screen as one line, never a traceback
             from distill_tui.core.run.engine_parts import explain_line
@@ -298,7 +291,7 @@ The same run without a terminal: `distill-tui generate SPEC`.
         self.last_progress = p
         if p.state in ("running", "paused", "stopping"):
             # After the run, the plan is recounted from the store (refresh_plan) and shown instead.
-            self.query_one("#plan", Static).update(self._live_text(p))
+            self.query_one("#plan", Static).update(live_text(p))
         bar = self.query_one(ProgressBar)
         bar.update(total=None if p.planning else max(1, p.total), progress=p.done + p.failed)
         self.query_one("#state", Label).update(p.state)
@@ -325,20 +318,10 @@ The same run without a terminal: `distill-tui generate SPEC`.
             state.update({None: "done", "fatal": "failed"}.get(result.stopped, result.stopped or "done"))
             bad = result.stopped == "fatal" or (result.failed and result.stopped is None)
             prefix = "[b]Stopped:[/b] " if result.stopped == "fatal" else ""
-            hint = "" if result.stopped == "fatal" else self._next_hint(result)
+            hint = "" if result.stopped == "fatal" else next_hint(result)
             self._set_status(prefix + escape(result.message) + hint, error=bool(bad))
         self.refresh_bindings()
         self.refresh_plan()
-
-    @staticmethod
-    def _next_hint(result: "RunResult") -> str:
-        if result.done == result.total:
-            return " · c to curate"
-        if result.failed and result.stopped is None:
-            return " (r)"
-        if result.stopped in ("cancelled", "limit"):
-            return " (s)"
-        return ""
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#status", Static)
@@ -374,32 +357,3 @@ The same run without a terminal: `distill-tui generate SPEC`.
             self.app.switch_mode("curate")
         except Exception as exc:  # noqa: BLE001 - a missing screen must not crash the app
             self.notify(f"Cannot open curation: {exc}", severity="error")
-
-
-def _plan_lines(model: str, total: int, done: int, to_ask: int, failed: int, rest_usd: float | None,
-                spent: float, budget: float | None) -> str:
-    """The two lines on top of the screen: rows, and money (what the rows left should cost, so the
-    figures before, during and after a run are all the same kind of number)."""
-    failed_text = f" ({failed:,} failed)" if failed else ""
-    line = (f"Teacher [b]{escape(model)}[/b] · {total:,} train rows · {done:,} answered · "
-            f"{to_ask:,} to ask{failed_text}")
-    if to_ask:
-        cost = f"Estimate for the {to_ask:,} rows left {fmt.money(rest_usd, unknown='unknown (no price)')}"
-    else:
-        cost = "Nothing left to ask"
-    second = f"{cost} · spent so far {fmt.money(spent)}"
-    if budget is not None:
-        second += f" · budget {fmt.money(budget)}"
-    return f"{line}\n{second}"
-
-
-def _holder_text(holder: "RunHolder", model: str, *, starting: bool = False) -> str:
-    """Who else runs the teacher here, in two lines at 80 columns (plain text, not markup)."""
-    if holder.this_process:
-        who = f"this app is already {holder.doing} {model} (since {holder.started})"
-    else:
-        who = f"another distill-tui (pid {holder.pid}, since {holder.started}) is {holder.doing} {model} here"
-    if starting:
-        return f"{who}; wait for it to end."
-    follows = " counts update as it answers." if holder.doing == "generating" else ""
-    return f"{who[0].upper()}{who[1:]};{follows} s works once it ends."
