@@ -16,16 +16,15 @@ from typing import Any, Mapping
 
 from distill_tui.offline import odd_jobs
 from distill_tui.offline.common import (
-    ORGANIZATION,
     ApiError,
     OfflineOptions,
-    check_metadata,
     cursor_page,
     new_id,
     now,
     query_metadata,
 )
 from distill_tui.offline.files import FileStore
+from distill_tui.offline.job_request import job_request
 from distill_tui.offline.models import ModelRegistry, root_model
 from distill_tui.offline.state import StateStore
 from distill_tui.offline.training import (
@@ -38,11 +37,6 @@ from distill_tui.offline.training import (
 )
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
-REFUSAL_MESSAGE = (
-    "OpenAI is winding down the fine-tuning platform and your organization is no longer able to create new "
-    "fine-tuning training jobs. Learn more "
-    "https://developers.openai.com/api/docs/deprecations#update-to-openais-self-serve-fine-tuning"
-)
 _AUTO_LEARNING_RATE = 1.0
 _KEPT_CHECKPOINTS = 3  # OpenAI keeps the checkpoints of the last 3 epochs
 # Shares of job_seconds at which each phase ends.
@@ -68,15 +62,6 @@ class Job:
             self.running.set()
 
 
-def _hyperparameter(value: Any, name: str, low: float, high: float, integer: bool) -> Any:
-    if value is None or value == "auto":
-        return "auto"
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
-    if not ok or (integer and not isinstance(value, int)):
-        raise ApiError(400, f"Invalid value for '{name}': expected 'auto' or a number in [{low}, {high}].", param=name)
-    return value
-
-
 class JobManager:
     """The fine-tuning jobs of one server."""
 
@@ -99,51 +84,11 @@ class JobManager:
 
     # --- API ------------------------------------------------------------------------------------
     def create(self, body: Any) -> dict[str, Any]:
-        if self.options.refuse_training:
-            raise ApiError(403, REFUSAL_MESSAGE, code="training_not_available")
-        if not isinstance(body, dict):
-            raise ApiError(400, "The request body must be a JSON object.")
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
-        if not self.registry.can_fine_tune(model):
-            raise ApiError(400, f"Model {model} is not available for fine-tuning or does not exist.",
-                           param="model", code="model_not_available")
-        training_file = self._check_file(body.get("training_file"), "training_file", required=True)
-        validation_file = self._check_file(body.get("validation_file"), "validation_file", required=False)
-        suffix = body.get("suffix")
-        if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64 or ":" in suffix):
-            raise ApiError(400, "Invalid 'suffix': expected at most 64 characters and no ':'.", param="suffix")
-        method = body.get("method") or {"type": "supervised"}
-        if not isinstance(method, dict) or method.get("type", "supervised") != "supervised":
-            raise ApiError(400, "Only the 'supervised' method is supported by the offline provider.", param="method.type")
-        prefix = "method.supervised.hyperparameters"
-        raw = ((method.get("supervised") or {}).get("hyperparameters")) or body.get("hyperparameters") or {}
-        if not isinstance(raw, dict):
-            raise ApiError(400, f"Invalid '{prefix}': expected an object.", param=prefix)
-        hyper = {
-            "n_epochs": _hyperparameter(raw.get("n_epochs"), f"{prefix}.n_epochs", 1, 50, True),
-            "batch_size": _hyperparameter(raw.get("batch_size"), f"{prefix}.batch_size", 1, 256, True),
-            "learning_rate_multiplier": _hyperparameter(
-                raw.get("learning_rate_multiplier"), f"{prefix}.learning_rate_multiplier", 1e-6, 1e3, False),
-        }
-        seed = body.get("seed")
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise ApiError(400, "Invalid 'seed': expected an integer.", param="seed")
-        job_id = new_id("ftjob-", 24)
-        data = {
-            "id": job_id, "object": "fine_tuning.job", "created_at": now(), "error": None,
-            "fine_tuned_model": None, "finished_at": None, "hyperparameters": dict(hyper), "model": model,
-            "organization_id": ORGANIZATION, "result_files": [],
-            "seed": seed if seed is not None else self.options.seed, "status": "validating_files",
-            "trained_tokens": None, "training_file": training_file, "validation_file": validation_file,
-            "estimated_finish": None, "integrations": [], "metadata": check_metadata(body.get("metadata")),
-            "method": {"type": "supervised", "supervised": {"hyperparameters": dict(hyper)}},
-            "user_provided_suffix": suffix,
-        }
+        data, hyper = job_request(body, self.options, self.files, self.registry)
         job = Job(data, hyper)
         with self._lock:
-            self._jobs[job_id] = job
+            self._jobs[data["id"]] = job
+        training_file, validation_file = data["training_file"], data["validation_file"]
         self._event(job, f"Validating training file: {training_file}"
                     + (f" and validation file: {validation_file}" if validation_file else ""))
         self._persist(job)
@@ -242,20 +187,6 @@ class JobManager:
         with self._lock:
             data = copy.deepcopy(job.data)
         return odd_jobs.job(data) if self.options.odd_jobs else data
-
-    def _check_file(self, file_id: Any, param: str, required: bool) -> str | None:
-        if file_id is None and not required:
-            return None
-        if not isinstance(file_id, str) or not file_id:
-            raise ApiError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
-        try:
-            info = self.files.get(file_id)
-        except ApiError:
-            raise ApiError(400, f"Invalid file ID: {file_id} does not exist.", param=param, code="invalid_file_id") from None
-        if info["purpose"] != "fine-tune":
-            raise ApiError(400, f"File {file_id} has purpose '{info['purpose']}'; fine-tuning needs 'fine-tune'.",
-                           param=param)
-        return file_id
 
     def _event(self, job: Job, message: str, *, level: str = "info", kind: str = "message",
                data: dict | None = None, once: bool = False) -> None:
