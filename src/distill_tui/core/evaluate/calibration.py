@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from distill_tui.core.common import atomic_file
+from distill_tui.core.common.errors import UserError
 from distill_tui.core.evaluate.agreement import LOW_KAPPA, LOW_N, LOW_RHO, Agreement, as_dict, cohen_kappa, spearman
 from distill_tui.core.store.human_grades import PASS_FAIL, SCORE, HumanGrade
 
@@ -219,27 +221,8 @@ def export(grades: Sequence[HumanGrade], path: str | Path) -> Path:
     Raises:
         UserError: another suffix, or the file cannot be written.
     """
-    import os
-    import tempfile
-
-    from distill_tui import locations
-    from distill_tui.core.common.errors import UserError
-
     target = Path(path).expanduser()
     fmt = target.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
         raise UserError(f"{target}: human grades export must be .csv or .jsonl, not {target.suffix or 'no suffix'!r}")
-    text = export_text(grades, fmt)
-    try:
-        locations.make_output_dir(target.parent)
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise UserError(f"{target}: cannot write the human grades ({exc.strerror or exc})") from None
-    return target
+    return atomic_file.write_text(target, export_text(grades, fmt), "the human grades")

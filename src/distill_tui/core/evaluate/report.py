@@ -6,12 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
+from distill_tui.core.common import atomic_file
 from distill_tui.core.common.errors import UserError
 
 if TYPE_CHECKING:
@@ -341,21 +340,7 @@ def export(table: "ComparisonTable", path: str | Path, fmt: str | None = None, s
     """
     target = Path(path).expanduser()
     text = render(table, format_of(target, fmt), selected, agreements)
-    try:
-        from distill_tui import locations
-
-        locations.make_output_dir(target.parent)
-        handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                out.write(text)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise UserError(f"{target}: cannot write the export ({exc.strerror or exc})") from None
-    return target
+    return atomic_file.write_text(target, text, "the export")
 
 
 def default_export_path(spec_source: Path, fmt: str) -> Path:
