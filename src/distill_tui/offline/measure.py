@@ -110,8 +110,25 @@ def measure(base_url: str, *, sample: int | None = None, split_seed: int = 42, w
         answer = prompts.assistant_content(field, teacher[i] or "", True)
         lines.append(json.dumps({"messages": messages[i] + [{"role": "assistant", "content": answer}]},
                                 ensure_ascii=False))
+    model = fine_tune(client, lines, "measure", timeout, poll)
+    distilled = ask(model, held_out)
+    return Measurement(
+        rows=len(rows), train_rows=len(train), eval_rows=len(held_out), labels=labels,
+        teacher_train=accuracy(teacher, train), teacher=accuracy(teacher, held_out),
+        student=accuracy(student, held_out), distilled=accuracy(distilled, held_out),
+        distilled_model=model,
+    )
+
+
+def fine_tune(client: Any, lines: list[str], suffix: str, timeout: float, poll: float) -> str:
+    """Upload `lines` (training JSONL), fine-tune offline-student on them and wait; the model's name.
+
+    Raises:
+        TimeoutError: the job did not end within `timeout` seconds.
+        RuntimeError: the job failed or was cancelled.
+    """
     upload = client.files.create(file=("train.jsonl", io.BytesIO("\n".join(lines).encode())), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(model="offline-student", training_file=upload.id, suffix="measure")
+    job = client.fine_tuning.jobs.create(model="offline-student", training_file=upload.id, suffix=suffix)
     deadline = time.monotonic() + timeout
     while job.status not in ("succeeded", "failed", "cancelled"):
         if time.monotonic() > deadline:
@@ -120,10 +137,4 @@ def measure(base_url: str, *, sample: int | None = None, split_seed: int = 42, w
         job = client.fine_tuning.jobs.retrieve(job.id)
     if job.status != "succeeded" or not job.fine_tuned_model:
         raise RuntimeError(f"fine-tuning job {job.id} {job.status}: {job.error}")
-    distilled = ask(job.fine_tuned_model, held_out)
-    return Measurement(
-        rows=len(rows), train_rows=len(train), eval_rows=len(held_out), labels=labels,
-        teacher_train=accuracy(teacher, train), teacher=accuracy(teacher, held_out),
-        student=accuracy(student, held_out), distilled=accuracy(distilled, held_out),
-        distilled_model=job.fine_tuned_model,
-    )
+    return job.fine_tuned_model

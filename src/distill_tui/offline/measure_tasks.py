@@ -11,10 +11,8 @@ reference's (exact per field); generation, token F1 with the reference answer (a
 from __future__ import annotations
 
 import csv
-import io
 import json
 import random
-import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from distill_tui.core.task import prompts
+from distill_tui.offline.measure import fine_tune
 from distill_tui.offline.retrieval import token_f1
 
 SPECS = {"extraction": "extraction.toml", "generation": "generation.toml"}
@@ -114,16 +113,7 @@ def measure_task(base_url: str, task: str, *, score: Callable[[str | None, str],
     student = ask("offline-student", held_out)
     lines = [json.dumps({"messages": messages[i] + [{"role": "assistant", "content": teacher[i] or ""}]},
                         ensure_ascii=False) for i in train if teacher[i]]
-    upload = client.files.create(file=("train.jsonl", io.BytesIO("\n".join(lines).encode())), purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(model="offline-student", training_file=upload.id, suffix=task[:10])
-    deadline = time.monotonic() + timeout
-    while job.status not in ("succeeded", "failed", "cancelled"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"fine-tuning job {job.id} still {job.status} after {timeout:.0f} s")
-        time.sleep(poll)
-        job = client.fine_tuning.jobs.retrieve(job.id)
-    if job.status != "succeeded" or not job.fine_tuned_model:
-        raise RuntimeError(f"fine-tuning job {job.id} {job.status}: {job.error}")
-    distilled = ask(job.fine_tuned_model, held_out)
+    model = fine_tune(client, lines, task[:10], timeout, poll)
+    distilled = ask(model, held_out)
     return TaskMeasurement(task, metric, len(train), len(held_out), mean(teacher), mean(student), mean(distilled),
-                           job.fine_tuned_model)
+                           model)
