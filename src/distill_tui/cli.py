@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local", action="store_true", help="do not ask the provider")
     p.add_argument("--base-url", default=None, help="override the provider base URL")
 
-    p = sub.add_parser("eval", help="the accuracy comparison table on held-out rows")
+    p = sub.add_parser("eval", help="every model on held-out rows: accuracy, grader scores and judges")
     _spec_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--model", action="append", default=[], metavar="NAME", help="also evaluate this model (repeatable)")
