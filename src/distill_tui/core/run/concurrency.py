@@ -17,10 +17,11 @@ the latency stays low (never above the limits' target). With no limit known it w
 the start, from `INITIAL`.
 
 A limit can also be far above what this process can serve: a Python process answers at most
-about one request per `cpu_s_per_answer` seconds (one core, the GIL), measured from the process's
-CPU time when `update` is given it. The limits' rate is taken no higher than that, so a limit that
-is no limit (10^9 requests a minute, ~0 latency) does not send the target straight to the cap,
-where hundreds of threads cost a third more CPU a row on a CPU-bound client.
+about one request per `cpu_s_per_answer` seconds (one core, the GIL), the CPU time its worker
+threads spend on an answer (`observe`; the planner's and the writer's CPU are not the answers'). A limit `CPU_OUT_OF_REACH` times above that is taken as no
+limit (the target grows from `INITIAL` while growth pays, below), so a limit that is no limit
+(10^9 requests a minute, ~0 latency) does not send the target straight to the cap, where hundreds
+of threads cost a third more CPU a row on a CPU-bound client.
 
 Growth must pay: a step is kept only when the answers a second it brought (measured once the new
 requests had time to come back) are at least `GROWTH_GAIN` times those before it. Otherwise the
@@ -56,10 +57,8 @@ JUDGE_SAMPLES = 20
 """Answers needed after a growth step before it is judged."""
 HOLD_S = 5.0
 """Seconds without growth after a step that did not pay."""
-CPU_WINDOW_S = 0.5
-"""Seconds of process CPU time per answer are measured over (after `CPU_WINDOW_ANSWERS` answers)."""
-CPU_WINDOW_ANSWERS = 20
-"""Answers a CPU window needs; until the first window, the CPU since the first update is used."""
+CPU_OUT_OF_REACH = 4.0
+"""A limit above this many times the answers a second this process's CPU can serve is taken as none."""
 _EWMA = 0.2
 
 
@@ -86,14 +85,15 @@ class Concurrency:
         self._settled: tuple[float, int] | None = None  # (time, answers) then
         self._before_growth: tuple[int, float] | None = None  # (target, answers/s) before the last step
         self._hold_until = -math.inf
-        self.cpu_s_per_answer: float | None = None
-        self._cpu_start: tuple[float, int] | None = None  # (CPU s, answers) at the first update
-        self._cpu_window: tuple[float, float, int] | None = None  # (time, CPU s, answers) at its start
-        self._first_cpu_s_per_answer: float | None = None
+        self.cpu_s_per_answer: float | None = None  # worker-thread CPU seconds an answer costs (moving average)
 
-    def observe(self, latency_s: float, tokens: float) -> None:
-        """Note one answered request: its latency and the tokens it used."""
+    def observe(self, latency_s: float, tokens: float, cpu_s: float | None = None) -> None:
+        """Note one answered request: its latency, the tokens it used and the CPU seconds its worker
+        thread spent on it (sending, parsing, saving; None when not measured)."""
         latency_s = max(latency_s, 1e-4)
+        if cpu_s is not None:
+            self.cpu_s_per_answer = (cpu_s if self.cpu_s_per_answer is None
+                                     else self.cpu_s_per_answer + _EWMA * (cpu_s - self.cpu_s_per_answer))
         self.samples += 1
         self._answers += 1
         if self._settled is None and self._before_growth is not None:
@@ -116,41 +116,18 @@ class Concurrency:
             found.append(rates["tokens_per_min"] / 60.0 / self.tokens_per_request)
         return min(found) if found else None
 
-    def _measure_cpu(self, now: float, cpu_s: float) -> None:
-        """Update `cpu_s_per_answer` from the process's CPU time `cpu_s` (see the module docstring)."""
-        if self._cpu_start is None:
-            self._cpu_start = (cpu_s, self._answers)
-            self._cpu_window = (now, cpu_s, self._answers)
-            return
-        assert self._cpu_window is not None
-        since, cpu_then, answers_then = self._cpu_window
-        answers = self._answers - answers_then
-        if now - since >= CPU_WINDOW_S and answers >= CPU_WINDOW_ANSWERS:
-            per = max(cpu_s - cpu_then, 0.0) / answers
-            self.cpu_s_per_answer = per if self.cpu_s_per_answer is None else (
-                self.cpu_s_per_answer + 0.5 * (per - self.cpu_s_per_answer))
-            self._cpu_window = (now, cpu_s, self._answers)
-        elif self.cpu_s_per_answer is None and self._answers > self._cpu_start[1]:
-            # Before the first window: everything since the start (an overestimate: it holds the start-up).
-            self._first_cpu_s_per_answer = (max(cpu_s - self._cpu_start[0], 0.0)
-                                            / (self._answers - self._cpu_start[1]))
-
-    def update(self, rates: dict, in_flight: int, throughput: float, cpu_s: float | None = None) -> int:
+    def update(self, rates: dict, in_flight: int, throughput: float) -> int:
         """Recompute the target; returns it.
 
         Args:
             rates: `RateLimiter.current_rates()`.
             in_flight: Requests in flight now (those waiting for the limiter included).
             throughput: Answers a second, measured over the last seconds.
-            cpu_s: This process's CPU time (`time.process_time()`), None to leave the CPU out.
         """
         now = self._clock()
         rate = self.limit_rate(rates)
-        if cpu_s is not None:
-            self._measure_cpu(now, cpu_s)
-            per = self.cpu_s_per_answer or self._first_cpu_s_per_answer
-            if rate is not None and per:
-                rate = min(rate, 1.0 / per)
+        if rate is not None and self.cpu_s_per_answer and rate > CPU_OUT_OF_REACH / self.cpu_s_per_answer:
+            rate = None  # a limit far above what this process can serve says nothing: grow as with none
         latency = self.latency_s if self.latency_s is not None else ASSUMED_LATENCY_S
         if self.best_latency_s is not None:
             # Latency that climbs with what is in flight is this process or the server queueing, which

@@ -150,7 +150,7 @@ class Pool(Workers):
     def start(self) -> None:
         self.started = time.monotonic()
         with self.lock:
-            self.concurrency.update(self.limiter.current_rates(), 0, 0.0, time.process_time())
+            self.concurrency.update(self.limiter.current_rates(), 0, 0.0)
             self._spawn()
 
     def add(self, reqs: list["RowRequest"]) -> None:
@@ -197,7 +197,7 @@ class Pool(Workers):
         item.attempts += 1
         with self.lock:
             self.tally.requests += 1
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.thread_time()
         try:
             raw = self.client.chat.completions.with_raw_response.create(**item.req.body)
             completion = read_completion(raw)
@@ -220,7 +220,7 @@ class Pool(Workers):
         with self.lock:
             tally = self.tally
             tally.reserved_usd -= item.reserve_usd
-            self.concurrency.observe(latency, outcome.total_tokens)
+            self.concurrency.observe(latency, outcome.total_tokens, time.thread_time() - cpu_started)
             tally.error_streak = 0
             tally.streak_kinds.clear()
             tally.input_tokens += outcome.prompt_tokens

@@ -63,7 +63,7 @@ class Workers:
         self._adjusted = now
         rows_s, _ = self.tally.rates(now, now - self.started)
         # +1: the thread calling this just released its slot and is about to take the next row.
-        self.concurrency.update(self.limiter.current_rates(), self.tally.in_flight + 1, rows_s, time.process_time())
+        self.concurrency.update(self.limiter.current_rates(), self.tally.in_flight + 1, rows_s)
         self._spawn()
 
 
