@@ -18,10 +18,11 @@ the start, from `INITIAL`.
 
 A limit can also be far above what this process can serve: a Python process answers at most
 about one request per `cpu_s_per_answer` seconds (one core, the GIL), the CPU time its worker
-threads spend on an answer (`observe`; the planner's and the writer's CPU are not the answers'). A limit `CPU_OUT_OF_REACH` times above that is taken as no
-limit (the target grows from `INITIAL` while growth pays, below), so a limit that is no limit
-(10^9 requests a minute, ~0 latency) does not send the target straight to the cap, where hundreds
-of threads cost a third more CPU a row on a CPU-bound client.
+threads spend on an answer (`observe`; the planner's and the writer's CPU are not the answers').
+A limit `CPU_OUT_OF_REACH` times above that is taken as no limit (the target grows from `INITIAL`
+while growth pays, below), so a limit that is no limit (10^9 requests a minute, ~0 latency) does
+not send the target straight to the cap, where hundreds of threads cost a third more CPU a row on
+a CPU-bound client.
 
 Growth must pay: a step is kept only when the answers a second it brought (measured once the new
 requests had time to come back) are at least `GROWTH_GAIN` times those before it. Otherwise the
