@@ -4,6 +4,7 @@ generation, next to classification kept as it was."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -128,6 +129,15 @@ def test_schema_file_relative_to_the_spec_and_its_problems(tmp_path):
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
     with pytest.raises(SpecError, match=r"\[prompt\] schema: .*bad.json is not valid JSON"):
         load_spec(write(tmp_path, prompt={"schema": "bad.json"}))
+
+
+def test_a_schema_path_that_is_not_a_plain_file_is_refused_before_reading(tmp_path):
+    os.mkfifo(tmp_path / "pipe.json")  # reading it would wait for a writer for ever
+    with pytest.raises(SpecError, match=r"\[prompt\] schema: .*pipe.json is a named pipe \(FIFO\), not a JSON schema"):
+        load_spec(write(tmp_path, prompt={"schema": "pipe.json"}))
+    (tmp_path / "folder.json").mkdir()
+    with pytest.raises(SpecError, match=r"folder.json is a folder, not a JSON schema file"):
+        load_spec(write(tmp_path, prompt={"schema": "folder.json"}))
 
 
 def test_a_deep_schema_is_over_the_nesting_limit(tmp_path):

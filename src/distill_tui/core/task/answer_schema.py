@@ -20,6 +20,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from distill_tui.core.common.plain_file import not_a_plain_file
+
 MAX_PROPERTIES = 5_000
 MAX_DEPTH = 10
 MAX_ENUM_VALUES = 1_000
@@ -56,8 +58,9 @@ def load(value: str | dict[str, Any], base: Path) -> dict[str, Any]:
     if not path.is_absolute():
         path = base / path
     try:
-        if path.stat().st_size > MAX_SCHEMA_BYTES:
-            raise SchemaProblem(f"{path} is over 1 MB, not a schema")
+        problem = not_a_plain_file(path, MAX_SCHEMA_BYTES)  # as for the spec: a FIFO would never finish reading
+        if problem:
+            raise SchemaProblem(f"{path} {problem}, not a JSON schema file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SchemaProblem(f"file {path} not found") from None
