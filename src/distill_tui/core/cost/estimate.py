@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from distill_tui.core.cost import discounts, preflight, tokens
 from distill_tui.core.cost.answers import ASSUMED_ANSWER_TOKENS, answer_tokens, reference_texts  # noqa: F401 (their home before)
@@ -127,6 +127,11 @@ class PromptCounter:
                 return prefix, movable
             prefix += tokens.TOKENS_PER_MESSAGE
         return prefix, movable
+
+    def count(self, row: Mapping[str, Any]) -> int:
+        """Prompt tokens of one row's request (its template fields by name)."""
+        total = self.overhead + self.schema_tokens + self._user.count(row)
+        return total if self._system is None else total + self._system.count(row)
 
     def totals(self, frame: Any) -> tuple[int, list[int]]:
         """Sum and per-row prompt tokens over the rows of a DataFrame."""

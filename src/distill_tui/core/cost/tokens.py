@@ -284,6 +284,7 @@ class TemplateCounter:
         for chunk in self._static_chunks:
             self.constant += len(self._enc.encode_ordinary("".join(chunk)))  # type: ignore[arg-type]
         self._dynamic = [c for c in self._chunks if any(isinstance(x, prompts.Field) for x in c)]
+        self._row_plan = self._plan()
 
     def _fixed_parts(self, merged: list[str | prompts.Field]) -> tuple[int, int]:
         """Tokens of the fixed text before the first field (the cacheable prefix; the whole template
@@ -326,7 +327,7 @@ class TemplateCounter:
     def count(self, row: Mapping[str, Any]) -> int:
         """Tokens of the template rendered with this row."""
         fmt = prompts.format_value
-        text = "".join(fmt(row[v]) if is_field else v for is_field, v in self._plan())
+        text = "".join(fmt(row[v]) if is_field else v for is_field, v in self._row_plan)
         return self.constant + (len(self._enc.encode_ordinary(text)) if text else 0)
 
     def count_frame(self, frame: Any) -> list[int]:

@@ -13,6 +13,7 @@ from distill_tui.core.store.database import Answer
 from distill_tui.core.task import kinds
 
 if TYPE_CHECKING:
+    from distill_tui.core.cost.estimate import PromptCounter
     from distill_tui.core.task.requests import RowRequest
     from distill_tui.core.workspace.workspace import Workspace
 
@@ -28,9 +29,35 @@ class AnswerRecorder:
         self.labels = list(ws.data.labels)
         self.price = ws.prices.price(model)
         self.batch = batch
+        self._from_rows: "PromptCounter | None | bool" = None  # None: not tried yet; False: not usable
 
     def prompt_tokens(self, req: "RowRequest") -> int:
+        """The request's billed prompt tokens, counted from its row's fields when they give the same
+        count as its messages (checked on the first row): encoding the messages, where the labels list
+        is most of the text, cost as much as everything else the engine does for a row."""
+        counter = self._from_rows
+        if counter is None:
+            counter = self._from_rows = self._row_counter(req)
+        if counter and req.row is not None:
+            try:
+                return counter.count(req.row)
+            except (KeyError, TypeError, ValueError):  # a row the template cannot count: its messages can
+                pass
         return tokens.count_chat(req.messages, self.model, req.body.get("response_format"))
+
+    def _row_counter(self, req: "RowRequest") -> "PromptCounter | bool":
+        """A `PromptCounter` when it counts `req` exactly as its messages count, else False (a model
+        whose requests are fitted otherwise than the template says, a task with another layout)."""
+        from distill_tui.core.cost.estimate import PromptCounter
+
+        if req.row is None:
+            return False
+        try:
+            counter = PromptCounter(self.spec, self.labels, self.model)
+            same = counter.count(req.row) == tokens.count_chat(req.messages, self.model, req.body.get("response_format"))
+        except Exception:  # noqa: BLE001 - counting the messages says what is wrong, if anything
+            return False
+        return counter if same else False
 
     def estimate(self, req: "RowRequest") -> tuple[int, float | None]:
         prompt = self.prompt_tokens(req)

@@ -18,7 +18,7 @@ import hashlib
 import itertools
 import json
 from json.encoder import encode_basestring  # what JSONEncoder(ensure_ascii=False) escapes strings with
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
@@ -50,6 +50,9 @@ class RowRequest:
     gold: str | None  # the reference answer (classification: the label); None when the task has none
     body: dict[str, Any]
     prompt_hash: str
+    row: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The row's fields its messages were rendered from (None: not made from a row), so the engine
+    can count its prompt tokens from them rather than from the messages."""
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -168,7 +171,7 @@ def iter_requests(spec: "TaskSpec", data: "PreparedData", model: str, split: str
             digest = prompt_hash(asked)
             body = asked if rules is None else fit_to_model(asked, spec, rules)
         gold = None if label_col is None else str(row[label_col])
-        yield RowRequest(int(row[ROW]), str(row[SPLIT]), gold, body, digest)
+        yield RowRequest(int(row[ROW]), str(row[SPLIT]), gold, body, digest, row)
 
 
 def _row_values(frame: Any, names: list[str], split: str | None) -> Iterator[tuple[Any, ...]]:
