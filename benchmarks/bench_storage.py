@@ -1,14 +1,18 @@
-"""Bytes per saved answer: prompts stored once (schema 3) against messages inline in every answer
-(schema 2), the same answers written both ways in one run, and what a million answers would take.
+"""Bytes per saved answer: prompts in compressed blocks (schema 4), stored once per hash but each
+deflated alone (schema 3), and messages inline in every answer (schema 2), the same answers written
+all three ways in one run, and what a million answers would take.
 
-Run from the repository root: `.venv/bin/python benchmarks/bench_storage.py [--rows 10000]`.
+Run from the repository root: `.venv/bin/python benchmarks/bench_storage.py [--rows 10000] [--bundled]`.
 
 The data is the cookbook's wine prompt (the 76-variety-style label list in every prompt) over rows
 cycled from the real head rows (../shared) or the bundled demo rows, each description made unique.
 Every row gets one teacher answer with the fields a real response fills (content, tokens, cost,
-latency, request id). Sizes are the database file after a WAL checkpoint; the per-table split comes
-from SQLite's dbstat. A million is extrapolated linearly (the prompts table grows with distinct
-prompts, the dictionary does not).
+latency, request id). Schemas 3 and 4 are saved through the store in one transaction (schema 3 by
+turning the blocks off), then read back whole from a fresh open; the CPU seconds of saving are the
+process's, so schema 4 minus schema 3 is what compacting costs per answer. Sizes are the database
+file after a WAL checkpoint; the per-table split comes from SQLite's dbstat (free pages: what the
+loose prompts moved into blocks left, a constant ~100-200 KB that later answers reuse). A million
+is extrapolated linearly (the prompts grow with distinct prompts, the dictionary does not).
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ def file_size(path: Path) -> tuple[int, dict[str, int]]:
     try:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         tables = dict(db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall())
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        tables["free pages"] = db.execute("PRAGMA freelist_count").fetchone()[0] * page_size
     finally:
         db.close()
     return path.stat().st_size, tables
@@ -69,6 +75,27 @@ def write_inline(path: Path, answers) -> None:
     db.close()
 
 
+def save_and_read(path: Path, answers, *, blocks: bool) -> dict:
+    """Save `answers` in one transaction through the store (prompts in blocks, or only stored once
+    as schema 3 left them), then read them all back; CPU and wall seconds of each."""
+    from distill_tui.core.store.database import Store
+
+    with Store(path) as store:
+        store._codec.blocks = blocks
+        cpu, wall = time.process_time(), time.perf_counter()
+        with store.transaction():
+            for a in answers:
+                store.record_answer(a)
+        saved = {"save_cpu_s": time.process_time() - cpu, "save_s": time.perf_counter() - wall}
+    with Store(path) as store:
+        wall = time.perf_counter()
+        back = store.answers()
+        saved["read_s"] = time.perf_counter() - wall
+    assert [a.messages for a in back] == [a.messages for a in sorted(answers, key=lambda a: a.row_id)]
+    size, tables = file_size(path)
+    return {**saved, "size": size, "tables": tables}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000, help="answers to save")
@@ -84,33 +111,26 @@ def main() -> int:
         data = build_rows(folder / "wine.csv", rows=args.rows, unique_text=True, source=BUNDLED if args.bundled else None)
         ws = Workspace.open(write_spec(folder, data, eval_fraction=0.0))
         reqs = list(iter_requests(ws.spec, ws.data, ws.spec.teacher.model))
+        ws.close()
         answers = list(fabricate(reqs, ws.spec.teacher.model))
         messages_bytes = sum(len(json.dumps(a.messages, ensure_ascii=False).encode()) for a in answers)
-        t = time.perf_counter()
-        with ws.store.transaction():
-            for a in answers:
-                ws.store.record_answer(a)
-        saved_s = time.perf_counter() - t
-        t = time.perf_counter()
-        back = ws.store.answers()
-        read_s = time.perf_counter() - t
-        assert [a.messages for a in back] == [a.messages for a in sorted(answers, key=lambda a: a.row_id)]
-        path = ws.store.path
-        ws.close()
-        once, once_tables = file_size(path)
+        once = save_and_read(folder / "once.sqlite", answers, blocks=False)
+        blocks = save_and_read(folder / "blocks.sqlite", answers, blocks=True)
         write_inline(folder / "inline.sqlite", answers)
         inline, inline_tables = file_size(folder / "inline.sqlite")
     n = len(answers)
     print(f"{n:,} answers, cookbook prompt: {messages_bytes / n:,.0f} bytes of messages JSON per answer")
-    print(f"{'layout':<34} {'bytes/answer':>13} {'MB per 1k':>10} {'GB per 1M':>10}")
-    for name, size in (("messages in every answer (schema 2)", inline), ("prompts stored once (schema 3)", once)):
-        print(f"{name:<34} {size / n:13,.0f} {size / n / 1e3:10.3f} {size / n * 1e6 / 1e9:10.2f}")
-    print(f"ratio schema 3 / schema 2: {once / inline:.3f}")
-    print("per table, bytes/answer (schema 3): "
-          + ", ".join(f"{k} {v / n:,.0f}" for k, v in once_tables.items() if v / n >= 1))
-    print("per table, bytes/answer (schema 2): "
-          + ", ".join(f"{k} {v / n:,.0f}" for k, v in inline_tables.items() if v / n >= 1))
-    print(f"save {n / saved_s:,.0f} answers/s in one transaction; read all back {read_s:.2f} s")
+    print(f"{'layout':<38} {'bytes/answer':>13} {'MB per 1k':>10} {'GB per 1M':>10} {'save CPU us':>12} {'read all s':>11}")
+    layouts = (("messages in every answer (schema 2)", inline, None), ("prompts stored once (schema 3)", once["size"], once),
+               ("prompts in blocks of 256 (schema 4)", blocks["size"], blocks))
+    for name, size, run in layouts:
+        timing = f" {run['save_cpu_s'] / n * 1e6:12,.0f} {run['read_s']:11.2f}" if run else ""
+        print(f"{name:<38} {size / n:13,.0f} {size / n / 1e3:10.3f} {size / n * 1e6 / 1e9:10.2f}{timing}")
+    print(f"ratio schema 4 / schema 3: {blocks['size'] / once['size']:.3f}; schema 4 / schema 2: {blocks['size'] / inline:.3f}")
+    print(f"compacting costs {(blocks['save_cpu_s'] - once['save_cpu_s']) / n * 1e6:,.0f} CPU us per answer "
+          "(save CPU, schema 4 minus schema 3, this run)")
+    for name, tables in (("schema 4", blocks["tables"]), ("schema 3", once["tables"]), ("schema 2", inline_tables)):
+        print(f"per table, bytes/answer ({name}): " + ", ".join(f"{k} {v / n:,.0f}" for k, v in tables.items() if v / n >= 1))
     return 0
 
 

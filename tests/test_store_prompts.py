@@ -98,7 +98,7 @@ def test_a_schema_2_workspace_moves_its_messages_into_prompts_on_open(tmp_path):
     path = tmp_path / "old.sqlite"
     _schema_2_workspace(path, 50)
     with Store(path) as store:
-        assert store.meta("schema_version") == str(SCHEMA_VERSION) == "3"
+        assert store.meta("schema_version") == str(SCHEMA_VERSION) == "4"
         assert store.execute("SELECT COUNT(*) FROM answers WHERE messages != ''")[0][0] == 0
         assert store.execute("SELECT COUNT(*) FROM prompts")[0][0] == 50
         answers = store.answers()

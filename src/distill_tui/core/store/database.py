@@ -22,11 +22,12 @@ from distill_tui.core.store.edits import EDITS_SCHEMA, EditStore
 from distill_tui.core.store.human_grades import HUMAN_GRADES_SCHEMA, HumanGradeStore
 from distill_tui.core.store.jobs import JobStore
 from distill_tui.core.store.locks import RunLocks
+from distill_tui.core.store.prompt_blocks import prompt_key
 from distill_tui.core.store.prompts import (PROMPTS_SCHEMA, STORED_ONCE, PromptCodec, messages_text,
                                             move_inline_messages)
 from distill_tui.core.store.selections import SELECTION_SCHEMA, SelectionStore
 
-SCHEMA_VERSION = 3  # 2: answers.reasoning_tokens; 3: messages stored once per prompt (prompts.py)
+SCHEMA_VERSION = 4  # 2: answers.reasoning_tokens; 3: messages stored once per prompt; 4: in blocks (prompts.py)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -156,12 +157,13 @@ class Answer:
 _ANSWER_COLUMNS = [f.name for f in fields(Answer)]
 
 
-def _answer_from_row(row: sqlite3.Row, unpack: Any) -> Answer:
+def _answer_from_row(row: sqlite3.Row, unpack: Any, in_blocks: dict[tuple[int, int], str]) -> Answer:
     data = dict(row)
     packed = data.pop("packed", None)
+    slot = (data.pop("block", None), data.pop("slot", None))
     data["valid"] = bool(data["valid"])
     if data["messages"] == STORED_ONCE:
-        data["messages"] = None if packed is None else unpack(packed)
+        data["messages"] = unpack(packed) if packed is not None else in_blocks.get(slot)  # type: ignore[arg-type]
     data["messages"] = json.loads(data["messages"]) if data["messages"] else None
     return Answer(**data)
 
@@ -187,9 +189,12 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
         self._codec = PromptCodec()
         self._db, self.read_only = open_store(self.path, allow_read_only=allow_read_only)
         try:
+            self._db.create_function("prompt_key", 1, prompt_key, deterministic=True)
+            self._codec.blocks = not self.read_only  # _migrate makes the block tables
             self._migrate()
             # A read-only workspace of an older schema lacks the newer tables: read it as it is.
             self.tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            self._codec.blocks = "prompt_slots" in self.tables
         except BaseException:
             self._db.close()
             raise
@@ -224,9 +229,10 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
                 columns = {r[1] for r in self._db.execute("PRAGMA table_info(answers)").fetchall()}
                 if "reasoning_tokens" not in columns:  # 1 -> 2
                     self._db.execute("ALTER TABLE answers ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0")
-                if version < 3:  # 2 -> 3 (the freed pages hold the next answers; the file does not shrink)
+                if version < 4:  # 2 -> 3 -> 4 (the freed pages hold the next answers; the file does not shrink)
                     with self.transaction():
                         move_inline_messages(self._db, self._codec)
+                        self._codec.compact(self._db, every=True)
                 self._db.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -281,7 +287,8 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
         with self._lock, contextlib.nullcontext() if self._db.in_transaction else self.transaction():
             if data["messages"] is not None:
                 text = messages_text(data["messages"])
-                data["messages"] = STORED_ONCE if self._codec.store(self._db, answer.prompt_hash, text) else text
+                stored = self._codec.store(self._db, answer.prompt_hash, text, answer.row_id)
+                data["messages"] = STORED_ONCE if stored else text
             self._db.execute(f"INSERT OR REPLACE INTO answers ({columns}) VALUES ({marks})",
                              [data[c] for c in _ANSWER_COLUMNS])
 
@@ -307,10 +314,15 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
         if "prompts" in self.tables:  # absent from a read-only workspace of schema 2
             source = ("p.data AS packed FROM answers a "
                       "LEFT JOIN prompts p ON a.messages = '' AND p.prompt_hash = a.prompt_hash")
+        if "prompt_slots" in self.tables:  # absent from a read-only workspace of schema 3
+            source = ("s.block, s.slot, " + source + " LEFT JOIN prompt_slots s ON a.messages = '' "
+                      "AND p.prompt_hash IS NULL AND s.prompt_key = prompt_key(a.prompt_hash)")
         with self._lock:
             rows = self._db.execute(f"SELECT a.*, {source}{where} ORDER BY a.row_id", params).fetchall()
             unpack = functools.partial(self._codec.unpack, self._db)
-            out = [_answer_from_row(r, unpack) for r in rows]
+            in_blocks = self._codec.slot_texts(self._db, [(r["block"], r["slot"]) for r in rows
+                                                          if r["block"] is not None]) if "prompt_slots" in self.tables else {}
+            out = [_answer_from_row(r, unpack, in_blocks) for r in rows]
         if prompt_hashes is not None:
             out = [a for a in out if prompt_hashes.get(a.row_id) == a.prompt_hash]
         return out

@@ -1,19 +1,40 @@
-"""Prompts stored once: each distinct prompt's messages in a `prompts` table, compressed against a
-dictionary made from an earlier prompt of the same workspace.
+"""Prompts stored once: each distinct prompt's messages kept under its hash, first alone (loose),
+then compacted with its neighbours into a compressed block.
 
 Every answer of a run repeats the spec's template (system message, instructions, the list of labels)
 and differs only in the row's fields, and evaluation asks several models the same prompt. So an
-answer row keeps only its `prompt_hash`, and the messages live once per hash, deflated with zlib
-against a preset dictionary: the first prompt saved (and a new one when the template changed
-enough that the old one stops helping). A prompt then costs about what its row's own fields cost.
+answer row keeps only its `prompt_hash`, and the messages live once per hash.
 
 Why stored, not re-rendered from the data and the template: an answer is paid for, and must stay
 readable when the data file moves or changes, when the spec is edited, and for answers imported
 from the provider, which no template made. Storing by hash keeps the workspace self-contained.
 
-Packed format (also used for Batch API request bodies): 8 bytes naming the dictionary (blake2b of
-its bytes, so rows copied between workspaces keep meaning the same dictionary), then a raw deflate
-stream (`zlib.compressobj(wbits=-15, zdict=…)`).
+Loose (`prompts`): a prompt is saved the moment its answer is, in the answer's transaction, deflated
+against a preset dictionary (the first prompt saved, or a new one when the template changed enough
+that the old one stops helping), at zlib level 1 since it stays loose only briefly. Alone, a prompt
+costs about what its row's own fields cost deflated alone, which is poorly: ~260-300 bytes for a
+wine review prompt whose description is ~240 bytes.
+
+Blocks (`prompt_blocks`, `prompt_slots`; `prompt_blocks.py`): once `BLOCK` prompts wait loose,
+the save that makes them so also moves them, ordered by row, into one block in the same transaction
+(a crash or a rollback leaves them loose and readable; nothing is ever half moved). A block keeps
+each prompt as what it does not share with the block's first prompt and deflates them together, so
+the reviews' words, the wineries and tasters repeat within reach of each other; a slot row maps the
+hash (its 20 bytes) to (block, position). Reading decompresses a block once per read of many answers
+(`slot_texts`), and keeps the last few for the lookups of evaluation, which asks another model
+the same prompts in the same order.
+
+Measured (`benchmarks/bench_storage.py --rows 10000`, cookbook prompt, real head rows / bundled):
+706 -> 506 / 566 -> 420 bytes per answer, the prompts' share 384 -> 172 / 245 -> 93; compacting
+costs ~30 CPU us per answer, on the group-commit writer's thread (not the workers'), zlib releasing
+the GIL. Tried and left: level 9 saves 2 bytes for 25 % more CPU, 512 prompts a block 6 for twice
+the inflating to read one prompt; bz2 saves ~28 for +22 us and slower reads; lzma less for more. What is left per answer is
+the answer row itself (~310 bytes with its two indexes); `answers` WITHOUT ROWID would save only ~4,
+since `answers_by_split` would then repeat the 40-character hash.
+
+Packed format of a loose prompt (also used for Batch API request bodies): 8 bytes naming the
+dictionary (blake2b of its bytes, so rows copied between workspaces keep meaning the same
+dictionary), then a raw deflate stream (`zlib.compressobj(wbits=-15, zdict=…)`).
 """
 
 from __future__ import annotations
@@ -23,12 +44,22 @@ import json
 import sqlite3
 import time
 import zlib
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
+
+from distill_tui.core.store.prompt_blocks import (
+    BLOCKS_SCHEMA,
+    Block,
+    block_id,
+    pack_block,
+    prompt_key,
+)
 
 PROMPTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompt_dicts (id BLOB PRIMARY KEY, data BLOB NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS prompts (prompt_hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
-"""
+""" + BLOCKS_SCHEMA
 
 STORED_ONCE = ""
 """`answers.messages` of an answer whose messages are in `prompts` under its prompt_hash (NULL: none;
@@ -39,6 +70,9 @@ _HELPS = 0.7  # the dictionary helps when a prompt deflates to less than this sh
 _CHECK_EVERY = 200  # prompts between checks that the dictionary still helps (so at most one new
 # dictionary per this many prompts, when prompts share nothing and no dictionary helps)
 _MIN_DICT_SIZE = 256
+BLOCK = 256
+"""Prompts per block: 128 leave ~10 % more bytes, 512 ~5 % fewer for twice the inflating to read one."""
+_CACHED_BLOCKS = 8
 
 
 def messages_text(messages: Any) -> str:
@@ -54,10 +88,18 @@ class PromptCodec:
         self._current: bytes | None = None
         self._loaded = False
         self._since_check = 0
+        self.blocks = False  # set by the store once `prompt_slots` exists (a read-only schema 3 lacks it)
+        self._cache: OrderedDict[int, Block] = OrderedDict()
+        self._order: dict[str, int] = {}  # loose prompt hash -> its row, for prompts saved this session
+        self._new_loose = 0
+        self._stuck: set[str] = set()
 
     def forget(self) -> None:
-        """Drop what it knows of the database (after a rollback: a dictionary it saved may be gone)."""
+        """Drop what it knows of the database (after a rollback: a dictionary or block it saved may be
+        gone, and prompts it moved into a block are loose again)."""
+        blocks = self.blocks
         self.__init__()  # type: ignore[misc]
+        self.blocks = blocks
 
     def _load(self, db: sqlite3.Connection) -> None:
         row = db.execute("SELECT id, data FROM prompt_dicts ORDER BY created_at DESC LIMIT 1").fetchone()
@@ -83,11 +125,11 @@ class PromptCodec:
         return data
 
     @staticmethod
-    def _deflate(data: bytes, zdict: bytes) -> bytes:
-        packer = zlib.compressobj(9, zlib.DEFLATED, -15, **({"zdict": zdict} if zdict else {}))
+    def _deflate(data: bytes, zdict: bytes, level: int = 9) -> bytes:
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15, **({"zdict": zdict} if zdict else {}))
         return packer.compress(data) + packer.flush()
 
-    def pack(self, db: sqlite3.Connection, text: str) -> bytes:
+    def pack(self, db: sqlite3.Connection, text: str, level: int = 9) -> bytes:
         """`text` deflated against the current dictionary (made from `text` when there is none yet,
         or when the current one no longer helps); the dictionary is saved in the same transaction."""
         data = text.encode("utf-8")
@@ -96,13 +138,13 @@ class PromptCodec:
         if self._current is None and len(data) >= _MIN_DICT_SIZE:
             self._add_dict(db, data)
         key = self._current or b"\0" * _ID
-        packed = self._deflate(data, self._dicts.get(key, b""))
+        packed = self._deflate(data, self._dicts.get(key, b""), level)
         self._since_check += 1
         if self._since_check >= _CHECK_EVERY and len(data) >= _MIN_DICT_SIZE:
             self._since_check = 0
-            if len(packed) > _HELPS * len(self._deflate(data, b"")):  # the template changed
+            if len(packed) > _HELPS * len(self._deflate(data, b"", level)):  # the template changed
                 key = self._add_dict(db, data)
-                packed = self._deflate(data, data)
+                packed = self._deflate(data, data, level)
         return key + packed
 
     def unpack(self, db: sqlite3.Connection, blob: bytes) -> str:
@@ -112,18 +154,98 @@ class PromptCodec:
         unpacker = zlib.decompressobj(-15, zdict=zdict) if zdict else zlib.decompressobj(-15)
         return (unpacker.decompress(body) + unpacker.flush()).decode("utf-8")
 
-    def store(self, db: sqlite3.Connection, prompt_hash: str, text: str) -> bool:
+    def store(self, db: sqlite3.Connection, prompt_hash: str, text: str, row_id: int | None = None) -> bool:
         """Save a prompt's text under its hash unless there; False when the hash already holds other
-        text (the caller then keeps this text inline)."""
-        row = db.execute("SELECT data FROM prompts WHERE prompt_hash=?", (prompt_hash,)).fetchone()
-        if row is not None:  # evaluation asks every model the same prompt
-            return self.unpack(db, row[0]) == text
-        db.execute("INSERT INTO prompts VALUES (?, ?)", (prompt_hash, self.pack(db, text)))
+        text (the caller then keeps this text inline). `row_id` orders prompts into blocks; once a
+        block's worth of prompts waits loose, one block is compacted in the same transaction."""
+        held = self.load(db, prompt_hash)
+        if held is not None:  # evaluation asks every model the same prompt
+            return held == text
+        # Loose only until its block is made: the fastest level (27 against 44 us a cookbook prompt).
+        db.execute("INSERT INTO prompts VALUES (?, ?)", (prompt_hash, self.pack(db, text, 1 if self.blocks else 9)))
+        self._order[prompt_hash] = -1 if row_id is None else row_id
+        self._new_loose += 1
+        if self.blocks and self._new_loose >= BLOCK:
+            self.compact(db)
         return True
 
     def load(self, db: sqlite3.Connection, prompt_hash: str) -> str | None:
+        """The text saved under `prompt_hash`, loose or in a block; None when there is none."""
         row = db.execute("SELECT data FROM prompts WHERE prompt_hash=?", (prompt_hash,)).fetchone()
-        return None if row is None else self.unpack(db, row[0])
+        if row is not None:
+            return self.unpack(db, row[0])
+        if not self.blocks:
+            return None
+        row = db.execute("SELECT block, slot FROM prompt_slots WHERE prompt_key=?",
+                         (prompt_key(prompt_hash),)).fetchone()
+        return None if row is None else self._block(db, row[0]).text(row[1])
+
+    def _block(self, db: sqlite3.Connection, block: int) -> Block:
+        found = self._cache.pop(block, None)
+        if found is None:
+            row = db.execute("SELECT data FROM prompt_blocks WHERE id=?", (block,)).fetchone()
+            if row is None:
+                raise ValueError("a stored prompt names a block this workspace does not hold")
+            found = Block(row[0])
+        self._cache[block] = found
+        if len(self._cache) > _CACHED_BLOCKS:
+            self._cache.popitem(last=False)
+        return found
+
+    def slot_texts(self, db: sqlite3.Connection, slots: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        """The text of every (block, slot), each block read and inflated once whatever the order."""
+        wanted: dict[int, set[int]] = {}
+        for block, slot in slots:
+            wanted.setdefault(block, set()).add(slot)
+        out = {}
+        for block, numbers in wanted.items():
+            found = self._block(db, block)
+            out.update(((block, n), found.text(n)) for n in numbers)
+        return out
+
+    def compact(self, db: sqlite3.Connection, *, every: bool = False) -> int:
+        """Move loose prompts into blocks of `BLOCK` inside the caller's transaction: one block, or
+        with `every` as many full blocks as wait. Returns how many prompts moved."""
+        self._new_loose = 0
+        loose = [r[0] for r in db.execute("SELECT prompt_hash FROM prompts").fetchall() if r[0] not in self._stuck]
+        if len(loose) < BLOCK:
+            return 0
+        if every and sum(h not in self._order for h in loose) >= BLOCK:  # e.g. a schema 3 workspace
+            waiting = set(loose)
+            self._order.update((h, int(row)) for row, h in db.execute(
+                "SELECT row_id, prompt_hash FROM answers WHERE messages = ''") if h in waiting)
+        # Prompts of neighbouring rows share a block (reading one row's answers inflates one block);
+        # ones left over from an earlier session go first, so none waits loose for ever.
+        loose.sort(key=lambda h: (self._order.get(h, -1), h))
+        moved = 0
+        for start in range(0, len(loose) - BLOCK + 1 if every else 1, BLOCK):
+            moved += self._compact_block(db, loose[start:start + BLOCK])
+        return moved
+
+    def _compact_block(self, db: sqlite3.Connection, hashes: list[str]) -> int:
+        marks = ",".join("?" * len(hashes))
+        texts = {h: self.unpack(db, data) for h, data in
+                 db.execute(f"SELECT prompt_hash, data FROM prompts WHERE prompt_hash IN ({marks})", hashes)}
+        keys = {h: prompt_key(h) for h in texts}
+        held = db.execute(f"SELECT prompt_key, block, slot FROM prompt_slots WHERE prompt_key IN ({marks})",
+                          list(keys.values())).fetchall()
+        for key, block, slot in held:  # a copy from another workspace brought the same hash
+            h = next(h for h, k in keys.items() if k == key)
+            if self._block(db, block).text(slot) != texts.pop(h):
+                self._stuck.add(h)  # never happens with SHA-1 hashes; kept loose rather than lost
+                keys.pop(h)
+        order = [h for h in hashes if h in texts]
+        if order:
+            data = pack_block([texts[h] for h in order])
+            block = block_id(data)
+            db.execute("INSERT OR IGNORE INTO prompt_blocks VALUES (?, ?)", (block, data))
+            db.executemany("INSERT INTO prompt_slots VALUES (?, ?, ?)",
+                           [(keys[h], block, slot) for slot, h in enumerate(order)])
+        gone = list(keys)
+        db.executemany("DELETE FROM prompts WHERE prompt_hash=?", [(h,) for h in gone])
+        for h in gone:
+            self._order.pop(h, None)
+        return len(gone)
 
 
 def move_inline_messages(db: sqlite3.Connection, codec: PromptCodec, batch: int = 5000) -> int:
@@ -133,12 +255,12 @@ def move_inline_messages(db: sqlite3.Connection, codec: PromptCodec, batch: int 
     last = 0
     while True:
         rows = db.execute(
-            "SELECT rowid, prompt_hash, messages FROM answers WHERE rowid > ? AND messages IS NOT NULL "
+            "SELECT rowid, prompt_hash, messages, row_id FROM answers WHERE rowid > ? AND messages IS NOT NULL "
             "AND messages != '' ORDER BY rowid LIMIT ?", (last, batch),
         ).fetchall()
         if not rows:
             return moved
-        done = [(STORED_ONCE, r[0]) for r in rows if codec.store(db, r[1], r[2])]
+        done = [(STORED_ONCE, r[0]) for r in rows if codec.store(db, r[1], r[2], r[3])]
         db.executemany("UPDATE answers SET messages=? WHERE rowid=?", done)
         moved += len(done)
         last = rows[-1][0]
