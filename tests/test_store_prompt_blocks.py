@@ -54,6 +54,16 @@ def test_a_block_gives_back_every_text_it_was_given():
     assert [block.text(i) for i in range(len(texts))] == texts
 
 
+def test_a_block_of_texts_sharing_more_or_less_than_the_last_one_reads_back_whole():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):  # short texts over two letters: every length of shared prefix and suffix
+        texts = ["".join(rng.choice("ab") for _ in range(rng.randint(0, 12))) for _ in range(6)]
+        block = Block(pack_block(texts))
+        assert [block.text(i) for i in range(len(texts))] == texts
+
+
 def test_prompt_keys_keep_hex_sha1_as_bytes_and_any_other_hash_as_text():
     assert prompt_key("ab" * 20) == bytes.fromhex("ab" * 20)
     assert prompt_key("AB" * 20) == "AB" * 20  # another hash, not the same as the lower-case one

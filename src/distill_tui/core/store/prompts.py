@@ -91,6 +91,7 @@ class PromptCodec:
         self.blocks = False  # set by the store once `prompt_slots` exists (a read-only schema 3 lacks it)
         self._cache: OrderedDict[int, Block] = OrderedDict()
         self._order: dict[str, int] = {}  # loose prompt hash -> its row, for prompts saved this session
+        self._texts: dict[str, str] = {}  # and its text, so compacting them inflates nothing
         self._new_loose = 0
         self._stuck: set[str] = set()
 
@@ -164,6 +165,8 @@ class PromptCodec:
         # Loose only until its block is made: the fastest level (27 against 44 us a cookbook prompt).
         db.execute("INSERT INTO prompts VALUES (?, ?)", (prompt_hash, self.pack(db, text, 1 if self.blocks else 9)))
         self._order[prompt_hash] = -1 if row_id is None else row_id
+        if self.blocks:
+            self._texts[prompt_hash] = text
         self._new_loose += 1
         if self.blocks and self._new_loose >= BLOCK:
             self.compact(db)
@@ -224,8 +227,10 @@ class PromptCodec:
 
     def _compact_block(self, db: sqlite3.Connection, hashes: list[str]) -> int:
         marks = ",".join("?" * len(hashes))
-        texts = {h: self.unpack(db, data) for h, data in
-                 db.execute(f"SELECT prompt_hash, data FROM prompts WHERE prompt_hash IN ({marks})", hashes)}
+        texts = {h: self._texts[h] for h in hashes if h in self._texts}
+        if len(texts) < len(hashes):
+            texts.update((h, self.unpack(db, data)) for h, data in db.execute(
+                f"SELECT prompt_hash, data FROM prompts WHERE prompt_hash IN ({marks})", hashes) if h not in texts)
         keys = {h: prompt_key(h) for h in texts}
         held = db.execute(f"SELECT prompt_key, block, slot FROM prompt_slots WHERE prompt_key IN ({marks})",
                           list(keys.values())).fetchall()
@@ -245,6 +250,7 @@ class PromptCodec:
         db.executemany("DELETE FROM prompts WHERE prompt_hash=?", [(h,) for h in gone])
         for h in gone:
             self._order.pop(h, None)
+            self._texts.pop(h, None)
         return len(gone)
 
 
