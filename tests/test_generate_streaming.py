@@ -21,7 +21,7 @@ def _workspace(tmp_path: Path, server, rows: int = 60) -> Workspace:
 def test_the_first_request_goes_out_before_every_row_is_planned(tmp_path, server_factory, monkeypatch):
     server = server_factory()
     ws = _workspace(tmp_path, server)
-    real = requests.iter_requests
+    real = requests.RequestBuilder.rows
     asked_while_planning = threading.Event()
 
     def slow_planning(*args, **kwargs):
@@ -36,7 +36,7 @@ def test_the_first_request_goes_out_before_every_row_is_planned(tmp_path, server
             threading.Event().wait(0.01)
         yield from rows
 
-    monkeypatch.setattr(requests, "iter_requests", slow_planning)
+    monkeypatch.setattr(requests.RequestBuilder, "rows", slow_planning)
     seen: list[Progress] = []
     result = run_teacher(ws, on_progress=seen.append, progress_interval=0.02)
     assert asked_while_planning.is_set()

@@ -108,8 +108,10 @@ class Pool(Workers):
         rows_succeeded: bool = False,
         give_up_s: float | None = None,
         planning: bool = False,
+        prepare: Callable[["RowRequest"], "RowRequest"] | None = None,
     ) -> None:
         self.client = client
+        self._prepare = prepare  # builds a deferred request's body (`RowRequest.defer`) as it is taken
         self.limiter = limiter
         self.concurrency = Concurrency(workers)
         self.max_retries = max_retries

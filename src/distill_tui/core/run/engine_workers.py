@@ -106,6 +106,17 @@ class Workers:
                     self.lock.wait(min(got, 0.1) if got is not None else 0.1)
                 self.tally.in_flight += 1
             if got.tokens is None:
+                if got.req.deferred:
+                    try:
+                        got.req = self._prepare(got.req)  # type: ignore[attr-defined,misc]
+                    except Exception as exc:  # noqa: BLE001 - the same code built it while planning: a bug
+                        with self.lock:
+                            self._release(got)
+                            self.queue.push_back(got)
+                        self.stop(  # type: ignore[attr-defined]
+                            "fatal", (f"cannot build the request of row {got.req.row_id}: {exc}", 1))
+                        with self.lock:
+                            return self._end()
                 got.tokens, got.reserve_usd = self._estimate_safe(got.req)
             with self.lock:
                 if self.budget_left is not None:

@@ -196,6 +196,7 @@ def _run_unlocked(
         estimate=recorder.estimate, build_ok=recorder.build_ok, build_failed=recorder.build_failed, writer=writer,
         budget_left=None if budget_usd is None else budget_usd - spent_before,
         rows_succeeded=bool(planner.done), give_up_s=gen.give_up_after_s, planning=not planner.complete,
+        prepare=planner.builder.undeferred,
     )
     row_cost = None
 

@@ -41,7 +41,7 @@ class RequestPlanner:
     def __init__(self, ws: "Workspace", model: str, split: str, table: "ModelTable", *, limit: int | None = None,
                  retry_failed: bool = True, only_failed: bool = False) -> None:
         from distill_tui.core.cost.preflight import WindowCheck
-        from distill_tui.core.task.requests import iter_requests
+        from distill_tui.core.task.requests import RequestBuilder
 
         self.model, self.limit = model, limit
         self.retry_failed, self.only_failed = retry_failed, only_failed
@@ -50,7 +50,8 @@ class RequestPlanner:
                               for a in ws.store.answers(model, split, status="failed")} - self.answered
         # Rows in a Batch API batch not collected yet are paid for already: never ask them again here.
         self.in_batch = ws.store.batch_keys_in_flight(model) - self.answered
-        self._rows: Iterator["RowRequest"] = iter_requests(ws.spec, ws.data, model, split, table.rules(model))
+        self.builder = RequestBuilder(ws.spec, ws.data, model, table.rules(model))
+        self._rows: Iterator["RowRequest"] = self.builder.rows(split)
         self._window = WindowCheck(model, table)
         self.keys: set[tuple[int, str]] = set()  # of every row that fits: the run's rows
         self.total = self.done = self.held = self.failed_total = self.failed_asked = 0
@@ -132,7 +133,11 @@ class RequestPlanner:
     def _hand(self, hand: Callable[[list["RowRequest"]], None], size: int) -> None:
         rows = self.take(size)
         if rows:
-            hand(rows)
+            # Planning runs far ahead of the requests (seconds for 130k rows, hours to ask them): each
+            # queued row keeps its fields, not its messages (860 MB of queue at 130k rows with the
+            # cookbook's labels list in every prompt, 6.6 GB at a million). `builder.undeferred`
+            # builds the body again as the row is taken.
+            hand([req.defer() for req in rows])
 
     def join(self) -> None:
         """Wait until every row is planned (at once when planning was synchronous)."""

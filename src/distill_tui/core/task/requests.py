@@ -58,6 +58,19 @@ class RowRequest:
     def messages(self) -> list[dict[str, str]]:
         return self.body["messages"]
 
+    @property
+    def deferred(self) -> bool:
+        """Kept by its row only (`defer`), its body built again just before it is sent."""
+        return not self.body
+
+    def defer(self) -> "RowRequest":
+        """This request without its body: a queue of many rows holds each row's fields (about 1 KB)
+        rather than its messages (several KB where a labels list is in every prompt).
+        `RequestBuilder.undeferred` builds it again, with the same body and hash."""
+        if self.row is None:
+            return self
+        return RowRequest(self.row_id, self.split, self.gold, {}, self.prompt_hash, self.row)
+
 
 def request_body(spec: "TaskSpec", row: Mapping[str, Any], labels: Sequence[str], model: str,
                  rules: ModelRules | None = None) -> dict[str, Any]:
@@ -145,33 +158,60 @@ def iter_requests(spec: "TaskSpec", data: "PreparedData", model: str, split: str
                   rules: ModelRules | None = None) -> Iterator[RowRequest]:
     """The requests for every row of a split ("train", "eval" or None for all), in row order, fitted to
     what `model` accepts when its `rules` are given (the hash is the same either way)."""
-    from distill_tui.core.task.dataset import ROW, SPLIT
+    return RequestBuilder(spec, data, model, rules).rows(split)
 
-    label_col = data.label_column
-    # Only the columns a request reads, each converted once (to_dict of every column costs seconds at 130k rows).
-    used = {ROW, SPLIT, *([label_col] if label_col is not None else [])}
-    for template in (spec.prompt.system, spec.prompt.user):
-        used.update(name for name in prompts.placeholders(template or "") if name in data.frame.columns)
-    names = [c for c in data.frame.columns if c in used]
-    fast: _RowMessages | None = None
-    fixed = _fixed_fields(spec, data.labels, model)
-    # Every field but the messages is the same for every row: fitted to the model once.
-    fitted = fixed if rules is None else fit_to_model({"model": model, **fixed}, spec, rules)
-    fitted.pop("model", None)
-    for values in _row_values(data.frame, names, split):
-        row = dict(zip(names, values))
+
+class RequestBuilder:
+    """Builds the requests of one spec's rows for one model (see `iter_requests`), and builds a
+    deferred request (`RowRequest.deferred`) again when it is about to be sent."""
+
+    def __init__(self, spec: "TaskSpec", data: "PreparedData", model: str, rules: ModelRules | None = None) -> None:
+        from distill_tui.core.task.dataset import ROW, SPLIT
+
+        self.spec, self.data, self.model, self.rules = spec, data, model, rules
+        self.label_col = data.label_column
+        self._row_key, self._split_key = ROW, SPLIT
+        # Only the columns a request reads, each converted once (to_dict of every column costs seconds at 130k rows).
+        used = {ROW, SPLIT, *([self.label_col] if self.label_col is not None else [])}
+        for template in (spec.prompt.system, spec.prompt.user):
+            used.update(name for name in prompts.placeholders(template or "") if name in data.frame.columns)
+        self.names = [c for c in data.frame.columns if c in used]
+        self._fast: _RowMessages | None = None
+        self._fixed = _fixed_fields(spec, data.labels, model)
+        # Every field but the messages is the same for every row: fitted to the model once.
+        fitted = self._fixed if rules is None else fit_to_model({"model": model, **self._fixed}, spec, rules)
+        fitted.pop("model", None)
+        self._fitted = fitted
+
+    def rows(self, split: str | None = None) -> Iterator[RowRequest]:
+        """Every row's request in `split` (None: all), in row order."""
+        names = self.names
+        for values in _row_values(self.data.frame, names, split):
+            yield self.build(dict(zip(names, values)))
+
+    def build(self, row: Mapping[str, Any]) -> RowRequest:
+        """One row's request (`row`: its used columns by name)."""
+        fast = self._fast
         if fast is not None and fast.usable:
             messages, messages_json = fast.render(row)
-            digest = _hash(fixed, messages_json)
-            body = {"model": model, "messages": messages, **fitted}
+            digest = _hash(self._fixed, messages_json)
+            body = {"model": self.model, "messages": messages, **self._fitted}
         else:
-            asked = request_body(spec, row, data.labels, model)
+            asked = request_body(self.spec, row, self.data.labels, self.model)
             if fast is None:
-                fast = _RowMessages.checked(spec, data.labels, names, row, asked)
+                self._fast = _RowMessages.checked(self.spec, self.data.labels, self.names, row, asked)
             digest = prompt_hash(asked)
-            body = asked if rules is None else fit_to_model(asked, spec, rules)
-        gold = None if label_col is None else str(row[label_col])
-        yield RowRequest(int(row[ROW]), str(row[SPLIT]), gold, body, digest, row)
+            body = asked if self.rules is None else fit_to_model(asked, self.spec, self.rules)
+        gold = None if self.label_col is None else str(row[self.label_col])
+        return RowRequest(int(row[self._row_key]), str(row[self._split_key]), gold, body, digest, row)
+
+    def undeferred(self, req: RowRequest) -> RowRequest:
+        """The whole request of a deferred one (itself when it is whole)."""
+        if not req.deferred:
+            return req
+        if req.row is None:
+            raise ValueError(f"row {req.row_id}: a deferred request without its row")
+        return self.build(req.row)
 
 
 def _row_values(frame: Any, names: list[str], split: str | None) -> Iterator[tuple[Any, ...]]:
