@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(("script", "args"), [
     ("bench_curate.py", ["--rows", "200"]),
     ("bench_storage.py", ["--rows", "300"]),
+    ("bench_queue_memory.py", ["--rows", "300"]),
     ("bench_startup.py", ["--rows", "300", "--repeat", "1"]),
     ("bench_generate.py", ["--rows", "40", "--rpm", "12000", "--only", "fresh"]),
     ("bench_generate.py", ["--high", "--rows", "40", "--rpm", "12000", "--latency", "0.05"]),
