@@ -75,29 +75,39 @@ def write_inline(path: Path, answers) -> None:
     db.close()
 
 
-def save_and_read(path: Path, answers, *, blocks: bool, repeats: int = 3) -> dict:
-    """Save `answers` in one transaction through the store (prompts in blocks, or only stored once
-    as schema 3 left them; the least CPU of `repeats` fresh files), then read them all back."""
+def save(path: Path, answers, *, blocks: bool) -> float:
+    """Save `answers` in one transaction through the store (prompts in blocks, or each stored once
+    alone as schema 3 left them); the process CPU seconds it took."""
     from distill_tui.core.store.database import Store
 
-    saved = {"save_cpu_s": float("inf")}
-    for attempt in range(repeats):
-        target = path.with_name(f"{path.stem}-{attempt}.sqlite")
-        with Store(target) as store:
-            store._codec.blocks = blocks
-            cpu = time.process_time()
-            with store.transaction():
-                for a in answers:
-                    store.record_answer(a)
-            saved["save_cpu_s"] = min(saved["save_cpu_s"], time.process_time() - cpu)
-    path = target
     with Store(path) as store:
-        wall = time.perf_counter()
-        back = store.answers()
-        saved["read_s"] = time.perf_counter() - wall
-    assert [a.messages for a in back] == [a.messages for a in sorted(answers, key=lambda a: a.row_id)]
-    size, tables = file_size(path)
-    return {**saved, "size": size, "tables": tables}
+        store._codec.blocks = blocks
+        cpu = time.process_time()
+        with store.transaction():
+            for a in answers:
+                store.record_answer(a)
+        return time.process_time() - cpu
+
+
+def save_and_read(folder: Path, answers, repeats: int = 3) -> dict[str, dict]:
+    """Both layouts saved `repeats` times, turn about (a busy machine slows both alike), keeping the
+    least CPU of each; then the last files read back whole from a fresh open, and measured."""
+    from distill_tui.core.store.database import Store
+
+    out = {name: {"save_cpu_s": float("inf")} for name in ("once", "blocks")}
+    for attempt in range(repeats):
+        for name, run in out.items():
+            run["path"] = folder / f"{name}-{attempt}.sqlite"
+            run["save_cpu_s"] = min(run["save_cpu_s"], save(run["path"], answers, blocks=name == "blocks"))
+    expected = [a.messages for a in sorted(answers, key=lambda a: a.row_id)]
+    for run in out.values():
+        with Store(run["path"]) as store:
+            wall = time.perf_counter()
+            back = store.answers()
+            run["read_s"] = time.perf_counter() - wall
+        assert [a.messages for a in back] == expected
+        run["size"], run["tables"] = file_size(run["path"])
+    return out
 
 
 def pack_us(answers) -> float:
@@ -133,8 +143,8 @@ def main() -> int:
         ws.close()
         answers = list(fabricate(reqs, ws.spec.teacher.model))
         messages_bytes = sum(len(json.dumps(a.messages, ensure_ascii=False).encode()) for a in answers)
-        once = save_and_read(folder / "once.sqlite", answers, blocks=False)
-        blocks = save_and_read(folder / "blocks.sqlite", answers, blocks=True)
+        runs = save_and_read(folder, answers)
+        once, blocks = runs["once"], runs["blocks"]
         write_inline(folder / "inline.sqlite", answers)
         inline, inline_tables = file_size(folder / "inline.sqlite")
     n = len(answers)

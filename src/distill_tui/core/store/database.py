@@ -157,13 +157,16 @@ class Answer:
 _ANSWER_COLUMNS = [f.name for f in fields(Answer)]
 
 
-def _answer_from_row(row: sqlite3.Row, unpack: Any, in_blocks: dict[tuple[int, int], str]) -> Answer:
+def _answer_from_row(row: sqlite3.Row, unpack: Any, blocks: dict[int, Any]) -> Answer:
     data = dict(row)
     packed = data.pop("packed", None)
-    slot = (data.pop("block", None), data.pop("slot", None))
+    block, slot = data.pop("block", None), data.pop("slot", None)
     data["valid"] = bool(data["valid"])
     if data["messages"] == STORED_ONCE:
-        data["messages"] = unpack(packed) if packed is not None else in_blocks.get(slot)  # type: ignore[arg-type]
+        if packed is not None:
+            data["messages"] = unpack(packed)
+        else:
+            data["messages"] = None if block is None else blocks[block].text(slot)
     data["messages"] = json.loads(data["messages"]) if data["messages"] else None
     return Answer(**data)
 
@@ -320,9 +323,10 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
         with self._lock:
             rows = self._db.execute(f"SELECT a.*, {source}{where} ORDER BY a.row_id", params).fetchall()
             unpack = functools.partial(self._codec.unpack, self._db)
-            in_blocks = self._codec.slot_texts(self._db, [(r["block"], r["slot"]) for r in rows
-                                                          if r["block"] is not None]) if "prompt_slots" in self.tables else {}
-            out = [_answer_from_row(r, unpack, in_blocks) for r in rows]
+            blocks = {}
+            if "prompt_slots" in self.tables:
+                blocks = self._codec.blocks_of(self._db, [r["block"] for r in rows if r["block"] is not None])
+            out = [_answer_from_row(r, unpack, blocks) for r in rows]
         if prompt_hashes is not None:
             out = [a for a in out if prompt_hashes.get(a.row_id) == a.prompt_hash]
         return out

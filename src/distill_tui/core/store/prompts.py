@@ -21,7 +21,7 @@ the save that makes them so also moves them, ordered by row, into one block in t
 each prompt as what it does not share with the block's first prompt and deflates them together, so
 the reviews' words, the wineries and tasters repeat within reach of each other; a slot row maps the
 hash (its 20 bytes) to (block, position). Reading decompresses a block once per read of many answers
-(`slot_texts`), and keeps the last few for the lookups of evaluation, which asks another model
+(`blocks_of`), and keeps the last few for the lookups of evaluation, which asks another model
 the same prompts in the same order.
 
 Measured (`benchmarks/bench_storage.py --rows 10000`, cookbook prompt, real head rows / bundled):
@@ -195,16 +195,10 @@ class PromptCodec:
             self._cache.popitem(last=False)
         return found
 
-    def slot_texts(self, db: sqlite3.Connection, slots: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str]:
-        """The text of every (block, slot), each block read and inflated once whatever the order."""
-        wanted: dict[int, set[int]] = {}
-        for block, slot in slots:
-            wanted.setdefault(block, set()).add(slot)
-        out = {}
-        for block, numbers in wanted.items():
-            found = self._block(db, block)
-            out.update(((block, n), found.text(n)) for n in numbers)
-        return out
+    def blocks_of(self, db: sqlite3.Connection, blocks: Iterable[int]) -> dict[int, Block]:
+        """Each of these blocks read and inflated once, whatever the order its slots are read in
+        (a block read back keeps ~440 bytes a prompt, a tenth of the prompts' text)."""
+        return {block: self._block(db, block) for block in set(blocks)}
 
     def compact(self, db: sqlite3.Connection, *, every: bool = False) -> int:
         """Move loose prompts into blocks of `BLOCK` inside the caller's transaction: one block, or
