@@ -111,6 +111,13 @@ class RateLimiter:
         Returns:
             True once reserved; False if `cancel_event` was set first (nothing is reserved then).
         """
+        if cancel_event is not None and cancel_event.is_set():
+            return False
+        with self._waiters_lock:
+            # Nobody waiting and nothing to wait for (the usual case under a limit far above the
+            # pool's pace): reserve at once, without a place in the queue (a third of the cost).
+            if not self._waiters and self._try(tokens, self._clock()) == 0.0:
+                return True
         turn = threading.Event()
         with self._waiters_lock:
             self._waiters.append(turn)
@@ -131,20 +138,21 @@ class RateLimiter:
     def _acquire_first(self, tokens: float, cancel_event: threading.Event | None) -> bool:
         """`acquire` for the waiter at the head of the queue."""
 
-        def attempt(now: float) -> float:
-            with self._lock:
-                self._recover(now)
-                if now < self._paused_until:
-                    return self._paused_until - now
-                wanted = self._wanted(tokens)
-                ready = max((b.ready_at(amount, now) for b, amount in wanted), default=now)
-                if ready > now:
-                    return ready - now
-                for bucket, amount in wanted:
-                    bucket.charge(amount, now)
-                return 0.0
+        return _wait_loop(lambda now: self._try(tokens, now), self._clock, self._sleep, cancel_event)
 
-        return _wait_loop(attempt, self._clock, self._sleep, cancel_event)
+    def _try(self, tokens: float, now: float) -> float:
+        """Reserve one request of `tokens` and return 0.0, or return the seconds to wait first."""
+        with self._lock:
+            self._recover(now)
+            if now < self._paused_until:
+                return self._paused_until - now
+            wanted = self._wanted(tokens)
+            ready = max((b.ready_at(amount, now) for b, amount in wanted), default=now)
+            if ready > now:
+                return ready - now
+            for bucket, amount in wanted:
+                bucket.charge(amount, now)
+            return 0.0
 
     def reconcile(self, reserved_tokens: float, actual_tokens: float) -> None:
         """Correct the token bucket once a request's real usage is known."""
