@@ -219,3 +219,21 @@ def test_answers_read_while_a_run_writes_always_have_their_messages(tmp_path):
         assert _counts(store)[1] >= n - BLOCK
         assert [a.messages for a in other.answers()] == [_messages(row) for row in range(n)]
     assert problems == []
+
+
+def test_a_loose_prompt_whose_hash_a_copied_block_holds_with_other_text_stays_loose(tmp_path):
+    from distill_tui.core.workspace import reuse
+
+    other = [{"role": "user", "content": "the same hash, other text"}]
+    old, new = tmp_path / "old.sqlite", tmp_path / "new.sqlite"
+    with Store(old) as store:
+        _save(store, range(BLOCK))
+    with Store(new) as store:
+        store.record_answer(_answer("judge", 0, other))
+        store.execute("DELETE FROM answers")
+        assert reuse._copy(store, old, move=False)
+        _save(store, range(BLOCK, 3 * BLOCK))
+        assert _hash(0) in store._codec._stuck  # met by a compaction, and left loose
+        assert store.execute("SELECT COUNT(*) FROM prompts WHERE prompt_hash=?", (_hash(0),))[0][0] == 1
+        assert store._codec.load(store._db, _hash(0)) == prompts.messages_text(other)
+        assert [a.messages for a in store.answers()][BLOCK:] == [_messages(row) for row in range(BLOCK, 3 * BLOCK)]

@@ -164,12 +164,12 @@ class PromptCodec:
             return held == text
         # Loose only until its block is made: the fastest level (27 against 44 us a cookbook prompt).
         db.execute("INSERT INTO prompts VALUES (?, ?)", (prompt_hash, self.pack(db, text, 1 if self.blocks else 9)))
-        self._order[prompt_hash] = -1 if row_id is None else row_id
         if self.blocks:
+            self._order[prompt_hash] = -1 if row_id is None else row_id
             self._texts[prompt_hash] = text
-        self._new_loose += 1
-        if self.blocks and self._new_loose >= BLOCK:
-            self.compact(db)
+            self._new_loose += 1
+            if self._new_loose >= BLOCK:
+                self.compact(db)
         return True
 
     def load(self, db: sqlite3.Connection, prompt_hash: str) -> str | None:
@@ -226,12 +226,12 @@ class PromptCodec:
             texts.update((h, self.unpack(db, data)) for h, data in db.execute(
                 f"SELECT prompt_hash, data FROM prompts WHERE prompt_hash IN ({marks})", hashes) if h not in texts)
         keys = {h: prompt_key(h) for h in texts}
-        held = db.execute(f"SELECT prompt_key, block, slot FROM prompt_slots WHERE prompt_key IN ({marks})",
-                          list(keys.values())).fetchall()
+        held = db.execute(f"SELECT prompt_key, block, slot FROM prompt_slots WHERE prompt_key IN "
+                          f"({','.join('?' * len(keys))})", list(keys.values())).fetchall()
         for key, block, slot in held:  # a copy from another workspace brought the same hash
             h = next(h for h, k in keys.items() if k == key)
             if self._block(db, block).text(slot) != texts.pop(h):
-                self._stuck.add(h)  # never happens with SHA-1 hashes; kept loose rather than lost
+                self._stuck.add(h)  # the same hash for other text: kept loose rather than lost
                 keys.pop(h)
         order = [h for h in hashes if h in texts]
         if order:
