@@ -127,3 +127,39 @@ def test_an_edited_answer_is_judged_as_edited_and_its_verdict_follows_the_edit(t
         assert cur.scores["judge"][p] == 1.0 and "judge 1.00" in detail_text(cur, p).plain
     finally:
         ws.close()
+
+
+def test_ctrl_c_on_judge_saves_the_verdicts_in_flight_and_the_next_run_asks_the_rest(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from distill_tui.offline import OfflineOptions, start_server
+
+    server = start_server(OfflineOptions(latency=0.25))
+    try:
+        spec = _spec(tmp_path)
+        proc = subprocess.Popen([sys.executable, "-m", "distill_tui.cli", "judge", str(spec), "--json",
+                                 "--base-url", server.base_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.monotonic() + 60
+        while server.stats["chat_ok"] < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 1 and "Traceback" not in err, err
+        [run] = json.loads(out)["judges"]
+        assert run["stopped"] == "cancelled" and run["ok"] == server.stats["chat_ok"]  # every verdict paid: saved
+        ws = Workspace.open(spec)
+        saved = len(ws.store.answers("offline-judge", "judge", status="ok"))
+        ws.close()
+        assert saved == run["ok"]
+        assert main(["judge", str(spec), "--json", "--base-url", server.base_url]) == 0
+        ws = Workspace.open(spec)
+        judged = len(ws.store.answers("offline-judge", "judge", status="ok"))
+        ws.close()
+        assert judged > saved and server.stats["chat_ok"] == judged  # nothing judged twice
+    finally:
+        server.shutdown()

@@ -14,7 +14,8 @@ from argparse import Namespace
 
 
 def run(args: Namespace) -> int:
-    from distill_tui.commands.generate import StderrProgress  # the same progress lines as generate's
+    from distill_tui.commands.generate import StderrProgress, _Interrupts  # the same progress and stops as generate's
+    from distill_tui.core.run.engine_parts import Controls
     from distill_tui.core.evaluate.train_judging import rubric_graders, run_train
     from distill_tui.core.task.graders_spec import judge_warnings
     from distill_tui.core.workspace.workspace import Workspace
@@ -29,9 +30,12 @@ def run(args: Namespace) -> int:
         for line in judge_warnings(graders, ws.spec.teacher.model, ws.spec.student.model):
             print(f"warning: {line}", file=sys.stderr)
         progress = StderrProgress(sys.stderr)
+        controls = Controls()
         try:
-            runs = run_train(ws, graders, limit=args.limit, budget_usd=ws.spec.generation.budget_usd,
-                             on_progress=lambda jp: progress.text(jp.line(), jp.finished))
+            # Ctrl-C, SIGTERM, SIGHUP: the verdicts in flight are saved, the rest is asked next time.
+            with _Interrupts(controls, progress):
+                runs = run_train(ws, graders, limit=args.limit, budget_usd=ws.spec.generation.budget_usd,
+                                 controls=controls, on_progress=lambda jp: progress.text(jp.line(), jp.finished))
         finally:
             progress.end_line()
     finally:
