@@ -25,12 +25,14 @@ hash (its 20 bytes) to (block, position). Reading decompresses a block once per 
 the same prompts in the same order.
 
 Measured (`benchmarks/bench_storage.py --rows 10000`, cookbook prompt, real head rows / bundled):
-706 -> 506 / 566 -> 420 bytes per answer, the prompts' share 384 -> 172 / 245 -> 93; compacting
-costs ~30 CPU us per answer, on the group-commit writer's thread (not the workers'), zlib releasing
-the GIL. Tried and left: level 9 saves 2 bytes for 25 % more CPU, 512 prompts a block 6 for twice
-the inflating to read one prompt; bz2 saves ~28 for +22 us and slower reads; lzma less for more. What is left per answer is
-the answer row itself (~310 bytes with its two indexes); `answers` WITHOUT ROWID would save only ~4,
-since `answers_by_split` would then repeat the 40-character hash.
+706 -> 506 / 566 -> 420 bytes per answer (702 -> 487 at 100,000), the prompts' share 384 -> 172 /
+245 -> 93; making the blocks costs 24-36 CPU us per answer, on the group-commit writer's thread (not
+the workers'), zlib and SQLite releasing the GIL. A schema 2 or 3 workspace compacts its prompts on
+its first open, once: 12 s for 100,000 answers; the file keeps its size, its freed pages holding the
+next answers. Tried and left: level 9 saves 2 bytes for 25 % more CPU, 512 prompts a block 6 for
+twice the inflating to read one prompt; bz2 saves ~28 for +22 us and slower reads; lzma less for
+more. What is left per answer is the answer row itself (~310 bytes with its two indexes); `answers`
+WITHOUT ROWID would save only ~4, since `answers_by_split` would then repeat the 40-character hash.
 
 Packed format of a loose prompt (also used for Batch API request bodies): 8 bytes naming the
 dictionary (blake2b of its bytes, so rows copied between workspaces keep meaning the same
