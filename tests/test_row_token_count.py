@@ -54,3 +54,49 @@ def test_a_counter_that_disagrees_on_the_first_row_is_never_used(tmp_path, monke
         tokens.count_chat(r.messages, model, r.body.get("response_format")) for r in reqs]
     assert recorder._from_rows is False
     ws.close()
+
+
+def test_while_the_vocabulary_loads_a_request_reserves_an_upper_bound_then_its_count(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    ws = _workspace(tmp_path, system="You know wine.", user="{description} {labels}")
+    model = ws.spec.teacher.model
+    recorder = AnswerRecorder(ws, model, "train")
+    req = next(iter_requests(ws.spec, ws.data, model, "train"))
+    exact = recorder.estimate(req)
+    monkeypatch.setattr(tokens, "_by_model", {})  # as in a fresh process: nothing loaded yet
+    monkeypatch.setattr(tokens, "_loading", set())
+    loaded = threading.Event()
+    real = tokens.encoding_for
+
+    def slow_load(name):
+        loaded.wait(10)
+        return real(name)
+
+    monkeypatch.setattr(tokens, "encoding_for", slow_load)
+    bound = recorder.quick_estimate(req)
+    assert bound[0] > exact[0] and bound[1] > exact[1]  # more reserved, never less
+    assert recorder.quick_estimate(req) == bound  # one loading thread, still loading
+    loaded.set()
+    deadline = time.monotonic() + 10
+    while not tokens.encoding_ready(model):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert recorder.quick_estimate(req) == exact
+    ws.close()
+
+
+def test_the_bound_is_used_only_where_it_cannot_stop_a_run_for_its_budget(tmp_path):
+    from distill_tui.core.run.generate import QUICK_MARGIN, _bounds_cannot_stop
+
+    ws = _workspace(tmp_path, system="You know wine.", user="{description} {labels}")
+    model = ws.spec.teacher.model
+    recorder = AnswerRecorder(ws, model, "train")
+    pending = [next(iter_requests(ws.spec, ws.data, model, "train"))]
+    _, bound_cost = recorder.bound_estimate(pending[0])
+    assert _bounds_cannot_stop(recorder, pending, None, 0.0)
+    assert _bounds_cannot_stop(recorder, pending, QUICK_MARGIN * bound_cost + 1.0, 1.0)
+    assert not _bounds_cannot_stop(recorder, pending, QUICK_MARGIN * bound_cost + 1.0, 1.5)
+    assert not _bounds_cannot_stop(recorder, [], 100.0, 0.0)
+    ws.close()

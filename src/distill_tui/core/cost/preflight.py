@@ -149,6 +149,11 @@ def context_note(model: str, count: int, total: int, window: int, max_tokens: in
             f"{window:,}-token context window; runs leave {'it' if count == 1 else 'them'} out")
 
 
+def most_tokens(req: "RowRequest") -> int:
+    """An upper bound of the request's prompt tokens that needs no vocabulary (a token is at least a byte)."""
+    return _most_tokens(req, len(tokens.schema_text(req.body.get("response_format")).encode("utf-8")))
+
+
 def _most_tokens(req: "RowRequest", schema_bytes: int, *, by_chars: bool = False) -> int:
     """An upper bound of `tokens.count_chat` that needs no encoding: a token is at least one byte (and
     a character at most four bytes, the looser bound `by_chars` takes without encoding the text)."""

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from distill_tui.core.cost import tokens
+from distill_tui.core.cost.preflight import most_tokens
 from distill_tui.core.run.engine import Outcome
 from distill_tui.core.store.database import Answer
 from distill_tui.core.task import kinds
@@ -60,7 +61,23 @@ class AnswerRecorder:
         return counter if same else False
 
     def estimate(self, req: "RowRequest") -> tuple[int, float | None]:
-        prompt = self.prompt_tokens(req)
+        """The tokens and cost to reserve for a request: its prompt counted, its output at the most."""
+        return self._reserve(req, self.prompt_tokens(req))
+
+    def quick_estimate(self, req: "RowRequest") -> tuple[int, float | None]:
+        """`estimate`, or while the model's vocabulary is still loading an upper bound of it (one token
+        per byte of the prompt): the first requests of a run go out half a second sooner. The bound
+        reserves more than the prompt costs, never less (see `generate._bounds_cannot_stop` for when a
+        budget allows it), and the token bucket is set right by each answer's usage (`Limits.reconcile`)."""
+        if tokens.encoding_ready(self.model):
+            return self.estimate(req)
+        return self.bound_estimate(req)
+
+    def bound_estimate(self, req: "RowRequest") -> tuple[int, float | None]:
+        """`estimate` with the prompt at its upper bound (no vocabulary needed)."""
+        return self._reserve(req, most_tokens(req))
+
+    def _reserve(self, req: "RowRequest", prompt: int) -> tuple[int, float | None]:
         most_out = int(req.body.get("max_completion_tokens") or self.spec.generation.max_tokens)
         cost = self.price.cost(prompt, most_out, batch=self.batch) if self.price else None
         return prompt + most_out, cost
