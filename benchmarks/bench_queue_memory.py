@@ -6,7 +6,8 @@ Run from the repository root: `.venv/bin/python benchmarks/bench_queue_memory.py
 
 Each process opens the workspace, loads the data, then plans every train row through
 `RequestPlanner` (as `generate` does, with nothing answered yet) and keeps what the planner hands
-over, as the engine's queue does until the rows are sent. Printed: the growth of peak RSS while
+over as the engine's queue does until the rows are sent (`Pool.add`: the first
+`engine.WHOLE_QUEUED` rows whole, the rest deferred). Printed: the growth of peak RSS while
 planning, per 1,000 rows and extrapolated to a million.
 """
 
@@ -40,8 +41,14 @@ def measure(spec: Path, whole: bool) -> dict:
     queue = planner.take(1)
     if whole:  # what the engine's queue held before rows were deferred
         queue.extend(planner._rows)
-    else:
-        planner.plan_rest(queue.extend, lambda: None)
+    else:  # what `Pool.add` keeps: the first WHOLE_QUEUED whole, the rest by their fields
+        from distill_tui.core.run.engine import WHOLE_QUEUED
+
+        def add(rows: list) -> None:
+            room = max(0, WHOLE_QUEUED - len(queue))
+            queue.extend(rows[:room] + [req.defer() for req in rows[room:]])
+
+        planner.plan_rest(add, lambda: None)
         planner.join()
     return {"rows": len(queue), "mb": peak_rss_mb() - before}
 
@@ -70,7 +77,7 @@ def main() -> int:
     n = results["whole"]["rows"]
     print(f"{n:,} planned rows of the cookbook prompt (labels list in every prompt)")
     print(f"{'queue of':<34} {'MB':>8} {'KB/row':>8} {'GB per 1M rows':>15}")
-    for kind, name in (("whole", "whole requests (before)"), ("deferred", "rows deferred to their fields")):
+    for kind, name in (("whole", "whole requests (before)"), ("deferred", "deferred past WHOLE_QUEUED rows")):
         mb = results[kind]["mb"]
         print(f"{name:<34} {mb:8.0f} {mb * 1024 / n:8.2f} {mb / n * 1e6 / 1024:15.2f}")
     print(f"ratio deferred / whole: {results['deferred']['mb'] / max(1e-9, results['whole']['mb']):.3f}")

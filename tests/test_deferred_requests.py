@@ -1,6 +1,6 @@
-"""Rows planned ahead of the requests wait in the queue by their fields only (`RowRequest.defer`), and
-are built again, identical, as they are sent: a queue of 130k cookbook prompts held every row's
-messages (860 MB)."""
+"""Rows planned far ahead of the requests wait in the queue by their fields only (`RowRequest.defer`,
+past `engine.WHOLE_QUEUED`), and are built again, identical, as they are sent: a queue of 130k
+cookbook prompts held every row's messages (860 MB)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import json
 import pandas as pd
 
 from distill_tui.core.run.generate import run_teacher
-from distill_tui.core.run.planner import RequestPlanner
-from distill_tui.core.cost.capabilities import load_models
 from distill_tui.core.task.requests import RequestBuilder, iter_requests
 from distill_tui.core.workspace.workspace import Workspace
 from tests.helpers import write_spec
@@ -43,23 +41,28 @@ def test_a_deferred_request_is_built_again_identical(tmp_path):
     ws.close()
 
 
-def test_the_planner_hands_deferred_rows_and_the_run_sends_them_whole(tmp_path, server_factory):
+def test_past_the_whole_queue_rows_wait_deferred_and_the_run_sends_them_whole(tmp_path, server_factory,
+                                                                              monkeypatch):
+    from distill_tui.core.run import engine
+
     server = server_factory()
     ws = _workspace(tmp_path, provider={"base_url": server.base_url}, generation={"workers": 4})
     model = ws.spec.teacher.model
-    planner = RequestPlanner(ws, model, "train", load_models())
-    first = planner.take(1)
-    handed: list = []
-    planner.plan_rest(handed.extend, lambda: None)
-    planner.join()
-    assert first and not first[0].deferred
-    assert handed and all(r.deferred and r.row is not None for r in handed)
+    monkeypatch.setattr(engine, "WHOLE_QUEUED", 10)
+    built_again = []
+    real = RequestBuilder.undeferred
 
+    def undeferred(self, req):
+        built_again.append(req.deferred)
+        return real(self, req)
+
+    monkeypatch.setattr(RequestBuilder, "undeferred", undeferred)
     result = run_teacher(ws)
     assert result.exit_code == 0 and result.done == len(ws.data.train) > 200
+    assert sum(built_again) > 100  # most rows waited deferred, and were built again as they were taken
     expected = {r.row_id: r for r in iter_requests(ws.spec, ws.data, model, "train")}
     saved = ws.store.answers(model, "train")
-    assert len(saved) == len(expected)
+    assert len(saved) == len(expected) and server.stats["chat_requests"] == len(expected)
     for answer in saved:
         req = expected[answer.row_id]
         assert answer.prompt_hash == req.prompt_hash

@@ -133,11 +133,7 @@ class RequestPlanner:
     def _hand(self, hand: Callable[[list["RowRequest"]], None], size: int) -> None:
         rows = self.take(size)
         if rows:
-            # Planning runs far ahead of the requests (seconds for 130k rows, hours to ask them): each
-            # queued row keeps its fields, not its messages (860 MB of queue at 130k rows with the
-            # cookbook's labels list in every prompt, 6.6 GB at a million). `builder.undeferred`
-            # builds the body again as the row is taken.
-            hand([req.defer() for req in rows])
+            hand(rows)
 
     def join(self) -> None:
         """Wait until every row is planned (at once when planning was synchronous)."""
