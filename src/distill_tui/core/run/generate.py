@@ -192,6 +192,8 @@ def _run_unlocked(
             pool.stop("fatal", (f"cannot save an answer: {explain_line(exc)[0]}", 1))
 
     writer = GroupCommit(ws.store, ws.store.record_answer, on_error=cannot_save)
+    if budget_usd is not None:
+        recorder.bound_cap_usd = (budget_usd - spent_before) / QUICK_MARGIN
     pool = Pool(
         client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
         estimate=(recorder.quick_estimate if _bounds_cannot_stop(recorder, pending, budget_usd, spent_before)
