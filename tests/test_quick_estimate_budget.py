@@ -36,3 +36,32 @@ def test_rows_longer_than_the_first_do_not_stop_a_run_for_budget_while_the_vocab
     result = run_teacher(ws, budget_usd=budget)
     assert result.stopped is None and result.done == result.total, result.message
     ws.close()
+
+
+def test_a_vocabulary_that_cannot_load_is_met_before_a_request_is_sent_not_bounded_for_ever(tmp_path, monkeypatch):
+    import threading
+
+    import pytest
+
+    write_dataset(tmp_path / "data.csv", rows=20)
+    ws = Workspace.open(write_spec(tmp_path, rows=20))
+    model = ws.spec.teacher.model
+    req = next(iter_requests(ws.spec, ws.data, model, "train"))
+    recorder = AnswerRecorder(ws, model, "train")
+    monkeypatch.setattr(tokens, "_by_model", {})  # as in a fresh process with a broken install
+    monkeypatch.setattr(tokens, "_loading", set())
+    monkeypatch.setattr(tokens, "_failed", set(), raising=False)
+    tried = threading.Event()
+
+    def broken(name):
+        tried.set()
+        raise tokens.VocabularyError("cannot read the o200k_base vocabulary")
+
+    monkeypatch.setattr(tokens, "get_encoding", broken)
+    recorder.quick_estimate(req)  # starts loading: an upper bound meanwhile
+    assert tried.wait(10)
+    for thread in [t for t in threading.enumerate() if t.name == "distill-vocabulary"]:
+        thread.join(10)
+    with pytest.raises(tokens.VocabularyError):
+        recorder.quick_estimate(req)
+    ws.close()

@@ -145,8 +145,9 @@ def encoding_for(model: str):
 def encoding_ready(model: str) -> bool:
     """Whether `model`'s encoding is loaded; when not, it starts loading on a thread (about half a
     second: 200k vocabulary entries decoded and handed to tiktoken), so a run's first requests need
-    not wait for it when an upper bound of their tokens will do."""
-    if model in _by_model:
+    not wait for it when an upper bound of their tokens will do. True also once loading failed: the
+    caller then counts, meeting the error before anything is sent, rather than bounding for ever."""
+    if model in _by_model or model in _failed:
         return True
     with _loading_lock:  # not `_lock`: the loading thread holds that while it loads
         if model in _loading:
@@ -157,13 +158,14 @@ def encoding_ready(model: str) -> bool:
         try:
             encoding_for(model)
         except Exception:  # noqa: BLE001 - whoever counts next meets the same error and says it
-            pass
+            _failed.add(model)
 
     threading.Thread(target=load, name="distill-vocabulary", daemon=True).start()
     return False
 
 
 _loading: set[str] = set()
+_failed: set[str] = set()  # models whose encoding could not be loaded (`encoding_ready`)
 _loading_lock = threading.Lock()
 
 
