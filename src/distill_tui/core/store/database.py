@@ -371,10 +371,21 @@ class _Transaction:
         self._store._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
+        db = self._store._db
         try:
             if exc_type:
                 self._store._codec.forget()  # a dictionary it made may be rolled back with the rest
-            self._store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+                db.execute("ROLLBACK")
+                return
+            try:
+                db.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (a full disk: WAL mode writes at commit) may have rolled back, or left
+                # the transaction open: either way what the codec made in it is not saved.
+                self._store._codec.forget()
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
         finally:
             self._store._lock.release()
 
