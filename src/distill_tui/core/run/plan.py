@@ -51,7 +51,7 @@ def row_status(ws: "Workspace", model: str, split: str, reqs: list["RowRequest"]
 def key_status(ws: "Workspace", model: str, split: str, keys: set[tuple[int, str]]) -> tuple[set, set]:
     """`row_status` of the requests with these keys (row_id, prompt_hash)."""
     answered = ws.store.answered_keys(model)
-    failed = {(a.row_id, a.prompt_hash) for a in ws.store.answers(model, split, status="failed")}
+    failed = ws.store.failed_keys(model, split)
     return answered & keys, (failed - answered) & keys
 
 

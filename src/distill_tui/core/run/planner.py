@@ -46,8 +46,7 @@ class RequestPlanner:
         self.model, self.limit = model, limit
         self.retry_failed, self.only_failed = retry_failed, only_failed
         self.answered = ws.store.answered_keys(model)
-        self.failed_before = {(a.row_id, a.prompt_hash)
-                              for a in ws.store.answers(model, split, status="failed")} - self.answered
+        self.failed_before = ws.store.failed_keys(model, split) - self.answered
         # Rows in a Batch API batch not collected yet are paid for already: never ask them again here.
         self.in_batch = ws.store.batch_keys_in_flight(model) - self.answered
         self.builder = RequestBuilder(ws.spec, ws.data, model, table.rules(model))

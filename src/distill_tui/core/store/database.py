@@ -336,6 +336,13 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
         rows = self.execute("SELECT row_id, prompt_hash FROM answers WHERE model=? AND status='ok'", (model,))
         return {(int(r[0]), r[1]) for r in rows}
 
+    def failed_keys(self, model: str, split: str) -> set[tuple[int, str]]:
+        """(row_id, prompt_hash) of a model's failed rows of `split` (asked again by the next run),
+        without reading their prompts (`answers(status="failed")` inflates every block they are in)."""
+        rows = self.execute("SELECT row_id, prompt_hash FROM answers WHERE model=? AND split=? AND status='failed'",
+                            (model, split))
+        return {(int(r[0]), r[1]) for r in rows}
+
     # runs --------------------------------------------------------------------------------------
     def start_run(self, kind: str, model: str) -> int:
         with self._lock:
