@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from distill_tui.core.cost import pricing, tokens
+from distill_tui.core.cost import pricing, template_tokens, tokens
 from distill_tui.core.cost.estimate import PromptCounter, build_estimate
 from distill_tui.core.task import dataset, prompts
 from distill_tui.core.task.spec import load_spec
@@ -20,7 +20,7 @@ def test_cache_hits_from_1024_tokens_in_128_token_steps(prefix, hit):
 
 def test_template_prefix_is_what_every_row_shares():
     template = "Classify this wine review carefully into one of: {labels}.\n\nReview: {description}\nAnswer:"
-    counter = tokens.TemplateCounter(template, "gpt-4o", ["Pinot Noir", "Riesling"])
+    counter = template_tokens.TemplateCounter(template, "gpt-4o", ["Pinot Noir", "Riesling"])
     enc = tokens.encoding_for("gpt-4o")
     rows = [{"description": "A wine with cherry."}, {"description": "  \nOak, butter"}, {"description": "x"}]
     encoded = [enc.encode_ordinary(prompts.render(template, row, ["Pinot Noir", "Riesling"])) for row in rows]

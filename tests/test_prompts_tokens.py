@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from distill_tui.core.cost import tokens
+from distill_tui.core.cost import template_tokens, tokens
 from distill_tui.core.task import prompts
 
 
@@ -92,7 +92,7 @@ def test_template_counter_is_exact(value):
     template = 'Review by {name}: "{text}". It scored {points} points. Choose from: {labels}. Answer with one.'
     labels = ["Pinot Noir", "Bordeaux-style Red Blend", "Chardonnay"]
     for model in ("gpt-4o", "gpt-4"):
-        counter = tokens.TemplateCounter(template, model, labels)
+        counter = template_tokens.TemplateCounter(template, model, labels)
         row = {"name": value, "text": value, "points": 91.0}
         full = tokens.count_text(prompts.render(template, row, labels), model)
         assert counter.count(row) == full
@@ -105,6 +105,6 @@ def test_count_frame_matches_full_encoding():
     frame = pd.DataFrame({"name": values, "text": list(reversed(values)), "points": [91.0, None, 3, 4, 5, 6, 7, 8.5]})
     template = 'Review by {name}: "{text}". It scored {points} points. Choose from: {labels}. Answer with one.'
     labels = ["Pinot Noir", "Chardonnay"]
-    counter = tokens.TemplateCounter(template, "gpt-4o", labels)
+    counter = template_tokens.TemplateCounter(template, "gpt-4o", labels)
     expected = [tokens.count_text(prompts.render(template, row, labels), "gpt-4o") for row in frame.to_dict("records")]
     assert counter.count_frame(frame) == expected

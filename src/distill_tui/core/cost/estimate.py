@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from distill_tui.core.cost import discounts, preflight, tokens
+from distill_tui.core.cost import discounts, preflight, template_tokens, tokens
 from distill_tui.core.cost.answers import ASSUMED_ANSWER_TOKENS, answer_tokens, reference_texts  # noqa: F401 (their home before)
 from distill_tui.core.cost.judge_stages import embedding_stages, judge_stages
 from distill_tui.core.cost.pricing import PriceTable, auto_epochs, shutdown_warning
@@ -95,8 +95,8 @@ class PromptCounter:
         self.model = model
         enc = tokens.encoding_for(model)
         pr = spec.prompt
-        self._system = tokens.TemplateCounter(pr.system, model, labels) if pr.system else None
-        self._user = tokens.TemplateCounter(pr.user, model, labels)
+        self._system = template_tokens.TemplateCounter(pr.system, model, labels) if pr.system else None
+        self._user = template_tokens.TemplateCounter(pr.user, model, labels)
         fmt = kinds.response_format(spec, labels) if labels or spec.kind == kinds.EXTRACTION else None
         messages = 1 + (1 if pr.system else 0)
         self.overhead = (
