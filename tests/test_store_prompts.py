@@ -144,3 +144,33 @@ def test_a_dictionary_made_in_a_rolled_back_transaction_is_not_used_afterwards(t
         store.record_answer(_answer("teacher", 2))
     with Store(path) as store:
         assert [a.messages for a in store.answers()] == [_messages(2)]
+
+
+def test_a_long_upgrade_is_said_first_once(tmp_path, monkeypatch):
+    said: list[str] = []
+    monkeypatch.setattr(database, "upgrade_notice", said.append)
+    monkeypatch.setattr(database, "UPGRADE_NOTICE_PROMPTS", 40)
+    path, small = tmp_path / "old.sqlite", tmp_path / "small.sqlite"
+    _schema_2_workspace(path, 50)
+    _schema_2_workspace(small, 30)
+    with Store(path):
+        pass
+    with Store(path), Store(small):  # upgraded already; too few to be worth a line
+        pass
+    assert len(said) == 1 and f"{path}: upgrading the workspace to schema 4: 50 prompts" in said[0], said
+
+
+def test_the_cli_prints_the_upgrade_line_on_stderr(tmp_path, monkeypatch, capsys):
+    from distill_tui import locations
+    from distill_tui.cli import main
+    from tests.helpers import write_spec
+
+    monkeypatch.setattr(database, "UPGRADE_NOTICE_PROMPTS", 40)
+    monkeypatch.setattr(database, "upgrade_notice", None)  # main() sets it; restored after the test
+    spec = write_spec(tmp_path)
+    db = locations.workspace_db(spec)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    _schema_2_workspace(db, 50)
+    main(["jobs", str(spec)])
+    err = capsys.readouterr().err
+    assert "distill-tui: " in err and "upgrading the workspace to schema 4: 50 prompts" in err, err
