@@ -33,6 +33,16 @@ def test_help_does_not_import_heavy_libraries():
         assert heavy not in modules, heavy
 
 
+def test_the_help_command_line_does_not_import_the_evaluation_core():
+    # The student-server starter is registered for commands that may evaluate; it imports the whole
+    # evaluation core (a third of a second), which `--help` and `--version` never use.
+    for flag in ("--help", "--version"):
+        modules = _modules_after(f"from distill_tui.cli import main\ntry:\n    main([{flag!r}])\nexcept SystemExit:\n    pass")
+        assert "distill_tui.core.evaluate" not in modules, flag
+        for heavy in ("pandas", "openai", "tiktoken", "textual", "numpy"):
+            assert heavy not in modules, (flag, heavy)
+
+
 def test_every_command_has_a_module_with_run():
     import importlib
 

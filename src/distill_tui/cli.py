@@ -153,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     embedded.register()
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in NO_EVALUATION:
+    asks_help = any(a in ("-h", "--help", "--version") for a in args_list)  # answered by argparse: no run
+    if not asks_help and (not args_list or args_list[0] not in NO_EVALUATION):
         from distill_tui.commands import serve_student
 
         serve_student.register()
@@ -174,6 +175,10 @@ def _run_command(args_list: list[str]) -> int:
         return 0
     if args.command is None:
         return _run_tui(None)
+    from distill_tui.core.store import database
+
+    # Said before a long one-time upgrade of an older workspace (the TUI's screen owns the terminal).
+    database.upgrade_notice = lambda line: print(f"distill-tui: {line}", file=sys.stderr, flush=True)
     module = importlib.import_module(f"distill_tui.commands.{args.command.replace('-', '_')}")
     return module.run(args)
 
