@@ -87,16 +87,21 @@ def test_while_the_vocabulary_loads_a_request_reserves_an_upper_bound_then_its_c
     ws.close()
 
 
-def test_the_bound_is_used_only_where_it_cannot_stop_a_run_for_its_budget(tmp_path):
-    from distill_tui.core.run.generate import QUICK_MARGIN, _bounds_cannot_stop
+def test_the_bound_is_used_only_where_it_cannot_stop_a_run_for_its_budget(tmp_path, monkeypatch):
+    from distill_tui.core.run.generate import QUICK_MARGIN
 
     ws = _workspace(tmp_path, system="You know wine.", user="{description} {labels}")
     model = ws.spec.teacher.model
     recorder = AnswerRecorder(ws, model, "train")
-    pending = [next(iter_requests(ws.spec, ws.data, model, "train"))]
-    _, bound_cost = recorder.bound_estimate(pending[0])
-    assert _bounds_cannot_stop(recorder, pending, None, 0.0)
-    assert _bounds_cannot_stop(recorder, pending, QUICK_MARGIN * bound_cost + 1.0, 1.0)
-    assert not _bounds_cannot_stop(recorder, pending, QUICK_MARGIN * bound_cost + 1.0, 1.5)
-    assert not _bounds_cannot_stop(recorder, [], 100.0, 0.0)
+    req = next(iter_requests(ws.spec, ws.data, model, "train"))
+    exact, bound = recorder.estimate(req), recorder.bound_estimate(req)
+    monkeypatch.setattr(tokens, "encoding_ready", lambda model: False)  # still loading
+    assert recorder.quick_estimate(req) == bound  # no budget: no cap
+    recorder.bound_cap_usd = (QUICK_MARGIN * bound[1] + 1.0 - 1.0) / QUICK_MARGIN  # budget left holds 64 bounds
+    assert recorder.quick_estimate(req) == bound
+    recorder.bound_cap_usd = (QUICK_MARGIN * bound[1] + 1.0 - 1.5) / QUICK_MARGIN  # it does not
+    assert recorder.quick_estimate(req) == exact
+    recorder.price = None  # a budget with no price known: the bound's cost is unknown, so counted
+    recorder.bound_cap_usd = 100.0
+    assert recorder.quick_estimate(req) == recorder.estimate(req)
     ws.close()

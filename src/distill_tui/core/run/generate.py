@@ -28,7 +28,6 @@ from distill_tui.core.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     import openai
-    from distill_tui.core.task.requests import RowRequest
     from distill_tui.core.workspace.workspace import Workspace
 
 FINAL_STATES = ("done", "cancelled", "budget", "failed", "limit")
@@ -196,8 +195,7 @@ def _run_unlocked(
         recorder.bound_cap_usd = (budget_usd - spent_before) / QUICK_MARGIN
     pool = Pool(
         client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
-        estimate=(recorder.quick_estimate if _bounds_cannot_stop(recorder, pending, budget_usd, spent_before)
-                  else recorder.estimate),
+        estimate=recorder.quick_estimate,
         build_ok=recorder.build_ok, build_failed=recorder.build_failed, writer=writer,
         budget_left=None if budget_usd is None else budget_usd - spent_before,
         rows_succeeded=bool(planner.done), give_up_s=gen.give_up_after_s, planning=not planner.complete,
@@ -364,20 +362,8 @@ def _last_failure(tally: Any) -> str:
 
 QUICK_MARGIN = 64
 """Requests reserved at their tokens' upper bound while the vocabulary loads that a budget must hold
-for the quick estimate to be used (the pool starts at 8 in flight and grows only with answers)."""
-
-
-def _bounds_cannot_stop(recorder: AnswerRecorder, pending: list["RowRequest"], budget_usd: float | None,
-                        spent_before: float) -> bool:
-    """Whether the first requests may be reserved at an upper bound of their tokens (`quick_estimate`)
-    without that bound ever being what stops the run for its budget: no budget, or one that holds
-    `QUICK_MARGIN` such requests. A bound reserves more, never less, so the budget holds either way."""
-    if budget_usd is None:
-        return True
-    if not pending:
-        return False
-    _, bound_cost = recorder.bound_estimate(pending[0])
-    return bound_cost is not None and budget_usd - spent_before >= QUICK_MARGIN * bound_cost
+(`AnswerRecorder.bound_cap_usd`): the pool starts at 8 in flight and grows only with answers, so a
+bound never stops a run for its budget, and a bound reserves more, never less, so the budget holds."""
 
 
 def run_teacher(workspace: "Workspace", **kw: Any) -> RunResult:

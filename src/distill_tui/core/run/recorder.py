@@ -32,8 +32,9 @@ class AnswerRecorder:
         self.batch = batch
         self._from_rows: "PromptCounter | None | bool" = None  # None: not tried yet; False: not usable
         self.bound_cap_usd: float | None = None
-        """The most a request reserved at its upper bound may cost (`quick_estimate`; None: no cap):
-        a run with a budget sets it to a share of that budget, so a long row's bound is counted instead."""
+        """The most a request reserved at its upper bound may cost (`quick_estimate`; None: no cap, no
+        budget): a run with a budget sets it to the budget left / `generate.QUICK_MARGIN`, and a
+        request whose bound costs more (or has no known cost) is counted instead."""
 
     def prompt_tokens(self, req: "RowRequest") -> int:
         """The request's billed prompt tokens, counted from its row's fields when they give the same
@@ -70,13 +71,11 @@ class AnswerRecorder:
     def quick_estimate(self, req: "RowRequest") -> tuple[int, float | None]:
         """`estimate`, or while the model's vocabulary is still loading an upper bound of it (one token
         per byte of the prompt): the first requests of a run go out half a second sooner. The bound
-        reserves more than the prompt costs, never less (see `generate._bounds_cannot_stop` for when a
-        budget allows it), and the token bucket is set right by each answer's usage (`Limits.reconcile`)."""
+        reserves more than the prompt costs, never less (within `bound_cap_usd` where a budget is set),
+        and the token bucket is set right by each answer's usage (`Limits.reconcile`)."""
         if not tokens.encoding_ready(self.model):
             bound = self.bound_estimate(req)
             cap = self.bound_cap_usd
-            # A row far longer than the first (`generate._bounds_cannot_stop` looks at that one only)
-            # would reserve a bound that alone can stop the run for its budget: counted instead.
             if cap is None or (bound[1] is not None and bound[1] <= cap):
                 return bound
         return self.estimate(req)
