@@ -256,9 +256,8 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
         """Tell `upgrade_notice` before an upgrade long enough to look like a hang."""
         if upgrade_notice is None:
             return
-        inline = self._db.execute("SELECT COUNT(*) FROM answers WHERE messages IS NOT NULL AND messages != ''")
-        prompts = self._db.execute("SELECT COUNT(*) FROM prompts").fetchone()[0]
-        count = inline.fetchone()[0] + prompts
+        count = self._db.execute("SELECT (SELECT COUNT(*) FROM answers WHERE messages IS NOT NULL AND messages != '')"
+                                 " + (SELECT COUNT(*) FROM prompts)").fetchone()[0]
         if count >= UPGRADE_NOTICE_PROMPTS:
             upgrade_notice(f"{self.path}: upgrading the workspace to schema {SCHEMA_VERSION}: {count:,} prompts "
                            f"compacted into blocks, once (about {max(1, round(count / UPGRADE_PROMPTS_PER_S))} s)")
@@ -351,14 +350,15 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
 
     def answered_keys(self, model: str) -> set[tuple[int, str]]:
         """(row_id, prompt_hash) of every successful answer of a model: never to be asked again."""
-        rows = self.execute("SELECT row_id, prompt_hash FROM answers WHERE model=? AND status='ok'", (model,))
-        return {(int(r[0]), r[1]) for r in rows}
+        return self._keys("model=? AND status='ok'", (model,))
 
     def failed_keys(self, model: str, split: str) -> set[tuple[int, str]]:
         """(row_id, prompt_hash) of a model's failed rows of `split` (asked again by the next run),
         without reading their prompts (`answers(status="failed")` inflates every block they are in)."""
-        rows = self.execute("SELECT row_id, prompt_hash FROM answers WHERE model=? AND split=? AND status='failed'",
-                            (model, split))
+        return self._keys("model=? AND split=? AND status='failed'", (model, split))
+
+    def _keys(self, where: str, params: tuple[Any, ...]) -> set[tuple[int, str]]:
+        rows = self.execute(f"SELECT row_id, prompt_hash FROM answers WHERE {where}", params)
         return {(int(r[0]), r[1]) for r in rows}
 
     # runs --------------------------------------------------------------------------------------
