@@ -3,7 +3,7 @@ process's CPU is the bottleneck, the server answers at once) is taken back."""
 
 from __future__ import annotations
 
-from distill_tui.core.run.concurrency import HOLD_S, INITIAL, Concurrency
+from distill_tui.core.run.concurrency import HOLD_MAX_S, HOLD_S, INITIAL, JUDGE_S, Concurrency
 
 NO_LIMIT = {"requests_per_min": None, "tokens_per_min": None}
 
@@ -58,3 +58,36 @@ def test_a_step_taken_back_is_tried_again_after_the_hold():
     # The CPU is freed (another program ended): the same 20 ms latency, and more in flight now pays.
     targets = _run(c, clock, lambda target: target / 0.02, latency=0.02, seconds=HOLD_S + 10)
     assert targets[-1] > 4 * low
+
+
+def _steps(c: Concurrency, clock: FakeClock, throughput, latency: float, seconds: float) -> list[tuple[float, int]]:
+    """`_run`, noting each change of the target with its time."""
+    changes, last = [(clock.now, c.target)], c.target
+    for _ in range(int(seconds / 0.1)):
+        _serve(c, clock, throughput(c.target), 0.1, latency)
+        target = c.update(NO_LIMIT, c.target, throughput(c.target))
+        if target != last:
+            changes.append((clock.now, target))
+            last = target
+    return changes
+
+
+def test_each_step_is_judged_on_a_second_of_answers():
+    clock = FakeClock()
+    c = Concurrency(clock=clock)
+    changes = _steps(c, clock, lambda target: 400.0, latency=0.02, seconds=60)
+    ups = [(t, target) for (t, target), (_, before) in zip(changes[1:], changes) if target > before]
+    downs = [t for (t, target), (_, before) in zip(changes[1:], changes) if target < before]
+    assert ups and downs
+    for (up, _), down in zip(ups, downs):
+        assert down - up >= JUDGE_S  # a few hundred milliseconds of a busy machine's noise decide nothing
+
+
+def test_steps_that_keep_not_paying_are_tried_ever_less_often():
+    clock = FakeClock()
+    c = Concurrency(clock=clock)
+    changes = _steps(c, clock, lambda target: 400.0, latency=0.02, seconds=120)
+    ups = [t for (t, target), (_, before) in zip(changes[1:], changes) if target > before]
+    gaps = [b - a for a, b in zip(ups, ups[1:])]
+    assert len(ups) <= 6  # a fixed 5 s hold would try about 20 times in two minutes
+    assert gaps == sorted(gaps) and gaps[-1] >= 8 * HOLD_S

@@ -27,7 +27,11 @@ a CPU-bound client.
 Growth must pay: a step is kept only when the answers a second it brought (measured once the new
 requests had time to come back) are at least `GROWTH_GAIN` times those before it. Otherwise the
 bottleneck is elsewhere (this process's CPU when the server answers at once: hundreds of threads
-then cost a third more CPU a row for nothing), so the target goes back and stays for `HOLD_S`.
+then cost a third more CPU a row for nothing), so the target goes back and stays for `HOLD_S`, twice
+as long after each step in a row that did not pay (up to `HOLD_MAX_S`): each try runs a while with
+requests that only wait. A step is judged on at least `JUDGE_S` of answers: over a shorter window,
+the noise of a busy machine let a step that brought nothing pass for one that did, and the run then
+stayed a third above what it needed.
 """
 
 from __future__ import annotations
@@ -55,9 +59,13 @@ MIN_SAMPLES = 5
 GROWTH_GAIN = 1.1
 """A growth step is kept when the throughput after it is at least this many times the one before."""
 JUDGE_SAMPLES = 20
-"""Answers needed after a growth step before it is judged."""
+"""Answers needed after a growth step before it is judged…"""
+JUDGE_S = 1.0
+"""…and seconds of them (or one latency, when longer)."""
 HOLD_S = 5.0
-"""Seconds without growth after a step that did not pay."""
+"""Seconds without growth after a step that did not pay…"""
+HOLD_MAX_S = 60.0
+"""…doubled after each further one in a row, up to this."""
 CPU_OUT_OF_REACH = 4.0
 """A limit above this many times the answers a second this process's CPU can serve is taken as none."""
 _EWMA = 0.2
@@ -86,6 +94,7 @@ class Concurrency:
         self._settled: tuple[float, int] | None = None  # (time, answers) then
         self._before_growth: tuple[int, float] | None = None  # (target, answers/s) before the last step
         self._hold_until = -math.inf
+        self._hold_s = HOLD_S  # the next hold (doubles while steps keep not paying)
         self.cpu_s_per_answer: float | None = None  # worker-thread CPU seconds an answer costs (moving average)
 
     def observe(self, latency_s: float, tokens: float, cpu_s: float | None = None) -> None:
@@ -167,12 +176,15 @@ class Concurrency:
     def _judge_growth(self, now: float, latency: float) -> None:
         """Keep the last growth step if it paid (see the module docstring), else go back and hold."""
         assert self._settled is not None and self._before_growth is not None
-        if now - self._settled[0] < max(ADJUST_EVERY_S, latency) or self._answers - self._settled[1] < JUDGE_SAMPLES:
+        if now - self._settled[0] < max(JUDGE_S, latency) or self._answers - self._settled[1] < JUDGE_SAMPLES:
             return  # too few answers since the step to tell
         before_target, before_rate = self._before_growth
         rate = self._rate_since(now)
         if rate < GROWTH_GAIN * before_rate:
-            self.target, self._hold_until = min(self.target, before_target), now + HOLD_S
+            self.target, self._hold_until = min(self.target, before_target), now + self._hold_s
+            self._hold_s = min(HOLD_MAX_S, 2 * self._hold_s)
+        else:
+            self._hold_s = HOLD_S
         self._before_growth = None
         self._settled = (now, self._answers)  # the next step compares with this period's rate
         self._changed = now
