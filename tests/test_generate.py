@@ -56,6 +56,35 @@ def test_every_row_answered_and_saved(tmp_path, offline_server):
     assert ws.store.execute("SELECT status, done FROM runs ORDER BY id DESC LIMIT 1")[0][:] == ("done", result.total)
 
 
+def test_a_budget_reached_while_the_rest_is_planned_still_counts_the_answers_in_flight(tmp_path, server_factory,
+                                                                                      monkeypatch):
+    """The first requests reserve the budget and the pool stops before the run reaches its wait loop
+    (here: pricing a row waits for the vocabulary): the run must still wait for the requests in flight,
+    not report 0 done with their answers arriving after it returned."""
+    import time as _time
+
+    from distill_tui.core.cost import estimate
+    from distill_tui.core.run.recorder import AnswerRecorder
+    from distill_tui.core.task.requests import iter_requests
+
+    server = server_factory(latency=1.5)
+    slow = estimate.answer_tokens
+
+    def answer_tokens(*args, **kwargs):
+        _time.sleep(0.4)  # the pool is stopped by now, its first requests still in flight
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(estimate, "answer_tokens", answer_tokens)
+    ws = _workspace(tmp_path, server, rows=40)
+    recorder = AnswerRecorder(ws, "offline-teacher", "train")
+    first = next(iter_requests(ws.spec, ws.data, "offline-teacher", "train"))
+    recorder.prompt_tokens(first)  # the vocabulary loaded: every request reserves its exact estimate
+    ws.spec.generation.budget_usd = 2.5 * recorder.estimate(first)[1]  # two requests fit, not three
+    result = run_teacher(ws)
+    assert result.stopped == "budget" and result.requests > 0
+    assert result.done == result.requests == len(ws.store.answers("offline-teacher", "train"))
+
+
 def test_rerun_asks_nothing_again(tmp_path, server_factory):
     server = server_factory()
     ws = _workspace(tmp_path, server, rows=40)

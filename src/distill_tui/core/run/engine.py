@@ -36,6 +36,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
+from distill_tui.core.provider.chat_call import read_completion, send_chat
 from distill_tui.core.run.concurrency import Concurrency
 from distill_tui.core.run.engine_parts import (  # noqa: F401 - Outcome, Tally: imported from here too
     RATE_LIMIT_RETRIES,
@@ -52,7 +53,6 @@ from distill_tui.core.run.engine_parts import (  # noqa: F401 - Outcome, Tally: 
     explain_line,
     failure_kind,
     give_up_line,
-    read_completion,
 )
 from distill_tui.core.run.engine_workers import Workers
 from distill_tui.core.run.rate_limiter import RateLimiter
@@ -214,7 +214,7 @@ class Pool(Workers):
             self.tally.requests += 1
         started, cpu_started = time.monotonic(), time.thread_time()
         try:
-            raw = self.client.chat.completions.with_raw_response.create(**item.req.body)
+            raw = send_chat(self.client, item.req.body)
             completion = read_completion(raw)
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             self._on_error(item, exc)
@@ -282,6 +282,11 @@ class Pool(Workers):
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
         if headers:
             self.limiter.observe_headers(headers)
+        if 400 <= (getattr(exc, "status_code", None) or 0) < 500:
+            # Refused before any work (a 429, a request too large, a bad request): no tokens were
+            # used, and keeping them reserved would hold the next requests back (a minute and more
+            # behind one too-large request at a small token limit).
+            self.limiter.reconcile(item.tokens or 0, 0)
         retry_after = retry_after_from_headers(headers)
         now = time.monotonic()
         with self.lock:

@@ -258,7 +258,8 @@ def _run_unlocked(
         pool.stop("budget")
     status = "interrupted"
     try:
-        if pool.stop_reason is None and pending:
+        started = pool.stop_reason is None and bool(pending)
+        if started:
             pool.start()
 
         def planned() -> None:
@@ -274,8 +275,11 @@ def _run_unlocked(
 
             out, _ = answer_tokens(ws.spec, recorder.labels, model)
             row_cost = recorder.price.cost(recorder.prompt_tokens(pending[0]), out)
-        if pool.stop_reason is None and pending:
-            emit(snapshot("running"))
+        if started:
+            # Even when the pool has already stopped (a budget reached by the first requests while the
+            # rest was planned): the requests in flight still answer, and their answers are counted.
+            if pool.stop_reason is None:
+                emit(snapshot("running"))
             while not pool.wait(progress_interval):
                 if controls.cancelled:
                     pool.stop("cancelled")
