@@ -3,7 +3,7 @@ process's CPU is the bottleneck, the server answers at once) is taken back."""
 
 from __future__ import annotations
 
-from distill_tui.core.run.concurrency import HOLD_MAX_S, HOLD_S, INITIAL, JUDGE_S, Concurrency
+from distill_tui.core.run.concurrency import HOLD_S, INITIAL, JUDGE_S, Concurrency
 
 NO_LIMIT = {"requests_per_min": None, "tokens_per_min": None}
 

@@ -100,31 +100,6 @@ explain_line = api_errors.describe
 """One line and an exit code for any exception a request can raise."""
 
 
-def read_completion(raw: Any) -> Any:
-    """The chat completion a raw 200 response carries.
-
-    Raises:
-        BadResponse: the body is not JSON, is cut off, or has no `choices` with a message (a proxy's
-            error page, a dropped connection): a fault of this attempt, not of the run.
-    """
-    try:
-        completion = raw.parse()
-    except ValueError as exc:  # json.JSONDecodeError, pydantic's ValidationError
-        raise api_errors.BadResponse(_bad_body(raw, "is not valid JSON")) from exc
-    choices = getattr(completion, "choices", None)
-    if not isinstance(choices, list) or not choices or getattr(choices[0], "message", None) is None:
-        what = "is not JSON" if isinstance(completion, str) else "has no choices"
-        raise api_errors.BadResponse(_bad_body(raw, what))
-    return completion
-
-
-def _bad_body(raw: Any, what: str) -> str:
-    response = getattr(raw, "http_response", None)
-    kind = (response.headers.get("content-type") or "no content type").split(";")[0] if response else "?"
-    text = api_errors.one_line(response.text if response is not None else "", 80)
-    return f"the provider answered {getattr(raw, 'status_code', 200)} ({kind}) with a body that {what}: {text!r}"
-
-
 def failure_kind(exc: BaseException) -> str:
     """What a failed attempt was, as the give-up line counts it: "429", "502", "timeouts"…"""
     import openai

@@ -5,7 +5,7 @@ One `RateLimiter` serves every worker of a run. Each worker, per request::
     if not limiter.acquire(estimated_tokens, cancel_event):
         return                                    # cancelled while waiting
     try:
-        raw = client.chat.completions.with_raw_response.create(...)  # SDK with max_retries=0
+        raw = send_chat(client, body)             # the SDK, with max_retries=0
     except openai.RateLimitError as exc:
         limiter.penalize(retry_delay(attempt, retry_after_from_headers(exc.response.headers)))
         ...                          # then retry: acquire again, which honours the pause
