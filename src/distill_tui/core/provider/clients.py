@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core.common.errors import UserError
@@ -85,8 +86,9 @@ def is_offline(spec: "TaskSpec | None", override: str | None = None) -> bool:
     return url == OFFLINE or (_offline_url is not None and url == _offline_url)
 
 
-def pooled_http_client() -> Any:
-    """The SDK's HTTP client with a connection pool as large as the engine's most requests in flight.
+def pooled_http_client(size: int | None = None) -> Any:
+    """The SDK's HTTP client with a connection pool of `size` connections (default: as large as the
+    engine's most requests in flight).
 
     The SDK keeps 100 idle connections: above that many requests in flight, every answer closed
     one connection and the next request opened another (a TCP handshake each, and the pool's lock
@@ -97,8 +99,25 @@ def pooled_http_client() -> Any:
 
     from distill_tui.core.task.spec import MAX_WORKERS
 
-    size = MAX_WORKERS + 16
+    size = size or MAX_WORKERS + 16
     return openai.DefaultHttpxClient(limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size))
+
+
+_made: "weakref.WeakSet[Any]" = weakref.WeakSet()
+"""Clients `make_client` built (their HTTP client is `pooled_http_client`'s, nothing of the caller's)."""
+
+
+def shard_maker(client: Any, size: int, **options: Any) -> "Callable[[], Any] | None":
+    """A function giving copies of `client` (and of its options) that each have their own pool of
+    `size` connections (and `options`, as `with_options` takes them), or None for a client `make_client` did not build (its HTTP client, a test's
+    transport or a user's proxy, is not ours to replace).
+
+    The HTTP client's pool looks through every connection it holds on each request and each answer,
+    under its lock: at hundreds of requests in flight that scan cost more CPU than the request.
+    """
+    if client not in _made:
+        return None
+    return lambda: client.with_options(http_client=pooled_http_client(size), **options)
 
 
 def make_client(
@@ -133,10 +152,12 @@ def make_client(
         if not version:
             raise UserError("no Azure API version: set OPENAI_API_VERSION or [provider] api_version")
         remember(key)
-        return openai.AzureOpenAI(
+        azure = openai.AzureOpenAI(
             api_key=key, azure_endpoint=endpoint, api_version=version, max_retries=max_retries, timeout=timeout,
             http_client=pooled_http_client(),
         )
+        _made.add(azure)
+        return azure
     key = OFFLINE_KEY if offline else os.environ.get(key_env)
     if not offline:
         remember(key)
@@ -150,4 +171,5 @@ def make_client(
         _keyless_urls.discard(client_url)
     else:
         _keyless_urls.add(client_url)
+    _made.add(client)
     return client

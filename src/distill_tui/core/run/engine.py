@@ -37,6 +37,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core.provider.chat_call import read_completion, send_chat
+from distill_tui.core.run.client_shards import ClientShards
 from distill_tui.core.run.concurrency import Concurrency
 from distill_tui.core.run.engine_parts import (  # noqa: F401 - Outcome, Tally: imported from here too
     RATE_LIMIT_RETRIES,
@@ -113,8 +114,10 @@ class Pool(Workers):
         give_up_s: float | None = None,
         planning: bool = False,
         prepare: Callable[["RowRequest"], "RowRequest"] | None = None,
+        make_client: Callable[[], Any] | None = None,
     ) -> None:
         self.client = client
+        self.shards = ClientShards(client, make_client)  # a connection pool per SHARD_THREADS threads
         self._prepare = prepare  # builds a deferred request's body (`RowRequest.defer`) as it is taken
         self.limiter = limiter
         self.concurrency = Concurrency(workers)
@@ -208,13 +211,13 @@ class Pool(Workers):
             self.lock.notify_all()
         self.halt.set()
 
-    def _attempt(self, item: Item) -> None:
+    def _attempt(self, item: Item, client: Any = None) -> None:
         item.attempts += 1
         with self.lock:
             self.tally.requests += 1
         started, cpu_started = time.monotonic(), time.thread_time()
         try:
-            raw = send_chat(self.client, item.req.body)
+            raw = send_chat(client or self.client, item.req.body)
             completion = read_completion(raw)
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             self._on_error(item, exc)

@@ -37,6 +37,7 @@ class Workers:
     _names: Any
     _adjusted: float
     _estimate: Any
+    shards: Any
 
     def _spawn(self) -> None:
         """Start threads up to the target (never more than rows left to ask); called with the lock held.
@@ -69,14 +70,16 @@ class Workers:
 
     def _worker(self) -> None:
         ended = False
+        client = self.shards.take()
         try:
             while True:
                 item = self._next()
                 if item is None:
                     ended = True  # `_next` counted this thread out, under the same lock as its decision
                     return
-                self._attempt(item)  # type: ignore[attr-defined]
+                self._attempt(item, client)  # type: ignore[attr-defined]
         finally:
+            self.shards.give_back(client)
             if not ended:
                 with self.lock:
                     self._running -= 1

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from distill_tui.core.cost.pricing import format_usd
+from distill_tui.core.provider.clients import shard_maker
+from distill_tui.core.run.client_shards import SHARD_CONNECTIONS
 from distill_tui.core.run.engine import Pool
 from distill_tui.core.run.engine_parts import Controls, Limits
 from distill_tui.core.run.plan import key_status, spent
@@ -176,7 +178,8 @@ def _run_unlocked(
     planner = RequestPlanner(ws, model, split, load_models(), limit=max(0, limit) if limit is not None else None,
                              retry_failed=retry_failed, only_failed=only_failed)
     pending = planner.take(1)
-    client = (client or ws.client)().with_options(max_retries=0) if pending else None
+    base = (client or ws.client)() if pending else None
+    client = base.with_options(max_retries=0) if base is not None else None
     recorder = AnswerRecorder(ws, model, split)
     price_known = recorder.price is not None
     spent_before = spent(ws, model, split)
@@ -195,7 +198,7 @@ def _run_unlocked(
         recorder.bound_cap_usd = (budget_usd - spent_before) / QUICK_MARGIN
     pool = Pool(
         client, pending, limiter=limiter, workers=gen.workers, max_retries=gen.max_retries, controls=controls,
-        estimate=recorder.quick_estimate,
+        estimate=recorder.quick_estimate, make_client=shard_maker(base, SHARD_CONNECTIONS, max_retries=0),
         build_ok=recorder.build_ok, build_failed=recorder.build_failed, writer=writer,
         budget_left=None if budget_usd is None else budget_usd - spent_before,
         rows_succeeded=bool(planner.done), give_up_s=gen.give_up_after_s, planning=not planner.complete,

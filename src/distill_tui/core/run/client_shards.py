@@ -1,0 +1,57 @@
+"""The pool's worker threads spread over several SDK clients, `SHARD_THREADS` threads each.
+
+One HTTP client for hundreds of requests in flight means one connection pool of hundreds of
+connections, which the pool scans on every request and every answer under its lock: at 10,000
+requests a minute and 1 s latency that scan was the largest cost of a request after the SDK's own.
+Each worker takes a client when it starts (`take`) and gives its place back when it ends; a client
+is made only when every existing one already serves `SHARD_THREADS` threads, and is kept (its
+connections stay open) for the threads that come after.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+SHARD_THREADS = 32
+"""Worker threads per client (and connections per client's pool, with a few to spare)."""
+SHARD_CONNECTIONS = SHARD_THREADS + 8
+
+
+class ClientShards:
+    """Clients for the worker threads.
+
+    Args:
+        first: The run's client (the only one when `make` is None).
+        make: Makes another client like `first` with its own connection pool
+            (`provider.clients.shard_maker`); None to share `first` among every thread.
+    """
+
+    def __init__(self, first: Any, make: Callable[[], Any] | None = None) -> None:
+        self._make = make
+        self._users = {id(first): 0}
+        self._clients = [first]
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        """The client a starting worker thread uses (the least used, or a new one when all are full)."""
+        with self._lock:
+            client = min(self._clients, key=lambda c: self._users[id(c)])
+            if self._users[id(client)] >= SHARD_THREADS and self._make is not None:
+                try:
+                    client = self._make()
+                except Exception:  # noqa: BLE001 - one more pool is an optimisation: share instead
+                    self._make = None
+                else:
+                    self._clients.append(client)
+                    self._users[id(client)] = 0
+            self._users[id(client)] += 1
+            return client
+
+    def give_back(self, client: Any) -> None:
+        """A worker thread using `client` ends."""
+        with self._lock:
+            self._users[id(client)] -= 1
+
+    def __len__(self) -> int:
+        return len(self._clients)
