@@ -258,6 +258,7 @@ def main() -> int:
         for name, runner in (("ours", run_ours), ("cookbook", run_cookbook)):
             folder = tmp / f"{scenario}-{name}"
             folder.mkdir()
+            os.environ["DISTILL_TUI_DATA_DIR"] = str(folder / "data")  # a workspace of its own: nothing answered yet
             (folder / "rows.csv").write_bytes((tmp / "rows.csv").read_bytes())
             server = start_server(OfflineOptions(rpm=args.rpm, fail_rate=args.fail_rate, seed=1))
             server.warm()

@@ -80,3 +80,18 @@ def test_give_up_after_s_must_be_positive(tmp_path):
     spec = write_spec(tmp_path, generation={"give_up_after_s": 0})
     with pytest.raises(SpecError, match=r"\[generation\] give_up_after_s must be above 0"):
         load_spec(spec)
+
+
+def test_scattered_500s_at_few_requests_in_flight_are_no_outage(tmp_path, server_factory, fast_outages, monkeypatch):
+    """Two failures in a row out of 20 % are chance, not an outage, even with 2 requests in flight:
+    the pool is never paused nor slowed for them (each such pause cost the run its pace)."""
+    from distill_tui.core.run.rate_limiter import RateLimiter
+
+    pauses: list[float | None] = []
+    penalize = RateLimiter.penalize
+    monkeypatch.setattr(RateLimiter, "penalize", lambda self, s: (pauses.append(s), penalize(self, s))[1])
+    server = server_factory(fail_rate=0.2, seed=5)
+    ws = _workspace(tmp_path, server, rows=120, workers=2)
+    result = run_teacher(ws)
+    assert server.stats["chat_failed"] > 10, "the faults happened"
+    assert result.done == result.total and not pauses

@@ -67,6 +67,10 @@ MAX_OUTAGE_S = 60.0
 """Default `give_up_s`: a run gives up on its provider only after failures with no answer for this long."""
 OUTAGE_PAUSE_CAP_S = 2.0
 """Longest pause of the whole pool while every worker keeps failing (5xx, timeouts, refused)."""
+OUTAGE_STREAK = 8
+"""Fewest failures in a row taken as an outage (the pool pauses), however few requests are in flight:
+at 2 in flight (a fast server under a low limit) two 500s in a row out of 5 % happen every few
+seconds, and each such pause slowed the whole run (to 88 % of its limit)."""
 
 
 WHOLE_QUEUED = 10_000
@@ -313,10 +317,11 @@ class Pool(Workers):
                         self.concurrency.back_off()  # no limit paces the pool: fewer in flight
             elif kind == "retry":
                 item.errors += 1
-                if tally.error_streak >= self.workers:
+                streak = max(OUTAGE_STREAK, self.workers)
+                if tally.error_streak >= streak:
                     # Everyone is failing: the provider is down or overloaded. Slow the whole pool
                     # (a refused connection fails in microseconds) rather than each row on its own.
-                    rounds = tally.error_streak // self.workers
+                    rounds = tally.error_streak // streak
                     self.limiter.penalize(min(OUTAGE_PAUSE_CAP_S, 0.25 * 2 ** (rounds - 1)))
                 if item.errors > self.max_retries:
                     kind = "row"
