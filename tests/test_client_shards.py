@@ -52,3 +52,39 @@ def test_only_clients_the_tool_made_are_copied(tmp_path, monkeypatch):
     theirs = openai.OpenAI(base_url="https://api.example.com/v1", api_key="sk-test",
                            http_client=httpx2.Client(transport=httpx2.MockTransport(lambda r: httpx2.Response(200))))
     assert shard_maker(theirs, SHARD_CONNECTIONS) is None and shard_maker(None, SHARD_CONNECTIONS) is None
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_closing_closes_the_clients_made_that_no_thread_uses():
+    first = _Client()
+    shards = ClientShards(first, _Client)
+    taken = [shards.take() for _ in range(3 * SHARD_THREADS)]
+    made = [c for c in {id(c): c for c in taken}.values() if c is not first]
+    assert len(made) == 2
+    for client in taken:
+        if client is made[0]:
+            shards.give_back(client)  # every thread of the first copy ended; one still uses the second
+    shards.close()
+    assert made[0].closed and not made[1].closed and not first.closed  # the caller's client is theirs
+    assert shards.take() is not made[0] and len(shards) == 2  # none made after the run
+
+
+def test_a_run_closes_its_extra_clients(tmp_path, server_factory, monkeypatch):
+    from distill_tui.core.run.generate import run_teacher
+    from distill_tui.core.workspace.workspace import Workspace
+    from tests.helpers import write_spec
+
+    closed = []
+    close = ClientShards.close
+    monkeypatch.setattr(ClientShards, "close", lambda self: (closed.append(len(self)), close(self))[1])
+    server = server_factory()
+    ws = Workspace.open(write_spec(tmp_path, rows=20, provider={"base_url": server.base_url}))
+    result = run_teacher(ws)
+    assert result.done == result.total > 0 and closed

@@ -5,7 +5,7 @@ connections, which the pool scans on every request and every answer under its lo
 requests a minute and 1 s latency that scan was the largest cost of a request after the SDK's own.
 Each worker takes a client when it starts (`take`) and gives its place back when it ends; a client
 is made only when every existing one already serves `SHARD_THREADS` threads, and is kept (its
-connections stay open) for the threads that come after.
+connections stay open) for the threads that come after, until the run ends (`close`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,20 @@ class ClientShards:
         """A worker thread using `client` ends."""
         with self._lock:
             self._users[id(client)] -= 1
+
+    def close(self) -> None:
+        """Close the clients made here that no thread uses any more, and make no more: their idle
+        connections (up to `SHARD_CONNECTIONS` each) would otherwise stay open until the garbage
+        collector finds them, a run after a run. The first client is the caller's, left open."""
+        with self._lock:
+            self._make = None
+            idle = [c for c in self._clients[1:] if self._users[id(c)] == 0]
+            self._clients = [c for c in self._clients if c not in idle]
+        for client in idle:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing idle connections must not fail a finished run
+                pass
 
     def __len__(self) -> int:
         return len(self._clients)

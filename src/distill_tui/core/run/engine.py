@@ -287,13 +287,14 @@ class Pool(Workers):
         kind = classify(exc, rows_succeeded=self.rows_succeeded)
         line, code = explain_line(exc)
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-        if headers:
-            self.limiter.observe_headers(headers)
         if 400 <= (getattr(exc, "status_code", None) or 0) < 500:
             # Refused before any work (a 429, a request too large, a bad request): no tokens were
             # used, and keeping them reserved would hold the next requests back (a minute and more
-            # behind one too-large request at a small token limit).
+            # behind one too-large request at a small token limit). Before the headers: what they
+            # say remains is the last word.
             self.limiter.reconcile(item.tokens or 0, 0)
+        if headers:
+            self.limiter.observe_headers(headers)
         retry_after = retry_after_from_headers(headers)
         now = time.monotonic()
         with self.lock:

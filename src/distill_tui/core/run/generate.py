@@ -308,6 +308,7 @@ def _run_unlocked(
         if status == "interrupted":
             pool.stop("cancelled")
         writer.close(timeout=10.0)  # whatever way the run ends, answers received are committed
+        pool.shards.close()  # the connection pools no thread uses any more (a thread still out keeps its own)
         with pool.lock:
             t = pool.tally
             counts = dict(requests=t.requests, done=t.ok, failed=t.failed, cost_usd=t.cost_usd)
