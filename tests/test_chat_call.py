@@ -97,3 +97,27 @@ def test_a_broken_200_is_a_bad_response_of_one_line(content, what):
     with pytest.raises(BadResponse, match=what) as caught:
         read_completion(response)
     assert "\n" not in str(caught.value) and "200" in str(caught.value)
+
+
+@pytest.mark.parametrize("usage", ["n/a", [1, 2], 7, {"prompt_tokens": "many", "completion_tokens": 3},
+                                   {"prompt_tokens": 3, "completion_tokens": 2,
+                                    "completion_tokens_details": {"reasoning_tokens": "some"}}])
+def test_a_usage_of_another_shape_is_counted_by_us_not_a_stopped_run(tmp_path, usage):
+    """An OpenAI-compatible server's own `usage` shape: the row is saved with tokens counted here."""
+    from distill_tui.core.run.generate import run_teacher
+    from distill_tui.core.workspace.workspace import Workspace
+    from tests.helpers import write_spec
+
+    answer = {**ANSWER, "usage": usage, "choices": [{"index": 0, "finish_reason": "stop",
+                                                     "message": {"role": "assistant", "content": "Merlot"}}]}
+
+    def handle(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json=answer)
+
+    client = openai.OpenAI(base_url="https://api.example.com/v1", api_key="sk-test",
+                           http_client=httpx2.Client(transport=httpx2.MockTransport(handle)))
+    ws = Workspace.open(write_spec(tmp_path, rows=10, provider={"base_url": "https://api.example.com/v1"}))
+    result = run_teacher(ws, client=lambda: client)
+    assert result.stopped is None and result.done == result.total > 0, result.message
+    answers = ws.store.answers(ws.spec.teacher.model, "train")
+    assert len(answers) == result.done and all(a.prompt_tokens > 0 for a in answers)

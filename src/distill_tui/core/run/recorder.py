@@ -108,11 +108,11 @@ class AnswerRecorder:
         if refusal:
             problem = f"refusal: {' '.join(str(refusal).split())[:200]}"
         usage = getattr(completion, "usage", None)
-        if usage is not None:
-            prompt_tokens, completion_tokens = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
-            details = getattr(usage, "prompt_tokens_details", None)
-            cached = int(getattr(details, "cached_tokens", 0) or 0)
-        else:  # some OpenAI-compatible servers send no usage: count it ourselves, so budgets hold
+        counted = usage_counts(usage)
+        if counted is not None:
+            prompt_tokens, completion_tokens, cached = counted
+        else:  # some OpenAI-compatible servers send no usage (or garbage): count it ourselves, so budgets hold
+            usage = None
             prompt_tokens = self.prompt_tokens(req)
             completion_tokens = tokens.count_text(content or "", self.model)
             cached = 0
@@ -148,10 +148,26 @@ class AnswerRecorder:
         )
 
 
+def usage_counts(usage: Any) -> tuple[int, int, int] | None:
+    """(prompt, completion, cached) tokens of a response's `usage`; None when it has none, or none
+    that reads as counts (an OpenAI-compatible server's own shape must not stop a paid run)."""
+    if usage is None:
+        return None
+    try:
+        details = getattr(usage, "prompt_tokens_details", None)
+        return (int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0),
+                int(getattr(details, "cached_tokens", 0) or 0))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
 def reasoning_tokens(usage: Any) -> int:
-    """`usage.completion_tokens_details.reasoning_tokens` (0 when the provider sends none)."""
+    """`usage.completion_tokens_details.reasoning_tokens` (0 when the provider sends none, or garbage)."""
     details = getattr(usage, "completion_tokens_details", None)
-    return int(getattr(details, "reasoning_tokens", 0) or 0)
+    try:
+        return int(getattr(details, "reasoning_tokens", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def spent_before_answering(finish_reason: str | None, content: str | None, refusal: Any, reasoning: int) -> str | None:
