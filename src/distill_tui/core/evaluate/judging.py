@@ -196,6 +196,8 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
     Raises:
         UserError: another run of this judge model holds the workspace, or no API key.
     """
+    from distill_tui.core.provider.clients import shard_maker
+    from distill_tui.core.run.client_shards import SHARD_CONNECTIONS
     from distill_tui.core.run.engine import Pool
     from distill_tui.core.run.engine_parts import Controls, Limits
     from distill_tui.core.run.plan import row_status
@@ -221,11 +223,12 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
 
         writer = GroupCommit(ws.store, ws.store.record_answer, on_error=cannot_save)
         controls = controls or Controls()
-        pool = Pool(ws.client().with_options(max_retries=0), pending, limiter=Limits(gen.rpm, gen.tpm),
+        base = ws.client()
+        pool = Pool(base.with_options(max_retries=0), pending, limiter=Limits(gen.rpm, gen.tpm),
                     workers=gen.workers, max_retries=gen.max_retries, controls=controls,
                     estimate=recorder.estimate, build_ok=recorder.build_ok, build_failed=recorder.build_failed,
                     writer=writer, rows_succeeded=bool(ok), give_up_s=gen.give_up_after_s,
-                    budget_left=budget_usd)
+                    budget_left=budget_usd, make_client=shard_maker(base, SHARD_CONNECTIONS, max_retries=0))
         run_id = ws.store.start_run("judge", model)
         status = "interrupted"
         name, total = planned.grader.name, len(planned.requests)
@@ -254,6 +257,7 @@ def run(ws: Workspace, planned: Plan, *, controls: Controls | None = None,
             if status == "interrupted":
                 pool.stop("cancelled")
             writer.close(timeout=10.0)
+            pool.shards.close()
             with pool.lock:
                 t = pool.tally
                 counts = dict(requests=t.requests, done=t.ok, failed=t.failed, cost_usd=t.cost_usd)
