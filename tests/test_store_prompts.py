@@ -4,7 +4,7 @@ workspaces of schema 2 are moved over on open."""
 import json
 import sqlite3
 
-from distill_tui.core.store import database
+from distill_tui.core.store import database, migrate
 from distill_tui.core.store.database import SCHEMA_VERSION, Answer, Store
 
 TEMPLATE = ("You are a sommelier. Guess the grape variety from the review. Choose from: "
@@ -148,8 +148,8 @@ def test_a_dictionary_made_in_a_rolled_back_transaction_is_not_used_afterwards(t
 
 def test_a_long_upgrade_is_said_first_once(tmp_path, monkeypatch):
     said: list[str] = []
-    monkeypatch.setattr(database, "upgrade_notice", said.append)
-    monkeypatch.setattr(database, "UPGRADE_NOTICE_PROMPTS", 40)
+    monkeypatch.setattr(migrate, "upgrade_notice", said.append)
+    monkeypatch.setattr(migrate, "UPGRADE_NOTICE_PROMPTS", 40)
     path, small = tmp_path / "old.sqlite", tmp_path / "small.sqlite"
     _schema_2_workspace(path, 50)
     _schema_2_workspace(small, 30)
@@ -165,8 +165,8 @@ def test_the_cli_prints_the_upgrade_line_on_stderr(tmp_path, monkeypatch, capsys
     from distill_tui.cli import main
     from tests.helpers import write_spec
 
-    monkeypatch.setattr(database, "UPGRADE_NOTICE_PROMPTS", 40)
-    monkeypatch.setattr(database, "upgrade_notice", None)  # main() sets it; restored after the test
+    monkeypatch.setattr(migrate, "UPGRADE_NOTICE_PROMPTS", 40)
+    monkeypatch.setattr(migrate, "upgrade_notice", None)  # main() sets it; restored after the test
     spec = write_spec(tmp_path)
     db = locations.workspace_db(spec)
     db.parent.mkdir(parents=True, exist_ok=True)

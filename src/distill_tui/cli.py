@@ -175,10 +175,10 @@ def _run_command(args_list: list[str]) -> int:
         return 0
     if args.command is None:
         return _run_tui(None)
-    from distill_tui.core.store import database
+    from distill_tui.core.store import migrate
 
     # Said before a long one-time upgrade of an older workspace (the TUI's screen owns the terminal).
-    database.upgrade_notice = lambda line: print(f"distill-tui: {line}", file=sys.stderr, flush=True)
+    migrate.upgrade_notice = lambda line: print(f"distill-tui: {line}", file=sys.stderr, flush=True)
     module = importlib.import_module(f"distill_tui.commands.{args.command.replace('-', '_')}")
     return module.run(args)
 

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from distill_tui.core.store.batches import BATCH_SCHEMA, BatchStore
 from distill_tui.core.store.edits import EDITS_SCHEMA, EditStore
@@ -23,17 +23,10 @@ from distill_tui.core.store.human_grades import HUMAN_GRADES_SCHEMA, HumanGradeS
 from distill_tui.core.store.jobs import JobStore
 from distill_tui.core.store.locks import RunLocks
 from distill_tui.core.store.prompt_blocks import prompt_key
-from distill_tui.core.store.prompts import (PROMPTS_SCHEMA, STORED_ONCE, PromptCodec, messages_text,
-                                            move_inline_messages)
+from distill_tui.core.store import migrate
+from distill_tui.core.store.migrate import SCHEMA_VERSION  # noqa: F401 - imported from here too
+from distill_tui.core.store.prompts import PROMPTS_SCHEMA, STORED_ONCE, PromptCodec, messages_text
 from distill_tui.core.store.selections import SELECTION_SCHEMA, SelectionStore
-
-SCHEMA_VERSION = 4  # 2: answers.reasoning_tokens; 3: messages stored once per prompt; 4: in blocks (prompts.py)
-UPGRADE_NOTICE_PROMPTS = 20_000
-"""Prompts to compact from which opening an older workspace says so first (`upgrade_notice`)."""
-UPGRADE_PROMPTS_PER_S = 8_000  # measured: 100,000 answers' prompts in 12 s (bench_storage, 2 vCPU)
-upgrade_notice: Callable[[str], None] | None = None
-"""Told one line before a long one-time upgrade of an older workspace (the CLI prints it on stderr),
-so a first open that compacts a million prompts for minutes does not look hung."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -222,45 +215,12 @@ class Store(RunLocks, SelectionStore, JobStore, BatchStore, EditStore, HumanGrad
         with self._lock:
             if not self.read_only:
                 self._db.executescript(_SCHEMA + PROMPTS_SCHEMA + SELECTION_SCHEMA)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                from distill_tui.core.common.errors import UserError
-
-                raise UserError(
-                    f"{self.path}: workspace schema {version} is newer than this distill-tui ({SCHEMA_VERSION}); "
-                    "upgrade distill-tui"
-                )
+            migrate.upgrade(self._db, self._codec, self.path, read_only=self.read_only, transaction=self.transaction)
             if self.read_only:
                 return
-            if version < SCHEMA_VERSION:
-                # One step at a time; an older distill-tui then says "upgrade" instead of misreading rows.
-                columns = {r[1] for r in self._db.execute("PRAGMA table_info(answers)").fetchall()}
-                if "reasoning_tokens" not in columns:  # 1 -> 2
-                    self._db.execute("ALTER TABLE answers ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0")
-                if version < 4:  # 2 -> 3 -> 4 (the freed pages hold the next answers; the file does not shrink)
-                    self._say_upgrade()
-                    with self.transaction():
-                        move_inline_messages(self._db, self._codec)
-                        self._codec.compact(self._db, every=True)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-                if not row:
-                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('created_at', ?)", (str(time.time()),))
             # Tables added since version 1 need no version step: older workspaces gain them on open,
             # and an older distill-tui ignores them.
             self._db.executescript(BATCH_SCHEMA + EDITS_SCHEMA + HUMAN_GRADES_SCHEMA)
-
-    def _say_upgrade(self) -> None:
-        """Tell `upgrade_notice` before an upgrade long enough to look like a hang."""
-        if upgrade_notice is None:
-            return
-        count = self._db.execute("SELECT (SELECT COUNT(*) FROM answers WHERE messages IS NOT NULL AND messages != '')"
-                                 " + (SELECT COUNT(*) FROM prompts)").fetchone()[0]
-        if count >= UPGRADE_NOTICE_PROMPTS:
-            upgrade_notice(f"{self.path}: upgrading the workspace to schema {SCHEMA_VERSION}: {count:,} prompts "
-                           f"compacted into blocks, once (about {max(1, round(count / UPGRADE_PROMPTS_PER_S))} s)")
 
     def close(self) -> None:
         with self._lock:
