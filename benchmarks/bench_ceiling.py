@@ -94,6 +94,17 @@ def run_ours(spec_path: Path) -> dict:
             "concurrency": max(seen, default=0), "failed": result.failed}
 
 
+def in_threads(one, reqs: list[dict], threads: int) -> dict:
+    """`one` over every request body in a pool of `threads` threads, timed: answers, wall and CPU seconds."""
+
+    def go() -> int:
+        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+            return sum(pool.map(one, reqs))
+
+    wall, cpu, answered = timed(go)
+    return {"answered": answered, "wall": wall, "cpu": cpu}
+
+
 def run_sdk(reqs: list[dict], base_url: str, threads: int) -> dict:
     import openai
 
@@ -105,12 +116,7 @@ def run_sdk(reqs: list[dict], base_url: str, threads: int) -> dict:
         except openai.OpenAIError:
             return False
 
-    def go() -> int:
-        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-            return sum(pool.map(one, reqs))
-
-    wall, cpu, answered = timed(go)
-    return {"answered": answered, "wall": wall, "cpu": cpu}
+    return in_threads(one, reqs, threads)
 
 
 def run_post(reqs: list[dict], base_url: str, threads: int) -> dict:
@@ -128,12 +134,7 @@ def run_post(reqs: list[dict], base_url: str, threads: int) -> dict:
         except openai.OpenAIError:
             return False
 
-    def go() -> int:
-        with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-            return sum(pool.map(one, reqs))
-
-    wall, cpu, answered = timed(go)
-    return {"answered": answered, "wall": wall, "cpu": cpu}
+    return in_threads(one, reqs, threads)
 
 
 def run_async(reqs: list[dict], base_url: str, threads: int) -> dict:

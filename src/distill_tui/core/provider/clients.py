@@ -108,9 +108,9 @@ _made: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def shard_maker(client: Any, size: int, **options: Any) -> "Callable[[], Any] | None":
-    """A function giving copies of `client` (and of its options) that each have their own pool of
-    `size` connections (and `options`, as `with_options` takes them), or None for a client `make_client` did not build (its HTTP client, a test's
-    transport or a user's proxy, is not ours to replace).
+    """A function giving copies of `client`, each with its own pool of `size` connections and with
+    `options` (as `with_options` takes them); None for a client `make_client` did not build (its HTTP
+    client, a test's transport or a user's proxy, is not ours to replace).
 
     The HTTP client's pool looks through every connection it holds on each request and each answer,
     under its lock: at hundreds of requests in flight that scan cost more CPU than the request.

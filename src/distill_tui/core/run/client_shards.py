@@ -29,29 +29,27 @@ class ClientShards:
 
     def __init__(self, first: Any, make: Callable[[], Any] | None = None) -> None:
         self._make = make
-        self._users = {id(first): 0}
-        self._clients = [first]
+        self._users: dict[Any, int] = {first: 0}  # client -> threads using it; the first is the caller's
         self._lock = threading.Lock()
 
     def take(self) -> Any:
         """The client a starting worker thread uses (the least used, or a new one when all are full)."""
         with self._lock:
-            client = min(self._clients, key=lambda c: self._users[id(c)])
-            if self._users[id(client)] >= SHARD_THREADS and self._make is not None:
+            client = min(self._users, key=self._users.__getitem__)
+            if self._users[client] >= SHARD_THREADS and self._make is not None:
                 try:
                     client = self._make()
                 except Exception:  # noqa: BLE001 - one more pool is an optimisation: share instead
                     self._make = None
                 else:
-                    self._clients.append(client)
-                    self._users[id(client)] = 0
-            self._users[id(client)] += 1
+                    self._users[client] = 0
+            self._users[client] += 1
             return client
 
     def give_back(self, client: Any) -> None:
         """A worker thread using `client` ends."""
         with self._lock:
-            self._users[id(client)] -= 1
+            self._users[client] -= 1
 
     def close(self) -> None:
         """Close the clients made here that no thread uses any more, and make no more: their idle
@@ -59,8 +57,9 @@ class ClientShards:
         collector finds them, a run after a run. The first client is the caller's, left open."""
         with self._lock:
             self._make = None
-            idle = [c for c in self._clients[1:] if self._users[id(c)] == 0]
-            self._clients = [c for c in self._clients if c not in idle]
+            idle = [c for c, users in list(self._users.items())[1:] if users == 0]
+            for client in idle:
+                del self._users[client]
         for client in idle:
             try:
                 client.close()
@@ -68,4 +67,4 @@ class ClientShards:
                 pass
 
     def __len__(self) -> int:
-        return len(self._clients)
+        return len(self._users)

@@ -120,7 +120,6 @@ class Pool(Workers):
         prepare: Callable[["RowRequest"], "RowRequest"] | None = None,
         make_client: Callable[[], Any] | None = None,
     ) -> None:
-        self.client = client
         self.shards = ClientShards(client, make_client)  # a connection pool per SHARD_THREADS threads
         self._prepare = prepare  # builds a deferred request's body (`RowRequest.defer`) as it is taken
         self.limiter = limiter
@@ -215,13 +214,13 @@ class Pool(Workers):
             self.lock.notify_all()
         self.halt.set()
 
-    def _attempt(self, item: Item, client: Any = None) -> None:
+    def _attempt(self, item: Item, client: Any) -> None:
         item.attempts += 1
         with self.lock:
             self.tally.requests += 1
         started, cpu_started = time.monotonic(), time.thread_time()
         try:
-            raw = send_chat(client or self.client, item.req.body)
+            raw = send_chat(client, item.req.body)
             completion = read_completion(raw)
         except Exception as exc:  # noqa: BLE001 - every failure is classified below
             self._on_error(item, exc)
